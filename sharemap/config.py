@@ -1,0 +1,387 @@
+"""The study configuration: a TOML file read into frozen dataclasses.
+
+Every key has one meaning (see ``SPEC.md`` and the README); an unknown key is
+an error that names it, so a typo is never silently ignored.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from ._crs import parse_crs, require_projected
+from ._errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "BlocksConfig",
+    "BoundaryConfig",
+    "CoverageConfig",
+    "LayerConfig",
+    "NetworkConfig",
+    "StudyConfig",
+    "VillagesConfig",
+    "read_config",
+]
+
+NETWORK_SOURCES = ("graphml", "osm_xml", "osm_pbf", "place", "bbox")
+
+
+@dataclass(frozen=True)
+class LayerConfig:
+    """One resource layer: where it is and how to read it."""
+
+    category: str
+    path: Path
+    preset: str | None = None
+    x: str | None = None
+    y: str | None = None
+    crs: str | None = None
+    id: str | None = None
+    name: str | None = None
+    encoding: str | None = None
+    sheet: str | None = None
+    layer: str | None = None
+
+    def columns(self) -> dict[str, str]:
+        """Return the explicit column options that were set (they override a preset)."""
+        keys = ("x", "y", "crs", "id", "name", "encoding", "sheet", "layer")
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Where the walking network comes from (exactly one source)."""
+
+    source: str
+    value: Any
+    max_snap_m: float = 250.0
+
+
+@dataclass(frozen=True)
+class BlocksConfig:
+    """Block options: user blocks, or derived from the street network."""
+
+    path: Path | None = None
+    min_area_m2: float = 1000.0
+    layer: str | None = None
+
+
+@dataclass(frozen=True)
+class VillagesConfig:
+    """The adjacency rule for sharing-village candidates."""
+
+    adjacent_minutes: float = 5.0
+    min_spaces: int = 3
+    distinct_categories: bool = False
+
+
+@dataclass(frozen=True)
+class BoundaryConfig:
+    """One boundary level (gu, dong, ...) with its name, id and population columns."""
+
+    level: str
+    path: Path
+    name: str
+    id: str | None = None
+    population: str | None = None
+    filter: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CoverageConfig:
+    """Coverage thresholds and boundary levels."""
+
+    thresholds_minutes: tuple[float, ...] = (5.0, 10.0, 15.0)
+    boundaries: tuple[BoundaryConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class StudyConfig:
+    """A whole study: parameters, network source, layers, blocks, villages and coverage.
+
+    Paths are absolute (resolved against the configuration file's folder).
+    """
+
+    name: str
+    crs: str
+    network: NetworkConfig
+    layers: tuple[LayerConfig, ...]
+    walk_speed_kmh: float = 4.8
+    area: Path | None = None
+    area_filter: dict[str, Any] = field(default_factory=dict)
+    blocks: BlocksConfig = field(default_factory=BlocksConfig)
+    villages: VillagesConfig = field(default_factory=VillagesConfig)
+    coverage: CoverageConfig = field(default_factory=CoverageConfig)
+    source: Path | None = None
+
+    @property
+    def walk_speed_m_min(self) -> float:
+        """Walking speed in metres per minute (4.8 km/h is 80 m/min)."""
+        return self.walk_speed_kmh * 1000.0 / 60.0
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """The study's categories, in layer order, each once."""
+        return tuple(dict.fromkeys(layer.category for layer in self.layers))
+
+    def with_villages(self, **changes: Any) -> StudyConfig:
+        """Return a copy with some adjacency-rule options changed."""
+        return replace(self, villages=replace(self.villages, **changes))
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def _check_keys(table: dict[str, Any], allowed: set[str], where: str, src: Path) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        msg = (
+            f"{src}: unknown key(s) {', '.join(repr(k) for k in unknown)} in [{where}]; "
+            f"allowed: {', '.join(sorted(allowed))}"
+        )
+        raise ConfigError(msg)
+
+
+def _table(doc: dict[str, Any], key: str, src: Path) -> dict[str, Any]:
+    value = doc.get(key, {})
+    if not isinstance(value, dict):
+        msg = f"{src}: [{key}] must be a table"
+        raise ConfigError(msg)
+    return value
+
+
+def _number(value: Any, key: str, src: Path, *, positive: bool = True) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        msg = f"{src}: `{key}` must be a number, got {value!r}"
+        raise ConfigError(msg)
+    if positive and value <= 0:
+        msg = f"{src}: `{key}` must be positive, got {value!r}"
+        raise ConfigError(msg)
+    return float(value)
+
+
+def _path(value: Any, key: str, base: Path, src: Path) -> Path:
+    if not isinstance(value, str) or not value:
+        msg = f"{src}: `{key}` must be a file path string, got {value!r}"
+        raise ConfigError(msg)
+    return (base / value).resolve()
+
+
+def _parse_network(doc: dict[str, Any], base: Path, src: Path) -> NetworkConfig:
+    net = _table(doc, "network", src)
+    _check_keys(net, {*NETWORK_SOURCES, "max_snap_m"}, "network", src)
+    given = [k for k in NETWORK_SOURCES if k in net]
+    if len(given) != 1:
+        msg = f"{src}: [network] needs exactly one of {', '.join(NETWORK_SOURCES)}; got {given}"
+        raise ConfigError(msg)
+    source = given[0]
+    value = net[source]
+    if source in ("graphml", "osm_xml", "osm_pbf"):
+        value = _path(value, f"network.{source}", base, src)
+    elif source == "bbox":
+        ok = isinstance(value, list) and len(value) == 4
+        if not ok or not all(isinstance(v, (int, float)) for v in value):
+            msg = f"{src}: `network.bbox` must be [west, south, east, north] in degrees"
+            raise ConfigError(msg)
+        value = tuple(float(v) for v in value)
+    elif not isinstance(value, str):
+        msg = f"{src}: `network.place` must be a place name string"
+        raise ConfigError(msg)
+    max_snap = _number(net.get("max_snap_m", 250.0), "network.max_snap_m", src)
+    return NetworkConfig(source=source, value=value, max_snap_m=max_snap)
+
+
+_LAYER_KEYS = {"category", "path", "preset", "x", "y", "crs", "id", "name", "encoding", "sheet",
+               "layer"}
+
+
+def _parse_layers(doc: dict[str, Any], base: Path, src: Path) -> tuple[LayerConfig, ...]:
+    raw = doc.get("layers", [])
+    if not isinstance(raw, list) or not raw:
+        msg = f"{src}: at least one [[layers]] table is required"
+        raise ConfigError(msg)
+    layers = []
+    for i, item in enumerate(raw, start=1):
+        where = f"layers #{i}"
+        if not isinstance(item, dict):
+            msg = f"{src}: [[layers]] #{i} must be a table"
+            raise ConfigError(msg)
+        _check_keys(item, _LAYER_KEYS, where, src)
+        for key in ("category", "path"):
+            if not isinstance(item.get(key), str) or not item[key]:
+                msg = f"{src}: [{where}] needs `{key}` (a string)"
+                raise ConfigError(msg)
+        opts = {k: item[k] for k in _LAYER_KEYS - {"category", "path"} if k in item}
+        for key, val in opts.items():
+            if not isinstance(val, str):
+                msg = f"{src}: [{where}] `{key}` must be a string, got {val!r}"
+                raise ConfigError(msg)
+        if "crs" in opts:
+            parse_crs(opts["crs"], what=f"{where}.crs")
+        layers.append(
+            LayerConfig(category=item["category"], path=_path(item["path"], "path", base, src),
+                        **opts)
+        )
+    return tuple(layers)
+
+
+def _parse_boundary(item: Any, i: int, base: Path, src: Path) -> BoundaryConfig:
+    where = f"coverage.boundaries #{i}"
+    if not isinstance(item, dict):
+        msg = f"{src}: {where} must be a table"
+        raise ConfigError(msg)
+    _check_keys(item, {"level", "path", "name", "id", "population", "filter"}, where, src)
+    for key in ("level", "path", "name"):
+        if not isinstance(item.get(key), str) or not item[key]:
+            msg = f"{src}: [{where}] needs `{key}` (a string)"
+            raise ConfigError(msg)
+    if item["level"] == "city":
+        msg = f"{src}: [{where}] level name 'city' is reserved for the whole study"
+        raise ConfigError(msg)
+    flt = item.get("filter", {})
+    if not isinstance(flt, dict):
+        msg = f"{src}: [{where}] `filter` must be a table of column = value"
+        raise ConfigError(msg)
+    return BoundaryConfig(
+        level=item["level"], path=_path(item["path"], "path", base, src), name=item["name"],
+        id=item.get("id"), population=item.get("population"), filter=dict(flt),
+    )
+
+
+def _parse_coverage(doc: dict[str, Any], base: Path, src: Path) -> CoverageConfig:
+    cov = _table(doc, "coverage", src)
+    _check_keys(cov, {"thresholds_minutes", "boundaries"}, "coverage", src)
+    thresholds = cov.get("thresholds_minutes", [5, 10, 15])
+    if not isinstance(thresholds, list) or not thresholds:
+        msg = f"{src}: `coverage.thresholds_minutes` must be a non-empty list of minutes"
+        raise ConfigError(msg)
+    ths = tuple(sorted({_number(t, "coverage.thresholds_minutes", src) for t in thresholds}))
+    raw = cov.get("boundaries", [])
+    if not isinstance(raw, list):
+        msg = f"{src}: `coverage.boundaries` must be a list of tables"
+        raise ConfigError(msg)
+    bounds = tuple(_parse_boundary(item, i, base, src) for i, item in enumerate(raw, start=1))
+    levels = [b.level for b in bounds]
+    if len(set(levels)) != len(levels):
+        msg = f"{src}: boundary levels must be distinct, got {levels}"
+        raise ConfigError(msg)
+    if sum(b.population is not None for b in bounds) > 1:
+        msg = f"{src}: give `population` on one boundary level only (the finest)"
+        raise ConfigError(msg)
+    return CoverageConfig(thresholds_minutes=ths, boundaries=bounds)
+
+
+def _parse_villages(doc: dict[str, Any], src: Path) -> VillagesConfig:
+    vil = _table(doc, "villages", src)
+    _check_keys(vil, {"adjacent_minutes", "min_spaces", "distinct_categories"}, "villages", src)
+    min_spaces = vil.get("min_spaces", 3)
+    if isinstance(min_spaces, bool) or not isinstance(min_spaces, int) or min_spaces < 1:
+        msg = f"{src}: `villages.min_spaces` must be a whole number >= 1, got {min_spaces!r}"
+        raise ConfigError(msg)
+    distinct = vil.get("distinct_categories", False)
+    if not isinstance(distinct, bool):
+        msg = f"{src}: `villages.distinct_categories` must be true or false"
+        raise ConfigError(msg)
+    return VillagesConfig(
+        adjacent_minutes=_number(vil.get("adjacent_minutes", 5), "villages.adjacent_minutes", src),
+        min_spaces=min_spaces, distinct_categories=distinct,
+    )
+
+
+def _parse_blocks(doc: dict[str, Any], base: Path, src: Path) -> BlocksConfig:
+    blk = _table(doc, "blocks", src)
+    _check_keys(blk, {"path", "min_area_m2", "layer"}, "blocks", src)
+    path = _path(blk["path"], "blocks.path", base, src) if "path" in blk else None
+    min_area = _number(blk.get("min_area_m2", 1000), "blocks.min_area_m2", src, positive=False)
+    return BlocksConfig(path=path, min_area_m2=min_area, layer=blk.get("layer"))
+
+
+def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfig:
+    """Build a :class:`StudyConfig` from a parsed TOML document.
+
+    Parameters
+    ----------
+    doc
+        The TOML document as a dict.
+    base
+        Folder that relative paths are relative to.
+    source
+        The file the document came from (named in error messages).
+
+    Returns
+    -------
+    config
+        The validated study configuration.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown key, a missing key or a value of the wrong kind.
+    """
+    _check_keys(doc, {"study", "network", "layers", "blocks", "villages", "coverage"}, "top level",
+                source)
+    study = _table(doc, "study", source)
+    _check_keys(study, {"name", "crs", "walk_speed_kmh", "area", "area_filter"}, "study", source)
+    crs = study.get("crs", "EPSG:5186")
+    require_projected(parse_crs(crs, what="study.crs"), "study.crs")
+    area_filter = study.get("area_filter", {})
+    if not isinstance(area_filter, dict):
+        msg = f"{source}: `study.area_filter` must be a table of column = value"
+        raise ConfigError(msg)
+    return StudyConfig(
+        name=str(study.get("name", source.stem)),
+        crs=str(crs),
+        walk_speed_kmh=_number(study.get("walk_speed_kmh", 4.8), "study.walk_speed_kmh", source),
+        area=_path(study["area"], "study.area", base, source) if "area" in study else None,
+        area_filter=dict(area_filter),
+        network=_parse_network(doc, base, source),
+        layers=_parse_layers(doc, base, source),
+        blocks=_parse_blocks(doc, base, source),
+        villages=_parse_villages(doc, source),
+        coverage=_parse_coverage(doc, base, source),
+        source=source,
+    )
+
+
+def read_config(path: str | Path) -> StudyConfig:
+    """Read a study configuration TOML file.
+
+    Parameters
+    ----------
+    path
+        The TOML file. Relative paths inside it are relative to its folder.
+
+    Returns
+    -------
+    config
+        The validated study configuration.
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not valid TOML, or has an unknown or invalid key.
+
+    Examples
+    --------
+    >>> from sharemap.datasets import get_path
+    >>> cfg = read_config(get_path("demo"))
+    >>> cfg.villages.min_spaces
+    3
+    """
+    src = Path(path)
+    if not src.is_file():
+        msg = f"{src}: configuration file not found"
+        raise ConfigError(msg)
+    try:
+        doc = tomllib.loads(src.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        msg = f"{src}: not a valid TOML file ({exc})"
+        raise ConfigError(msg) from None
+    return parse_config(doc, base=src.resolve().parent, source=src)
