@@ -24,6 +24,7 @@ __all__ = [
     "BoundaryConfig",
     "CoverageConfig",
     "LayerConfig",
+    "MapConfig",
     "NetworkConfig",
     "StudyConfig",
     "VillagesConfig",
@@ -103,6 +104,16 @@ class CoverageConfig:
 
 
 @dataclass(frozen=True)
+class MapConfig:
+    """What the map shows (an addition to the SPEC's keys; all optional)."""
+
+    color_by: str = "adjacent_spaces"
+    isochrone_categories: tuple[str, ...] = ()
+    isochrone_minutes: tuple[float, ...] = (5.0, 10.0, 15.0)
+    tiles: str | None = "OpenStreetMap"
+
+
+@dataclass(frozen=True)
 class StudyConfig:
     """A whole study: parameters, network source, layers, blocks, villages and coverage.
 
@@ -119,6 +130,7 @@ class StudyConfig:
     blocks: BlocksConfig = field(default_factory=BlocksConfig)
     villages: VillagesConfig = field(default_factory=VillagesConfig)
     coverage: CoverageConfig = field(default_factory=CoverageConfig)
+    map: MapConfig = field(default_factory=MapConfig)
     source: Path | None = None
 
     @property
@@ -303,6 +315,33 @@ def _parse_blocks(doc: dict[str, Any], base: Path, src: Path) -> BlocksConfig:
     return BlocksConfig(path=path, min_area_m2=min_area, layer=blk.get("layer"))
 
 
+def _parse_map(doc: dict[str, Any], src: Path) -> MapConfig:
+    mp = _table(doc, "map", src)
+    _check_keys(mp, {"color_by", "isochrone_categories", "isochrone_minutes", "tiles"}, "map",
+                src)
+    color_by = mp.get("color_by", "adjacent_spaces")
+    cats = mp.get("isochrone_categories", [])
+    if not isinstance(color_by, str):
+        msg = f"{src}: `map.color_by` must be a string"
+        raise ConfigError(msg)
+    if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
+        msg = f"{src}: `map.isochrone_categories` must be a list of category names"
+        raise ConfigError(msg)
+    mins = mp.get("isochrone_minutes", [5, 10, 15])
+    if not isinstance(mins, list) or not mins:
+        msg = f"{src}: `map.isochrone_minutes` must be a non-empty list of minutes"
+        raise ConfigError(msg)
+    tiles = mp.get("tiles", "OpenStreetMap")
+    if not isinstance(tiles, str):
+        msg = f"{src}: `map.tiles` must be a tile name, or \"none\" for no base map"
+        raise ConfigError(msg)
+    return MapConfig(
+        color_by=color_by, isochrone_categories=tuple(cats),
+        isochrone_minutes=tuple(sorted(_number(m, "map.isochrone_minutes", src) for m in mins)),
+        tiles=None if tiles.lower() == "none" else tiles,
+    )
+
+
 def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfig:
     """Build a :class:`StudyConfig` from a parsed TOML document.
 
@@ -325,8 +364,8 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
     ConfigError
         On an unknown key, a missing key or a value of the wrong kind.
     """
-    _check_keys(doc, {"study", "network", "layers", "blocks", "villages", "coverage"}, "top level",
-                source)
+    _check_keys(doc, {"study", "network", "layers", "blocks", "villages", "coverage", "map"},
+                "top level", source)
     study = _table(doc, "study", source)
     _check_keys(study, {"name", "crs", "walk_speed_kmh", "area", "area_filter"}, "study", source)
     crs = study.get("crs", "EPSG:5186")
@@ -346,6 +385,7 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
         blocks=_parse_blocks(doc, base, source),
         villages=_parse_villages(doc, source),
         coverage=_parse_coverage(doc, base, source),
+        map=_parse_map(doc, source),
         source=source,
     )
 

@@ -1,0 +1,424 @@
+"""The walking network: load it from OSM or a file, and hold it in array form.
+
+A :class:`WalkNetwork` is built once per study and reused by ``access``,
+``blocks`` and ``coverage``. It is undirected (walking goes both ways), in a
+metric CRS, with one row per physical street segment (osmnx's reciprocal
+directed edges are merged), and only the largest connected component.
+"""
+
+from __future__ import annotations
+
+import ast
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import shapely
+from pyproj import CRS
+from scipy import sparse
+from scipy.sparse.csgraph import connected_components
+
+from ._crs import require_projected
+from ._errors import InputDataError, MissingDependencyError
+
+if TYPE_CHECKING:
+    from .config import NetworkConfig, StudyConfig
+
+__all__ = [
+    "WalkNetwork",
+    "load_network",
+    "network_from_bbox",
+    "network_from_graph",
+    "network_from_graphml",
+    "network_from_osm_pbf",
+    "network_from_osm_xml",
+    "network_from_place",
+]
+
+logger = logging.getLogger(__name__)
+
+#: highway values osmnx's "walk" filter excludes; applied to local OSM files, which
+#: carry every way, so that a file and a download give the same network.
+NOT_WALKABLE = frozenset({
+    "motorway", "motorway_link", "cycleway", "construction", "proposed", "planned",
+    "abandoned", "platform", "raceway", "bus_guideway", "razed", "no",
+})
+
+#: The smallest edge weight in metres; scipy's csgraph treats a stored 0 as "no edge".
+MIN_WEIGHT_M = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class WalkNetwork:
+    """An undirected walking network in a metric CRS, prepared for array computation.
+
+    Attributes
+    ----------
+    nodes
+        One row per node, index ``0..n-1``: ``osmid`` and Point geometry.
+    edges
+        One row per street segment, index ``0..m-1``: ``u`` and ``v`` (node positions,
+        ``u <= v``), ``length_m`` (the geometry's length in the CRS, metres), ``highway``
+        (``;``-joined when merged ways differ), ``name``, ``bridge``, ``tunnel`` and a
+        LineString geometry running from ``u`` to ``v``.
+    crs
+        The metric CRS of every geometry.
+    info
+        Provenance and cleaning counts (source, components dropped, ...), for ``summary.json``.
+    """
+
+    nodes: gpd.GeoDataFrame
+    edges: gpd.GeoDataFrame
+    crs: CRS
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_nodes(self) -> int:
+        """Number of nodes."""
+        return len(self.nodes)
+
+    @cached_property
+    def tree(self) -> shapely.STRtree:
+        """A spatial index over the edge geometries (for snapping)."""
+        return shapely.STRtree(self.edges.geometry.values)
+
+    @cached_property
+    def edge_u(self) -> npt.NDArray[np.int64]:
+        """Edge start node positions."""
+        return self.edges["u"].to_numpy(np.int64)
+
+    @cached_property
+    def edge_v(self) -> npt.NDArray[np.int64]:
+        """Edge end node positions."""
+        return self.edges["v"].to_numpy(np.int64)
+
+    @cached_property
+    def edge_length(self) -> npt.NDArray[np.float64]:
+        """Edge lengths in metres."""
+        return self.edges["length_m"].to_numpy(np.float64)
+
+    @cached_property
+    def csr(self) -> sparse.csr_matrix:
+        """The symmetric adjacency matrix in metres (shortest of parallel edges)."""
+        return undirected_csr(self.edge_u, self.edge_v, self.edge_length, self.n_nodes)
+
+    def to_networkx(self) -> nx.Graph:
+        """Return a weighted networkx ``Graph`` (``length`` in metres) of the same network."""
+        graph = nx.Graph(crs=self.crs)
+        graph.add_nodes_from(range(self.n_nodes))
+        order = np.argsort(-self.edge_length)  # shortest added last wins
+        graph.add_weighted_edges_from(
+            zip(self.edge_u[order].tolist(), self.edge_v[order].tolist(),
+                self.edge_length[order].tolist(), strict=True),
+            weight="length",
+        )
+        graph.remove_edges_from(nx.selfloop_edges(graph))
+        return graph
+
+
+def undirected_csr(u: npt.NDArray[np.int64], v: npt.NDArray[np.int64],
+                   w: npt.NDArray[np.float64], n: int) -> sparse.csr_matrix:
+    """Build a symmetric CSR matrix keeping the shortest of parallel edges.
+
+    Notes
+    -----
+    scipy adds up duplicate ``(i, j)`` entries when converting COO to CSR, which
+    would turn two parallel 50 m streets into one 100 m street; the minimum per
+    pair is therefore taken first. Self-loops never shorten a path and are dropped.
+    """
+    keep = u != v
+    a = np.minimum(u[keep], v[keep])
+    b = np.maximum(u[keep], v[keep])
+    ww = np.maximum(w[keep], MIN_WEIGHT_M)
+    order = np.lexsort((ww, b, a))
+    a, b, ww = a[order], b[order], ww[order]
+    first = np.ones(len(a), dtype=bool)
+    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
+    a, b, ww = a[first], b[first], ww[first]
+    rows = np.concatenate([a, b])
+    cols = np.concatenate([b, a])
+    data = np.concatenate([ww, ww])
+    return sparse.csr_matrix((data, (rows, cols)), shape=(n, n))
+
+
+# ------------------------------------------------------------------------- cleaning
+
+
+def _norm_tag(value: Any) -> str:
+    """Normalise an OSM tag value (str, list, or a list written as a string) to ``a;b``."""
+    if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
+        try:
+            value = ast.literal_eval(value)
+        except (ValueError, SyntaxError):
+            return value
+    if isinstance(value, (list, tuple, set)):
+        return ";".join(dict.fromkeys(str(v) for v in value))
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _is_walkable(highway: str) -> bool:
+    parts = [p for p in highway.split(";") if p]
+    return bool(parts) and not all(p in NOT_WALKABLE for p in parts)
+
+
+def _edge_frame(G: nx.MultiDiGraph, crs: CRS) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    import osmnx as ox
+
+    if "crs" not in G.graph:
+        msg = "the graph has no `crs` graph attribute (osmnx graphs carry one)"
+        raise InputDataError(msg)
+    nodes, edges = ox.graph_to_gdfs(G, nodes=True, edges=True, fill_edge_geometry=True)
+    nodes = nodes[["geometry"]].to_crs(crs)
+    edges = edges.reset_index()
+    keep_cols = ["u", "v", "highway", "name", "bridge", "tunnel", "geometry"]
+    for col in keep_cols:
+        if col not in edges:
+            edges[col] = ""
+    edges = edges[keep_cols].to_crs(crs)
+    for col in ("highway", "name", "bridge", "tunnel"):
+        edges[col] = edges[col].map(_norm_tag).astype(str)
+    return nodes, edges
+
+
+def network_from_graph(G: nx.MultiDiGraph, *, crs: Any = "EPSG:5186",
+                       source: str = "graph") -> WalkNetwork:
+    """Prepare an osmnx graph as a :class:`WalkNetwork`.
+
+    Parameters
+    ----------
+    G
+        An osmnx graph (``MultiDiGraph`` with node ``x``/``y`` and a ``crs`` graph attribute).
+    crs
+        The metric CRS to project to.
+    source
+        Where the graph came from, recorded in ``info``.
+
+    Returns
+    -------
+    network
+        Undirected, projected, reciprocal edges merged, non-walkable ways removed,
+        largest connected component only.
+
+    Notes
+    -----
+    Edge lengths are the projected geometry lengths, so that distances along an
+    edge (used by snapping) and edge weights agree exactly.
+    """
+    target = require_projected(crs, "network crs")
+    nodes, edges = _edge_frame(G, target)
+    n_edges_in = len(edges)
+    edges = edges[edges["highway"].map(_is_walkable)]
+    pos = pd.Series(np.arange(len(nodes)), index=nodes.index)
+    u = pos.reindex(edges["u"]).to_numpy()
+    v = pos.reindex(edges["v"]).to_numpy()
+    geoms = edges.geometry.to_numpy()
+    flip = u > v
+    geoms[flip] = shapely.reverse(geoms[flip])
+    frame = pd.DataFrame({
+        "u": np.minimum(u, v), "v": np.maximum(u, v),
+        "highway": edges["highway"].to_numpy(), "name": edges["name"].to_numpy(),
+        "bridge": edges["bridge"].to_numpy(), "tunnel": edges["tunnel"].to_numpy(),
+    })
+    frame["length_m"] = shapely.length(geoms)
+    # osmnx stores each two-way street twice (u->v and v->u); keep one.
+    dup = frame.assign(_len=frame["length_m"].round(1)).duplicated(["u", "v", "_len"])
+    frame, geoms = frame[~dup.to_numpy()], geoms[~dup.to_numpy()]
+    n_all = len(nodes)
+    csr = undirected_csr(frame["u"].to_numpy(), frame["v"].to_numpy(),
+                         frame["length_m"].to_numpy(), n_all)
+    n_comp, labels = connected_components(csr, directed=False)
+    # isolated nodes (no walkable edge) count as components of their own
+    has_edge = np.zeros(n_all, dtype=bool)
+    has_edge[frame["u"].to_numpy()] = True
+    has_edge[frame["v"].to_numpy()] = True
+    sizes = np.bincount(labels[has_edge], minlength=n_comp)
+    main = int(np.argmax(sizes))
+    keep_node = (labels == main) & has_edge
+    new_pos = np.full(n_all, -1, dtype=np.int64)
+    new_pos[keep_node] = np.arange(int(keep_node.sum()))
+    keep_edge = keep_node[frame["u"].to_numpy()]
+    frame = frame[keep_edge].copy()
+    frame["u"] = new_pos[frame["u"].to_numpy()]
+    frame["v"] = new_pos[frame["v"].to_numpy()]
+    out_edges = gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=geoms[keep_edge],
+                                 crs=target)
+    out_nodes = gpd.GeoDataFrame({"osmid": nodes.index.to_numpy()[keep_node]},
+                                 geometry=nodes.geometry.to_numpy()[keep_node], crs=target)
+    info = {
+        "source": source,
+        "crs": target.to_string(),
+        "nodes": len(out_nodes),
+        "edges": len(out_edges),
+        "directed_edges_in_source": n_edges_in,
+        "components_dropped": int((sizes > 0).sum() - 1),
+        "nodes_dropped": int(n_all - keep_node.sum()),
+        "length_km": round(float(frame["length_m"].sum()) / 1000.0, 3),
+    }
+    logger.info("Built walking network: %s nodes, %s edges in %s (%s pieces dropped)",
+                f"{info['nodes']:,}", f"{info['edges']:,}", info["crs"],
+                info["components_dropped"])
+    return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=target, info=info)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _check_file(path: str | Path, what: str) -> Path:
+    p = Path(path)
+    if not p.is_file():
+        msg = f"{p}: {what} file not found"
+        raise InputDataError(msg)
+    return p
+
+
+def network_from_graphml(path: str | Path, *, crs: Any = "EPSG:5186") -> WalkNetwork:
+    """Load an osmnx GraphML file (e.g. saved by ``ox.save_graphml``).
+
+    Parameters
+    ----------
+    path
+        The ``.graphml`` file.
+    crs
+        The metric CRS to project to.
+
+    Returns
+    -------
+    network
+        The prepared walking network.
+    """
+    import osmnx as ox
+
+    p = _check_file(path, "GraphML")
+    try:
+        G = ox.load_graphml(p)
+    except Exception as exc:
+        msg = f"{p}: not a readable osmnx GraphML file ({type(exc).__name__}: {exc})"
+        raise InputDataError(msg) from None
+    return network_from_graph(G, crs=crs, source=str(p))
+
+
+def network_from_osm_xml(path: str | Path, *, crs: Any = "EPSG:5186") -> WalkNetwork:
+    """Load an OSM XML file (``.osm``, optionally ``.bz2``) with osmnx.
+
+    Parameters
+    ----------
+    path
+        The OSM XML file.
+    crs
+        The metric CRS to project to.
+
+    Returns
+    -------
+    network
+        The prepared walking network (every way made two-way, as for walking).
+
+    Examples
+    --------
+    >>> from sharemap.datasets import demo_dir
+    >>> net = network_from_osm_xml(demo_dir() / "walk.osm")
+    >>> net.info["components_dropped"]
+    0
+    """
+    import osmnx as ox
+
+    p = _check_file(path, "OSM XML")
+    try:
+        G = ox.graph_from_xml(p, bidirectional=True, simplify=False, retain_all=True)
+    except Exception as exc:
+        msg = f"{p}: not a readable OSM XML file ({type(exc).__name__}: {exc})"
+        raise InputDataError(msg) from None
+    # filter before simplifying: simplification would merge a motorway into the
+    # street it continues, and the merged edge would then pass the filter
+    drop = [(u, v, k) for u, v, k, hw in G.edges(keys=True, data="highway")
+            if not _is_walkable(_norm_tag(hw))]
+    G.remove_edges_from(drop)
+    G.remove_nodes_from([n for n in list(G.nodes) if G.degree(n) == 0])
+    if len(G) == 0:
+        msg = f"{p}: no walkable ways (highway=...) in the file"
+        raise InputDataError(msg)
+    return network_from_graph(ox.simplify_graph(G), crs=crs, source=str(p))
+
+
+def network_from_osm_pbf(path: str | Path, *, crs: Any = "EPSG:5186") -> WalkNetwork:
+    """Load an OSM PBF extract by converting it to OSM XML with pyosmium.
+
+    Raises
+    ------
+    MissingDependencyError
+        When ``osmium`` (pyosmium) is not installed.
+    """
+    p = _check_file(path, "OSM PBF")
+    try:
+        import osmium  # noqa: F401
+    except ImportError:
+        msg = "reading .osm.pbf needs pyosmium: pip install osmium (or convert to .osm XML)"
+        raise MissingDependencyError(msg) from None
+    import tempfile
+
+    from ._pbf import pbf_to_xml
+
+    with tempfile.TemporaryDirectory() as tmp:
+        xml = pbf_to_xml(p, Path(tmp) / "extract.osm")
+        net = network_from_osm_xml(xml, crs=crs)
+    return WalkNetwork(nodes=net.nodes, edges=net.edges, crs=net.crs,
+                       info={**net.info, "source": str(p)})
+
+
+def network_from_place(place: str, *, crs: Any = "EPSG:5186") -> WalkNetwork:
+    """Download the OSM walk network of a named place (cached on disk).
+
+    Raises
+    ------
+    NetworkDownloadError
+        When the download fails (offline, refused, place not found).
+    """
+    from ._osm import download_walk_graph
+
+    return network_from_graph(download_walk_graph(place=place), crs=crs,
+                              source=f"place:{place}")
+
+
+def network_from_bbox(bbox: tuple[float, float, float, float], *,
+                      crs: Any = "EPSG:5186") -> WalkNetwork:
+    """Download the OSM walk network inside ``(west, south, east, north)`` degrees (cached)."""
+    from ._osm import download_walk_graph
+
+    return network_from_graph(download_walk_graph(bbox=bbox), crs=crs,
+                              source=f"bbox:{','.join(str(b) for b in bbox)}")
+
+
+def load_network(config: StudyConfig | NetworkConfig, *, crs: Any = None) -> WalkNetwork:
+    """Load the network a study configuration names.
+
+    Parameters
+    ----------
+    config
+        A :class:`~sharemap.config.StudyConfig` (its ``network`` and ``crs`` are used)
+        or a bare :class:`~sharemap.config.NetworkConfig` with `crs`.
+    crs
+        The metric CRS (defaults to the study's).
+
+    Returns
+    -------
+    network
+        The prepared walking network.
+    """
+    net_cfg = getattr(config, "network", config)
+    target = crs if crs is not None else getattr(config, "crs", "EPSG:5186")
+    loaders = {
+        "graphml": network_from_graphml,
+        "osm_xml": network_from_osm_xml,
+        "osm_pbf": network_from_osm_pbf,
+        "place": network_from_place,
+        "bbox": network_from_bbox,
+    }
+    return loaders[net_cfg.source](net_cfg.value, crs=target)

@@ -1,0 +1,389 @@
+"""One study from configuration to outputs: the stages chained, timed and written.
+
+``run_study`` returns every intermediate result as GeoDataFrames an analyst can
+keep working with; ``write_outputs`` writes the SPEC's output folder atomically.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import _io
+from ._crs import to_web_crs
+from ._errors import InputDataError
+from .access import join_points, nearest_distance, snap_points, walk_col, within_pairs
+from .blocks import block_origins, blocks_from_network, read_blocks
+from .config import StudyConfig
+from .coverage import allocate_population, assign_units, compute_coverage, read_boundaries
+from .layers import REJECT_COLUMNS, read_layers
+from .network import WalkNetwork, load_network
+from .villages import compute_candidates, compute_villages
+
+__all__ = ["OUTPUT_FILES", "StudyResult", "run_study", "write_outputs"]
+
+logger = logging.getLogger(__name__)
+
+OUTPUT_FILES = ("blocks.gpkg", "spaces.gpkg", "villages.geojson", "coverage.csv", "rejects.csv",
+                "map.html", "summary.json")
+
+
+@dataclass(frozen=True, eq=False)
+class StudyResult:
+    """Everything a study computed, in the analysis CRS.
+
+    Attributes
+    ----------
+    config
+        The study configuration.
+    network
+        The prepared walking network.
+    study_area
+        The study-area polygon (or None).
+    spaces
+        Analysed spaces with ``snap_m``.
+    rejects
+        Every input row not analysed, with its reason.
+    blocks
+        Blocks with every SPEC column (and ``adjacent_space_ids``, ``<level>_id``).
+    adjacency
+        One row per (block, adjacent space): ``block_id``, ``space`` (index into
+        `spaces`), ``space_id``, ``category``, ``minutes``.
+    villages
+        Villages with score and rank.
+    coverage
+        The coverage table.
+    boundaries
+        The boundary units per level.
+    summary
+        What ``summary.json`` holds.
+    """
+
+    config: StudyConfig
+    network: WalkNetwork
+    study_area: shapely.Geometry | None
+    spaces: gpd.GeoDataFrame
+    rejects: pd.DataFrame
+    blocks: gpd.GeoDataFrame
+    adjacency: pd.DataFrame
+    villages: gpd.GeoDataFrame
+    coverage: pd.DataFrame
+    boundaries: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def _stage(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[name] = round(time.perf_counter() - start, 3)
+    logger.info("Stage %s took %.2f s", name, timings[name])
+
+
+def read_study_area(config: StudyConfig) -> shapely.Geometry | None:
+    """Read ``[study].area`` (filtered by ``area_filter``) as one polygon in the study CRS."""
+    if config.area is None:
+        return None
+    units = read_boundaries(config.area, crs=config.crs, name=_any_column(config.area),
+                            filter=config.area_filter)
+    return shapely.make_valid(shapely.union_all(units.geometry.to_numpy()))
+
+
+def _any_column(path: Path) -> str:
+    import pyogrio
+
+    try:
+        cols = pyogrio.read_info(path)["fields"]
+    except Exception as exc:
+        msg = f"{path}: cannot read the study area ({type(exc).__name__}: {exc})"
+        raise InputDataError(msg) from None
+    if not len(cols):
+        msg = f"{path}: the study-area file has no attribute columns"
+        raise InputDataError(msg)
+    return str(cols[0])
+
+
+def _off_network_rejects(spaces: gpd.GeoDataFrame, snaps: pd.DataFrame,
+                         max_snap_m: float) -> pd.DataFrame:
+    off = spaces[~snaps["on_network"].to_numpy()]
+    return pd.DataFrame({
+        "source": off["source"].to_numpy(), "source_row": off["source_row"].to_numpy(),
+        "category": off["category"].to_numpy(), "reason": "off_network",
+        "detail": [f"no walkable street within max_snap_m = {max_snap_m:g} m of space "
+                   f"{sid}" for sid in off["space_id"]],
+    }, columns=list(REJECT_COLUMNS))
+
+
+def _load_blocks(config: StudyConfig, network: WalkNetwork,
+                 area: shapely.Geometry | None) -> gpd.GeoDataFrame:
+    if config.blocks.path is not None:
+        return read_blocks(config.blocks.path, crs=config.crs, area=area,
+                           min_area_m2=config.blocks.min_area_m2, layer=config.blocks.layer)
+    return blocks_from_network(network, area=area, min_area_m2=config.blocks.min_area_m2)
+
+
+def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
+                       area: shapely.Geometry | None
+                       ) -> tuple[gpd.GeoDataFrame, dict[str, gpd.GeoDataFrame], float | None]:
+    origins = block_origins(blocks)
+    units_by_level = {}
+    unallocated = None
+    for bcfg in config.coverage.boundaries:
+        units = read_boundaries(bcfg.path, crs=config.crs, name=bcfg.name, id=bcfg.id,
+                                population=bcfg.population, filter=bcfg.filter)
+        assigned = assign_units(origins, units)
+        blocks[bcfg.level] = assigned["name"].to_numpy()
+        blocks[f"{bcfg.level}_id"] = assigned["id"].to_numpy()
+        units_by_level[bcfg.level] = units
+        if bcfg.population:
+            pop, unallocated = allocate_population(blocks, assigned["id"], units, area=area)
+            blocks["population"] = pop.to_numpy()
+    return blocks, units_by_level, unallocated
+
+
+def _access(config: StudyConfig, network: WalkNetwork, blocks: gpd.GeoDataFrame,
+            spaces: gpd.GeoDataFrame, origin_snaps: pd.DataFrame, space_snaps: pd.DataFrame,
+            progress: bool) -> pd.DataFrame:
+    """Fill walk minutes per category into `blocks`; return the adjacency pairs."""
+    joined = join_points(network, pd.concat([origin_snaps, space_snaps], ignore_index=True))
+    o_idx = np.arange(len(origin_snaps), dtype=np.int64)
+    s_idx = len(origin_snaps) + np.arange(len(space_snaps), dtype=np.int64)
+    speed = config.walk_speed_m_min
+    cats = spaces["category"].to_numpy()
+    for cat in config.categories:
+        blocks[walk_col(cat)] = nearest_distance(joined, o_idx, s_idx[cats == cat]) / speed
+    pairs = within_pairs(joined, o_idx, s_idx, max_m=config.villages.adjacent_minutes * speed,
+                         progress=progress)
+    return pd.DataFrame({
+        "block_id": blocks["block_id"].to_numpy()[pairs["origin"].to_numpy()],
+        "space": spaces.index.to_numpy()[pairs["target"].to_numpy()],
+        "space_id": spaces["space_id"].to_numpy()[pairs["target"].to_numpy()],
+        "category": cats[pairs["target"].to_numpy()],
+        "minutes": (pairs["distance_m"].to_numpy() / speed).round(3),
+    })
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for pkg in ("sharemap", "geopandas", "shapely", "pyproj", "osmnx", "networkx", "numpy",
+                "pandas", "scipy", "folium"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def _headline(coverage: pd.DataFrame) -> dict[str, Any]:
+    city = coverage[(coverage["level"] == "city") & (coverage["category"] == "all")]
+    if city.empty:
+        return {}
+    row = city.loc[city["threshold_min"].sub(15).abs().idxmin()]
+    return {"threshold_min": float(row["threshold_min"]),
+            "share_blocks_all": _num(row["share_blocks"]),
+            "share_population_all": _num(row["share_population"])}
+
+
+def _num(value: Any) -> float | None:
+    return None if pd.isna(value) else round(float(value), 4)
+
+
+def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, int],
+             timings: dict[str, float], unallocated: float | None) -> dict[str, Any]:
+    spaces, rejects, blocks = result["spaces"], result["rejects"], result["blocks"]
+    inputs = []
+    for layer in config.layers:
+        src = _rel(layer.path, config)
+        n_sp = int((spaces["source"] == src).sum())
+        rj = rejects[rejects["source"] == src]
+        inputs.append({"source": src, "category": layer.category,
+                       "rows_read": int(rows_read.get(src, 0)), "spaces": n_sp,
+                       "rejects": len(rj),
+                       "rejects_by_reason": rj["reason"].value_counts().sort_index().to_dict(),
+                       "accounted": int(rows_read.get(src, 0)) == n_sp + len(rj)})
+    params = asdict(config)
+    return {
+        "study": config.name,
+        "parameters": params,
+        "inputs": inputs,
+        "network": result["network"].info,
+        "counts": {
+            "spaces": len(spaces),
+            "spaces_by_category": spaces["category"].value_counts().sort_index().to_dict(),
+            "rejects": len(rejects),
+            "rejects_by_reason": rejects["reason"].value_counts().sort_index().to_dict(),
+            "blocks": len(blocks),
+            "candidates": int(blocks["candidate"].sum()),
+            "villages": len(result["villages"]),
+            "population": _num(blocks["population"].sum()) if "population" in blocks else None,
+            "population_unallocated": unallocated,
+        },
+        "coverage_headline": _headline(result["coverage"]),
+        "versions": _versions(),
+        "seconds": timings,
+    }
+
+
+def _rel(path: Path, config: StudyConfig) -> str:
+    base = config.source.resolve().parent if config.source else Path.cwd()
+    try:
+        return path.resolve().relative_to(base).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
+              progress: bool = False) -> StudyResult:
+    """Run a whole study: network, layers, blocks, access, villages and coverage.
+
+    Parameters
+    ----------
+    config
+        The study configuration (see :func:`sharemap.read_config`).
+    network
+        A prepared network to reuse (skips loading it again).
+    progress
+        Show progress bars for long steps.
+
+    Returns
+    -------
+    result
+        Every table and layer of the study, in the analysis CRS.
+
+    Examples
+    --------
+    >>> from sharemap import read_config
+    >>> from sharemap.datasets import get_path
+    >>> result = run_study(read_config(get_path("demo")))
+    >>> bool((result.blocks["candidate"]
+    ...       == (result.blocks["adjacent_spaces"] >= 3)).all())
+    True
+    """
+    t: dict[str, float] = {}
+    with _stage(t, "study_area"):
+        area = read_study_area(config)
+    with _stage(t, "network"):
+        net = network if network is not None else load_network(config)
+    with _stage(t, "layers"):
+        spaces, rejects, rows_read = read_layers(config, study_area=area)
+    with _stage(t, "blocks"):
+        blocks = _load_blocks(config, net, area)
+    with _stage(t, "snapping"):
+        max_snap = config.network.max_snap_m
+        space_snaps = snap_points(net, spaces, max_snap_m=max_snap)
+        rejects = pd.concat([rejects, _off_network_rejects(spaces, space_snaps, max_snap)],
+                            ignore_index=True)
+        on = space_snaps["on_network"].to_numpy()
+        spaces = spaces[on].reset_index(drop=True)
+        space_snaps = space_snaps[on].reset_index(drop=True)
+        spaces["snap_m"] = space_snaps["offset_m"].round(2).to_numpy()
+        origin_snaps = snap_points(net, block_origins(blocks), max_snap_m=max_snap)
+        rejects = rejects.sort_values(["source", "source_row"], ignore_index=True)
+    with _stage(t, "access"):
+        adjacency = _access(config, net, blocks, spaces, origin_snaps, space_snaps, progress)
+    with _stage(t, "boundaries"):
+        blocks, units, unallocated = _attach_boundaries(config, blocks, area)
+    with _stage(t, "villages"):
+        vcfg = config.villages
+        flags = compute_candidates(blocks, adjacency, spaces, min_spaces=vcfg.min_spaces,
+                                   distinct_categories=vcfg.distinct_categories)
+        for col in flags:
+            blocks[col] = flags[col].to_numpy()
+        blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces)
+    with _stage(t, "coverage"):
+        levels = [(b.level, f"{b.level}_id") for b in config.coverage.boundaries]
+        coverage = compute_coverage(blocks, categories=config.categories,
+                                    thresholds=config.coverage.thresholds_minutes,
+                                    levels=levels, city_name=config.name)
+    parts = {"spaces": spaces, "rejects": rejects, "blocks": blocks, "villages": villages,
+             "coverage": coverage, "network": net}
+    summary = _summary(config, parts, rows_read, t, unallocated)
+    return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
+                       rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
+                       coverage=coverage, boundaries=units, summary=summary)
+
+
+def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
+    cfg = result.config
+    cols = ["block_id", "area_m2"]
+    if "population" in result.blocks:
+        cols.append("population")
+    for b in cfg.coverage.boundaries:
+        cols += [b.level, f"{b.level}_id"]
+    cols += [walk_col(c) for c in cfg.categories]
+    cols += ["adjacent_spaces", "adjacent_categories", "adjacent_space_ids", "candidate",
+             "village_id"]
+    out = result.blocks[[*cols, "geometry"]].copy()
+    for c in cfg.categories:
+        out[walk_col(c)] = out[walk_col(c)].round(3)
+    if "population" in out:
+        out["population"] = out["population"].round(2)
+    return to_web_crs(out, "blocks")
+
+
+def write_outputs(result: StudyResult, out_dir: str | Path, *,
+                  progress: bool = False) -> dict[str, Path]:
+    """Write the SPEC's output folder for a study result, every file atomically.
+
+    Parameters
+    ----------
+    result
+        From :func:`run_study`.
+    out_dir
+        The output folder (created if needed).
+    progress
+        Show progress bars (isochrones).
+
+    Returns
+    -------
+    paths
+        Output file name to path.
+    """
+    from .access import isochrones
+    from .maps import build_map, save_map
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings = dict(result.summary.get("seconds", {}))
+    paths: dict[str, Path] = {}
+    with _stage(timings, "write_tables"):
+        paths["blocks.gpkg"] = _io.write_gpkg(_blocks_out(result), out / "blocks.gpkg",
+                                              layer="blocks")
+        sp = result.spaces[["space_id", "category", "name", "source", "source_row", "snap_m",
+                            "geometry"]]
+        paths["spaces.gpkg"] = _io.write_gpkg(to_web_crs(sp, "spaces"), out / "spaces.gpkg",
+                                              layer="spaces")
+        vil = to_web_crs(result.villages, "villages")
+        paths["villages.geojson"] = _io.write_text(vil.to_json(drop_id=True, ensure_ascii=False),
+                                                   out / "villages.geojson")
+        paths["coverage.csv"] = _io.write_csv(result.coverage, out / "coverage.csv")
+        paths["rejects.csv"] = _io.write_csv(result.rejects, out / "rejects.csv")
+    with _stage(timings, "map"):
+        mcfg = result.config.map
+        iso = None
+        chosen = result.spaces[result.spaces["category"].isin(mcfg.isochrone_categories)]
+        if len(chosen):
+            iso = isochrones(result.network, chosen[["space_id", "category", "name", "geometry"]],
+                             minutes=mcfg.isochrone_minutes,
+                             walk_speed_kmh=result.config.walk_speed_kmh,
+                             max_snap_m=result.config.network.max_snap_m, progress=progress)
+        bounds = next(iter(reversed(result.boundaries.values())), None)
+        fmap = build_map(result.blocks, result.spaces, result.villages, color_by=mcfg.color_by,
+                         boundaries=bounds, isochrones=iso, title=result.config.name,
+                         tiles=mcfg.tiles)
+        paths["map.html"] = save_map(fmap, out / "map.html")
+    summary = {**result.summary, "seconds": timings, "outputs": sorted(OUTPUT_FILES)}
+    paths["summary.json"] = _io.write_json(summary, out / "summary.json")
+    return paths

@@ -1,0 +1,77 @@
+"""Shared, hand-checkable fixtures (tiny synthetic networks in EPSG:5186)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import pytest
+
+X0, Y0 = 200_000.0, 550_000.0
+CRS = "EPSG:5186"
+SEOUL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "seoul"
+
+
+def osm_graph(nodes: dict[int, tuple[float, float]], edges: list[tuple[int, int]],
+              *, highway: str = "residential", crs: str = CRS,
+              tags: dict[tuple[int, int], dict[str, str]] | None = None) -> nx.MultiDiGraph:
+    """Build an osmnx-style two-way MultiDiGraph from node coordinates and edge pairs."""
+    graph = nx.MultiDiGraph(crs=crs)
+    for n, (x, y) in nodes.items():
+        graph.add_node(n, x=x, y=y)
+    for u, v in edges:
+        extra = (tags or {}).get((u, v), {})
+        attrs = {"highway": highway, "name": "", **extra}
+        graph.add_edge(u, v, **attrs)
+        graph.add_edge(v, u, **attrs)
+    return graph
+
+
+def grid_nodes(nx_: int = 3, ny_: int = 3, step: float = 100.0) -> dict[int, tuple[float, float]]:
+    """Nodes of a grid: id = 10*row + col, at (X0 + col*step, Y0 + row*step)."""
+    return {10 * r + c: (X0 + c * step, Y0 + r * step) for r in range(ny_) for c in range(nx_)}
+
+
+def grid_edges(nx_: int = 3, ny_: int = 3) -> list[tuple[int, int]]:
+    """Horizontal and vertical neighbour pairs of :func:`grid_nodes`."""
+    edges = []
+    for r in range(ny_):
+        for c in range(nx_):
+            if c + 1 < nx_:
+                edges.append((10 * r + c, 10 * r + c + 1))
+            if r + 1 < ny_:
+                edges.append((10 * r + c, 10 * (r + 1) + c))
+    return edges
+
+
+@pytest.fixture
+def grid3():
+    r"""A 3x3 street grid with 100 m edges in EPSG:5186, as a WalkNetwork.
+
+    ::
+
+        20 --- 21 --- 22      y0+200
+        |      |      |
+        10 --- 11 --- 12      y0+100
+        |      |      |
+        00 --- 01 --- 02      y0
+        x0    x0+100  x0+200
+    """
+    from sharemap.network import network_from_graph
+
+    return network_from_graph(osm_graph(grid_nodes(), grid_edges()), crs=CRS)
+
+
+def points(xy: list[tuple[float, float]], **cols) -> gpd.GeoDataFrame:
+    """A GeoDataFrame of points in EPSG:5186 with extra columns."""
+    return gpd.GeoDataFrame(cols, geometry=gpd.points_from_xy(*zip(*xy, strict=True)), crs=CRS)
+
+
+@pytest.fixture(scope="session")
+def seoul_data() -> Path:
+    """The real Seoul data folder beside the checkout, or skip."""
+    if not SEOUL_DATA.is_dir():
+        pytest.skip(f"real Seoul data not found at {SEOUL_DATA} (it sits beside the checkout "
+                    "in development and CI; a fresh machine does not have it)")
+    return SEOUL_DATA

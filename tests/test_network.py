@@ -1,0 +1,148 @@
+"""Network sources and cleaning: OSM XML, GraphML, PBF, downloads (offline), CSR."""
+
+from __future__ import annotations
+
+import networkx as nx
+import pytest
+from conftest import CRS, grid_edges, grid_nodes, osm_graph
+from pyproj import Transformer
+
+from sharemap import InputDataError, NetworkDownloadError, network
+from sharemap.network import network_from_graph, network_from_graphml, network_from_osm_xml
+
+TO_WGS = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+
+
+def _osm_xml(path, ways):
+    """Write a tiny OSM XML file: the 3x3 grid's nodes and the given ways."""
+    nodes = grid_nodes()
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6">']
+    for n, (x, y) in nodes.items():
+        lon, lat = TO_WGS.transform(x, y)
+        lines.append(f'  <node id="{n + 1}" lat="{lat:.9f}" lon="{lon:.9f}"/>')
+    for i, (refs, tags) in enumerate(ways, start=1):
+        lines.append(f'  <way id="{i}">')
+        lines += [f'    <nd ref="{r + 1}"/>' for r in refs]
+        lines += [f'    <tag k="{k}" v="{v}"/>' for k, v in tags.items()]
+        lines.append("  </way>")
+    lines.append("</osm>")
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
+
+
+def test_osm_xml_two_way_and_walk_filter(tmp_path):
+    """Rows and columns of the grid as ways; a motorway way is not walkable and is dropped.
+
+    The one-way tag must not matter for walking: every street is two-way.
+    """
+    ways = [([0, 1, 2], {"highway": "residential", "oneway": "yes"}),
+            ([10, 11, 12], {"highway": "residential"}),
+            ([20, 21, 22], {"highway": "footway"}),
+            ([0, 10, 20], {"highway": "residential"}),
+            ([1, 11, 21], {"highway": "residential"}),
+            ([2, 12, 22], {"highway": "motorway"})]
+    net = network_from_osm_xml(_osm_xml(tmp_path / "grid.osm", ways), crs=CRS)
+    # 12 grid segments less the 2 motorway ones = 1,000 m; osmnx's simplification merges
+    # the two corners left with two streets (00 and 20) into 200 m edges: 8 edges remain
+    assert net.info["length_km"] == pytest.approx(1.0, abs=1e-4)
+    assert sorted(net.edges["length_m"].round(2)) == [100.0] * 6 + [200.0] * 2
+    g = net.to_networkx()
+    # node 02 -> 01 against the one-way street, then up to 11: 200 m
+    osm = net.nodes["osmid"].tolist()
+    assert nx.shortest_path_length(g, osm.index(3), osm.index(12), weight="length") == \
+        pytest.approx(200.0, abs=0.05)
+
+
+def test_graphml_roundtrip(tmp_path):
+    import osmnx as ox
+
+    g = osm_graph(grid_nodes(), grid_edges())
+    path = tmp_path / "grid.graphml"
+    ox.save_graphml(ox.project_graph(g, to_crs="EPSG:4326"), path)
+    net = network_from_graphml(path, crs=CRS)
+    assert (net.info["nodes"], net.info["edges"]) == (9, 12)
+    assert net.csr.sum() == pytest.approx(2 * 1200.0, rel=1e-6)
+
+
+def test_reciprocal_edges_merged_and_csr_symmetric():
+    net = network_from_graph(osm_graph(grid_nodes(), grid_edges()), crs=CRS)
+    assert net.info["directed_edges_in_source"] == 24
+    assert len(net.edges) == 12
+    assert (net.csr != net.csr.T).nnz == 0
+    assert (net.edges["u"] <= net.edges["v"]).all()
+
+
+def test_missing_and_broken_files(tmp_path):
+    with pytest.raises(InputDataError, match="not found"):
+        network_from_osm_xml(tmp_path / "nope.osm")
+    bad = tmp_path / "bad.osm"
+    bad.write_text("<osm><node", encoding="utf-8")
+    with pytest.raises(InputDataError, match="bad.osm"):
+        network_from_osm_xml(bad)
+
+
+def test_geographic_crs_refused():
+    from sharemap import CRSError
+
+    with pytest.raises(CRSError, match="projected"):
+        network_from_graph(osm_graph(grid_nodes(), grid_edges()), crs="EPSG:4326")
+
+
+def test_place_download_offline_is_one_clear_error(monkeypatch, tmp_path):
+    """The online path through osmnx, with its HTTP layer failing as it does offline."""
+    import osmnx as ox
+    import requests
+
+    monkeypatch.setenv("SHAREMAP_CACHE_DIR", str(tmp_path))
+
+    def refuse(*args, **kwargs):
+        raise requests.exceptions.ConnectionError("no network")
+
+    monkeypatch.setattr(requests, "get", refuse)
+    monkeypatch.setattr(requests, "post", refuse)
+    monkeypatch.setattr(ox.settings, "use_cache", False)
+    with pytest.raises(NetworkDownloadError, match="Dongdaemun"):
+        network.network_from_place("Dongdaemun-gu, Seoul, South Korea")
+
+
+def test_place_download_uses_osmnx_result(monkeypatch, tmp_path):
+    """A recorded-style response: osmnx's place call replaced by a graph it would return."""
+    import osmnx as ox
+
+    calls = {}
+
+    def fake(place, **kwargs):
+        calls.update(place=place, **kwargs)
+        return ox.project_graph(osm_graph(grid_nodes(), grid_edges()), to_crs="EPSG:4326")
+
+    monkeypatch.setenv("SHAREMAP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(ox, "graph_from_place", fake)
+    net = network.network_from_place("Somewhere", crs=CRS)
+    assert calls["network_type"] == "walk"
+    assert net.info["source"] == "place:Somewhere"
+    assert net.info["edges"] == 12
+    assert (tmp_path / "osmnx").is_dir()
+
+
+def test_osm_pbf(tmp_path):
+    osmium = pytest.importorskip("osmium", reason="pyosmium not installed (extra: sharemap[pbf])")
+    ways = [([0, 1, 2], {"highway": "residential"}), ([0, 10, 20], {"highway": "residential"})]
+    xml = _osm_xml(tmp_path / "g.osm", ways)
+    pbf = tmp_path / "g.osm.pbf"
+    writer = osmium.SimpleWriter(str(pbf))
+    for obj in osmium.FileProcessor(str(xml)):
+        writer.add(obj)
+    writer.close()
+    net = network.network_from_osm_pbf(pbf, crs=CRS)
+    # two ways meeting at node 00 are simplified into one 400 m street 20-10-00-01-02
+    assert net.info["edges"] == 1
+    assert net.edges["length_m"].iloc[0] == pytest.approx(400.0, abs=0.01)
+    assert net.info["source"].endswith("g.osm.pbf")
+
+
+def test_real_dongdaemun_graphml(seoul_data):
+    net = network_from_graphml(seoul_data / "network" / "dongdaemun_walk.graphml", crs=CRS)
+    assert net.info["components_dropped"] == 0
+    assert 7000 < net.info["nodes"] <= 7695
+    # every undirected segment once: about half of the 21,598 directed edges
+    assert 10_000 < net.info["edges"] < 11_000
