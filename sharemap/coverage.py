@@ -150,9 +150,12 @@ def allocate_population(blocks: gpd.GeoDataFrame, unit_id: pd.Series, units: gpd
     """
     unit_pop = units.set_index("id")["population"].astype(float)
     if area is not None:
-        inside = units.geometry.intersection(area).area / units.geometry.area
-        unit_pop = unit_pop * pd.Series(np.clip(inside.to_numpy(), 0.0, 1.0),
-                                        index=unit_pop.index)
+        whole = units.geometry.area.to_numpy()
+        inside = units.geometry.intersection(area).area.to_numpy()
+        # boundary files rarely match the study area to the last vertex: a unit
+        # missing less than 1 m² (or a millionth of itself) counts as wholly inside
+        frac = np.where(whole - inside <= np.maximum(1.0, 1e-6 * whole), 1.0, inside / whole)
+        unit_pop = unit_pop * pd.Series(np.clip(frac, 0.0, 1.0), index=unit_pop.index)
     weight = blocks["area_m2"].astype(float)
     total = weight.groupby(unit_id).transform("sum")
     pop = unit_pop.reindex(unit_id.to_numpy()).to_numpy() * (weight / total).to_numpy()
@@ -170,7 +173,7 @@ def _rows(block_frame: pd.DataFrame, level: str, categories: Sequence[str],
             cols = [walk_col(c) for c in categories] if cat == "all" else [walk_col(cat)]
             worst = grp[cols].max(axis=1, skipna=False)
             for t in thresholds:
-                covered = (worst <= t + 1e-9).to_numpy()
+                covered = (worst <= t).to_numpy()
                 p_all = float(pop.sum()) if pop is not None else np.nan
                 p_cov = float(pop[covered].sum()) if pop is not None else np.nan
                 rows.append({

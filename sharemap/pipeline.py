@@ -325,12 +325,8 @@ def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
     cols += [walk_col(c) for c in cfg.categories]
     cols += ["adjacent_spaces", "adjacent_categories", "adjacent_space_ids", "candidate",
              "village_id"]
-    out = result.blocks[[*cols, "geometry"]].copy()
-    for c in cfg.categories:
-        out[walk_col(c)] = out[walk_col(c)].round(3)
-    if "population" in out:
-        out["population"] = out["population"].round(2)
-    return to_web_crs(out, "blocks")
+    # full precision: coverage.csv must agree exactly with what this file says
+    return to_web_crs(result.blocks[[*cols, "geometry"]], "blocks")
 
 
 def write_outputs(result: StudyResult, out_dir: str | Path, *,

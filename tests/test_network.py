@@ -77,7 +77,7 @@ def test_missing_and_broken_files(tmp_path):
         network_from_osm_xml(tmp_path / "nope.osm")
     bad = tmp_path / "bad.osm"
     bad.write_text("<osm><node", encoding="utf-8")
-    with pytest.raises(InputDataError, match="bad.osm"):
+    with pytest.raises(InputDataError, match=r"bad\.osm"):
         network_from_osm_xml(bad)
 
 

@@ -1,0 +1,62 @@
+"""sharemap: 15-minute walking access to Seoul's sharing services and sharing villages.
+
+The public API is flat (``sharemap.run_study``, ``sharemap.walk_times``, ...);
+the modules stay importable one per pipeline stage.
+"""
+
+from __future__ import annotations
+
+import logging
+from importlib import metadata
+
+from ._errors import (
+    ConfigError as ConfigError,
+)
+from ._errors import (
+    CRSError as CRSError,
+)
+from ._errors import (
+    InputDataError as InputDataError,
+)
+from ._errors import (
+    MissingDependencyError as MissingDependencyError,
+)
+from ._errors import (
+    NetworkDownloadError as NetworkDownloadError,
+)
+from ._errors import (
+    SharemapError as SharemapError,
+)
+from .access import count_within as count_within
+from .access import isochrones as isochrones
+from .access import snap_points as snap_points
+from .access import spaces_within as spaces_within
+from .access import walk_times as walk_times
+from .blocks import blocks_from_network as blocks_from_network
+from .blocks import read_blocks as read_blocks
+from .config import StudyConfig as StudyConfig
+from .config import read_config as read_config
+from .coverage import compute_coverage as compute_coverage
+from .coverage import read_boundaries as read_boundaries
+from .layers import read_layer as read_layer
+from .layers import read_layers as read_layers
+from .network import WalkNetwork as WalkNetwork
+from .network import load_network as load_network
+from .network import network_from_bbox as network_from_bbox
+from .network import network_from_graph as network_from_graph
+from .network import network_from_graphml as network_from_graphml
+from .network import network_from_osm_pbf as network_from_osm_pbf
+from .network import network_from_osm_xml as network_from_osm_xml
+from .network import network_from_place as network_from_place
+from .pipeline import StudyResult as StudyResult
+from .pipeline import run_study as run_study
+from .pipeline import write_outputs as write_outputs
+from .villages import compute_candidates as compute_candidates
+from .villages import compute_villages as compute_villages
+
+try:
+    __version__ = metadata.version("sharemap")
+except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
+    __version__ = "0+unknown"
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

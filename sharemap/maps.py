@@ -1,0 +1,785 @@
+"""Folium maps of blocks, spaces and villages that work on an offline PC.
+
+:func:`build_map` turns the pipeline's GeoDataFrames into a :class:`folium.Map`;
+:func:`save_map` writes it as one self-contained HTML file, with Leaflet and every
+other asset inlined from the ``folium-offline`` package, so that the data layers
+render with no network at all (base tiles, when asked for, simply stay blank).
+
+Every text taken from input data (names, ids, sources, categories, boundary
+names) is HTML-escaped with :func:`escape_text` before it reaches a popup, a
+tooltip, the legend or the layer control.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import math
+import re
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import folium
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from branca.element import Element, MacroElement
+from folium.template import Template
+from folium.utilities import JsCode
+from pyproj import CRS
+
+from ._crs import WEB_CRS
+from ._errors import ConfigError, CRSError, InputDataError, MissingDependencyError
+from ._io import write_text
+
+__all__ = [
+    "ADJACENT_CLASSES",
+    "CATEGORY_STYLES",
+    "WALK_CLASSES",
+    "build_map",
+    "escape_text",
+    "notebook_map",
+    "render_html",
+    "save_map",
+]
+
+logger = logging.getLogger(__name__)
+
+_WALK_PREFIX = "walk_min_"
+_ADJACENT = "adjacent_spaces"
+#: Decimal places kept in WGS84 coordinates (1e-6 degree is about 0.1 m).
+COORD_DECIMALS = 6
+#: Display simplification tolerance in metres.
+SIMPLIFY_M = 0.5
+_SEOUL = (37.5665, 126.9780)
+
+#: Block classes by adjacent-space count: (upper bound inclusive, label, colour).
+ADJACENT_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (0, "0 spaces", "#d9d9d9"), (1, "1", "#ffffcc"), (2, "2", "#c2e699"), (3, "3", "#78c679"),
+    (4, "4", "#31a354"), (math.inf, "5 or more", "#006837"),
+)
+#: Block classes by walking minutes: (upper bound inclusive, label, colour).
+WALK_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (5, "0–5 min", "#1a9850"), (10, "5–10 min", "#a6d96a"), (15, "10–15 min", "#fee08b"),
+    (math.inf, "over 15 min", "#f46d43"),
+)
+_UNREACHABLE = ("unreachable", "#8c8c8c")
+
+#: Built-in categories: (marker colour, Font Awesome 6 solid icon name).
+CATEGORY_STYLES: dict[str, tuple[str, str]] = {
+    "bike": ("#2e9e3a", "bicycle"),
+    "carshare": ("#1f77b4", "car"),
+    "parking": ("#0f8a8f", "square-parking"),
+    "tools": ("#e6750a", "screwdriver-wrench"),
+    "toys": ("#9467bd", "puzzle-piece"),
+    "facility": ("#d62728", "building"),
+}
+_EXTRA_STYLES = (
+    ("#8c564b", "star"), ("#e377c2", "heart"), ("#7f7f7f", "users"), ("#393b79", "box"),
+    ("#8c8c1e", "leaf"), ("#843c39", "book"), ("#17becf", "gift"), ("#222222", "mug-hot"),
+)
+_ISO_COLOURS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
+
+# Panes keep the drawing order fixed however layers are toggled.
+_PANES = (("sharemap-boundaries", 350), ("sharemap-blocks", 400),
+          ("sharemap-isochrones", 410), ("sharemap-villages", 420))
+
+# Popups are built in the browser from a per-layer list of labels and a per-feature
+# list of values (``t`` title, ``v`` values), both HTML-escaped in Python beforehand:
+# the table tags are not repeated in every feature, which keeps the file small.
+_TABLE_JS = """<script>
+function sharemapTable(title, labels, values) {
+    var rows = "";
+    for (var i = 0; i < labels.length; i++) {
+        if (values[i] !== "" && values[i] !== null && values[i] !== undefined) {
+            rows += "<tr><th>" + labels[i] + "</th><td>" + values[i] + "</td></tr>";
+        }
+    }
+    return "<b>" + title + "</b><table class='sharemap-popup'>" + rows + "</table>";
+}
+</script>"""
+
+_FEATURE_JS = """
+function(feature, layer) {
+    var p = feature.properties || {};
+    var labels = %s;
+    if (p.v) {
+        layer.bindPopup(function() { return sharemapTable(p.t, labels, p.v); },
+                        {maxWidth: 360});
+    }
+    if (p.label) {
+        layer.bindTooltip(p.label, {permanent: true, direction: "center",
+                                    className: "sharemap-label"});
+    } else if (p.tip) {
+        layer.bindTooltip(p.tip, {sticky: true});
+    }
+}
+"""
+
+_CSS = """
+<style>
+.folium-map.leaflet-container { background: #f4f3ef; }
+.sharemap-box { background: rgba(255,255,255,0.92); padding: 6px 9px; border-radius: 5px;
+  box-shadow: 0 1px 4px rgba(0,0,0,0.3); font: 12px/1.35 sans-serif; color: #222; }
+.sharemap-title { font-size: 15px; font-weight: bold; }
+.sharemap-legend { max-height: 60vh; overflow-y: auto; }
+.sharemap-legend .sw { display: inline-block; width: 14px; height: 11px; margin-right: 5px;
+  vertical-align: middle; border: 1px solid #777; }
+.sharemap-legend .dot { border-radius: 50%; width: 15px; height: 15px; border: 0;
+  color: #fff; font-size: 9px; line-height: 15px; text-align: center; }
+.sharemap-dot { width: 20px; height: 20px; border-radius: 50%; box-sizing: border-box;
+  border: 1.5px solid #fff; box-shadow: 0 0 3px rgba(0,0,0,0.7); color: #fff;
+  font-size: 10px; line-height: 17px; text-align: center; }
+.sharemap-popup td, .sharemap-popup th { padding: 1px 6px 1px 0; vertical-align: top;
+  text-align: left; font-size: 12px; }
+.leaflet-tooltip.sharemap-label { background: #222; color: #fff; border: 0; font-weight: bold;
+  padding: 1px 5px; }
+</style>
+"""
+
+
+class _HtmlControl(MacroElement):
+    """A Leaflet control showing prepared (already escaped) HTML."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function() {
+            var ctl = L.control({position: {{ this.position|tojson }}});
+            ctl.onAdd = function() {
+                var div = L.DomUtil.create("div", {{ this.css_class|tojson }});
+                div.innerHTML = {{ this.html|tojson }};
+                L.DomEvent.disableClickPropagation(div);
+                L.DomEvent.disableScrollPropagation(div);
+                return div;
+            };
+            ctl.addTo({{ this._parent.get_name() }});
+        })();
+        {% endmacro %}
+    """)
+
+    def __init__(self, html_text: str, *, position: str, css_class: str) -> None:
+        super().__init__()
+        self._name = "HtmlControl"
+        self.html = html_text
+        self.position = position
+        self.css_class = css_class
+
+
+def escape_text(value: Any) -> str:
+    """Return `value` as text safe to put into HTML (missing values become "").
+
+    Examples
+    --------
+    >>> escape_text('<img src=x onerror="alert(1)">')
+    '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
+    >>> escape_text(float("nan"))
+    ''
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+# ---------------------------------------------------------------------------
+# preparing layers
+
+
+def _check_layer(gdf: gpd.GeoDataFrame | None, name: str,
+                 required: Sequence[str]) -> gpd.GeoDataFrame | None:
+    """Check type, CRS and columns of an input layer; None or empty gives None."""
+    if gdf is None:
+        return None
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        msg = f"`{name}` must be a GeoDataFrame, got {type(gdf).__name__}"
+        raise InputDataError(msg)
+    if len(gdf) == 0:
+        return None
+    if gdf.crs is None:
+        msg = (f"`{name}` has no coordinate reference system; set one "
+               f"(e.g. `{name}.set_crs('EPSG:5186')`) before building the map")
+        raise CRSError(msg)
+    missing = [c for c in required if c not in gdf.columns]
+    if missing:
+        msg = (f"`{name}` lacks the column(s) {', '.join(map(repr, missing))} needed for the map; "
+               f"it has {', '.join(map(str, gdf.columns))}")
+        raise InputDataError(msg)
+    keep = gdf.geometry.notna() & ~gdf.geometry.is_empty
+    if not keep.all():
+        logger.info("Map: skipped %d %s without geometry", int((~keep).sum()), name)
+    return gdf[keep]
+
+
+def _tolerance(crs: Any, metres: float) -> float:
+    """`metres` expressed in the units of `crs` (degrees for a geographic CRS)."""
+    parsed = CRS.from_user_input(crs)
+    if parsed.is_geographic:
+        return metres / 111_320.0
+    factor = parsed.axis_info[0].unit_conversion_factor if parsed.axis_info else 1.0
+    return metres / (factor or 1.0)
+
+
+def _web_geoms(gdf: gpd.GeoDataFrame, *, simplify: bool) -> np.ndarray:
+    """Geometries of `gdf` simplified for display, in WGS84, rounded to 6 decimals."""
+    geoms = gdf.geometry
+    if simplify:
+        geoms = geoms.simplify(_tolerance(gdf.crs, SIMPLIFY_M), preserve_topology=True)
+    web = geoms.to_crs(WEB_CRS).to_numpy()
+    return shapely.transform(web, lambda xy: np.round(xy, COORD_DECIMALS))
+
+
+def _collection(geoms: np.ndarray, props: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """Build a GeoJSON FeatureCollection from shapely geometries and property dicts."""
+    features = [
+        {"type": "Feature", "geometry": shapely.geometry.mapping(g), "properties": p}
+        for g, p in zip(geoms, props, strict=True)
+        if g is not None and not g.is_empty
+    ]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _fmt_num(value: Any, fmt: str, missing: str = "–") -> str:
+    """Format a number, or `missing` when it is absent or NaN."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return missing
+    return missing if math.isnan(number) else format(number, fmt)
+
+
+def _classify(value: Any, classes: Sequence[tuple[float, str, str]]) -> str:
+    """Colour of the class holding `value` (grey when missing: unreachable)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return _UNREACHABLE[1]
+    if math.isnan(number):
+        return _UNREACHABLE[1]
+    for upper, _label, colour in classes:
+        if number <= upper:
+            return colour
+    return classes[-1][2]
+
+
+def _check_color_by(blocks: gpd.GeoDataFrame | None, color_by: str) -> None:
+    """Raise ConfigError unless `color_by` names a block measure the map can show."""
+    columns = [] if blocks is None else [str(c) for c in blocks.columns]
+    allowed = [_ADJACENT, *sorted(c for c in columns if c.startswith(_WALK_PREFIX))]
+    if color_by == _ADJACENT or (color_by.startswith(_WALK_PREFIX) and color_by in allowed):
+        if blocks is not None and len(blocks) and color_by not in columns:
+            msg = f"`color_by` = {color_by!r} but the blocks have no column {color_by!r}"
+            raise InputDataError(msg)
+        return
+    msg = (f"`color_by` = {color_by!r} is not a block measure; use one of: "
+           f"{', '.join(allowed)}")
+    raise ConfigError(msg)
+
+
+def _category_styles(categories: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Marker colour and icon for each category (built-ins fixed, others from a cycle)."""
+    others = [c for c in categories if c not in CATEGORY_STYLES]
+    return {c: CATEGORY_STYLES[c] if c in CATEGORY_STYLES else
+            _EXTRA_STYLES[others.index(c) % len(_EXTRA_STYLES)] for c in categories}
+
+
+def _ordered_categories(values: Iterable[str]) -> list[str]:
+    """Built-in categories in their SPEC order, then the others sorted."""
+    seen = set(values)
+    builtin = [c for c in CATEGORY_STYLES if c in seen]
+    return builtin + sorted(seen - set(builtin))
+
+
+# ---------------------------------------------------------------------------
+# popups
+
+
+def _level_columns(blocks: gpd.GeoDataFrame) -> list[str]:
+    """Boundary level columns such as ``dong``: text columns other than the known ones."""
+    known = {"block_id", "area_m2", "population", _ADJACENT, "adjacent_categories",
+             "candidate", "village_id", "adjacent_space_ids", blocks.geometry.name}
+    return [c for c in blocks.columns if c not in known and not str(c).startswith(_WALK_PREFIX)
+            and pd.api.types.is_string_dtype(blocks[c].dtype)][:4]
+
+
+def _block_labels(walk_cols: Sequence[str], levels: Sequence[str]) -> list[str]:
+    """Escaped popup labels of the block layer, in the order of :func:`_block_values`."""
+    return ([escape_text(lvl) for lvl in levels] + ["area", "residents"]
+            + [f"walk to {escape_text(c[len(_WALK_PREFIX):])}" for c in walk_cols]
+            + ["adjacent spaces", "adjacent ids", "candidate", "village"])
+
+
+def _block_values(row: dict[str, Any], walk_cols: Sequence[str],
+                  levels: Sequence[str]) -> list[str]:
+    """Escaped popup values of one block ("" hides a row)."""
+    values = [escape_text(row.get(lvl)) for lvl in levels]
+    area = _fmt_num(row.get("area_m2"), ".2f", "")
+    values.append(f"{_fmt_num(float(area) / 10_000, '.2f')} ha" if area else "")
+    values.append(_fmt_num(row.get("population"), ",.0f", ""))
+    for col in walk_cols:
+        minutes = _fmt_num(row.get(col), ".1f", "")
+        values.append(f"{minutes} min" if minutes else "unreachable")
+    adjacent = _fmt_num(row.get(_ADJACENT), ".0f", "")
+    n_cat = _fmt_num(row.get("adjacent_categories"), ".0f", "")
+    values.append(f"{adjacent} ({n_cat} categories)" if adjacent and n_cat else adjacent)
+    values.append(escape_text(row.get("adjacent_space_ids")).replace(",", ", "))
+    values.append("" if "candidate" not in row else
+                  ("yes" if _truthy(row.get("candidate")) else "no"))
+    values.append(escape_text(_int_text(row.get("village_id"))))
+    return values
+
+
+def _truthy(value: Any) -> bool:
+    """Tell whether a boolean-like value is true (missing counts as False)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return bool(value)
+
+
+def _int_text(value: Any) -> Any:
+    """Show whole floats (ids read back as float because of NaN) without ".0"."""
+    if isinstance(value, float | np.floating) and not math.isnan(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+_SPACE_LABELS = ["category", "space_id", "source", "source row", "to path"]
+
+
+def _space_values(row: dict[str, Any]) -> list[str]:
+    """Escaped popup values of one space, in the order of ``_SPACE_LABELS``."""
+    snap = _fmt_num(row.get("snap_m"), ".0f", "")
+    return [escape_text(row.get("category")), escape_text(row.get("space_id")),
+            escape_text(row.get("source")), escape_text(_int_text(row.get("source_row"))),
+            f"{snap} m" if snap else ""]
+
+
+_VILLAGE_LABELS = ["village_id", "rank", "score", "blocks", "spaces", "categories",
+                   "residents"]
+
+
+def _village_values(row: dict[str, Any]) -> list[str]:
+    """Escaped popup values of one village, in the order of ``_VILLAGE_LABELS``."""
+    return [escape_text(_int_text(row.get("village_id"))),
+            escape_text(_int_text(row.get("rank"))),
+            _fmt_num(row.get("score"), ".2f", ""),
+            _fmt_num(row.get("n_blocks"), ".0f", ""),
+            _fmt_num(row.get("n_spaces"), ".0f", ""),
+            escape_text(row.get("categories")).replace(",", ", "),
+            _fmt_num(row.get("population"), ",.0f", "")]
+
+
+# ---------------------------------------------------------------------------
+# layers
+
+
+def _add_geojson(m: folium.Map, group_name: str, data: dict[str, Any], *,
+                 labels: Sequence[str] = (), show: bool = True,
+                 **options: Any) -> folium.FeatureGroup:
+    """Add `data` as one GeoJson inside a toggleable FeatureGroup named `group_name`.
+
+    `labels` are the escaped popup row labels matching each feature's ``v`` values.
+    """
+    group = folium.FeatureGroup(name=group_name, show=show)
+    on_each = JsCode(_FEATURE_JS % json.dumps(list(labels)))
+    folium.GeoJson(data, control=False, on_each_feature=on_each, **options).add_to(group)
+    group.add_to(m)
+    return group
+
+
+def _records(gdf: gpd.GeoDataFrame) -> list[dict[str, Any]]:
+    """Rows of `gdf` without geometry, as dicts."""
+    return pd.DataFrame(gdf.drop(columns=gdf.geometry.name)).to_dict("records")
+
+
+def _add_boundaries(m: folium.Map, boundaries: gpd.GeoDataFrame) -> None:
+    geoms = _web_geoms(boundaries, simplify=True)
+    names = boundaries["name"] if "name" in boundaries.columns else [None] * len(boundaries)
+    props = [{"tip": escape_text(n)} if escape_text(n) else {} for n in names]
+    _add_geojson(m, "Boundaries", _collection(geoms, props), pane="sharemap-boundaries",
+                 color="#6b6b6b", weight=1.2, fill_color="#fbfaf6", fill_opacity=0.6,
+                 dash_array="4 3")
+
+
+def _add_blocks(m: folium.Map, blocks: gpd.GeoDataFrame, *, color_by: str) -> None:
+    walk_cols = [c for c in blocks.columns if str(c).startswith(_WALK_PREFIX)]
+    levels = _level_columns(blocks)
+    classes = ADJACENT_CLASSES if color_by == _ADJACENT else WALK_CLASSES
+    props = []
+    for row in _records(blocks):
+        style: dict[str, Any] = {"fillColor": _classify(row.get(color_by), classes)}
+        if _truthy(row.get("candidate")):
+            style.update(color="#000000", weight=2.2)
+        props.append({"style": style, "t": f"Block {escape_text(row.get('block_id'))}",
+                      "v": _block_values(row, walk_cols, levels)})
+    n_cand = sum(bool(p["style"].get("weight")) for p in props)
+    what = "adjacent spaces" if color_by == _ADJACENT else \
+        f"walk to {color_by[len(_WALK_PREFIX):]}"
+    name = f"Blocks by {escape_text(what)} ({len(blocks):,}; {n_cand:,} candidates outlined)"
+    _add_geojson(m, name, _collection(_web_geoms(blocks, simplify=True), props),
+                 labels=_block_labels(walk_cols, levels), pane="sharemap-blocks",
+                 color="#ffffff", weight=0.6, fill_opacity=0.65)
+
+
+def _add_villages(m: folium.Map, villages: gpd.GeoDataFrame | None) -> None:
+    if villages is None:
+        _add_geojson(m, "Sharing villages (none)", _collection(np.array([]), []))
+        return
+    villages = villages.sort_values("rank", kind="stable")
+    props = []
+    for row in _records(villages):
+        rank = _int_text(row.get("rank"))
+        text = escape_text(rank)
+        prop: dict[str, Any] = {"t": f"Sharing village #{text}", "v": _village_values(row)}
+        if isinstance(rank, int) and rank <= 20:
+            prop["label"] = f"#{text}"
+        else:
+            prop["tip"] = f"Sharing village #{text}"
+        props.append(prop)
+    _add_geojson(m, f"Sharing villages ({len(villages):,})",
+                 _collection(_web_geoms(villages, simplify=True), props),
+                 labels=_VILLAGE_LABELS, pane="sharemap-villages", color="#c51b8a", weight=3.5,
+                 fill=False)
+
+
+def _add_isochrones(m: folium.Map, isochrones: gpd.GeoDataFrame) -> None:
+    minutes = sorted(pd.to_numeric(isochrones["minutes"], errors="coerce").dropna().unique())
+    colours = {mi: _ISO_COLOURS[i % len(_ISO_COLOURS)] for i, mi in enumerate(minutes)}
+    props = []
+    for row in _records(isochrones):
+        colour = colours.get(pd.to_numeric(row.get("minutes"), errors="coerce"), "#3182bd")
+        tip = (f"{escape_text(row.get('category'))} {escape_text(row.get('space_id'))}: "
+               f"{_fmt_num(row.get('minutes'), 'g')} min walk")
+        props.append({"style": {"color": colour, "fillColor": colour}, "tip": tip})
+    order = np.argsort(-pd.to_numeric(isochrones["minutes"], errors="coerce").to_numpy())
+    geoms = _web_geoms(isochrones, simplify=True)[order]
+    _add_geojson(m, f"Isochrones ({len(isochrones):,})",
+                 _collection(geoms, [props[i] for i in order]),
+                 pane="sharemap-isochrones", weight=1.5, fill_opacity=0.12)
+
+
+def _add_spaces(m: folium.Map, spaces: gpd.GeoDataFrame,
+                styles: dict[str, tuple[str, str]]) -> None:
+    spaces = spaces.copy()
+    not_point = spaces.geom_type != "Point"
+    if not_point.any():
+        points = spaces.geometry[not_point].representative_point()
+        spaces.loc[not_point, spaces.geometry.name] = points
+    spaces["_cat"] = spaces["category"].astype(object).where(spaces["category"].notna(), "")
+    spaces["_cat"] = spaces["_cat"].map(str)
+    geoms = _web_geoms(spaces, simplify=False)
+    for cat, (colour, icon) in styles.items():
+        mask = (spaces["_cat"] == cat).to_numpy()
+        sub = spaces[mask].drop(columns="_cat")
+        props = [{"t": escape_text(row.get("name")) or "(no name)", "v": _space_values(row),
+                  "tip": escape_text(row.get("name")) or escape_text(row.get("space_id"))}
+                 for row in _records(sub)]
+        marker = folium.Marker(icon=folium.DivIcon(
+            html=f"<div class='sharemap-dot' style='background:{colour}'>"
+                 f"<i class='fa-solid fa-{icon}'></i></div>",
+            icon_size=(20, 20), icon_anchor=(10, 10), class_name="sharemap-space"))
+        _add_geojson(m, f"{escape_text(cat)} ({int(mask.sum()):,})",
+                     _collection(geoms[mask], props), labels=_SPACE_LABELS, marker=marker)
+
+
+def _legend_html(color_by: str, styles: dict[str, tuple[str, str]],
+                 *, has_villages: bool, has_isochrones: bool) -> str:
+    """Legend HTML: block classes, outlines and the category colours (all escaped)."""
+    if color_by == _ADJACENT:
+        head, classes = "Adjacent sharing spaces", ADJACENT_CLASSES
+    else:
+        head = f"Walk to {escape_text(color_by[len(_WALK_PREFIX):])}"
+        classes = (*WALK_CLASSES, (math.nan, *_UNREACHABLE))
+    parts = [f"<b>{head}</b><br>"]
+    parts += [f"<span class='sw' style='background:{c}'></span>{label}<br>"
+              for _u, label, c in classes]
+    parts.append("<span class='sw' style='border:2px solid #000'></span>candidate block<br>")
+    if has_villages:
+        parts.append("<span class='sw' style='border:3px solid #c51b8a'></span>"
+                     "sharing village (#rank)<br>")
+    if has_isochrones:
+        parts.append("<span class='sw' style='background:#c6dbef;border-color:#3182bd'>"
+                     "</span>isochrone<br>")
+    if styles:
+        parts.append("<b>Sharing spaces</b><br>")
+        parts += [f"<span class='sw dot' style='background:{colour}'><i class='fa-solid "
+                  f"fa-{icon}'></i></span>{escape_text(cat)}<br>"
+                  for cat, (colour, icon) in styles.items()]
+    return "".join(parts)
+
+
+def _fit(m: folium.Map, layers: Iterable[gpd.GeoDataFrame | None]) -> None:
+    """Fit the map to the WGS84 bounds of all non-empty layers (Seoul when none)."""
+    bounds = [gdf.to_crs(WEB_CRS).total_bounds for gdf in layers if gdf is not None]
+    bounds = [b for b in bounds if np.isfinite(b).all()]
+    if not bounds:
+        m.location = list(_SEOUL)
+        return
+    arr = np.array(bounds)
+    west, south = arr[:, 0].min(), arr[:, 1].min()
+    east, north = arr[:, 2].max(), arr[:, 3].max()
+    m.location = [float((south + north) / 2), float((west + east) / 2)]
+    m.fit_bounds([[float(south), float(west)], [float(north), float(east)]])
+
+
+def _base_map(tiles: str | None, title: str | None) -> folium.Map:
+    try:
+        m = folium.Map(location=list(_SEOUL), zoom_start=12, tiles=tiles, control_scale=True,
+                       zoom_snap=0.25, zoom_delta=0.5)
+    except ValueError as exc:
+        msg = (f"`tiles` = {tiles!r} cannot be used ({exc}); "
+               "use a name such as 'OpenStreetMap', or None for no base map")
+        raise ConfigError(msg) from None
+    m.get_root().header.add_child(Element(_CSS), name="sharemap_css")
+    m.get_root().header.add_child(Element(_TABLE_JS), name="sharemap_js")
+    if title:
+        m.get_root().title = escape_text(title)
+        _HtmlControl(f"<div class='sharemap-title'>{escape_text(title)}</div>",
+                     position="topleft", css_class="sharemap-box").add_to(m)
+    for name, z in _PANES:
+        folium.map.CustomPane(name, z_index=z).add_to(m)
+    return m
+
+
+def build_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, *,
+              color_by: str = _ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
+              isochrones: gpd.GeoDataFrame | None = None, title: str | None = None,
+              tiles: str | None = "OpenStreetMap") -> folium.Map:
+    """Build the study map: blocks by a measure, spaces by category, villages by rank.
+
+    Parameters
+    ----------
+    blocks
+        Blocks with ``block_id`` and the measure named by `color_by`; also shown when
+        present: ``area_m2``, ``population``, ``walk_min_<category>``, ``adjacent_spaces``,
+        ``adjacent_categories``, ``candidate``, ``village_id``, ``adjacent_space_ids`` and
+        boundary level columns (text columns such as ``dong``).
+    spaces
+        Spaces with ``space_id`` and ``category`` (also ``name``, ``source``,
+        ``source_row``, ``snap_m``). Non-point geometries use their representative point.
+    villages
+        Villages with ``village_id`` and ``rank`` (also ``score``, ``n_blocks``,
+        ``n_spaces``, ``categories``, ``population``); may be empty.
+    color_by
+        ``"adjacent_spaces"`` or ``"walk_min_<category>"``: the measure that colours blocks.
+    boundaries
+        Optional boundary polygons (a ``name`` column gives their tooltip), drawn as thin
+        outlines over a plain light fill, which is the background when tiles cannot load.
+    isochrones
+        Optional isochrone polygons with ``space_id``, ``category`` and ``minutes``.
+    title
+        Optional title shown on the map and as the page title.
+    tiles
+        A folium tile name or URL for the base map, or None for no base map.
+
+    Returns
+    -------
+    m
+        The map. Save it with :func:`save_map` for a self-contained file.
+
+    Raises
+    ------
+    CRSError
+        If a non-empty layer has no CRS.
+    InputDataError
+        If a layer lacks a column the map needs.
+    ConfigError
+        If `color_by` is not a block measure, or `tiles` is unusable.
+
+    Notes
+    -----
+    Layers may be in any CRS; they are reprojected to EPSG:4326 here only. Polygons are
+    simplified by 0.5 m and coordinates rounded to 6 decimals (about 0.1 m) to keep the
+    file small. Every text from the data is HTML-escaped.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point, box
+    >>> blocks = gpd.GeoDataFrame({"block_id": [1], "adjacent_spaces": [3]},
+    ...                           geometry=[box(0, 0, 100, 100)], crs="EPSG:5186")
+    >>> spaces = gpd.GeoDataFrame({"space_id": ["b1"], "category": ["bike"]},
+    ...                           geometry=[Point(50, 50)], crs="EPSG:5186")
+    >>> m = build_map(blocks, spaces, spaces.iloc[:0], tiles=None)
+    >>> type(m).__name__
+    'Map'
+    """
+    blocks_ok = _check_layer(blocks, "blocks", ["block_id"])
+    _check_color_by(blocks, color_by)
+    spaces_ok = _check_layer(spaces, "spaces", ["space_id", "category"])
+    villages_ok = _check_layer(villages, "villages", ["village_id", "rank"])
+    bounds_ok = _check_layer(boundaries, "boundaries", [])
+    iso_ok = _check_layer(isochrones, "isochrones", ["space_id", "category", "minutes"])
+
+    categories = [] if spaces_ok is None else _ordered_categories(
+        spaces_ok["category"].astype(object).where(spaces_ok["category"].notna(), "").map(str))
+    styles = _category_styles(categories)
+
+    m = _base_map(tiles, title)
+    if bounds_ok is not None:
+        _add_boundaries(m, bounds_ok)
+    no_blocks = gpd.GeoDataFrame({"block_id": []}, geometry=gpd.GeoSeries([], crs=WEB_CRS))
+    _add_blocks(m, no_blocks if blocks_ok is None else blocks_ok, color_by=color_by)
+    if iso_ok is not None:
+        _add_isochrones(m, iso_ok)
+    _add_villages(m, villages_ok)
+    if spaces_ok is not None:
+        _add_spaces(m, spaces_ok, styles)
+    _HtmlControl(_legend_html(color_by, styles, has_villages=villages_ok is not None,
+                              has_isochrones=iso_ok is not None),
+                 position="bottomright", css_class="sharemap-box sharemap-legend").add_to(m)
+    folium.LayerControl(collapsed=False).add_to(m)
+    _fit(m, [blocks_ok, spaces_ok, villages_ok, bounds_ok])
+    logger.info("Built map: %d blocks, %d spaces in %d categories, %d villages",
+                0 if blocks_ok is None else len(blocks_ok),
+                0 if spaces_ok is None else len(spaces_ok), len(categories),
+                0 if villages_ok is None else len(villages_ok))
+    return m
+
+
+# ---------------------------------------------------------------------------
+# saving
+
+_SCRIPT_TAG = re.compile(r"<script\s+src=\"(https?://[^\"]+)\"\s*>\s*</script>", re.IGNORECASE)
+_LINK_TAG = re.compile(r"<link\s+rel=\"stylesheet\"\s+href=\"(https?://[^\"]+)\"\s*/?>",
+                       re.IGNORECASE)
+_REMOTE_TAG = re.compile(r"<(?:script|link)\b[^>]*\b(?:src|href)\s*=\s*[\"']?(https?://[^\"'\s>]+)",
+                         re.IGNORECASE)
+# A CSS url() that is neither a data: URI nor a fragment, with an optional format().
+_CSS_URL = re.compile(r"url\(\s*(?![\"']?(?:data:|#))[^)]*\)(?:\s*format\([^)]*\))?",
+                      re.IGNORECASE)
+
+
+def _assets() -> dict[str, str]:
+    """URL -> text of the assets shipped in the ``folium-offline`` package."""
+    try:
+        from offlinefolium.elements import _res
+    except ImportError as exc:
+        msg = ("writing a self-contained map needs the package `folium-offline`; "
+               f"install it with `pip install folium-offline` ({exc})")
+        raise MissingDependencyError(msg) from None
+    return dict(_res)
+
+
+def _asset(url: str, assets: dict[str, str]) -> str:
+    if url not in assets:
+        msg = (f"the map needs {url}, which the installed `folium-offline` does not ship; "
+               "the map cannot be made self-contained (upgrade `folium-offline` or drop "
+               "the plugin that needs it)")
+        raise MissingDependencyError(msg)
+    return assets[url]
+
+
+def _inline_script(text: str) -> str:
+    # `</script` or `<!--` inside an inline script would end or confuse the element.
+    text = re.sub(r"</(script)", r"\\x3C/\1", text, flags=re.IGNORECASE)
+    return "<script>" + text.replace("<!--", "\\x3C!--") + "</script>"
+
+
+def _inline_style(text: str) -> str:
+    # Drop relative url()s (fonts and images the package does not embed): they would
+    # be requested from beside the HTML file. Embedded data: URIs stay.
+    text = _CSS_URL.sub("", text)
+    text = re.sub(r"src\s*:\s*,", "src:", text)
+    text = re.sub(r"</(style)", r"\\3C/\1", text, flags=re.IGNORECASE)
+    return "<style>" + text + "</style>"
+
+
+def render_html(m: folium.Map) -> str:
+    """Render `m` as one self-contained HTML document (no remote scripts or styles).
+
+    Parameters
+    ----------
+    m
+        A map from :func:`build_map` (or any folium map using folium's default assets).
+
+    Returns
+    -------
+    html_text
+        The page, with every ``<script src="http...">`` and stylesheet link replaced by
+        the asset's text from the ``folium-offline`` package.
+
+    Raises
+    ------
+    MissingDependencyError
+        If the map uses an asset that ``folium-offline`` does not ship.
+    """
+    assets = _assets()
+    page = m.get_root().render()
+    page = _SCRIPT_TAG.sub(lambda mt: _inline_script(_asset(mt.group(1), assets)), page)
+    page = _LINK_TAG.sub(lambda mt: _inline_style(_asset(mt.group(1), assets)), page)
+    left = _REMOTE_TAG.findall(page)
+    if left:
+        msg = (f"the map still loads {', '.join(sorted(set(left)))} from the internet; "
+               "it cannot be made self-contained")
+        raise MissingDependencyError(msg)
+    return page
+
+
+def save_map(m: folium.Map, path: str | Path) -> Path:
+    """Write `m` to `path` as one self-contained HTML file (atomically).
+
+    Parameters
+    ----------
+    m
+        The map, e.g. from :func:`build_map`.
+    path
+        The HTML file to write; its folder is created.
+
+    Returns
+    -------
+    path
+        The written file.
+
+    Raises
+    ------
+    MissingDependencyError
+        If an asset cannot be inlined (see :func:`render_html`).
+
+    Notes
+    -----
+    Leaflet, jQuery, Bootstrap, Font Awesome and the awesome-markers plugin are inlined
+    (about 1.4 MB), so the file opens on a PC with no internet access; only base map
+    tiles, if any, come from the network.
+    """
+    text = render_html(m)
+    out = write_text(text, path)
+    logger.info("Wrote map %s (%.1f MB)", out, len(text.encode("utf-8")) / 1e6)
+    return out
+
+
+class _NotebookMap:
+    """Jupyter display of a self-contained map (an iframe whose document is inlined)."""
+
+    def __init__(self, page: str, height_px: int) -> None:
+        self.page = page
+        self.height_px = height_px
+
+    def _repr_html_(self) -> str:
+        return (f'<iframe srcdoc="{html.escape(self.page, quote=True)}" '
+                f'style="width:100%;height:{self.height_px}px;border:none" '
+                'sandbox="allow-scripts allow-popups"></iframe>')
+
+
+def notebook_map(m: folium.Map, *, height_px: int = 520) -> _NotebookMap:
+    """Wrap `m` for Jupyter so that it shows without internet access.
+
+    Folium's own notebook display loads Leaflet from a CDN; this one inlines it like
+    :func:`save_map` does.
+
+    Parameters
+    ----------
+    m
+        The map, e.g. from :func:`build_map`.
+    height_px
+        Height of the map in the notebook, in pixels.
+
+    Returns
+    -------
+    view
+        An object Jupyter displays as the map (the last expression of a cell).
+    """
+    return _NotebookMap(render_html(m), height_px)
