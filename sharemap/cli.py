@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from ._errors import SharemapError
 
@@ -69,6 +70,104 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return _run(get_path("demo"), Path(args.out), args.progress)
 
 
+EPILOG_SUGGEST = """examples:
+  sharemap suggest data/demo/study.toml --category tools --add 3 --out out/suggest
+  sharemap suggest study.toml --category toys --add 2 --objective villages --out out/s
+  sharemap suggest study.toml --category tools --add 5 --candidates sites.csv \\
+      --x lon --y lat --crs EPSG:4326 --id site_id --name name --out out/s
+"""
+EPILOG_WHATIF = """examples:
+  sharemap whatif data/demo/study.toml --add new_tools.csv --category tools \\
+      --x lon --y lat --crs EPSG:4326 --out out/whatif
+  sharemap whatif data/demo/study.toml --remove 3501,carshare:NC0101 --out out/whatif
+"""
+
+
+def _column_options(p: argparse.ArgumentParser) -> None:
+    for opt, what in (("x", "x / longitude column"), ("y", "y / latitude column"),
+                      ("crs", "CRS of x/y, e.g. EPSG:4326 or EPSG:5186"),
+                      ("id", "id column"), ("name", "name column"),
+                      ("preset", "a Seoul open-data layout (see README)"),
+                      ("encoding", "text encoding (detected when not given)")):
+        p.add_argument(f"--{opt}", help=what)
+
+
+def _read_points(args: argparse.Namespace, path: str, category: str, result: Any
+                 ) -> Any:
+    from .layers import read_layer
+
+    cols = {k: getattr(args, k) for k in ("x", "y", "crs", "id", "name", "preset", "encoding")
+            if getattr(args, k)}
+    pts, rejects = read_layer(path, category=category, study_area=result.study_area,
+                              analysis_crs=result.config.crs, **cols)
+    if len(rejects):
+        reasons = rejects["reason"].value_counts().to_dict()
+        print(f"  {path}: {len(rejects)} rows not used ({reasons})")
+    return pts
+
+
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    from .config import read_config
+    from .pipeline import run_study
+    from .suggest import suggest_sites, write_suggestions
+
+    result = run_study(read_config(args.config), progress=args.progress)
+    cand = None
+    if args.candidates:
+        pts = _read_points(args, args.candidates, "candidate", result)
+        cand = pts.rename(columns={"space_id": "site_id"})[["site_id", "name", "geometry"]]
+    sug = suggest_sites(result, category=args.category, add=args.add, minutes=args.minutes,
+                        candidates=cand, objective=args.objective)
+    write_suggestions(sug, result, args.out)
+    info = sug.info
+    print(f"sharemap suggest: {info['category']}, {len(sug.suggestions)} of "
+          f"{info['candidates']} candidate sites ({info['objective']})")
+    gain_col = "gain_population" if args.objective == "population" else "gain_blocks"
+    for row in sug.suggestions.itertuples():
+        print(f"  {row.order}. {row.site_id} {row.name}: +{getattr(row, gain_col):,.0f}")
+    if args.objective == "population":
+        tot = info["population_total"]
+        print(f"  residents within {info['minutes']:g} min: "
+              f"{info['covered_population_before']:,.0f} -> "
+              f"{info['covered_population_after']:,.0f} of {tot:,.0f}")
+        if "optimum_population" in info:
+            print(f"  exact optimum: {info['optimum_population']:,.0f}")
+    else:
+        print(f"  candidate blocks: {info['candidate_blocks_before']} -> "
+              f"{info['candidate_blocks_after']}")
+    print(f"  outputs in {args.out}")
+    return 0
+
+
+def _cmd_whatif(args: argparse.Namespace) -> int:
+    from .config import read_config
+    from .pipeline import run_study
+    from .suggest import whatif, write_whatif
+
+    result = run_study(read_config(args.config), progress=args.progress)
+    add = None
+    if args.add:
+        if not args.category:
+            print("sharemap: error: --add needs --category", file=sys.stderr)
+            return 2
+        add = _read_points(args, args.add, args.category, result)
+    remove = [r.strip() for r in (args.remove or "").split(",") if r.strip()]
+    change = whatif(result, add=add, remove=remove)
+    write_whatif(change, args.out)
+    cov = change.coverage_change
+    city = cov[(cov["level"] == "city") & (cov["threshold_min"] == cov["threshold_min"].max())]
+    print(f"sharemap whatif: +{change.info['added']} spaces, -{change.info['removed']} spaces")
+    for row in city.itertuples():
+        print(f"  {row.category:<10} residents within {row.threshold_min:g} min: "
+              f"{row.population_covered_before:,.0f} -> {row.population_covered_after:,.0f}")
+    gains = int((change.block_change["change"] == "gains candidacy").sum())
+    losses = int((change.block_change["change"] == "loses candidacy").sum())
+    print(f"  candidate blocks: +{gains} / -{losses}; villages {len(change.before.villages)} -> "
+          f"{len(change.after.villages)}")
+    print(f"  outputs in {args.out}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sharemap",
@@ -89,6 +188,28 @@ def _parser() -> argparse.ArgumentParser:
                           epilog=EPILOG_DEMO, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--out", default="sharemap-demo", help="output folder")
     demo.set_defaults(func=_cmd_demo)
+    sug = sub.add_parser("suggest", help="choose sites for new facilities (maximal covering)",
+                         epilog=EPILOG_SUGGEST,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    sug.add_argument("config", help="the study's TOML file")
+    sug.add_argument("--category", required=True, help="category to add sites for")
+    sug.add_argument("--add", type=int, required=True, help="number of sites to choose")
+    sug.add_argument("--minutes", type=float, default=15.0, help="coverage threshold (15)")
+    sug.add_argument("--objective", choices=("population", "villages"), default="population")
+    sug.add_argument("--candidates", help="candidate sites file (read like a layer)")
+    _column_options(sug)
+    sug.add_argument("--out", required=True, help="output folder")
+    sug.set_defaults(func=_cmd_suggest)
+    wi = sub.add_parser("whatif", help="recompute coverage and villages with spaces added/removed",
+                        epilog=EPILOG_WHATIF, formatter_class=argparse.RawDescriptionHelpFormatter)
+    wi.add_argument("config", help="the study's TOML file")
+    wi.add_argument("--add", help="file of spaces to add (read like a layer)")
+    wi.add_argument("--category", help="category of the added spaces")
+    wi.add_argument("--remove", help="comma-separated space ids to remove (category:id if "
+                    "an id repeats across categories)")
+    _column_options(wi)
+    wi.add_argument("--out", required=True, help="output folder")
+    wi.set_defaults(func=_cmd_whatif)
     return parser
 
 
