@@ -32,7 +32,7 @@ from .layers import REJECT_COLUMNS, read_layers
 from .network import WalkNetwork, load_network
 from .villages import compute_candidates, compute_villages
 
-__all__ = ["OUTPUT_FILES", "StudyResult", "run_study", "write_outputs"]
+__all__ = ["OUTPUT_FILES", "StudyResult", "recompute_with_spaces", "run_study", "write_outputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -313,6 +313,54 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=coverage, boundaries=units, summary=summary)
+
+
+def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> StudyResult:
+    """Recompute access, villages and coverage for another set of spaces.
+
+    The network, blocks, boundaries and population of `result` are reused, so a
+    what-if costs the access stage only.
+
+    Parameters
+    ----------
+    result
+        A study result.
+    spaces
+        The spaces to use instead (``space_id``, ``category``, ``name``, ``source``,
+        ``source_row``, points in the analysis CRS); spaces off the network are dropped.
+
+    Returns
+    -------
+    result
+        A new result; ``rejects`` lists the given spaces that are off the network.
+    """
+    cfg, net = result.config, result.network
+    derived = {walk_col(c) for c in cfg.categories} | {
+        "adjacent_spaces", "adjacent_categories", "adjacent_space_ids", "candidate",
+        "village_id"}
+    blocks = result.blocks[[c for c in result.blocks.columns if c not in derived]].copy()
+    max_snap = cfg.network.max_snap_m
+    snaps = snap_points(net, spaces, max_snap_m=max_snap)
+    rejects = _off_network_rejects(spaces, snaps, max_snap)
+    on = snaps["on_network"].to_numpy()
+    spaces = spaces[on].reset_index(drop=True)
+    snaps = snaps[on].reset_index(drop=True)
+    spaces["snap_m"] = snaps["offset_m"].round(2).to_numpy()
+    origin_snaps = snap_points(net, block_origins(blocks), max_snap_m=max_snap)
+    adjacency = _access(cfg, net, blocks, spaces, origin_snaps, snaps, False)
+    vcfg = cfg.villages
+    flags = compute_candidates(blocks, adjacency, spaces, min_spaces=vcfg.min_spaces,
+                               distinct_categories=vcfg.distinct_categories)
+    for col in flags:
+        blocks[col] = flags[col].to_numpy()
+    blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces)
+    levels = [(b.level, f"{b.level}_id") for b in cfg.coverage.boundaries]
+    coverage = compute_coverage(blocks, categories=cfg.categories,
+                                thresholds=cfg.coverage.thresholds_minutes, levels=levels,
+                                city_name=cfg.name)
+    return StudyResult(config=cfg, network=net, study_area=result.study_area, spaces=spaces,
+                       rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
+                       coverage=coverage, boundaries=result.boundaries, summary={})
 
 
 def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
