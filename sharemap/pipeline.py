@@ -28,7 +28,7 @@ from .access import join_points, nearest_distance, snap_points, walk_col, within
 from .blocks import block_origins, blocks_from_network, read_blocks
 from .config import StudyConfig
 from .coverage import allocate_population, assign_units, compute_coverage, read_boundaries
-from .layers import REJECT_COLUMNS, read_layers
+from .layers import REJECT_COLUMNS, _relative_source, read_layers
 from .network import WalkNetwork, load_network
 from .villages import compute_candidates, compute_villages
 
@@ -237,11 +237,8 @@ def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, i
 
 
 def _rel(path: Path, config: StudyConfig) -> str:
-    base = config.source.resolve().parent if config.source else Path.cwd()
-    try:
-        return path.resolve().relative_to(base).as_posix()
-    except ValueError:
-        return path.as_posix()
+    # the same `source` string the layer reader wrote into spaces and rejects
+    return _relative_source(path, config.source.resolve().parent if config.source else None)
 
 
 def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
