@@ -11,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from ._errors import SharemapError
 
@@ -168,8 +168,70 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
+def _floats(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        msg = f"expected comma-separated numbers, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def _ints(text: str) -> list[int]:
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        msg = f"expected comma-separated whole numbers, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+
+
+def _cmd_explain(args: argparse.Namespace) -> int:
+    from .config import read_config
+    from .pipeline import run_study
+    from .villages import explain_block
+
+    result = run_study(read_config(args.config), progress=args.progress)
+    print(explain_block(result, args.block_id))
+    return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from . import _io
+    from .config import read_config
+    from .pipeline import run_study
+    from .villages import sweep
+
+    result = run_study(read_config(args.config), progress=args.progress)
+    table = sweep(result, adjacent_minutes=args.adjacent_minutes, min_spaces=args.min_spaces)
+    print(table.to_string(index=False))
+    if args.out:
+        path = _io.write_csv(table, Path(args.out) / "sweep.csv")
+        print(f"written to {path}")
+    return 0
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from .config import read_config
+    from .pipeline import run_study, write_outputs
+    from .report import write_report
+
+    result = run_study(read_config(args.config), progress=args.progress)
+    out = Path(args.out)
+    write_outputs(result, out, progress=args.progress)
+    report = write_report(result, out / "report.html")
+    _print_summary(result.summary, out)
+    print(f"  report          : {report}")
+    return 0
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line that says where help is."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sharemap",
         description="Walking access to Seoul's sharing services and sharing-village candidates.",
         epilog="examples:\n  sharemap demo --out out/demo\n  sharemap run study.toml --out out/",
@@ -178,7 +240,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     run = sub.add_parser("run", help="run a study from its TOML configuration",
                          epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("config", help="the study's TOML file")
@@ -210,6 +272,30 @@ def _parser() -> argparse.ArgumentParser:
     _column_options(wi)
     wi.add_argument("--out", required=True, help="output folder")
     wi.set_defaults(func=_cmd_whatif)
+    ex = sub.add_parser("explain", help="say in words why a block is (not) a village candidate",
+                        epilog="example:\n  sharemap explain data/demo/study.toml 42",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    ex.add_argument("config", help="the study's TOML file")
+    ex.add_argument("block_id", type=int, help="a block_id from blocks.gpkg")
+    ex.set_defaults(func=_cmd_explain)
+    sw = sub.add_parser("sweep", help="candidates and villages for several adjacency rules",
+                        epilog="example:\n  sharemap sweep data/demo/study.toml "
+                        "--adjacent-minutes 3,5,7 --min-spaces 2,3,4 --out out/sweep",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sw.add_argument("config", help="the study's TOML file")
+    sw.add_argument("--adjacent-minutes", type=_floats, default=[3.0, 5.0, 7.0],
+                    help="comma-separated minutes (3,5,7)")
+    sw.add_argument("--min-spaces", type=_ints, default=[2, 3, 4],
+                    help="comma-separated counts (2,3,4)")
+    sw.add_argument("--out", help="folder for sweep.csv")
+    sw.set_defaults(func=_cmd_sweep)
+    au = sub.add_parser("audit", help="run a study and write a coverage-gap report "
+                        "(report.html) for a district office",
+                        epilog="example:\n  sharemap audit data/demo/study.toml --out out/audit",
+                        formatter_class=argparse.RawDescriptionHelpFormatter)
+    au.add_argument("config", help="the study's TOML file")
+    au.add_argument("--out", required=True, help="output folder")
+    au.set_defaults(func=_cmd_audit)
     return parser
 
 

@@ -187,3 +187,19 @@ def test_summary_printed(tmp_path, capsys):
     for word in ("spaces analysed", "rows rejected", "blocks", "candidates", "villages",
                  "within 15 min of every category", "map.html"):
         assert word in out
+
+
+@pytest.mark.parametrize("argv", [["run"], ["sweep"], ["suggest", "x.toml"], ["demo", "--bad"]])
+def test_usage_errors_are_one_line(argv, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--help" in err
+
+
+def test_every_subcommand_help_shows_an_example(capsys):
+    for cmd in ("run", "demo", "suggest", "whatif", "explain", "sweep", "audit"):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        assert "example" in capsys.readouterr().out, cmd
