@@ -51,6 +51,7 @@ from .network import network_from_place as network_from_place
 from .pipeline import StudyResult as StudyResult
 from .pipeline import run_study as run_study
 from .pipeline import write_outputs as write_outputs
+from .report import write_report as write_report
 from .villages import compute_candidates as compute_candidates
 from .villages import compute_villages as compute_villages
 

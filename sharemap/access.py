@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -20,12 +21,11 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 from scipy import sparse
-from scipy.sparse.csgraph import dijkstra
 from tqdm.auto import tqdm
 
 from ._crs import check_same_crs
 from ._errors import InputDataError
-from .network import MIN_WEIGHT_M, WalkNetwork, undirected_csr
+from .network import WalkNetwork, undirected_csr
 
 __all__ = [
     "JoinedPoints",
@@ -37,13 +37,13 @@ __all__ = [
     "spaces_within",
     "walk_col",
     "walk_times",
+    "within_counts",
+    "within_pairs",
 ]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPEED_KMH = 4.8
-#: Rows of a dense distance block held at once (float64: 8 bytes each).
-_CHUNK_CELLS = 20_000_000
 
 
 def walk_col(category: str) -> str:
@@ -208,22 +208,9 @@ def join_points(network: WalkNetwork, snaps: pd.DataFrame) -> JoinedPoints:
     return JoinedPoints(csr=csr, n_base=n, node=node, offset_m=offset)
 
 
-def _with_super_source(csr: sparse.csr_matrix, nodes: npt.NDArray[np.int64],
-                       weights: npt.NDArray[np.float64]) -> sparse.csr_matrix:
-    """Add one node linked to `nodes` by one-way edges of `weights` (min per node)."""
-    total = csr.shape[0]
-    best = np.full(total, np.inf)
-    np.minimum.at(best, nodes, np.maximum(weights, MIN_WEIGHT_M))
-    targets = np.flatnonzero(np.isfinite(best))
-    coo = csr.tocoo()
-    rows = np.concatenate([coo.row, np.full(len(targets), total)])
-    cols = np.concatenate([coo.col, targets])
-    data = np.concatenate([coo.data, best[targets]])
-    return sparse.csr_matrix((data, (rows, cols)), shape=(total + 1, total + 1))
-
-
 def nearest_distance(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
-                     source_idx: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+                     source_idx: npt.NDArray[np.int64], *,
+                     backend: str | None = None) -> npt.NDArray[np.float64]:
     """Compute the walking distance (m) from each origin point to its nearest source point.
 
     Parameters
@@ -232,6 +219,8 @@ def nearest_distance(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
         Points joined into the network.
     origin_idx, source_idx
         Positions (into the joined points) of the origins and of the sources.
+    backend
+        ``"numba"`` (compiled, the default when numba is installed) or ``"scipy"``.
 
     Returns
     -------
@@ -241,10 +230,12 @@ def nearest_distance(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
 
     Notes
     -----
-    One Dijkstra pass from a virtual node linked to every source by its offset,
-    so the cost is that of a single shortest-path tree, whatever the number of
-    sources.
+    One multi-source Dijkstra pass, every source starting at its offset from the
+    street, so the cost is that of a single shortest-path tree whatever the number
+    of sources (and, walking being symmetric, the tree gives every origin at once).
     """
+    from . import _engine
+
     out = np.full(len(origin_idx), np.nan)
     src_node = joined.node[source_idx]
     ok_src = src_node >= 0
@@ -252,48 +243,117 @@ def nearest_distance(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     ok_org = org_node >= 0
     if not ok_src.any() or not ok_org.any():
         return out
-    graph = _with_super_source(joined.csr, src_node[ok_src],
-                               joined.offset_m[source_idx][ok_src])
-    dist = dijkstra(graph, directed=True, indices=graph.shape[0] - 1)
+    dist = _engine.multi_source(joined.csr, src_node[ok_src],
+                                joined.offset_m[source_idx][ok_src], backend=backend)
     d = dist[org_node[ok_org]] + joined.offset_m[origin_idx][ok_org]
     out[ok_org] = np.where(np.isfinite(d), d, np.nan)
     return out
 
 
+def _sides(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
+           target_idx: npt.NDArray[np.int64]
+           ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Positions (into `origin_idx` and `target_idx`) of the points on the network."""
+    return (np.flatnonzero(joined.node[origin_idx] >= 0),
+            np.flatnonzero(joined.node[target_idx] >= 0))
+
+
 def within_pairs(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
                  target_idx: npt.NDArray[np.int64], *, max_m: float,
-                 progress: bool = False) -> pd.DataFrame:
+                 progress: bool = False, backend: str | None = None) -> pd.DataFrame:
     """Find all (origin, target) pairs within `max_m` metres of walking, with the distance.
+
+    Parameters
+    ----------
+    joined
+        Points joined into the network.
+    origin_idx, target_idx
+        Positions (into the joined points) of the origins and of the targets.
+    max_m
+        The longest walk kept (inclusive, within 1e-9 m).
+    progress
+        Kept for compatibility; the searches are fast enough to need no progress bar.
+    backend
+        ``"numba"`` or ``"scipy"``.
 
     Returns
     -------
     pairs
         Columns ``origin`` and ``target`` (positions into `origin_idx` and
         `target_idx`) and ``distance_m``, sorted by origin then distance.
+
+    Notes
+    -----
+    One bounded search per point of the smaller side (walking is symmetric), each
+    costing in proportion to the nodes within `max_m` of it.
     """
-    org_node = joined.node[origin_idx]
-    tgt_node = joined.node[target_idx]
-    org_ok = np.flatnonzero(org_node >= 0)
-    tgt_ok = np.flatnonzero(tgt_node >= 0)
+    from . import _engine
+
+    del progress
+    org_ok, tgt_ok = _sides(joined, origin_idx, target_idx)
     empty = pd.DataFrame({"origin": np.array([], np.int64), "target": np.array([], np.int64),
                           "distance_m": np.array([], np.float64)})
     if not len(org_ok) or not len(tgt_ok):
         return empty
-    t_nodes = tgt_node[tgt_ok]
-    t_off = joined.offset_m[target_idx][tgt_ok]
-    o_off_all = joined.offset_m[origin_idx]
-    chunk = max(1, _CHUNK_CELLS // joined.csr.shape[0])
-    parts = []
-    for start in tqdm(range(0, len(org_ok), chunk), disable=not progress, desc="reach",
-                      unit="chunk"):
-        rows = org_ok[start:start + chunk]
-        dist = dijkstra(joined.csr, directed=False, indices=org_node[rows], limit=max_m)
-        total = dist[:, t_nodes] + t_off[None, :] + o_off_all[rows][:, None]
-        r, c = np.nonzero(total <= max_m + 1e-9)
-        parts.append(pd.DataFrame({"origin": rows[r], "target": tgt_ok[c],
-                                   "distance_m": total[r, c]}))
-    pairs = pd.concat(parts, ignore_index=True) if parts else empty
+    o_pts, t_pts = origin_idx[org_ok], target_idx[tgt_ok]
+    from_targets = len(tgt_ok) < len(org_ok)
+    src, tgt = (t_pts, o_pts) if from_targets else (o_pts, t_pts)
+    g, t, d = _engine.pairs_within(joined.csr, joined.node[src], joined.offset_m[src],
+                                   joined.node[tgt], joined.offset_m[tgt],
+                                   max_m=max_m + 1e-9, backend=backend)
+    o, tt = (t, g) if from_targets else (g, t)
+    pairs = pd.DataFrame({"origin": org_ok[o], "target": tgt_ok[tt], "distance_m": d})
     return pairs.sort_values(["origin", "distance_m", "target"], ignore_index=True)
+
+
+def within_counts(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
+                  target_idx: npt.NDArray[np.int64], target_label: npt.NDArray[np.int64], *,
+                  limits_m: Sequence[float], n_labels: int,
+                  backend: str | None = None) -> npt.NDArray[np.int64]:
+    """Count the targets of each label within each walking distance of every origin.
+
+    Parameters
+    ----------
+    joined
+        Points joined into the network.
+    origin_idx, target_idx
+        Positions (into the joined points) of the origins and of the targets.
+    target_label
+        Per target, a label in ``0..n_labels-1`` (e.g. its category's position).
+    limits_m
+        Increasing distances in metres (inclusive, within 1e-9 m).
+    n_labels
+        Number of labels.
+    backend
+        ``"numba"`` or ``"scipy"``.
+
+    Returns
+    -------
+    counts
+        Shape ``(len(origin_idx), n_labels, len(limits_m))``; zero for origins off
+        the network.
+
+    Notes
+    -----
+    No pair list is built: bounded searches run from the smaller side (usually the
+    spaces) and add up counts as they go.
+    """
+    from . import _engine
+
+    lim = np.asarray(limits_m, dtype=np.float64) + 1e-9
+    out = np.zeros((len(origin_idx), n_labels, len(lim)), dtype=np.int64)
+    org_ok, tgt_ok = _sides(joined, origin_idx, target_idx)
+    if not len(org_ok) or not len(tgt_ok):
+        return out
+    o_pts, t_pts = origin_idx[org_ok], target_idx[tgt_ok]
+    labels = np.asarray(target_label, dtype=np.int64)[tgt_ok]
+    from_origins = len(org_ok) <= len(tgt_ok)
+    src, tgt = (o_pts, t_pts) if from_origins else (t_pts, o_pts)
+    out[org_ok] = _engine.counts_within(
+        joined.csr, joined.node[src], joined.offset_m[src], joined.node[tgt],
+        joined.offset_m[tgt], limits_m=lim, labels=labels, n_labels=n_labels,
+        to_source=from_origins, backend=backend)
+    return out
 
 
 # ----------------------------------------------------------------------- analyst API
@@ -394,57 +454,194 @@ def count_within(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame
                  max_snap_m: float = 250.0) -> pd.DataFrame:
     """Count the spaces of each category within each walking time of every origin.
 
+    Parameters
+    ----------
+    network
+        The walking network.
+    origins
+        Origin points, in the network's CRS.
+    spaces
+        Spaces with a category column, in the network's CRS.
+    minutes
+        Walking times.
+    category_col
+        The column naming each space's category.
+    walk_speed_kmh
+        Walking speed.
+    max_snap_m
+        Points farther than this from the network are not analysed (count 0).
+
     Returns
     -------
     counts
         Aligned to `origins`' index, columns ``n_reachable_<category>_<minutes>``.
     """
     cats = _categories(spaces, category_col)
-    pairs = spaces_within(network, origins, spaces, minutes=max(minutes),
-                          walk_speed_kmh=walk_speed_kmh, max_snap_m=max_snap_m)
-    pairs["category"] = spaces[category_col].astype(str).reindex(pairs["space"]).to_numpy()
+    joined, o_idx, s_idx = _prepare(network, origins, spaces, max_snap_m)
+    speed = _m_per_min(walk_speed_kmh)
+    mins = sorted({float(m) for m in minutes})
+    labels = pd.Categorical(spaces[category_col].astype(str), categories=cats).codes
+    counts = within_counts(joined, o_idx, s_idx, labels.astype(np.int64),
+                           limits_m=[m * speed for m in mins], n_labels=len(cats))
     out = {}
-    for cat in cats:
-        sub = pairs[pairs["category"] == cat]
+    for c, cat in enumerate(cats):
         for m in minutes:
-            counts = sub[sub["minutes"] <= m + 1e-9].groupby("origin").size()
-            label = f"{m:g}"
-            out[f"n_reachable_{cat}_{label}"] = (
-                counts.reindex(origins.index, fill_value=0).astype(np.int64))
+            k = mins.index(float(m))
+            out[f"n_reachable_{cat}_{float(m):g}"] = counts[:, c, k]
     return pd.DataFrame(out, index=origins.index)
 
 
 # ------------------------------------------------------------------------- isochrones
 
+#: Points per batch of isochrone searches (bounds the memory of the reach tables).
+_ISO_BATCH = 128
 
-def _reached_lines(network: WalkNetwork, dist: npt.NDArray[np.float64], budget: float,
-                   snap: pd.Series) -> list[shapely.Geometry]:
-    """Return the parts of every edge reachable within `budget` metres, given node distances."""
-    du, dv = dist[network.edge_u], dist[network.edge_v]
-    length = network.edge_length
-    ra = np.clip(budget - du, 0.0, None)
-    rb = np.clip(budget - dv, 0.0, None)
-    geoms = network.edges.geometry.to_numpy()
-    full = ra + rb >= length
-    lines = list(geoms[full])
-    for i in np.flatnonzero(~full & ((ra > 0) | (rb > 0))):
-        if ra[i] > 0:
-            lines.append(shapely.ops.substring(geoms[i], 0.0, ra[i]))
-        if rb[i] > 0:
-            lines.append(shapely.ops.substring(geoms[i], length[i] - rb[i], length[i]))
-    # the point's own edge, walked both ways from the snap position
-    e = int(snap["edge"])
-    r = budget - float(snap["offset_m"])
-    if r > 0:
-        p = float(snap["position_m"])
-        lines.append(shapely.ops.substring(geoms[e], max(0.0, p - r), min(length[e], p + r)))
-    return lines
+
+def _reach_table(network: WalkNetwork, snaps: pd.DataFrame, budget_m: float
+                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                            npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """For every point, the edges it reaches: (point, edge, walk to ``u``, walk to ``v``).
+
+    One bounded search per point, started at both ends of its street; a walk is
+    ``inf`` at an end not reached within `budget_m`.
+    """
+    from . import _engine
+
+    k = len(snaps)
+    eu = network.edge_u[snaps["edge"].to_numpy()]
+    ev = network.edge_v[snaps["edge"].to_numpy()]
+    src = np.column_stack([eu, ev]).ravel()
+    off = snaps[["dist_u_m", "dist_v_m"]].to_numpy(np.float64).ravel()
+    n = network.n_nodes
+    g, node, d = _engine.pairs_within(network.csr, src, off, np.arange(n), np.zeros(n),
+                                      max_m=budget_m, group_ptr=np.arange(0, 2 * k + 1, 2))
+    ptr, inc_edge, inc_end = network.node_edges
+    cnt = ptr[node + 1] - ptr[node]
+    rep = np.repeat(np.arange(len(node)), cnt)
+    first = np.cumsum(cnt) - cnt
+    pos = ptr[node][rep] + np.arange(int(cnt.sum())) - first[rep]
+    m = len(network.edges)
+    keys, inv = np.unique(g[rep] * m + inc_edge[pos], return_inverse=True)
+    du = np.full(len(keys), np.inf)
+    dv = np.full(len(keys), np.inf)
+    at_u = inc_end[pos] == 0
+    du[inv[at_u]] = d[rep][at_u]
+    dv[inv[~at_u]] = d[rep][~at_u]
+    return keys // m, keys % m, du, dv
+
+
+def _pieces(network: WalkNetwork, reach: tuple[npt.NDArray[Any], ...], snaps: pd.DataFrame,
+            budget: float) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                    npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Return the reached stretch ``[a, b]`` (metres from ``u``) of each edge, per point."""
+    pt, e, du, dv = reach
+    length = network.edge_length[e]
+    ra = budget - du
+    rb = budget - dv
+    full = (np.maximum(ra, 0) + np.maximum(rb, 0) >= length) & ((ra > 0) | (rb > 0))
+    from_u = ~full & (ra > 0)
+    from_v = ~full & (rb > 0)
+    # the point's own street, walked both ways from the snap position
+    r = budget - snaps["offset_m"].to_numpy(np.float64)
+    own = np.flatnonzero(r > 0)
+    oe = snaps["edge"].to_numpy(np.int64)[own]
+    op = snaps["position_m"].to_numpy(np.float64)[own]
+    return (
+        np.concatenate([pt[full], pt[from_u], pt[from_v], own]),
+        np.concatenate([e[full], e[from_u], e[from_v], oe]),
+        np.concatenate([np.zeros(full.sum()), np.zeros(from_u.sum()),
+                        length[from_v] - rb[from_v], np.maximum(op - r[own], 0.0)]),
+        np.concatenate([length[full], np.minimum(ra[from_u], length[from_u]), length[from_v],
+                        np.minimum(op + r[own], network.edge_length[oe])]),
+    )
+
+
+def _segments(network: WalkNetwork, owner: npt.NDArray[np.int64], edge: npt.NDArray[np.int64],
+              a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]
+              ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """Cut each edge stretch ``[a, b]`` into straight segments ``(x1, y1, x2, y2)``."""
+    xy, vptr, along = network.edge_vertices
+    nseg = vptr[edge + 1] - vptr[edge] - 1
+    rep = np.repeat(np.arange(len(edge)), nseg)
+    first = np.cumsum(nseg) - nseg
+    j = vptr[edge][rep] + np.arange(int(nseg.sum())) - first[rep]
+    c0, c1 = along[j], along[j + 1]
+    lo, hi = a[rep], b[rep]
+    keep = (c1 > lo) & (c0 < hi) & (hi > lo)
+    j, c0, c1, lo, hi, rep = j[keep], c0[keep], c1[keep], lo[keep], hi[keep], rep[keep]
+    step = c1 - c0
+    t0 = ((np.maximum(lo, c0) - c0) / step)[:, None]
+    t1 = ((np.minimum(hi, c1) - c0) / step)[:, None]
+    p, q = xy[j], xy[j + 1]
+    return owner[rep], np.hstack([p + t0 * (q - p), p + t1 * (q - p)])
+
+
+def _connectors(points: npt.NDArray[np.object_], network: WalkNetwork, snaps: pd.DataFrame,
+                budget: float) -> npt.NDArray[np.float64]:
+    """Return the walk from each point towards its street, as far as `budget` allows."""
+    lines = network.edges.geometry.to_numpy()[snaps["edge"].to_numpy()]
+    on_street = shapely.line_interpolate_point(lines, snaps["position_m"].to_numpy())
+    start = shapely.get_coordinates(points)
+    end = shapely.get_coordinates(on_street)
+    off = snaps["offset_m"].to_numpy(np.float64)
+    frac = np.divide(np.minimum(budget, off), off, out=np.zeros_like(off), where=off > 0)
+    return np.hstack([start, start + frac[:, None] * (end - start)])
+
+
+def _contour(field: npt.NDArray[np.float64], xs: npt.NDArray[np.float64],
+             ys: npt.NDArray[np.float64], level: float) -> shapely.Geometry:
+    """Trace the region ``field <= level`` as a (multi)polygon, with holes."""
+    import contourpy
+
+    gen = contourpy.contour_generator(xs, ys, field, name="serial",
+                                      fill_type=contourpy.FillType.OuterOffset)
+    pts, offs = gen.filled(-1.0, level)
+    if not len(pts):
+        return shapely.Polygon()
+    coords = np.concatenate(pts)
+    ring_len = np.concatenate([np.diff(o) for o in offs])
+    n_rings = np.array([len(o) - 1 for o in offs])
+    rings = shapely.linearrings(coords, indices=np.repeat(np.arange(len(ring_len)), ring_len))
+    polys = shapely.polygons(rings, indices=np.repeat(np.arange(len(offs)), n_rings))
+    geom = polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
+    return geom if shapely.is_valid(geom) else shapely.make_valid(geom)
+
+
+def _nested_polygons(segs_by_level: list[npt.NDArray[np.float64]], buffer_m: float,
+                     px: float) -> list[shapely.Geometry]:
+    """Polygons within `buffer_m` of each level's segments, each containing the last.
+
+    One distance field per point: each level lowers the previous level's field with
+    its own segments, so the fields are nested by construction, and so are their
+    contours (a lower field crosses the level farther out along every grid line, and
+    a saddle cell joins whenever the higher field's does), up to floating-point
+    rounding of the crossing points (about 1e-10 m).
+    """
+    from . import _engine
+
+    allseg = segs_by_level[-1]
+    if not len(allseg):
+        return [shapely.Polygon() for _ in segs_by_level]
+    margin = buffer_m + 2 * px
+    lo = np.minimum(allseg[:, [0, 1]], allseg[:, [2, 3]]).min(axis=0) - margin
+    hi = np.maximum(allseg[:, [0, 1]], allseg[:, [2, 3]]).max(axis=0) + margin
+    nx_, ny_ = (np.ceil((hi - lo) / px).astype(int) + 1).tolist()
+    xs = lo[0] + px * np.arange(nx_)
+    ys = lo[1] + px * np.arange(ny_)
+    field = np.full((ny_, nx_), 2.0 * buffer_m)
+    out = []
+    for segs in segs_by_level:
+        field = _engine.distance_field(segs, x0=lo[0], y0=lo[1], px=px, shape=(ny_, nx_),
+                                       radius=buffer_m, field=field.copy())
+        out.append(_contour(field, xs, ys, buffer_m))
+    return out
 
 
 def isochrones(network: WalkNetwork, points: gpd.GeoDataFrame, *,
                minutes: Sequence[float] = (5, 10, 15),
                walk_speed_kmh: float = DEFAULT_SPEED_KMH, buffer_m: float = 25.0,
-               max_snap_m: float = 250.0, progress: bool = False) -> gpd.GeoDataFrame:
+               max_snap_m: float = 250.0, resolution_m: float | None = None,
+               progress: bool = False) -> gpd.GeoDataFrame:
     """Street-following isochrone polygons for each point and walking time.
 
     Parameters
@@ -461,46 +658,73 @@ def isochrones(network: WalkNetwork, points: gpd.GeoDataFrame, *,
         Half-width of the band drawn around every reached street.
     max_snap_m
         Points farther than this from the network get no polygon.
+    resolution_m
+        Grid spacing of the distance field the outline is traced on (default
+        `buffer_m` / 3).
     progress
         Show a progress bar.
 
     Returns
     -------
     isochrones
-        One row per point and time: the point's columns, ``minutes``, and the
-        polygon (the reached streets, including the reached part of edges where
-        time runs out, and the walk from the point to its street, buffered).
+        One row per point on the network and time: the point's columns (its index
+        as ``index``), ``minutes``, and the polygon: every place within `buffer_m`
+        of the streets reached (including the reached part of edges where time runs
+        out, and the walk from the point to its street).
 
     Notes
     -----
-    Only streets are buffered, so a polygon never spans a river or railway the
-    network does not cross (wider than twice `buffer_m`). Counting never uses
-    these polygons; they are for display.
+    One bounded search per point (from both ends of its street) gives the walk to
+    every node within the longest time; from it, the reached stretch of every edge
+    at each time, cut into straight segments with plain array arithmetic. Instead of
+    buffering and unioning segments with GEOS (tens of milliseconds per polygon),
+    the exact distance to the nearest reached segment is computed on a grid of
+    `resolution_m` around the point (compiled) and the polygon is the contour at
+    `buffer_m` (contourpy's marching squares, linear interpolation along grid
+    lines): along straight streets the outline is exact, at the round ends and
+    corners it departs from a true buffer by well under a metre at the default
+    resolution. Only streets are buffered, so a polygon never spans a river or
+    railway the network does not cross (wider than twice `buffer_m`). Counting
+    never uses these polygons; they are for display.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from sharemap.datasets import demo_dir
+    >>> from sharemap.network import network_from_osm_xml
+    >>> net = network_from_osm_xml(demo_dir() / "walk.osm")
+    >>> pts = gpd.GeoDataFrame(geometry=[net.nodes.geometry.iloc[0]], crs=net.crs)
+    >>> iso = isochrones(net, pts, minutes=(5, 10))
+    >>> bool(iso.geometry.iloc[1].contains(iso.geometry.iloc[0]))
+    True
     """
-    snaps = snap_points(network, points, max_snap_m=max_snap_m)
-    speed = _m_per_min(walk_speed_kmh)
+    snaps_all = snap_points(network, points, max_snap_m=max_snap_m)
     arr = _points(points, network, "points")
-    rows, geoms = [], []
     mins = sorted(float(m) for m in minutes)
-    for i in tqdm(range(len(points)), disable=not progress, desc="isochrones"):
-        snap = snaps.iloc[i]
-        if not snap["on_network"]:
-            continue
-        e = int(snap["edge"])
-        u, v = int(network.edge_u[e]), int(network.edge_v[e])
-        budget_max = mins[-1] * speed
-        dist = dijkstra(network.csr, directed=False, indices=[u, v], limit=budget_max)
-        node_dist = np.minimum(dist[0] + snap["dist_u_m"], dist[1] + snap["dist_v_m"])
-        line_from_point = shapely.shortest_line(arr[i], network.edges.geometry.iloc[e])
-        for m in mins:
-            budget = m * speed
-            lines = _reached_lines(network, node_dist, budget, snap)
-            if budget > snap["offset_m"]:
-                lines.append(line_from_point)
-            poly = shapely.union_all(shapely.buffer(np.array(lines, dtype=object), buffer_m))
-            rows.append(i)
-            geoms.append(shapely.make_valid(poly))
-    base = pd.DataFrame(points.drop(columns=points.geometry.name)).iloc[rows]
-    base = base.reset_index(drop=False)
-    base["minutes"] = [m for i in range(len(points)) if snaps.iloc[i]["on_network"] for m in mins]
+    budgets = [m * _m_per_min(walk_speed_kmh) for m in mins]
+    px = float(resolution_m) if resolution_m is not None else buffer_m / 3.0
+    on = np.flatnonzero(snaps_all["on_network"].to_numpy())
+    geoms: list[shapely.Geometry] = []
+    bar = tqdm(total=len(on), disable=not progress, desc="isochrones", unit="point")
+    for start in range(0, len(on), _ISO_BATCH):
+        rows = on[start:start + _ISO_BATCH]
+        snaps = snaps_all.iloc[rows]
+        reach = _reach_table(network, snaps, budgets[-1])
+        per_level = []
+        for budget in budgets:
+            owner, segs = _segments(network, *_pieces(network, reach, snaps, budget))
+            conn = _connectors(arr[rows], network, snaps, budget)
+            owner = np.concatenate([owner, np.arange(len(rows))])
+            segs = np.vstack([segs, conn])
+            order = np.argsort(owner, kind="stable")
+            split = np.searchsorted(owner[order], np.arange(len(rows) + 1))
+            per_level.append((segs[order], split))
+        for i in range(len(rows)):
+            levels = [s[sp[i]:sp[i + 1]] for s, sp in per_level]
+            geoms.extend(_nested_polygons(levels, buffer_m, px))
+        bar.update(len(rows))
+    bar.close()
+    base = pd.DataFrame(points.drop(columns=points.geometry.name))
+    base = base.iloc[np.repeat(on, len(mins))].reset_index(drop=False)
+    base["minutes"] = np.tile(mins, len(on))
     return gpd.GeoDataFrame(base, geometry=geoms, crs=network.crs)

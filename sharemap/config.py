@@ -6,6 +6,7 @@ an error that names it, so a typo is never silently ignored.
 
 from __future__ import annotations
 
+import re
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -23,11 +24,14 @@ __all__ = [
     "BlocksConfig",
     "BoundaryConfig",
     "CoverageConfig",
+    "GroupConfig",
     "LayerConfig",
     "MapConfig",
     "NetworkConfig",
+    "PopulationTableConfig",
     "StudyConfig",
     "VillagesConfig",
+    "WeightsConfig",
     "read_config",
 ]
 
@@ -67,11 +71,17 @@ class NetworkConfig:
 
 @dataclass(frozen=True)
 class BlocksConfig:
-    """Block options: user blocks, or derived from the street network."""
+    """Block options: user blocks, or derived from the street network.
+
+    ``barriers`` are polygon/line files (water areas, railways) that bound derived
+    blocks; ``sidewalks = false`` derives blocks from road classes alone.
+    """
 
     path: Path | None = None
     min_area_m2: float = 1000.0
     layer: str | None = None
+    barriers: tuple[Path, ...] = ()
+    sidewalks: bool = True
 
 
 @dataclass(frozen=True)
@@ -96,11 +106,79 @@ class BoundaryConfig:
 
 
 @dataclass(frozen=True)
+class PopulationTableConfig:
+    """A table (CSV, XLSX) holding the population columns, joined to the population level.
+
+    Rows join units where the table's `key` column equals the boundary file's
+    `boundary_key` column (codes or names; compared as trimmed text).
+    """
+
+    path: Path
+    key: str
+    boundary_key: str
+    encoding: str | None = None
+    sheet: str | None = None
+
+
+@dataclass(frozen=True)
+class WeightsConfig:
+    """A polygon layer (buildings, residential land) that spreads residents within units."""
+
+    path: Path
+    layer: str | None = None
+    column: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupConfig:
+    """A population group (a count column of the population level) and its walking speed."""
+
+    column: str
+    label: str
+    walk_speed_kmh: float = 3.6
+
+    @property
+    def slug(self) -> str:
+        """The label as a column-name fragment (``"65+"`` -> ``"65plus"``)."""
+        return group_slug(self.label)
+
+    @property
+    def population_column(self) -> str:
+        """The block column holding the group's residents (``population_<slug>``)."""
+        return f"population_{self.slug}"
+
+
+def group_slug(label: str) -> str:
+    """Turn a group label into a column-name fragment (``"65+"`` -> ``"65plus"``)."""
+    return re.sub(r"\W+", "_", label.replace("+", "plus")).strip("_").lower()
+
+
+@dataclass(frozen=True)
 class CoverageConfig:
-    """Coverage thresholds and boundary levels."""
+    """Coverage thresholds, boundary levels, and how residents are counted and spread."""
 
     thresholds_minutes: tuple[float, ...] = (5.0, 10.0, 15.0)
     boundaries: tuple[BoundaryConfig, ...] = ()
+    population_table: PopulationTableConfig | None = None
+    weights: WeightsConfig | None = None
+    groups: tuple[GroupConfig, ...] = ()
+    gap_blocks: int = 20
+
+    @property
+    def population_level(self) -> BoundaryConfig | None:
+        """The boundary level that carries `population` (None if none does)."""
+        return next((b for b in self.boundaries if b.population is not None), None)
+
+    @property
+    def audit_minutes(self) -> float:
+        """The threshold of the gaps and the report (15 min, or the nearest configured).
+
+        15 if it is among the thresholds, else the largest threshold under 15, else
+        the smallest.
+        """
+        ths = self.thresholds_minutes
+        under = [t for t in ths if t <= 15.0]
+        return 15.0 if 15.0 in ths else (max(under) if under else min(ths))
 
 
 @dataclass(frozen=True)
@@ -111,6 +189,8 @@ class MapConfig:
     isochrone_categories: tuple[str, ...] = ()
     isochrone_minutes: tuple[float, ...] = (5.0, 10.0, 15.0)
     tiles: str | None = "OpenStreetMap"
+    #: A boundary level (e.g. "gu"): also write ``maps/<unit id>.html`` per unit.
+    split_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -267,9 +347,91 @@ def _parse_boundary(item: Any, i: int, base: Path, src: Path) -> BoundaryConfig:
     )
 
 
+def _text_opts(item: dict[str, Any], keys: tuple[str, ...], where: str, src: Path
+               ) -> dict[str, str]:
+    out = {}
+    for key in keys:
+        if key in item:
+            if not isinstance(item[key], str) or not item[key]:
+                msg = f"{src}: `{where}.{key}` must be a non-empty string, got {item[key]!r}"
+                raise ConfigError(msg)
+            out[key] = item[key]
+    return out
+
+
+def _parse_population_table(value: Any, base: Path, src: Path) -> PopulationTableConfig:
+    where = "coverage.population_table"
+    if not isinstance(value, dict):
+        msg = (f"{src}: `{where}` must be a table like "
+               '{ path = "pop.csv", key = "adm_nm", boundary_key = "adm_nm" }')
+        raise ConfigError(msg)
+    _check_keys(value, {"path", "key", "boundary_key", "encoding", "sheet"}, where, src)
+    opts = _text_opts(value, ("path", "key", "boundary_key", "encoding", "sheet"), where, src)
+    for key in ("path", "key"):
+        if key not in opts:
+            msg = f"{src}: `{where}` needs `{key}`"
+            raise ConfigError(msg)
+    return PopulationTableConfig(
+        path=_path(opts["path"], f"{where}.path", base, src), key=opts["key"],
+        boundary_key=opts.get("boundary_key", opts["key"]), encoding=opts.get("encoding"),
+        sheet=opts.get("sheet"))
+
+
+def _parse_weights(value: Any, base: Path, src: Path) -> WeightsConfig:
+    where = "coverage.weights"
+    if isinstance(value, str):
+        value = {"path": value}
+    if not isinstance(value, dict) or "path" not in value:
+        msg = (f'{src}: `{where}` must be a file path, or a table like {{ path = "b.gpkg", '
+               'layer = "buildings", column = "floors" }')
+        raise ConfigError(msg)
+    _check_keys(value, {"path", "layer", "column"}, where, src)
+    opts = _text_opts(value, ("path", "layer", "column"), where, src)
+    return WeightsConfig(path=_path(opts["path"], f"{where}.path", base, src),
+                         layer=opts.get("layer"), column=opts.get("column"))
+
+
+def _parse_groups(value: Any, src: Path) -> tuple[GroupConfig, ...]:
+    if not isinstance(value, list):
+        msg = (f"{src}: `coverage.groups` must be a list of tables like "
+               '{ column = "pop_65plus", label = "65+", walk_speed_kmh = 3.6 }')
+        raise ConfigError(msg)
+    groups = []
+    for i, item in enumerate(value, start=1):
+        where = f"coverage.groups #{i}"
+        if not isinstance(item, dict):
+            msg = f"{src}: {where} must be a table"
+            raise ConfigError(msg)
+        _check_keys(item, {"column", "label", "walk_speed_kmh"}, where, src)
+        opts = _text_opts(item, ("column", "label"), where, src)
+        if "column" not in opts:
+            msg = f"{src}: [{where}] needs `column` (the group's count column)"
+            raise ConfigError(msg)
+        speed = _number(item.get("walk_speed_kmh", 3.6), f"{where}.walk_speed_kmh", src)
+        group = GroupConfig(column=opts["column"], label=opts.get("label", opts["column"]),
+                            walk_speed_kmh=speed)
+        if not group.slug:
+            msg = f"{src}: [{where}] `label` {group.label!r} needs a letter or digit"
+            raise ConfigError(msg)
+        groups.append(group)
+    slugs = [g.slug for g in groups]
+    if len(set(slugs)) != len(slugs):
+        msg = f"{src}: `coverage.groups` labels must differ as column names, got {slugs}"
+        raise ConfigError(msg)
+    return tuple(groups)
+
+
+def _parse_gap_blocks(value: Any, src: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        msg = f"{src}: `coverage.gap_blocks` must be a whole number >= 0, got {value!r}"
+        raise ConfigError(msg)
+    return value
+
+
 def _parse_coverage(doc: dict[str, Any], base: Path, src: Path) -> CoverageConfig:
     cov = _table(doc, "coverage", src)
-    _check_keys(cov, {"thresholds_minutes", "boundaries"}, "coverage", src)
+    _check_keys(cov, {"thresholds_minutes", "boundaries", "population_table", "weights",
+                      "groups", "gap_blocks"}, "coverage", src)
     thresholds = cov.get("thresholds_minutes", [5, 10, 15])
     if not isinstance(thresholds, list) or not thresholds:
         msg = f"{src}: `coverage.thresholds_minutes` must be a non-empty list of minutes"
@@ -287,7 +449,19 @@ def _parse_coverage(doc: dict[str, Any], base: Path, src: Path) -> CoverageConfi
     if sum(b.population is not None for b in bounds) > 1:
         msg = f"{src}: give `population` on one boundary level only (the finest)"
         raise ConfigError(msg)
-    return CoverageConfig(thresholds_minutes=ths, boundaries=bounds)
+    extra = [k for k in ("population_table", "weights", "groups") if k in cov]
+    if extra and not any(b.population is not None for b in bounds):
+        msg = (f"{src}: `coverage.{extra[0]}` needs a boundary level with `population` "
+               "(the column of residents)")
+        raise ConfigError(msg)
+    return CoverageConfig(
+        thresholds_minutes=ths, boundaries=bounds,
+        population_table=(_parse_population_table(cov["population_table"], base, src)
+                          if "population_table" in cov else None),
+        weights=_parse_weights(cov["weights"], base, src) if "weights" in cov else None,
+        groups=_parse_groups(cov.get("groups", []), src),
+        gap_blocks=_parse_gap_blocks(cov.get("gap_blocks", 20), src),
+    )
 
 
 def _parse_villages(doc: dict[str, Any], src: Path) -> VillagesConfig:
@@ -309,16 +483,28 @@ def _parse_villages(doc: dict[str, Any], src: Path) -> VillagesConfig:
 
 def _parse_blocks(doc: dict[str, Any], base: Path, src: Path) -> BlocksConfig:
     blk = _table(doc, "blocks", src)
-    _check_keys(blk, {"path", "min_area_m2", "layer"}, "blocks", src)
+    _check_keys(blk, {"path", "min_area_m2", "layer", "barriers", "sidewalks"}, "blocks", src)
     path = _path(blk["path"], "blocks.path", base, src) if "path" in blk else None
     min_area = _number(blk.get("min_area_m2", 1000), "blocks.min_area_m2", src, positive=False)
-    return BlocksConfig(path=path, min_area_m2=min_area, layer=blk.get("layer"))
+    raw = blk.get("barriers", [])
+    if isinstance(raw, str):
+        raw = [raw]
+    if not isinstance(raw, list):
+        msg = f"{src}: `blocks.barriers` must be a list of polygon/line files, got {raw!r}"
+        raise ConfigError(msg)
+    barriers = tuple(_path(p, "blocks.barriers", base, src) for p in raw)
+    sidewalks = blk.get("sidewalks", True)
+    if not isinstance(sidewalks, bool):
+        msg = f"{src}: `blocks.sidewalks` must be true or false, got {sidewalks!r}"
+        raise ConfigError(msg)
+    return BlocksConfig(path=path, min_area_m2=min_area, layer=blk.get("layer"),
+                        barriers=barriers, sidewalks=sidewalks)
 
 
 def _parse_map(doc: dict[str, Any], src: Path) -> MapConfig:
     mp = _table(doc, "map", src)
-    _check_keys(mp, {"color_by", "isochrone_categories", "isochrone_minutes", "tiles"}, "map",
-                src)
+    _check_keys(mp, {"color_by", "isochrone_categories", "isochrone_minutes", "tiles",
+                     "split_by"}, "map", src)
     color_by = mp.get("color_by", "adjacent_spaces")
     cats = mp.get("isochrone_categories", [])
     if not isinstance(color_by, str):
@@ -339,7 +525,23 @@ def _parse_map(doc: dict[str, Any], src: Path) -> MapConfig:
         color_by=color_by, isochrone_categories=tuple(cats),
         isochrone_minutes=tuple(sorted(_number(m, "map.isochrone_minutes", src) for m in mins)),
         tiles=None if tiles.lower() == "none" else tiles,
+        split_by=_split_by(mp, doc, src),
     )
+
+
+def _split_by(mp: dict[str, Any], doc: dict[str, Any], src: Path) -> str | None:
+    """``map.split_by``: None, or the name of a configured boundary level."""
+    if "split_by" not in mp:
+        return None
+    value = mp["split_by"]
+    bounds = doc.get("coverage", {}).get("boundaries", [])
+    levels = [b.get("level") for b in bounds if isinstance(b, dict)] if isinstance(
+        bounds, list) else []
+    if not isinstance(value, str) or value not in levels:
+        msg = (f"{src}: `map.split_by` = {value!r} must name a boundary level of "
+               f"[coverage] boundaries ({', '.join(map(repr, levels)) or 'none configured'})")
+        raise ConfigError(msg)
+    return value
 
 
 def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfig:

@@ -8,6 +8,10 @@ render with no network at all (base tiles, when asked for, simply stay blank).
 Every text taken from input data (names, ids, sources, categories, boundary
 names) is HTML-escaped with :func:`escape_text` before it reaches a popup, a
 tooltip, the legend or the layer control.
+
+Also here: :func:`static_map` (the ``map.png`` figure, matplotlib, no tiles),
+:func:`save_split_maps` (one map per gu or other boundary unit, plus an index
+page, for a whole city) and :func:`notebook_map` (show a map in Jupyter offline).
 """
 
 from __future__ import annotations
@@ -29,11 +33,32 @@ import shapely
 from branca.element import Element, MacroElement
 from folium.template import Template
 from folium.utilities import JsCode
-from pyproj import CRS
 
 from ._crs import WEB_CRS
-from ._errors import ConfigError, CRSError, InputDataError, MissingDependencyError
+from ._errors import ConfigError, InputDataError, MissingDependencyError
 from ._io import write_text
+from ._mapstyle import (
+    _ADJACENT,
+    _UNREACHABLE,
+    _WALK_PREFIX,
+    ADJACENT_CLASSES,
+    CANDIDATE_COLOUR,
+    CATEGORY_STYLES,
+    VILLAGE_COLOUR,
+    WALK_CLASSES,
+    _category_styles,
+    _check_color_by,
+    _check_layer,
+    _classify,
+    _fmt_num,
+    _int_text,
+    _ordered_categories,
+    _tolerance,
+    _truthy,
+    escape_text,
+)
+from ._split_maps import block_units, index_html, unit_file, unit_layers
+from ._static_map import korean_font, static_map
 
 __all__ = [
     "ADJACENT_CLASSES",
@@ -41,46 +66,22 @@ __all__ = [
     "WALK_CLASSES",
     "build_map",
     "escape_text",
+    "korean_font",
     "notebook_map",
     "render_html",
     "save_map",
+    "save_split_maps",
+    "static_map",
 ]
 
 logger = logging.getLogger(__name__)
 
-_WALK_PREFIX = "walk_min_"
-_ADJACENT = "adjacent_spaces"
 #: Decimal places kept in WGS84 coordinates (1e-6 degree is about 0.1 m).
 COORD_DECIMALS = 6
 #: Display simplification tolerance in metres.
 SIMPLIFY_M = 0.5
 _SEOUL = (37.5665, 126.9780)
 
-#: Block classes by adjacent-space count: (upper bound inclusive, label, colour).
-ADJACENT_CLASSES: tuple[tuple[float, str, str], ...] = (
-    (0, "0 spaces", "#d9d9d9"), (1, "1", "#ffffcc"), (2, "2", "#c2e699"), (3, "3", "#78c679"),
-    (4, "4", "#31a354"), (math.inf, "5 or more", "#006837"),
-)
-#: Block classes by walking minutes: (upper bound inclusive, label, colour).
-WALK_CLASSES: tuple[tuple[float, str, str], ...] = (
-    (5, "0–5 min", "#1a9850"), (10, "5–10 min", "#a6d96a"), (15, "10–15 min", "#fee08b"),
-    (math.inf, "over 15 min", "#f46d43"),
-)
-_UNREACHABLE = ("unreachable", "#8c8c8c")
-
-#: Built-in categories: (marker colour, Font Awesome 6 solid icon name).
-CATEGORY_STYLES: dict[str, tuple[str, str]] = {
-    "bike": ("#2e9e3a", "bicycle"),
-    "carshare": ("#1f77b4", "car"),
-    "parking": ("#0f8a8f", "square-parking"),
-    "tools": ("#e6750a", "screwdriver-wrench"),
-    "toys": ("#9467bd", "puzzle-piece"),
-    "facility": ("#d62728", "building"),
-}
-_EXTRA_STYLES = (
-    ("#8c564b", "star"), ("#e377c2", "heart"), ("#7f7f7f", "users"), ("#393b79", "box"),
-    ("#8c8c1e", "leaf"), ("#843c39", "book"), ("#17becf", "gift"), ("#222222", "mug-hot"),
-)
 _ISO_COLOURS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
 
 # Panes keep the drawing order fixed however layers are toggled.
@@ -168,59 +169,10 @@ class _HtmlControl(MacroElement):
         self.css_class = css_class
 
 
-def escape_text(value: Any) -> str:
-    """Return `value` as text safe to put into HTML (missing values become "").
-
-    Examples
-    --------
-    >>> escape_text('<img src=x onerror="alert(1)">')
-    '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
-    >>> escape_text(float("nan"))
-    ''
-    """
-    if value is None or value is pd.NA or value is pd.NaT:
-        return ""
-    if isinstance(value, float) and math.isnan(value):
-        return ""
-    return html.escape(str(value), quote=True)
-
 
 # ---------------------------------------------------------------------------
 # preparing layers
 
-
-def _check_layer(gdf: gpd.GeoDataFrame | None, name: str,
-                 required: Sequence[str]) -> gpd.GeoDataFrame | None:
-    """Check type, CRS and columns of an input layer; None or empty gives None."""
-    if gdf is None:
-        return None
-    if not isinstance(gdf, gpd.GeoDataFrame):
-        msg = f"`{name}` must be a GeoDataFrame, got {type(gdf).__name__}"
-        raise InputDataError(msg)
-    if len(gdf) == 0:
-        return None
-    if gdf.crs is None:
-        msg = (f"`{name}` has no coordinate reference system; set one "
-               f"(e.g. `{name}.set_crs('EPSG:5186')`) before building the map")
-        raise CRSError(msg)
-    missing = [c for c in required if c not in gdf.columns]
-    if missing:
-        msg = (f"`{name}` lacks the column(s) {', '.join(map(repr, missing))} needed for the map; "
-               f"it has {', '.join(map(str, gdf.columns))}")
-        raise InputDataError(msg)
-    keep = gdf.geometry.notna() & ~gdf.geometry.is_empty
-    if not keep.all():
-        logger.info("Map: skipped %d %s without geometry", int((~keep).sum()), name)
-    return gdf[keep]
-
-
-def _tolerance(crs: Any, metres: float) -> float:
-    """`metres` expressed in the units of `crs` (degrees for a geographic CRS)."""
-    parsed = CRS.from_user_input(crs)
-    if parsed.is_geographic:
-        return metres / 111_320.0
-    factor = parsed.axis_info[0].unit_conversion_factor if parsed.axis_info else 1.0
-    return metres / (factor or 1.0)
 
 
 def _web_geoms(gdf: gpd.GeoDataFrame, *, simplify: bool) -> np.ndarray:
@@ -241,56 +193,6 @@ def _collection(geoms: np.ndarray, props: Iterable[dict[str, Any]]) -> dict[str,
     ]
     return {"type": "FeatureCollection", "features": features}
 
-
-def _fmt_num(value: Any, fmt: str, missing: str = "–") -> str:
-    """Format a number, or `missing` when it is absent or NaN."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return missing
-    return missing if math.isnan(number) else format(number, fmt)
-
-
-def _classify(value: Any, classes: Sequence[tuple[float, str, str]]) -> str:
-    """Colour of the class holding `value` (grey when missing: unreachable)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return _UNREACHABLE[1]
-    if math.isnan(number):
-        return _UNREACHABLE[1]
-    for upper, _label, colour in classes:
-        if number <= upper:
-            return colour
-    return classes[-1][2]
-
-
-def _check_color_by(blocks: gpd.GeoDataFrame | None, color_by: str) -> None:
-    """Raise ConfigError unless `color_by` names a block measure the map can show."""
-    columns = [] if blocks is None else [str(c) for c in blocks.columns]
-    allowed = [_ADJACENT, *sorted(c for c in columns if c.startswith(_WALK_PREFIX))]
-    if color_by == _ADJACENT or (color_by.startswith(_WALK_PREFIX) and color_by in allowed):
-        if blocks is not None and len(blocks) and color_by not in columns:
-            msg = f"`color_by` = {color_by!r} but the blocks have no column {color_by!r}"
-            raise InputDataError(msg)
-        return
-    msg = (f"`color_by` = {color_by!r} is not a block measure; use one of: "
-           f"{', '.join(allowed)}")
-    raise ConfigError(msg)
-
-
-def _category_styles(categories: Sequence[str]) -> dict[str, tuple[str, str]]:
-    """Marker colour and icon for each category (built-ins fixed, others from a cycle)."""
-    others = [c for c in categories if c not in CATEGORY_STYLES]
-    return {c: CATEGORY_STYLES[c] if c in CATEGORY_STYLES else
-            _EXTRA_STYLES[others.index(c) % len(_EXTRA_STYLES)] for c in categories}
-
-
-def _ordered_categories(values: Iterable[str]) -> list[str]:
-    """Built-in categories in their SPEC order, then the others sorted."""
-    seen = set(values)
-    builtin = [c for c in CATEGORY_STYLES if c in seen]
-    return builtin + sorted(seen - set(builtin))
 
 
 # ---------------------------------------------------------------------------
@@ -331,19 +233,6 @@ def _block_values(row: dict[str, Any], walk_cols: Sequence[str],
     values.append(escape_text(_int_text(row.get("village_id"))))
     return values
 
-
-def _truthy(value: Any) -> bool:
-    """Tell whether a boolean-like value is true (missing counts as False)."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return False
-    return bool(value)
-
-
-def _int_text(value: Any) -> Any:
-    """Show whole floats (ids read back as float because of NaN) without ".0"."""
-    if isinstance(value, float | np.floating) and not math.isnan(value) and value.is_integer():
-        return int(value)
-    return value
 
 
 _SPACE_LABELS = ["category", "space_id", "source", "source row", "to path"]
@@ -412,7 +301,7 @@ def _add_blocks(m: folium.Map, blocks: gpd.GeoDataFrame, *, color_by: str) -> No
     for row in _records(blocks):
         style: dict[str, Any] = {"fillColor": _classify(row.get(color_by), classes)}
         if _truthy(row.get("candidate")):
-            style.update(color="#000000", weight=2.2)
+            style.update(color=CANDIDATE_COLOUR, weight=2.2)
         props.append({"style": style, "t": f"Block {escape_text(row.get('block_id'))}",
                       "v": _block_values(row, walk_cols, levels)})
     n_cand = sum(bool(p["style"].get("weight")) for p in props)
@@ -441,8 +330,8 @@ def _add_villages(m: folium.Map, villages: gpd.GeoDataFrame | None) -> None:
         props.append(prop)
     _add_geojson(m, f"Sharing villages ({len(villages):,})",
                  _collection(_web_geoms(villages, simplify=True), props),
-                 labels=_VILLAGE_LABELS, pane="sharemap-villages", color="#c51b8a", weight=3.5,
-                 fill=False)
+                 labels=_VILLAGE_LABELS, pane="sharemap-villages", color=VILLAGE_COLOUR,
+                 weight=3.5, fill=False)
 
 
 def _add_isochrones(m: folium.Map, isochrones: gpd.GeoDataFrame) -> None:
@@ -496,9 +385,10 @@ def _legend_html(color_by: str, styles: dict[str, tuple[str, str]],
     parts = [f"<b>{head}</b><br>"]
     parts += [f"<span class='sw' style='background:{c}'></span>{label}<br>"
               for _u, label, c in classes]
-    parts.append("<span class='sw' style='border:2px solid #000'></span>candidate block<br>")
+    parts.append(f"<span class='sw' style='border:2px solid {CANDIDATE_COLOUR}'></span>"
+                 "candidate block<br>")
     if has_villages:
-        parts.append("<span class='sw' style='border:3px solid #c51b8a'></span>"
+        parts.append(f"<span class='sw' style='border:3px solid {VILLAGE_COLOUR}'></span>"
                      "sharing village (#rank)<br>")
     if has_isochrones:
         parts.append("<span class='sw' style='background:#c6dbef;border-color:#3182bd'>"
@@ -749,6 +639,97 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
     out = write_text(text, path)
     logger.info("Wrote map %s (%.1f MB)", out, len(text.encode("utf-8")) / 1e6)
     return out
+
+
+# ---------------------------------------------------------------------------
+# one map per boundary unit (a whole city in pieces a browser opens quickly)
+
+def save_split_maps(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
+                    villages: gpd.GeoDataFrame, out_dir: str | Path, *, level: str,
+                    units: gpd.GeoDataFrame, pad_m: float = 400.0,
+                    **map_options: Any) -> dict[str, Path]:
+    """Write one self-contained map per unit of a boundary level, and an index page.
+
+    Parameters
+    ----------
+    blocks, spaces, villages
+        As for :func:`build_map`; `blocks` must say which unit holds each block
+        (a ``<level>_id`` column, as :func:`sharemap.run_study` adds, or ``<level>``).
+    out_dir
+        The folder to write (created), e.g. ``maps/`` inside a run's output folder.
+    level
+        The boundary level's name (e.g. ``"gu"``).
+    units
+        The level's units with ``name``, ``id`` and polygons (``StudyResult.boundaries``).
+    pad_m
+        Spaces this far outside a unit are shown too (those that serve its border blocks).
+    **map_options
+        Passed to :func:`build_map`: ``color_by``, ``tiles``, ``title`` (the unit's name
+        is added), ``boundaries`` and ``isochrones`` (both cut to each unit).
+
+    Returns
+    -------
+    paths
+        File name (relative to `out_dir`) to path: ``index.html`` and one
+        ``<unit id>.html`` per unit that has blocks.
+
+    Raises
+    ------
+    InputDataError
+        If `units` is empty or the blocks do not name their units.
+
+    Notes
+    -----
+    A unit's map holds its blocks (by the unit that contains each block origin), the
+    spaces within `pad_m` of it, the villages any of its blocks belong to (whole, even
+    when they cross into a neighbour) and the finer boundaries inside it. The index page
+    links the maps with relative links, so the folder can be copied anywhere.
+    """
+    units_ok = _check_layer(units, "units", ["name", "id"])
+    if units_ok is None:
+        msg = f"no units to split the map by (level {level!r} has none)"
+        raise InputDataError(msg)
+    layers: dict[str, Any] = {
+        "blocks": _check_layer(blocks, "blocks", ["block_id"]),
+        "spaces": _check_layer(spaces, "spaces", ["space_id", "category"]),
+        "villages": _check_layer(villages, "villages", ["village_id", "rank"]),
+        "boundaries": _check_layer(map_options.pop("boundaries", None), "boundaries", []),
+        "isochrones": _check_layer(map_options.pop("isochrones", None), "isochrones",
+                                   ["space_id", "category", "minutes"]),
+        "units": units_ok,
+    }
+    title = map_options.pop("title", None)
+    folder = Path(out_dir)
+    keys = (pd.Series([], dtype=object) if layers["blocks"] is None
+            else block_units(layers["blocks"], level, units_ok))
+    paths: dict[str, Path] = {}
+    rows: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for _, unit in units_ok.iterrows():
+        in_unit = (keys == str(unit["id"])).to_numpy()
+        if not in_unit.any():
+            logger.info("Split maps: %s %s has no blocks; no map", level, unit["name"])
+            continue
+        part = unit_layers(layers, unit, in_unit, pad_m)
+        unit_title = f"{title} · {unit['name']}" if title else str(unit["name"])
+        m = build_map(part["blocks"], part["spaces"], part["villages"],
+                      boundaries=part["boundaries"], isochrones=part["isochrones"],
+                      title=unit_title, **map_options)
+        _HtmlControl(f"<a href=\"index.html\">&larr; all {escape_text(level)} maps</a>",
+                     position="topleft", css_class="sharemap-box").add_to(m)
+        name = unit_file(str(unit["id"]), used)
+        paths[name] = save_map(m, folder / name)
+        rows.append({"name": unit["name"], "id": unit["id"], "file": name,
+                     "blocks": int(in_unit.sum()),
+                     "candidates": int(sum(_truthy(v) for v in part["blocks"].get(
+                         "candidate", pd.Series([], dtype=bool)))),
+                     "villages": 0 if part["villages"] is None else len(part["villages"]),
+                     "spaces": 0 if part["spaces"] is None else len(part["spaces"]),
+                     "mb": paths[name].stat().st_size / 1e6})
+    paths["index.html"] = write_text(index_html(rows, level=level, title=title, folder=folder),
+                                     folder / "index.html")
+    logger.info("Wrote %d maps by %s and %s", len(rows), level, paths["index.html"])
+    return paths
 
 
 class _NotebookMap:

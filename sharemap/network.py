@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -108,6 +109,42 @@ class WalkNetwork:
     def csr(self) -> sparse.csr_matrix:
         """The symmetric adjacency matrix in metres (shortest of parallel edges)."""
         return undirected_csr(self.edge_u, self.edge_v, self.edge_length, self.n_nodes)
+
+    @cached_property
+    def node_edges(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
+                                  npt.NDArray[np.int8]]:
+        """The edges at each node, as CSR arrays.
+
+        Returns ``ptr`` (length ``n_nodes + 1``), ``edge`` (edge rows: node ``i`` has
+        ``edge[ptr[i]:ptr[i + 1]]``) and ``end`` (0 where the node is the edge's ``u``
+        end, 1 where it is the ``v`` end).
+        """
+        m = len(self.edges)
+        ends = np.concatenate([self.edge_u, self.edge_v])
+        order = np.argsort(ends, kind="stable")
+        ptr = np.zeros(self.n_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(ends, minlength=self.n_nodes), out=ptr[1:])
+        edge = np.tile(np.arange(m, dtype=np.int64), 2)[order]
+        end = np.repeat(np.array([0, 1], dtype=np.int8), m)[order]
+        return ptr, edge, end
+
+    @cached_property
+    def edge_vertices(self) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64],
+                                     npt.NDArray[np.float64]]:
+        """Every edge geometry's vertices, as flat arrays.
+
+        Returns ``xy`` (vertex coordinates), ``ptr`` (length ``n_edges + 1``: edge ``e``
+        has vertices ``ptr[e]:ptr[e + 1]``) and ``along`` (each vertex's distance
+        along its edge from the ``u`` end, metres).
+        """
+        xy, idx = shapely.get_coordinates(self.edges.geometry.to_numpy(), return_index=True)
+        ptr = np.zeros(len(self.edges) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(idx, minlength=len(self.edges)), out=ptr[1:])
+        step = np.hypot(*np.diff(xy, axis=0).T) if len(xy) > 1 else np.zeros(0)
+        step[idx[1:] != idx[:-1]] = 0.0  # no step across edges
+        total = np.concatenate([[0.0], np.cumsum(step)])
+        along = total - total[ptr[:-1]][idx]
+        return xy, ptr, along
 
     def to_networkx(self) -> nx.Graph:
         """Return a weighted networkx ``Graph`` (``length`` in metres) of the same network."""
@@ -396,8 +433,110 @@ def network_from_bbox(bbox: tuple[float, float, float, float], *,
                               source=f"bbox:{','.join(str(b) for b in bbox)}")
 
 
-def load_network(config: StudyConfig | NetworkConfig, *, crs: Any = None) -> WalkNetwork:
-    """Load the network a study configuration names.
+#: Bump when the prepared network's content or the cache file layout changes.
+_CACHE_FORMAT = 1
+_FILE_SOURCES = ("graphml", "osm_xml", "osm_pbf")
+_TAG_COLUMNS = ("highway", "name", "bridge", "tunnel")
+
+
+def _version(pkg: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:  # pragma: no cover
+        return "unknown"
+
+
+def _cache_file(kind: str, value: Any, target: CRS) -> Path | None:
+    """Name the cache file of a prepared network (None when the source is not readable).
+
+    The name holds a hash of what the network depends on: the source (for files:
+    resolved path, size and modification time), the CRS, the versions of sharemap
+    and osmnx, and this module's code; so a changed file, CRS or release misses.
+    """
+    import hashlib
+    import json
+
+    from ._osm import cache_dir
+
+    parts: dict[str, Any] = {"format": _CACHE_FORMAT, "kind": kind, "crs": target.to_wkt(),
+                             "sharemap": _version("sharemap"), "osmnx": _version("osmnx"),
+                             "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}
+    if kind in _FILE_SOURCES:
+        try:
+            p = Path(value).resolve()
+            st = p.stat()
+        except OSError:
+            return None
+        ident = str(p)
+        parts.update(path=ident, size=st.st_size, mtime_ns=st.st_mtime_ns)
+    else:
+        ident = json.dumps(value if isinstance(value, str) else list(value))
+        parts["value"] = ident
+    slug = hashlib.sha256(f"{kind}:{ident}".encode()).hexdigest()[:12]
+    key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_dir() / "networks" / f"{slug}-{key}.npz"
+
+
+def _save_cached(net: WalkNetwork, path: Path) -> bool:
+    """Write `net` to `path` atomically as plain arrays (no pickle); False if it cannot."""
+    import json
+
+    from ._io import atomic_path
+
+    geoms = net.edges.geometry.to_numpy()
+    if len(geoms) and not (shapely.get_type_id(geoms) == 1).all():
+        return False
+    arrays: dict[str, Any] = {}
+    osmid = net.nodes["osmid"].to_numpy()
+    if osmid.dtype.kind in "iu":
+        arrays["osmid"] = osmid.astype(np.int64)
+    else:
+        arrays["osmid_str"] = osmid.astype(str)
+    for col in _TAG_COLUMNS:
+        codes, values = pd.factorize(net.edges[col])
+        if (codes < 0).any():
+            return False
+        arrays[f"{col}_codes"] = codes.astype(np.int32)
+        arrays[f"{col}_values"] = np.asarray(values, dtype=str)
+    coords, index = shapely.get_coordinates(geoms, return_index=True)
+    arrays.update(
+        node_xy=shapely.get_coordinates(net.nodes.geometry.to_numpy()), edge_xy=coords,
+        edge_index=index.astype(np.int64), u=net.edge_u, v=net.edge_v,
+        length_m=net.edge_length, crs=np.array(net.crs.to_wkt()),
+        info=np.array(json.dumps(net.info)),
+    )
+    with atomic_path(path) as tmp:
+        np.savez(tmp, **arrays)
+    for old in path.parent.glob(f"{path.name.split('-')[0]}-*.npz"):
+        if old != path:
+            old.unlink(missing_ok=True)
+    return True
+
+
+def _load_cached(path: Path) -> WalkNetwork:
+    import json
+
+    with np.load(path, allow_pickle=False) as z:
+        crs = CRS.from_wkt(str(z["crs"]))
+        osmid = z["osmid"] if "osmid" in z else z["osmid_str"].astype(object)
+        nodes = gpd.GeoDataFrame({"osmid": osmid}, geometry=shapely.points(z["node_xy"]),
+                                 crs=crs)
+        frame = pd.DataFrame({"u": z["u"], "v": z["v"]})
+        for col in _TAG_COLUMNS:
+            frame[col] = z[f"{col}_values"].astype(object)[z[f"{col}_codes"]]
+            frame[col] = frame[col].astype(str)
+        frame["length_m"] = z["length_m"]
+        lines = shapely.linestrings(z["edge_xy"], indices=z["edge_index"])
+        edges = gpd.GeoDataFrame(frame, geometry=lines, crs=crs)
+        info = json.loads(str(z["info"]))
+    return WalkNetwork(nodes=nodes, edges=edges, crs=crs, info=info)
+
+
+def load_network(config: StudyConfig | NetworkConfig, *, crs: Any = None,
+                 cache: bool = True) -> WalkNetwork:
+    """Load the network a study configuration names (from the cache when it can).
 
     Parameters
     ----------
@@ -406,14 +545,30 @@ def load_network(config: StudyConfig | NetworkConfig, *, crs: Any = None) -> Wal
         or a bare :class:`~sharemap.config.NetworkConfig` with `crs`.
     crs
         The metric CRS (defaults to the study's).
+    cache
+        Keep the prepared network in the user cache folder
+        (``sharemap._osm.cache_dir() / "networks"``; ``SHAREMAP_CACHE_DIR`` overrides)
+        and read it from there next time.
 
     Returns
     -------
     network
-        The prepared walking network.
+        The prepared walking network. ``info["cache"]`` says ``"hit"``, ``"miss"``
+        (built and saved) or ``"off"``.
+
+    Notes
+    -----
+    Reading and projecting an OSM file dominates a study's run time; the prepared
+    network (node and edge arrays, no pickle) loads in a fraction of it. The cache
+    entry is keyed on the source file's path, size and modification time (or the
+    place name or bounding box), the CRS and the software versions, so a changed
+    file or CRS is read afresh; entries for an older version of the same source
+    are removed. A downloaded place is cached like osmnx caches its responses: clear
+    the folder to fetch OpenStreetMap again.
     """
     net_cfg = getattr(config, "network", config)
-    target = crs if crs is not None else getattr(config, "crs", "EPSG:5186")
+    target = require_projected(crs if crs is not None else getattr(config, "crs", "EPSG:5186"),
+                               "network crs")
     loaders = {
         "graphml": network_from_graphml,
         "osm_xml": network_from_osm_xml,
@@ -421,4 +576,22 @@ def load_network(config: StudyConfig | NetworkConfig, *, crs: Any = None) -> Wal
         "place": network_from_place,
         "bbox": network_from_bbox,
     }
-    return loaders[net_cfg.source](net_cfg.value, crs=target)
+    path = _cache_file(net_cfg.source, net_cfg.value, target) if cache else None
+    if path is not None and path.is_file():
+        try:
+            net = _load_cached(path)
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+            logger.warning("Ignoring an unreadable network cache file %s (%s)", path, exc)
+        else:
+            logger.info("Loaded the prepared walking network from the cache: %s", path)
+            return WalkNetwork(nodes=net.nodes, edges=net.edges, crs=net.crs,
+                               info={**net.info, "cache": "hit"})
+    net = loaders[net_cfg.source](net_cfg.value, crs=target)
+    status = "off"
+    if path is not None:
+        try:
+            status = "miss" if _save_cached(net, path) else "off"
+        except OSError as exc:
+            logger.warning("Could not write the network cache file %s (%s)", path, exc)
+    return WalkNetwork(nodes=net.nodes, edges=net.edges, crs=net.crs,
+                       info={**net.info, "cache": status})

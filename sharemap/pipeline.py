@@ -25,9 +25,16 @@ from . import _io
 from ._crs import to_web_crs
 from ._errors import InputDataError
 from .access import join_points, nearest_distance, snap_points, walk_col, within_pairs
-from .blocks import block_origins, blocks_from_network, read_blocks
+from .blocks import block_origins, blocks_from_network, read_barriers, read_blocks
 from .config import StudyConfig
-from .coverage import allocate_population, assign_units, compute_coverage, read_boundaries
+from .coverage import (
+    allocate_population,
+    assign_units,
+    block_weights,
+    compute_audit,
+    proximity_minutes,
+    read_boundaries,
+)
 from .layers import REJECT_COLUMNS, _relative_source, read_layers
 from .network import WalkNetwork, load_network
 from .villages import compute_candidates, compute_villages
@@ -36,8 +43,8 @@ __all__ = ["OUTPUT_FILES", "StudyResult", "recompute_with_spaces", "run_study", 
 
 logger = logging.getLogger(__name__)
 
-OUTPUT_FILES = ("blocks.gpkg", "spaces.gpkg", "villages.geojson", "coverage.csv", "rejects.csv",
-                "map.html", "summary.json")
+OUTPUT_FILES = ("blocks.gpkg", "spaces.gpkg", "villages.geojson", "coverage.csv", "gaps.csv",
+                "rejects.csv", "map.html", "map.png", "summary.json")
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,6 +76,11 @@ class StudyResult:
         The boundary units per level.
     summary
         What ``summary.json`` holds.
+    gaps
+        The gaps table (``gaps.csv``; see :func:`sharemap.coverage.compute_gaps`).
+    coverage_groups
+        Coverage per population group at its own walking speed
+        (``coverage_groups.csv``); None when no groups are configured.
     """
 
     config: StudyConfig
@@ -82,6 +94,8 @@ class StudyResult:
     coverage: pd.DataFrame
     boundaries: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
+    gaps: pd.DataFrame | None = None
+    coverage_groups: pd.DataFrame | None = None
 
 
 @contextmanager
@@ -131,25 +145,39 @@ def _load_blocks(config: StudyConfig, network: WalkNetwork,
     if config.blocks.path is not None:
         return read_blocks(config.blocks.path, crs=config.crs, area=area,
                            min_area_m2=config.blocks.min_area_m2, layer=config.blocks.layer)
-    return blocks_from_network(network, area=area, min_area_m2=config.blocks.min_area_m2)
+    barriers = read_barriers(config.blocks.barriers, crs=config.crs)
+    return blocks_from_network(network, area=area, min_area_m2=config.blocks.min_area_m2,
+                               barriers=barriers, sidewalks=config.blocks.sidewalks)
 
 
 def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
                        area: shapely.Geometry | None
                        ) -> tuple[gpd.GeoDataFrame, dict[str, gpd.GeoDataFrame], float | None]:
     origins = block_origins(blocks)
+    cov = config.coverage
     units_by_level = {}
     unallocated = None
-    for bcfg in config.coverage.boundaries:
+    groups = {g.population_column: g.column for g in cov.groups}
+    weights = None
+    if cov.weights is not None:
+        weights = block_weights(blocks, cov.weights.path, crs=config.crs,
+                                layer=cov.weights.layer, column=cov.weights.column)
+    for bcfg in cov.boundaries:
+        pop_level = bcfg.population is not None
         units = read_boundaries(bcfg.path, crs=config.crs, name=bcfg.name, id=bcfg.id,
-                                population=bcfg.population, filter=bcfg.filter)
+                                population=bcfg.population, filter=bcfg.filter,
+                                columns=tuple(groups.values()) if pop_level else (),
+                                table=cov.population_table if pop_level else None)
         assigned = assign_units(origins, units)
         blocks[bcfg.level] = assigned["name"].to_numpy()
         blocks[f"{bcfg.level}_id"] = assigned["id"].to_numpy()
         units_by_level[bcfg.level] = units
-        if bcfg.population:
-            pop, unallocated = allocate_population(blocks, assigned["id"], units, area=area)
-            blocks["population"] = pop.to_numpy()
+        if pop_level:
+            for out_col, src_col in {"population": "population", **groups}.items():
+                pop, lost = allocate_population(blocks, assigned["id"], units, area=area,
+                                                weights=weights, column=src_col)
+                blocks[out_col] = pop.to_numpy()
+                unallocated = lost if out_col == "population" else unallocated
     return blocks, units_by_level, unallocated
 
 
@@ -241,6 +269,23 @@ def _rel(path: Path, config: StudyConfig) -> str:
     return _relative_source(path, config.source.resolve().parent if config.source else None)
 
 
+def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDataFrame,
+                        adjacency: pd.DataFrame, spaces: gpd.GeoDataFrame,
+                        t: dict[str, float]) -> tuple[gpd.GeoDataFrame, Any]:
+    """Flag candidates, group villages and run the coverage audit (fills `blocks`)."""
+    with _stage(t, "villages"):
+        vcfg = config.villages
+        flags = compute_candidates(blocks, adjacency, spaces, min_spaces=vcfg.min_spaces,
+                                   distinct_categories=vcfg.distinct_categories)
+        for col in flags:
+            blocks[col] = flags[col].to_numpy()
+        blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces)
+    with _stage(t, "coverage"):
+        audit = compute_audit(blocks, spaces, net, config)
+        blocks["proximity_min"] = audit.proximity_min.to_numpy()
+    return villages, audit
+
+
 def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
               progress: bool = False) -> StudyResult:
     """Run a whole study: network, layers, blocks, access, villages and coverage.
@@ -292,24 +337,15 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         adjacency = _access(config, net, blocks, spaces, origin_snaps, space_snaps, progress)
     with _stage(t, "boundaries"):
         blocks, units, unallocated = _attach_boundaries(config, blocks, area)
-    with _stage(t, "villages"):
-        vcfg = config.villages
-        flags = compute_candidates(blocks, adjacency, spaces, min_spaces=vcfg.min_spaces,
-                                   distinct_categories=vcfg.distinct_categories)
-        for col in flags:
-            blocks[col] = flags[col].to_numpy()
-        blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces)
-    with _stage(t, "coverage"):
-        levels = [(b.level, f"{b.level}_id") for b in config.coverage.boundaries]
-        coverage = compute_coverage(blocks, categories=config.categories,
-                                    thresholds=config.coverage.thresholds_minutes,
-                                    levels=levels, city_name=config.name)
+    villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t)
+    coverage = audit.coverage
     parts = {"spaces": spaces, "rejects": rejects, "blocks": blocks, "villages": villages,
              "coverage": coverage, "network": net}
     summary = _summary(config, parts, rows_read, t, unallocated)
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
-                       coverage=coverage, boundaries=units, summary=summary)
+                       coverage=coverage, boundaries=units, summary=summary, gaps=audit.gaps,
+                       coverage_groups=audit.coverage_groups)
 
 
 def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> StudyResult:
@@ -345,19 +381,11 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     spaces["snap_m"] = snaps["offset_m"].round(2).to_numpy()
     origin_snaps = snap_points(net, block_origins(blocks), max_snap_m=max_snap)
     adjacency = _access(cfg, net, blocks, spaces, origin_snaps, snaps, False)
-    vcfg = cfg.villages
-    flags = compute_candidates(blocks, adjacency, spaces, min_spaces=vcfg.min_spaces,
-                               distinct_categories=vcfg.distinct_categories)
-    for col in flags:
-        blocks[col] = flags[col].to_numpy()
-    blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces)
-    levels = [(b.level, f"{b.level}_id") for b in cfg.coverage.boundaries]
-    coverage = compute_coverage(blocks, categories=cfg.categories,
-                                thresholds=cfg.coverage.thresholds_minutes, levels=levels,
-                                city_name=cfg.name)
+    villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {})
     return StudyResult(config=cfg, network=net, study_area=result.study_area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
-                       coverage=coverage, boundaries=result.boundaries, summary={})
+                       coverage=audit.coverage, boundaries=result.boundaries, summary={},
+                       gaps=audit.gaps, coverage_groups=audit.coverage_groups)
 
 
 def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
@@ -365,13 +393,17 @@ def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
     cols = ["block_id", "area_m2"]
     if "population" in result.blocks:
         cols.append("population")
+        cols += [g.population_column for g in cfg.coverage.groups
+                 if g.population_column in result.blocks]
     for b in cfg.coverage.boundaries:
         cols += [b.level, f"{b.level}_id"]
     cols += [walk_col(c) for c in cfg.categories]
+    cols.append("proximity_min")
     cols += ["adjacent_spaces", "adjacent_categories", "adjacent_space_ids", "candidate",
              "village_id"]
     # full precision: coverage.csv must agree exactly with what this file says
-    return to_web_crs(result.blocks[[*cols, "geometry"]], "blocks")
+    blocks = result.blocks.assign(proximity_min=proximity_minutes(result.blocks, cfg.categories))
+    return to_web_crs(blocks[[*cols, "geometry"]], "blocks")
 
 
 def write_outputs(result: StudyResult, out_dir: str | Path, *,
@@ -393,7 +425,7 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
         Output file name to path.
     """
     from .access import isochrones
-    from .maps import build_map, save_map
+    from .maps import build_map, save_map, save_split_maps, static_map
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -410,6 +442,13 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
         paths["villages.geojson"] = _io.write_text(vil.to_json(drop_id=True, ensure_ascii=False),
                                                    out / "villages.geojson")
         paths["coverage.csv"] = _io.write_csv(result.coverage, out / "coverage.csv")
+        gaps, groups = result.gaps, result.coverage_groups
+        if gaps is None or (groups is None and result.config.coverage.groups):
+            audit = compute_audit(result.blocks, result.spaces, result.network, result.config)
+            gaps, groups = audit.gaps, audit.coverage_groups
+        if groups is not None:
+            paths["coverage_groups.csv"] = _io.write_csv(groups, out / "coverage_groups.csv")
+        paths["gaps.csv"] = _io.write_csv(gaps, out / "gaps.csv")
         paths["rejects.csv"] = _io.write_csv(result.rejects, out / "rejects.csv")
     with _stage(timings, "map"):
         mcfg = result.config.map
@@ -425,6 +464,20 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
                          boundaries=bounds, isochrones=iso, title=result.config.name,
                          tiles=mcfg.tiles)
         paths["map.html"] = save_map(fmap, out / "map.html")
-    summary = {**result.summary, "seconds": timings, "outputs": sorted(OUTPUT_FILES)}
+    with _stage(timings, "figure"):
+        static_map(result.blocks, result.spaces, result.villages, color_by=mcfg.color_by,
+                   boundaries=bounds, title=result.config.name, path=out / "map.png")
+        paths["map.png"] = out / "map.png"
+    if mcfg.split_by:  # one map per unit of a boundary level, e.g. per gu for a whole city
+        with _stage(timings, "split_maps"):
+            split = save_split_maps(
+                result.blocks, result.spaces, result.villages, out / "maps",
+                level=mcfg.split_by, units=result.boundaries[mcfg.split_by],
+                pad_m=result.config.villages.adjacent_minutes * result.config.walk_speed_m_min,
+                color_by=mcfg.color_by, boundaries=bounds, isochrones=iso,
+                title=result.config.name, tiles=mcfg.tiles)
+            paths.update({f"maps/{name}": path for name, path in split.items()})
+    summary = {**result.summary, "seconds": timings,
+               "outputs": sorted({*OUTPUT_FILES, *paths})}
     paths["summary.json"] = _io.write_json(summary, out / "summary.json")
     return paths

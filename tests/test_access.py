@@ -9,8 +9,8 @@ import pytest
 import shapely
 from conftest import CRS, X0, Y0, grid_edges, grid_nodes, osm_graph, points
 
-from sharemap import access
-from sharemap.network import network_from_graph
+from sharemap import _engine, access
+from sharemap.network import network_from_graph, undirected_csr
 
 
 def test_snap_distances_by_hand(grid3):
@@ -189,3 +189,335 @@ def test_count_within_aligned_to_index(grid3):
     counts = access.count_within(grid3, origins, spaces, minutes=(1,))
     assert counts.index.tolist() == ["p", "q"]
     assert counts["n_reachable_a_1"].tolist() == [1, 0]
+
+
+# ------------------------------------------------------------------ more hand-checked
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path, monkeypatch):
+    """Never write sharemap's network cache to the real home folder."""
+    monkeypatch.setenv("SHAREMAP_CACHE_DIR", str(tmp_path / "sharemap-cache"))
+
+
+BACKENDS = ["scipy", *(["numba"] if _engine.HAVE_NUMBA else [])]
+
+
+def test_spaces_on_the_origins_street_both_sides(grid3):
+    """Origin O (50, 10) on edge 00-01 at 50 m, offset 10.
+
+    space p (20, -5): same street at 20 m, the other side, offset 5: 10 + 30 + 5 = 45 m.
+    space q (90, 3): same street at 90 m, offset 3: 10 + 40 + 3 = 53 m.
+    (Round a node instead: at least 10 + 50 + 20 + 5 = 85 m.) At 0.6 min (48 m) only p
+    is within reach, at 1 min (80 m) both.
+    """
+    origins = points([(X0 + 50, Y0 + 10)])
+    spaces = points([(X0 + 20, Y0 - 5), (X0 + 90, Y0 + 3)], category=["a", "b"])
+    t = access.walk_times(grid3, origins, spaces)
+    assert t.loc[0, "walk_min_a"] == pytest.approx(45 / 80, abs=1e-12)
+    assert t.loc[0, "walk_min_b"] == pytest.approx(53 / 80, abs=1e-12)
+    pairs = access.spaces_within(grid3, origins, spaces, minutes=1)
+    assert pairs["space"].tolist() == [0, 1]
+    assert pairs["minutes"].tolist() == pytest.approx([45 / 80, 53 / 80], abs=1e-12)
+    counts = access.count_within(grid3, origins, spaces, minutes=(0.6, 1))
+    assert counts.iloc[0].to_dict() == {"n_reachable_a_0.6": 1, "n_reachable_a_1": 1,
+                                        "n_reachable_b_0.6": 0, "n_reachable_b_1": 1}
+
+
+def test_space_beyond_the_snapping_limit_is_never_counted(grid3):
+    """Space `far` is 300 m south of the grid (limit 250 m): off the network, no time,
+    no count, no pair. Space `near` is 240 m below node 01: 100 + 240 = 340 m from node 00.
+    """
+    origins = points([(X0, Y0)])
+    spaces = points([(X0, Y0 - 300), (X0 + 100, Y0 - 240)], category=["far", "near"])
+    t = access.walk_times(grid3, origins, spaces, max_snap_m=250)
+    assert np.isnan(t.loc[0, "walk_min_far"])
+    assert t.loc[0, "walk_min_near"] == pytest.approx(340 / 80)
+    counts = access.count_within(grid3, origins, spaces, minutes=(5,))
+    assert counts.iloc[0].tolist() == [0, 1]
+    pairs = access.spaces_within(grid3, origins, spaces, minutes=60)
+    assert pairs["space"].tolist() == [1]
+
+
+def test_two_spaces_at_one_position_both_count(grid3):
+    """Three spaces 5 m off edge 01-02 at its middle: 150 + 5 m from node 00."""
+    origins = points([(X0, Y0)])
+    spaces = points([(X0 + 150, Y0 + 5)] * 3, category=["a", "a", "b"])
+    t = access.walk_times(grid3, origins, spaces)
+    assert t.iloc[0].tolist() == pytest.approx([155 / 80, 155 / 80])
+    counts = access.count_within(grid3, origins, spaces, minutes=(2,))
+    assert counts.iloc[0].tolist() == [2, 1]
+    pairs = access.spaces_within(grid3, origins, spaces, minutes=2)
+    assert sorted(pairs["space"]) == [0, 1, 2]
+    assert pairs["minutes"].tolist() == pytest.approx([155 / 80] * 3)
+
+
+def test_zero_length_edge():
+    """Node 99 sits exactly on node 22 and leads on to node 98, 100 m east of it.
+
+    From node 00: 400 m to 22, + 0 to 99, + 100 to 98 = 500 m. A space standing on 22
+    and 99 is 400 m away. (A zero-length street weighs 1e-6 m in the CSR matrix.)
+    """
+    nodes = {**grid_nodes(), 99: (X0 + 200, Y0 + 200), 98: (X0 + 300, Y0 + 200)}
+    net = network_from_graph(osm_graph(nodes, [*grid_edges(), (22, 99), (99, 98)]), crs=CRS)
+    assert (net.edge_length == 0).sum() == 1
+    spaces = points([(X0 + 300, Y0 + 200), (X0 + 200, Y0 + 200)], category=["a", "b"])
+    t = access.walk_times(net, points([(X0, Y0)]), spaces)
+    assert t.iloc[0].tolist() == pytest.approx([500 / 80, 400 / 80], abs=1e-6)
+
+
+def test_engine_disconnected_piece_and_both_backends_agree():
+    """Edges 0-1 (10 m), 1-2 (0 m), 2-3 (5 m) and a separate piece 4-5 (7 m).
+
+    From 0 (start offset 2): 2, 12, 12, 17, unreachable, unreachable.
+    """
+    csr = undirected_csr(np.array([0, 1, 2, 4]), np.array([1, 2, 3, 5]),
+                         np.array([10.0, 0.0, 5.0, 7.0]), 6)
+    for backend in BACKENDS:
+        d = _engine.multi_source(csr, [0], [2.0], backend=backend)
+        np.testing.assert_allclose(d, [2, 12, 12, 17, np.inf, np.inf], atol=1e-5)
+        d = _engine.multi_source(csr, [0], [2.0], limit=12.5, backend=backend)
+        np.testing.assert_allclose(d, [2, 12, 12, np.inf, np.inf, np.inf], atol=1e-5)
+        g, t, dd = _engine.pairs_within(csr, [0, 4], [0.0, 0.0], [3, 5], [1.0, 1.0],
+                                        max_m=100, backend=backend)
+        got = {(int(a), int(b)): x for a, b, x in zip(g, t, dd, strict=True)}
+        assert got == pytest.approx({(0, 0): 16.0, (1, 1): 8.0}, abs=1e-5)
+        c = _engine.counts_within(csr, [0, 4], [0.0, 0.0], [3, 5, 5], [1.0, 1.0, 0.0],
+                                  limits_m=[7.5, 20], labels=[0, 1], n_labels=2,
+                                  backend=backend)
+        # rows are targets; target 5 (offset 0) is 7 m from source 4 (label 1)
+        assert c.tolist() == [[[0, 1], [0, 0]], [[0, 0], [0, 1]], [[0, 0], [1, 1]]]
+
+
+# ------------------------------------------------- compiled vs scipy vs networkx
+
+
+def _random_graph(seed: int, n: int = 120, m: int = 330):
+    """Random weights, parallel edges, self-loops and a few zero-length edges."""
+    rng = np.random.default_rng(seed)
+    u = rng.integers(0, n, m)
+    v = np.where(rng.random(m) < 0.05, u, rng.integers(0, n, m))
+    w = np.round(rng.uniform(0, 120, m), 1)
+    w[rng.random(m) < 0.03] = 0.0
+    csr = undirected_csr(u, v, w, n)
+    g = nx.Graph()
+    g.add_nodes_from(range(n))
+    for a, b, x in sorted(zip(u.tolist(), v.tolist(), w.tolist(), strict=True),
+                          key=lambda e: -e[2]):  # the shortest parallel edge wins
+        if a != b:
+            g.add_edge(a, b, weight=max(x, 1e-6))
+    return rng, csr, g
+
+
+def _nx_from(g, nodes, offsets, cutoff=None):
+    """networkx distances from a virtual node joined to `nodes` by their offsets."""
+    for node, off in zip(nodes, offsets, strict=True):
+        if not g.has_edge("s", node) or g["s"][node]["weight"] > off:
+            g.add_edge("s", node, weight=off)
+    try:
+        d = nx.single_source_dijkstra_path_length(g, "s", cutoff=cutoff)
+    finally:
+        g.remove_node("s")
+    d.pop("s")
+    return d
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_engine_matches_networkx_on_random_graphs(seed):
+    rng, csr, g = _random_graph(seed)
+    n = csr.shape[0]
+    src = rng.integers(0, n, 8)
+    off = rng.uniform(0, 30, 8)
+    ref = _nx_from(g, src, off)
+    expect = np.array([ref.get(i, np.inf) for i in range(n)])
+    limit = float(np.median(expect[np.isfinite(expect)]))
+    for backend in BACKENDS:
+        got = _engine.multi_source(csr, src, off, backend=backend)
+        np.testing.assert_allclose(got, expect, rtol=0, atol=1e-9)
+        got = _engine.multi_source(csr, src, off, limit=limit, backend=backend)
+        np.testing.assert_allclose(got, np.where(expect <= limit, expect, np.inf), atol=1e-9)
+    # every (source, target) pair within max_m, each source on its own
+    tgt = rng.integers(0, n, 25)
+    toff = rng.uniform(0, 20, 25)
+    max_m = 150.0
+    want = {}
+    for i in range(len(src)):
+        d = _nx_from(g, [src[i]], [off[i]])
+        for j in range(len(tgt)):
+            total = d.get(int(tgt[j]), np.inf) + toff[j]
+            if total <= max_m:
+                want[(i, j)] = total
+    labels = rng.integers(0, 3, len(src))
+    for backend in BACKENDS:
+        gg, tt, dd = _engine.pairs_within(csr, src, off, tgt, toff, max_m=max_m,
+                                          backend=backend)
+        got = {(int(a), int(b)): x for a, b, x in zip(gg, tt, dd, strict=True)}
+        assert got.keys() == want.keys()
+        assert got == pytest.approx(want, rel=0, abs=1e-9)
+        counts = _engine.counts_within(csr, src, off, tgt, toff, limits_m=[60.0, max_m],
+                                       labels=labels, n_labels=3, backend=backend)
+        for j in range(len(tgt)):
+            for c in range(3):
+                for k, lim in enumerate((60.0, max_m)):
+                    assert counts[j, c, k] == sum(
+                        1 for (i, jj), x in want.items() if jj == j and labels[i] == c
+                        and x <= lim)
+        per_source = _engine.counts_within(csr, src, off, tgt, toff, limits_m=[max_m],
+                                           labels=np.zeros(len(tgt)), n_labels=1,
+                                           to_source=True, backend=backend)
+        assert per_source[:, 0, 0].tolist() == [sum(1 for (i, _) in want if i == s)
+                                                for s in range(len(src))]
+
+
+def test_without_numba_the_scipy_path_gives_the_same_answers(monkeypatch):
+    nodes, edges = _random_grid(3)
+    net = network_from_graph(osm_graph(nodes, edges), crs=CRS)
+    rng = np.random.default_rng(7)
+    xy = rng.uniform([X0, Y0], [X0 + 1000, Y0 + 1000], size=(50, 2))
+    origins = points([tuple(p) for p in xy[:30]])
+    spaces = points([tuple(p) for p in xy[30:]], category=rng.choice(["a", "b"], 20))
+
+    def run():
+        return (access.walk_times(net, origins, spaces),
+                access.spaces_within(net, origins, spaces, minutes=6),
+                access.count_within(net, origins, spaces, minutes=(3, 6)),
+                access.isochrones(net, spaces.iloc[:3], minutes=(2, 4)))
+
+    first = run()
+    monkeypatch.setattr(_engine, "HAVE_NUMBA", False)
+    assert _engine.default_backend() == "scipy"
+    second = run()
+    pd.testing.assert_frame_equal(first[0], second[0], rtol=0, atol=1e-12)
+    pd.testing.assert_frame_equal(first[1], second[1], rtol=0, atol=1e-12)
+    pd.testing.assert_frame_equal(first[2], second[2])
+    for a, b in zip(first[3].geometry, second[3].geometry, strict=True):
+        assert shapely.symmetric_difference(a, b).area < 1e-6 * a.area
+
+
+# ------------------------------------------------------------------------ isochrones
+
+
+def test_isochrone_walk_to_a_far_street_is_partial(grid3):
+    """A point 100 m south of edge 00-01's middle. In 1 min (80 m) it walks 80 m
+    towards the street and no further; in 2 min (160 m) it reaches the street with
+    60 m left each way: along y = 0 to both corners (50 m) and 10 m past each, so up
+    the side streets to y = 10 and along edge 01-02 to x = 110.
+    """
+    pt = points([(X0 + 50, Y0 - 100)])
+    one, two = access.isochrones(grid3, pt, minutes=(1, 2), buffer_m=10).geometry
+    assert one.contains(shapely.Point(X0 + 50, Y0 - 28))
+    assert not one.intersects(shapely.Point(X0 + 50, Y0 - 8))
+    assert two.contains(shapely.Point(X0 + 105, Y0))
+    assert two.contains(shapely.Point(X0 + 50, Y0 + 5))
+    assert not two.intersects(shapely.Point(X0 + 125, Y0))
+    assert two.contains(shapely.Point(X0, Y0 + 15))
+    assert not two.intersects(shapely.Point(X0, Y0 + 25))
+
+
+def _exact_isochrone(net, point, budget, buffer_m):
+    """Reference: networkx distances, shapely substrings, every piece buffered, unioned."""
+    from shapely.ops import substring
+
+    g = net.to_networkx()
+    snap = access.snap_points(net, points([point])).iloc[0]
+    e = int(snap.edge)
+    ends = {int(net.edge_u[e]): snap.dist_u_m, int(net.edge_v[e]): snap.dist_v_m}
+    best = {}
+    for node, d0 in ends.items():
+        for k, d in nx.single_source_dijkstra_path_length(g, node, weight="length").items():
+            best[k] = min(best.get(k, np.inf), d0 + d)
+    lines = [shapely.LineString([point, substring(net.edges.geometry[e], snap.position_m,
+                                                  snap.position_m).coords[0]])]
+    r = budget - snap.offset_m
+    lines.append(substring(net.edges.geometry[e], max(0, snap.position_m - r),
+                           min(net.edge_length[e], snap.position_m + r)))
+    for i, geom in enumerate(net.edges.geometry):
+        length = net.edge_length[i]
+        ra = budget - best.get(int(net.edge_u[i]), np.inf)
+        rb = budget - best.get(int(net.edge_v[i]), np.inf)
+        if max(ra, 0) + max(rb, 0) >= length:
+            lines.append(geom)
+            continue
+        if ra > 0:
+            lines.append(substring(geom, 0, ra))
+        if rb > 0:
+            lines.append(substring(geom, length - rb, length))
+    return shapely.union_all(shapely.buffer(np.array(lines), buffer_m))
+
+
+def test_isochrones_match_exact_buffers_and_nest():
+    """The traced outline against GEOS buffers of independently computed reached streets."""
+    nodes, edges = _random_grid(5)
+    net = network_from_graph(osm_graph(nodes, edges), crs=CRS)
+    pts = [(X0 + 333, Y0 + 401), (X0 + 700, Y0 + 95)]
+    iso = access.isochrones(net, points(pts), minutes=(2, 4, 6), buffer_m=20)
+    assert iso["minutes"].tolist() == [2.0, 4.0, 6.0] * 2
+    polys = iso.geometry.to_numpy()
+    assert shapely.is_valid(polys).all()
+    for i, pt in enumerate(pts):
+        for k, minutes in enumerate((2, 4, 6)):
+            mine = polys[3 * i + k]
+            exact = _exact_isochrone(net, pt, minutes * 80.0, 20.0)
+            # the outline is traced on a 20/3 m grid: it never misses more than half a
+            # cell of the exact polygon, never claims more than a cell beyond it (holes
+            # narrower than a cell may close), and is off by well under a metre on average
+            px = 20 / 3
+            assert mine.buffer(px / 2).covers(exact)
+            assert exact.buffer(px).covers(mine)
+            sliver = shapely.symmetric_difference(mine, exact).area
+            assert sliver < 0.01 * exact.area
+            assert sliver / exact.boundary.length < 1.0
+            if k:  # nested, up to the rounding of the traced crossing points
+                assert mine.buffer(1e-6).covers(polys[3 * i + k - 1])
+
+
+# ------------------------------------------------------------ real Dongdaemun network
+
+
+def test_real_dongdaemun_matches_networkx(seoul_data):
+    """Every Ttareungyi station in Dongdaemun-gu to every node, against networkx.
+
+    A space's walk to a node leaves its street by one of the two ends, so networkx
+    from a virtual node joined to both ends (by the along-street walk plus the
+    offset) is an independent reference.
+    """
+    from sharemap.coverage import read_boundaries
+    from sharemap.layers import read_layer
+    from sharemap.network import network_from_graphml
+
+    net = network_from_graphml(seoul_data / "network" / "dongdaemun_walk.graphml", crs=CRS)
+    gu = read_boundaries(seoul_data / "boundaries" / "seoul_gu_2021.geojson", crs=CRS,
+                         name="sggnm", filter={"sggnm": "동대문구"})
+    spaces, _ = read_layer(seoul_data / "raw" / "ttareungyi_master_seoul_open_data.json",
+                           category="bike", preset="ttareungyi",
+                           study_area=shapely.union_all(gu.geometry.to_numpy()))
+    snaps = access.snap_points(net, spaces)
+    assert len(spaces) > 80 and snaps["on_network"].all()
+    joined = access.join_points(net, snaps)
+    n = net.n_nodes
+    g = net.to_networkx()
+    nx.set_edge_attributes(g, {e: max(w, 1e-6) for e, w in
+                               nx.get_edge_attributes(g, "length").items()}, "weight")
+    ends = [(int(net.edge_u[e]), int(net.edge_v[e])) for e in snaps["edge"]]
+    offs = snaps[["dist_u_m", "dist_v_m"]].to_numpy()
+    # nearest station from every node
+    want = _nx_from(g, [x for uv in ends for x in uv], offs.ravel())
+    got = _engine.multi_source(joined.csr, joined.node, joined.offset_m)[:n]
+    np.testing.assert_allclose(got, [want[i] for i in range(n)], rtol=0, atol=1e-6)
+    # every (station, node) pair within 15 minutes, and the counts at 5/10/15
+    gg, tt, dd = _engine.pairs_within(joined.csr, joined.node, joined.offset_m,
+                                      np.arange(n), np.zeros(n), max_m=1200.0)
+    counts = np.zeros((n, 3), np.int64)
+    for i, (uv, off) in enumerate(zip(ends, offs, strict=True)):
+        ref = _nx_from(g, uv, off, cutoff=1200.0)
+        nodes = np.fromiter(ref.keys(), np.int64, len(ref))
+        dist = np.fromiter(ref.values(), float, len(ref))
+        order = np.argsort(nodes)
+        mine = gg == i
+        np.testing.assert_array_equal(np.sort(tt[mine]), nodes[order])
+        np.testing.assert_allclose(dd[mine][np.argsort(tt[mine])], dist[order], atol=1e-6)
+        np.add.at(counts, nodes, dist[:, None] <= np.array([400.0, 800.0, 1200.0]))
+    engine_counts = _engine.counts_within(
+        joined.csr, joined.node, joined.offset_m, np.arange(n), np.zeros(n),
+        limits_m=[400.0, 800.0, 1200.0], labels=np.zeros(len(spaces)), n_labels=1)
+    np.testing.assert_array_equal(engine_counts[:, 0, :], counts)

@@ -203,3 +203,11 @@ def test_every_subcommand_help_shows_an_example(capsys):
         with pytest.raises(SystemExit):
             main([cmd, "--help"])
         assert "example" in capsys.readouterr().out, cmd
+
+
+def test_audit_writes_report(tmp_path, capsys):
+    assert main(["audit", str(get_path("demo")), "--out", str(tmp_path)]) == 0
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "누리1동" in html and "http://" not in html and "https://" not in html
+    assert (tmp_path / "gaps.csv").stat().st_size > 0
+    assert "report" in capsys.readouterr().out

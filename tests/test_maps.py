@@ -18,6 +18,7 @@ Walk minutes to bike per block: 2.0, 7.5, 15.0, NaN, so the colour classes are
 from __future__ import annotations
 
 import html
+import json
 import math
 import os
 import re
@@ -31,6 +32,7 @@ from pyproj import Transformer
 from shapely.geometry import Point, Polygon, box
 
 from sharemap._errors import ConfigError, CRSError, InputDataError, MissingDependencyError
+from sharemap.datasets import get_path
 from sharemap.maps import (
     ADJACENT_CLASSES,
     WALK_CLASSES,
@@ -482,3 +484,351 @@ def test_notebook_map_is_self_contained(layers):
     page = html.unescape(shown.split('srcdoc="', 1)[1].split('" style=', 1)[0])
     assert page.startswith("<!DOCTYPE html>") and "L.map(" in page
     assert not re.search(r"<script[^>]*\bsrc=", page, re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------
+# the static figure (map.png)
+
+
+def _hex(colour: str) -> tuple[int, int, int]:
+    return tuple(int(colour[i:i + 2], 16) for i in (1, 3, 5))
+
+
+def _pixels(path) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(path) as img:
+        assert img.format == "PNG"
+        return np.asarray(img.convert("RGB"))
+
+
+def _pixel_at(fig, rgb: np.ndarray, x: float, y: float) -> tuple[int, int, int]:
+    """The colour of the PNG pixel showing data point (x, y) of the figure's map axes."""
+    ax = fig.axes[0]
+    px, py = ax.transData.transform((x, y))
+    return tuple(int(v) for v in rgb[rgb.shape[0] - 1 - round(py), round(px)])
+
+
+def _colours(rgb: np.ndarray) -> set[tuple[int, int, int]]:
+    packed = np.unique((rgb[..., 0].astype(np.int64) << 16) | (rgb[..., 1].astype(np.int64) << 8)
+                       | rgb[..., 2])
+    return {(int(v) >> 16, (int(v) >> 8) & 255, int(v) & 255) for v in packed}
+
+
+@pytest.mark.parametrize(("color_by", "expected"), [
+    # block i is drawn in its class colour: adjacent 3, 2, 0, 7 / walk 2.0, 7.5, 15.0, NaN
+    ("adjacent_spaces", ["#78c679", "#c2e699", "#d9d9d9", "#006837"]),
+    ("walk_min_bike", ["#1a9850", "#a6d96a", "#fee08b", GREY]),
+])
+def test_static_map_png_draws_blocks_in_legend_colours(layers, tmp_path, color_by, expected):
+    from sharemap.maps import static_map
+
+    path = tmp_path / "sub" / "map.png"
+    fig = static_map(*layers, color_by=color_by, boundaries=make_boundaries(), path=path,
+                     title="<b>회기동</b> $x$")
+    assert [p.name for p in path.parent.iterdir()] == ["map.png"]  # written atomically
+    rgb = _pixels(path)
+    assert rgb.shape == (1050, 1350, 3)  # 9 x 7 inches at 150 dpi
+    assert len(_colours(rgb)) > 200  # a real picture, not a blank or flat image
+    for i, colour in enumerate(expected):  # a point inside block i, away from labels
+        assert _pixel_at(fig, rgb, X0 + 100 * i + 20, Y0 + 20) == _hex(colour), i
+    # spaces: a dot in its category colour (built-in bike green) at the space itself
+    assert _pixel_at(fig, rgb, X0 + 50, Y0 + 150) == _hex("#2e9e3a")
+    # outside every block but inside the boundary: the plain boundary fill
+    assert _pixel_at(fig, rgb, X0 - 10, Y0 + 120) == _hex("#fbfaf6")
+    other = {"adjacent_spaces": "#1a9850", "walk_min_bike": "#78c679"}[color_by]
+    assert _hex(other) not in _colours(rgb)
+
+
+def test_static_map_text_legend_and_scale_bar(layers):
+    from sharemap.maps import static_map
+
+    spaces = layers[1].copy()
+    spaces.loc[2, "category"] = r"a$\frac$b"  # broken mathtext must print literally
+    fig = static_map(layers[0], spaces, layers[2], boundaries=make_boundaries(), title="T")
+    fig.canvas.draw()  # renders without error
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend[0] == "Adjacent sharing spaces"
+    assert legend[1:7] == [label for _u, label, _c in ADJACENT_CLASSES]
+    assert "sharing village (#rank)" in legend
+    assert legend[-4:] == ["Sharing spaces", "bike (2)", "tools (1)", r"a\$\frac\$b (1)"]
+    texts = [t.get_text() for t in ax.texts]
+    # the figure spans about 466 m across: the scale bar takes the round 100 m (<= a quarter)
+    assert "100 m" in texts
+    assert "#1" in texts and "<b>회기동</b>" in texts  # village rank and unit name, as text
+    xmin, xmax = ax.get_xlim()
+    assert xmin < X0 - 20 and xmax > X0 + 420  # every layer in view
+
+
+def test_static_map_geographic_input_is_drawn_in_metres(layers):
+    from sharemap.maps import static_map
+
+    # blocks and spaces span x0+5 .. x0+395 (390 m) and y0+5 .. y0+150; the axes box is
+    # wider than that band, so the view is 390 m plus 6% margin across
+    width = np.diff(static_map(*layers).axes[0].get_xlim())[0]
+    assert width == pytest.approx(390 * 1.06)
+    fig = static_map(*[gdf.to_crs(4326) for gdf in layers])
+    assert "100 m" in [t.get_text() for t in fig.axes[0].texts]
+    width = np.diff(fig.axes[0].get_xlim())[0]
+    assert width == pytest.approx(390 * 1.06, rel=0.01)  # metres (a UTM zone), not degrees
+
+
+def test_static_map_korean_font_and_fallback(layers, monkeypatch, caplog, tmp_path):
+    import shutil
+    import subprocess
+
+    from sharemap import _static_map
+    from sharemap.maps import static_map
+
+    has_cjk = shutil.which("fc-list") and "CJK" in subprocess.run(
+        ["fc-list"], capture_output=True, text=True, check=False).stdout
+    if has_cjk:
+        assert _static_map.korean_font() in _static_map.KOREAN_FONTS
+        fig = static_map(*layers, title="동대문구")
+        assert fig.texts[0].get_fontfamily()[0] == _static_map.korean_font()
+    # without any Korean font: a logged hint, no warning (warnings are errors here)
+    monkeypatch.setattr(_static_map, "korean_font", lambda: None)
+    with caplog.at_level("WARNING", logger="sharemap.maps"):
+        static_map(*layers, title="동대문구", path=tmp_path / "m.png")
+    assert "fonts-noto-cjk" in caplog.text
+    assert (tmp_path / "m.png").stat().st_size > 10_000
+
+
+def test_static_map_errors_and_empty_inputs(layers, tmp_path):
+    from sharemap.maps import static_map
+
+    with pytest.raises(ConfigError, match="color_by"):
+        static_map(*layers, color_by="population")
+    with pytest.raises(CRSError):
+        static_map(layers[0].set_crs(None, allow_override=True), *layers[1:])
+    empty = [gdf.iloc[:0] for gdf in layers]
+    fig = static_map(*empty, path=tmp_path / "empty.png")
+    assert "nothing to show" in [t.get_text() for t in fig.axes[0].texts]
+
+
+# ---------------------------------------------------------------------------
+# one map per unit (maps/<id>.html and maps/index.html)
+
+
+def make_units() -> gpd.GeoDataFrame:
+    """Units "회기동" (id "A/1": blocks 1, 3, 4), "<i>dong</i>" (id "회기": block 2), "empty"."""
+    return gpd.GeoDataFrame(
+        {"name": ["회기동", "<i>dong</i>", "empty"], "id": ["A/1", "회기", "Z"]},
+        geometry=[box(X0, Y0, X0 + 100, Y0 + 100).union(box(X0 + 200, Y0, X0 + 400, Y0 + 100)),
+                  box(X0 + 100, Y0, X0 + 200, Y0 + 100), box(X0, Y0 + 500, X0 + 10, Y0 + 510)],
+        crs=CRS)
+
+
+def test_save_split_maps_writes_one_map_per_unit_and_an_index(layers, tmp_path):
+    from sharemap.maps import save_split_maps
+
+    blocks = layers[0].copy()
+    blocks["dong_id"] = ["A/1", "회기", "A/1", "A/1"]
+    (tmp_path / "map.html").write_text("whole")  # the index links the whole-study map
+    paths = save_split_maps(blocks, layers[1], layers[2], tmp_path / "maps", level="dong",
+                            units=make_units(), pad_m=30.0, tiles=None, title="Study")
+    assert sorted(paths) == ["A_1.html", "index.html", "회기.html"]  # no map for "empty"
+    assert sorted(p.name for p in (tmp_path / "maps").iterdir()) == sorted(paths)
+    index = paths["index.html"].read_text(encoding="utf-8")
+    hrefs = re.findall(r'href="([^"]+)"', index)
+    assert hrefs == ["../map.html", "A_1.html", "%ED%9A%8C%EA%B8%B0.html"]
+    assert "&lt;i&gt;dong&lt;/i&gt;" in index and "<i>" not in index
+    assert "map.png" not in index  # no overview figure beside the folder
+    one = paths["A_1.html"].read_text(encoding="utf-8")
+    two = paths["회기.html"].read_text(encoding="utf-8")
+    assert not re.search(r"<script[^>]*\bsrc=", one + two, re.IGNORECASE)  # self-contained
+    # unit A/1 has blocks 1, 3, 4 (one candidate) and village 1; unit 회기 has block 2 only
+    assert "Blocks by adjacent spaces (3; 1 candidates outlined)" in one
+    assert "Sharing villages (1)" in one and "Study · 회기동" in one
+    assert "Blocks by adjacent spaces (1; 0 candidates outlined)" in two
+    assert "Sharing villages (none)" in two and "Study · &lt;i&gt;dong&lt;/i&gt;" in two
+    # spaces within 30 m of unit 회기: t1 stands 50 m above it (y0 + 150), so none;
+    # with the default 400 m every space shows
+    assert "bike (" not in two and "tools (" not in two
+    wide = save_split_maps(blocks, layers[1], layers[2], tmp_path / "wide", level="dong",
+                           units=make_units(), tiles=None)
+    assert "bike (2)" in wide["회기.html"].read_text(encoding="utf-8")
+    assert "index.html" in one and "all dong maps" in one  # each map links to the index
+
+
+def test_save_split_maps_by_name_column_and_errors(layers, tmp_path):
+    from sharemap.maps import save_split_maps
+
+    blocks = layers[0]  # a `dong` column (names) but no `dong_id`
+    units = make_units().assign(name=["회기동", "<i>dong</i>", "x"])
+    paths = save_split_maps(blocks, layers[1], layers[2], tmp_path, level="dong", units=units,
+                            tiles=None)
+    assert sorted(paths) == ["A_1.html", "index.html", "회기.html"]
+    with pytest.raises(InputDataError, match="`gu_id` nor a `gu` column"):
+        save_split_maps(blocks, layers[1], layers[2], tmp_path, level="gu", units=units)
+    with pytest.raises(InputDataError, match="no units"):
+        save_split_maps(blocks, layers[1], layers[2], tmp_path, level="dong",
+                        units=units.iloc[:0])
+
+
+def test_split_by_config_key(tmp_path):
+    from sharemap.config import read_config
+
+    demo = get_path("demo").read_text(encoding="utf-8")
+    cfg = tmp_path / "study.toml"
+    cfg.write_text(demo.replace("[map]\n", '[map]\nsplit_by = "gu"\n'), encoding="utf-8")
+    assert read_config(cfg).map.split_by == "gu"
+    assert read_config(get_path("demo")).map.split_by is None
+    cfg.write_text(demo.replace("[map]\n", '[map]\nsplit_by = "ward"\n'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"`map.split_by` = 'ward'.*'gu', 'dong'"):
+        read_config(cfg)
+
+
+def test_write_outputs_png_and_split_maps_on_the_demo(tmp_path):
+    import dataclasses
+
+    from sharemap import read_config, run_study, write_outputs
+
+    cfg = read_config(get_path("demo"))
+    cfg = dataclasses.replace(cfg, map=dataclasses.replace(cfg.map, split_by="dong"))
+    result = run_study(cfg)
+    paths = write_outputs(result, tmp_path)
+    rgb = _pixels(paths["map.png"])
+    assert rgb.shape[0] >= 1000 and len(_colours(rgb)) > 200
+    units = result.boundaries["dong"]
+    counts = result.blocks["dong_id"].value_counts()
+    index = (tmp_path / "maps" / "index.html").read_text(encoding="utf-8")
+    assert '<img src="../map.png"' in index and 'href="../map.html"' in index
+    links = re.findall(r'href="([^"]+\.html)"', index)[1:]
+    assert sorted(links) == sorted(f"{i}.html" for i in counts.index)
+    for unit_id, n in counts.items():
+        page = (tmp_path / "maps" / f"{unit_id}.html").read_text(encoding="utf-8")
+        name = units.loc[units["id"] == unit_id, "name"].iloc[0]
+        assert f"Blocks by adjacent spaces ({n:,};" in page and escape_text(name) in page
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert "map.png" in summary["outputs"] and "maps/index.html" in summary["outputs"]
+    assert not list(tmp_path.rglob(".*tmp*"))
+
+
+# ---------------------------------------------------------------------------
+# the real Dongdaemun-gu study, with a hostile venue name in a copied input file
+
+SEOUL_TOML = """
+[study]
+name = "Dongdaemun-gu"
+area = "{d}/boundaries/seoul_gu_2021.geojson"
+area_filter = {{ sggnm = "동대문구" }}
+[network]
+graphml = "{d}/network/dongdaemun_walk.graphml"
+[[layers]]
+category = "bike"
+path = "{d}/raw/ttareungyi_master_seoul_open_data.json"
+preset = "ttareungyi"
+[[layers]]
+category = "carshare"
+path = "cars.csv"
+preset = "nanumcar"
+[[layers]]
+category = "facility"
+path = "{d}/points/public_service_reservation_culture_2025-04.csv"
+preset = "public_reservation"
+[[coverage.boundaries]]
+level = "gu"
+path = "{d}/boundaries/seoul_gu_2021.geojson"
+name = "sggnm"
+id = "sgg"
+filter = {{ sggnm = "동대문구" }}
+[[coverage.boundaries]]
+level = "dong"
+path = "{d}/boundaries/seoul_hangjeongdong_2021.geojson"
+name = "dong_nm"
+id = "adm_cd2"
+population = "pop_total"
+filter = {{ sggnm = "동대문구" }}
+[map]
+split_by = "dong"
+tiles = "none"
+"""
+
+
+@pytest.fixture(scope="module")
+def seoul_run(seoul_data, tmp_path_factory):
+    """The Dongdaemun-gu study on the real data; one Nanumcar spot is renamed to PWN_IMG."""
+    import pandas as pd
+
+    from sharemap import read_config, run_study, write_outputs
+
+    folder = tmp_path_factory.mktemp("seoul")
+    cars = pd.read_csv(seoul_data / "points" / "nanumcar_spots_2017.csv", dtype=str)
+    row = cars.index[cars["gu_by_polygon"] == "동대문구"][0]
+    cars.loc[row, "name"] = PWN_IMG
+    cars.to_csv(folder / "cars.csv", index=False)
+    (folder / "study.toml").write_text(SEOUL_TOML.format(d=seoul_data.as_posix()),
+                                       encoding="utf-8")
+    result = run_study(read_config(folder / "study.toml"))
+    write_outputs(result, folder / "out")
+    return result, folder / "out"
+
+
+@pytest.mark.seoul
+def test_seoul_map_size_escaping_and_split(seoul_run):
+    result, out = seoul_run
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert (out / "map.html").stat().st_size < 15e6
+    assert PWN_IMG not in page and "onerror" in page  # present, but only escaped
+    assert result.spaces["name"].eq(PWN_IMG).sum() == 1
+    units = result.blocks["dong_id"].dropna().unique()
+    assert len(units) >= 10  # Dongdaemun-gu has 14 dongs
+    assert sorted(p.name for p in (out / "maps").glob("*.html")) == sorted(
+        [*(f"{u}.html" for u in units), "index.html"])
+    rgb = _pixels(out / "map.png")
+    assert len(_colours(rgb)) > 500
+
+
+@pytest.mark.seoul
+@pytest.mark.browser
+def test_browser_seoul_map_offline_layers_and_hostile_name(driver, seoul_run):
+    result, out = seoul_run
+    _browser.open_file(driver, out / "map.html")
+    # the page is parsed and every layer drawn by DOMContentLoaded (its scripts are inline)
+    ready_ms = driver.execute_script(
+        "const t = performance.timing; return t.domContentLoadedEventEnd - t.navigationStart;")
+    assert 0 < ready_ms < 10_000
+    assert _browser.severe_errors(driver) == []
+    remote = [u for u in _browser.requested_urls(driver)
+              if not u.startswith(("file:", "data:", "chrome:", "about:", "blob:"))]
+    assert remote == []  # no base tiles configured: nothing at all from the network
+    n_paths = driver.execute_script(
+        "return document.querySelectorAll('path.leaflet-interactive').length")
+    assert n_paths >= len(result.blocks) + len(result.villages)  # vector layers drawn
+    labels = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-control-layers-overlays label'))"
+        ".map(e => e.textContent.trim());")
+    counts = result.spaces["category"].value_counts()
+    assert [lb for lb in labels if "(" in lb and not lb.startswith(("Blocks", "Sharing"))] == [
+        f"{cat} ({counts[cat]})" for cat in ("bike", "carshare", "facility")]
+    assert any(lb.startswith(f"Blocks by adjacent spaces ({len(result.blocks):,};")
+               for lb in labels)
+    assert f"Sharing villages ({len(result.villages)})" in labels
+    popup = driver.execute_script(
+        """
+        let found = null;
+        for (const k of Object.keys(window)) {
+            const v = window[k];
+            if (v instanceof L.GeoJSON) {
+                v.eachLayer(l => {
+                    if ((l.feature.properties.t || '').includes('onerror')) { found = l; }
+                });
+            }
+        }
+        if (!found) { return null; }
+        found.openPopup();  // other markers may stand on it: open it directly
+        const p = document.querySelector('.leaflet-popup-content');
+        return p && [p.textContent, p.querySelectorAll('img, script').length];
+        """)
+    assert popup is not None and popup[0].startswith(PWN_IMG) and popup[1] == 0
+    assert driver.execute_script("return typeof window.__pwned") == "undefined"
+    # a per-dong map, reached through the index's relative link, works offline too
+    _browser.open_file(driver, out / "maps" / "index.html")
+    link = driver.find_element("css selector", "td a")
+    assert "/" not in link.get_dom_attribute("href")  # relative: a file beside the index
+    driver.get(link.get_attribute("href"))
+    assert driver.current_url.startswith((out / "maps").resolve().as_uri())
+    assert driver.execute_script("return typeof L") == "object"
+    assert _browser.severe_errors(driver) == []

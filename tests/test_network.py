@@ -146,3 +146,94 @@ def test_real_dongdaemun_graphml(seoul_data):
     assert 7000 < net.info["nodes"] <= 7695
     # every undirected segment once: about half of the 21,598 directed edges
     assert 10_000 < net.info["edges"] < 11_000
+
+
+# ------------------------------------------------------------ prepared-network cache
+
+
+@pytest.fixture(autouse=True)
+def _cache_in_tmp(tmp_path, monkeypatch):
+    """Never write sharemap's cache to the real home folder."""
+    monkeypatch.setenv("SHAREMAP_CACHE_DIR", str(tmp_path / "sharemap-cache"))
+
+
+def _graphml(path):
+    import osmnx as ox
+
+    g = osm_graph(grid_nodes(), grid_edges(), tags={(0, 1): {"name": "종로"}})
+    ox.save_graphml(ox.project_graph(g, to_crs="EPSG:4326"), path)
+    return path
+
+
+def _cache_files(tmp_path):
+    return sorted((tmp_path / "sharemap-cache" / "networks").glob("*.npz"))
+
+
+def test_cache_hit_gives_the_same_network(tmp_path, monkeypatch):
+    from geopandas.testing import assert_geodataframe_equal
+
+    from sharemap.config import NetworkConfig
+
+    cfg = NetworkConfig(source="graphml", value=_graphml(tmp_path / "g.graphml"))
+    first = network.load_network(cfg, crs=CRS)
+    assert first.info["cache"] == "miss"
+    assert len(_cache_files(tmp_path)) == 1
+    # a hit must not parse the file again
+    monkeypatch.setattr(network, "network_from_graphml",
+                        lambda *a, **k: pytest.fail("the source was read again"))
+    second = network.load_network(cfg, crs=CRS)
+    assert second.info["cache"] == "hit"
+    assert_geodataframe_equal(first.nodes, second.nodes)
+    assert_geodataframe_equal(first.edges, second.edges)
+    assert second.crs == first.crs
+    assert {k: v for k, v in second.info.items() if k != "cache"} == \
+        {k: v for k, v in first.info.items() if k != "cache"}
+    assert (second.csr != first.csr).nnz == 0
+    assert second.edges.loc[second.edges["name"] != "", "name"].unique().tolist() == ["종로"]
+
+
+def test_cache_misses_when_the_file_or_crs_changes(tmp_path):
+    import os
+
+    from sharemap.config import NetworkConfig
+
+    path = _graphml(tmp_path / "g.graphml")
+    cfg = NetworkConfig(source="graphml", value=path)
+    assert network.load_network(cfg, crs=CRS).info["cache"] == "miss"
+    assert network.load_network(cfg, crs="EPSG:5179").info["cache"] == "miss"
+    assert network.load_network(cfg, crs="EPSG:5179").info["cache"] == "hit"
+    # the same file rewritten: new modification time, so read afresh; the stale entry
+    # for this file is removed
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    again = network.load_network(cfg, crs=CRS)
+    assert again.info["cache"] == "miss"
+    assert len(_cache_files(tmp_path)) == 1
+    assert network.load_network(cfg, crs=CRS, cache=False).info["cache"] == "off"
+
+
+def test_unreadable_cache_file_is_rebuilt(tmp_path):
+    from sharemap.config import NetworkConfig
+
+    cfg = NetworkConfig(source="graphml", value=_graphml(tmp_path / "g.graphml"))
+    network.load_network(cfg, crs=CRS)
+    (entry,) = _cache_files(tmp_path)
+    entry.write_bytes(b"not a zip file")
+    net = network.load_network(cfg, crs=CRS)
+    assert net.info["cache"] == "miss"
+    assert net.info["edges"] == 12
+    assert network.load_network(cfg, crs=CRS).info["cache"] == "hit"
+
+
+def test_node_edges_and_edge_vertices(grid3):
+    """Node 11, the grid's middle, has four edges; every edge is one 100 m segment."""
+    ptr, edge, end = grid3.node_edges
+    middle = grid3.nodes["osmid"].tolist().index(11)
+    at = edge[ptr[middle]:ptr[middle + 1]]
+    assert len(at) == 4
+    ends = end[ptr[middle]:ptr[middle + 1]]
+    assert all((grid3.edge_u[e] if k == 0 else grid3.edge_v[e]) == middle
+               for e, k in zip(at, ends, strict=True))
+    _, vptr, along = grid3.edge_vertices
+    assert (vptr[1:] - vptr[:-1]).tolist() == [2] * 12
+    assert along.reshape(-1, 2).tolist() == [[0.0, 100.0]] * 12

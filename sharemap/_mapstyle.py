@@ -1,0 +1,182 @@
+"""Styles and input checks shared by the interactive map and the static figure.
+
+Private: :mod:`sharemap.maps` re-exports the public names (``ADJACENT_CLASSES``,
+``WALK_CLASSES``, ``CATEGORY_STYLES``, :func:`escape_text`).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+from pyproj import CRS
+
+from ._errors import ConfigError, CRSError, InputDataError
+
+__all__ = [
+    "ADJACENT_CLASSES",
+    "CANDIDATE_COLOUR",
+    "CATEGORY_STYLES",
+    "VILLAGE_COLOUR",
+    "WALK_CLASSES",
+    "escape_text",
+]
+
+logger = logging.getLogger("sharemap.maps")
+
+_WALK_PREFIX = "walk_min_"
+_ADJACENT = "adjacent_spaces"
+
+#: Block classes by adjacent-space count: (upper bound inclusive, label, colour).
+ADJACENT_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (0, "0 spaces", "#d9d9d9"), (1, "1", "#ffffcc"), (2, "2", "#c2e699"), (3, "3", "#78c679"),
+    (4, "4", "#31a354"), (math.inf, "5 or more", "#006837"),
+)
+#: Block classes by walking minutes: (upper bound inclusive, label, colour).
+WALK_CLASSES: tuple[tuple[float, str, str], ...] = (
+    (5, "0–5 min", "#1a9850"), (10, "5–10 min", "#a6d96a"), (15, "10–15 min", "#fee08b"),
+    (math.inf, "over 15 min", "#f46d43"),
+)
+_UNREACHABLE = ("unreachable", "#8c8c8c")
+
+#: Built-in categories: (marker colour, Font Awesome 6 solid icon name).
+CATEGORY_STYLES: dict[str, tuple[str, str]] = {
+    "bike": ("#2e9e3a", "bicycle"),
+    "carshare": ("#1f77b4", "car"),
+    "parking": ("#0f8a8f", "square-parking"),
+    "tools": ("#e6750a", "screwdriver-wrench"),
+    "toys": ("#9467bd", "puzzle-piece"),
+    "facility": ("#d62728", "building"),
+}
+_EXTRA_STYLES = (
+    ("#8c564b", "star"), ("#e377c2", "heart"), ("#7f7f7f", "users"), ("#393b79", "box"),
+    ("#8c8c1e", "leaf"), ("#843c39", "book"), ("#17becf", "gift"), ("#222222", "mug-hot"),
+)
+#: Outline of candidate blocks and of villages.
+CANDIDATE_COLOUR = "#000000"
+VILLAGE_COLOUR = "#c51b8a"
+
+
+def escape_text(value: Any) -> str:
+    """Return `value` as text safe to put into HTML (missing values become "").
+
+    Examples
+    --------
+    >>> escape_text('<img src=x onerror="alert(1)">')
+    '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
+    >>> escape_text(float("nan"))
+    ''
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float) and math.isnan(value):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+
+def _check_layer(gdf: gpd.GeoDataFrame | None, name: str,
+                 required: Sequence[str]) -> gpd.GeoDataFrame | None:
+    """Check type, CRS and columns of an input layer; None or empty gives None."""
+    if gdf is None:
+        return None
+    if not isinstance(gdf, gpd.GeoDataFrame):
+        msg = f"`{name}` must be a GeoDataFrame, got {type(gdf).__name__}"
+        raise InputDataError(msg)
+    if len(gdf) == 0:
+        return None
+    if gdf.crs is None:
+        msg = (f"`{name}` has no coordinate reference system; set one "
+               f"(e.g. `{name}.set_crs('EPSG:5186')`) before building the map")
+        raise CRSError(msg)
+    missing = [c for c in required if c not in gdf.columns]
+    if missing:
+        msg = (f"`{name}` lacks the column(s) {', '.join(map(repr, missing))} needed for the map; "
+               f"it has {', '.join(map(str, gdf.columns))}")
+        raise InputDataError(msg)
+    keep = gdf.geometry.notna() & ~gdf.geometry.is_empty
+    if not keep.all():
+        logger.info("Map: skipped %d %s without geometry", int((~keep).sum()), name)
+    return gdf[keep]
+
+
+
+def _fmt_num(value: Any, fmt: str, missing: str = "–") -> str:
+    """Format a number, or `missing` when it is absent or NaN."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return missing
+    return missing if math.isnan(number) else format(number, fmt)
+
+
+def _classify(value: Any, classes: Sequence[tuple[float, str, str]]) -> str:
+    """Colour of the class holding `value` (grey when missing: unreachable)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return _UNREACHABLE[1]
+    if math.isnan(number):
+        return _UNREACHABLE[1]
+    for upper, _label, colour in classes:
+        if number <= upper:
+            return colour
+    return classes[-1][2]
+
+
+def _check_color_by(blocks: gpd.GeoDataFrame | None, color_by: str) -> None:
+    """Raise ConfigError unless `color_by` names a block measure the map can show."""
+    columns = [] if blocks is None else [str(c) for c in blocks.columns]
+    allowed = [_ADJACENT, *sorted(c for c in columns if c.startswith(_WALK_PREFIX))]
+    if color_by == _ADJACENT or (color_by.startswith(_WALK_PREFIX) and color_by in allowed):
+        if blocks is not None and len(blocks) and color_by not in columns:
+            msg = f"`color_by` = {color_by!r} but the blocks have no column {color_by!r}"
+            raise InputDataError(msg)
+        return
+    msg = (f"`color_by` = {color_by!r} is not a block measure; use one of: "
+           f"{', '.join(allowed)}")
+    raise ConfigError(msg)
+
+
+def _category_styles(categories: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """Marker colour and icon for each category (built-ins fixed, others from a cycle)."""
+    others = [c for c in categories if c not in CATEGORY_STYLES]
+    return {c: CATEGORY_STYLES[c] if c in CATEGORY_STYLES else
+            _EXTRA_STYLES[others.index(c) % len(_EXTRA_STYLES)] for c in categories}
+
+
+def _ordered_categories(values: Iterable[str]) -> list[str]:
+    """Built-in categories in their SPEC order, then the others sorted."""
+    seen = set(values)
+    builtin = [c for c in CATEGORY_STYLES if c in seen]
+    return builtin + sorted(seen - set(builtin))
+
+
+
+def _truthy(value: Any) -> bool:
+    """Tell whether a boolean-like value is true (missing counts as False)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return False
+    return bool(value)
+
+
+def _int_text(value: Any) -> Any:
+    """Show whole floats (ids read back as float because of NaN) without ".0"."""
+    if isinstance(value, float | np.floating) and not math.isnan(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _tolerance(crs: Any, metres: float) -> float:
+    """`metres` expressed in the units of `crs` (degrees for a geographic CRS)."""
+    parsed = CRS.from_user_input(crs)
+    if parsed.is_geographic:
+        return metres / 111_320.0
+    factor = parsed.axis_info[0].unit_conversion_factor if parsed.axis_info else 1.0
+    return metres / (factor or 1.0)

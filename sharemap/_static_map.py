@@ -1,0 +1,408 @@
+"""The static study figure (``map.png``): matplotlib, no tiles, no network.
+
+Private module; use :func:`sharemap.maps.static_map`. It draws the same things as the
+interactive map, with the same colours: blocks by adjacent spaces or walking time,
+candidate blocks and villages outlined (village ranks labelled), spaces as coloured
+dots per category, boundary outlines with unit names, a legend and a scale bar.
+Korean text needs a CJK font; :func:`korean_font` finds one if installed.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from ._errors import MissingDependencyError
+from ._io import atomic_path
+from ._mapstyle import (
+    _ADJACENT,
+    _UNREACHABLE,
+    _WALK_PREFIX,
+    ADJACENT_CLASSES,
+    CANDIDATE_COLOUR,
+    VILLAGE_COLOUR,
+    WALK_CLASSES,
+    _category_styles,
+    _check_color_by,
+    _check_layer,
+    _classify,
+    _int_text,
+    _ordered_categories,
+    _truthy,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["KOREAN_FONTS", "korean_font", "static_map"]
+
+logger = logging.getLogger("sharemap.maps")
+
+#: Font families tried, in order, for Korean text (Debian: ``fonts-noto-cjk``).
+KOREAN_FONTS = (
+    "Noto Sans CJK KR", "Noto Sans KR", "Source Han Sans KR", "Source Han Sans K",
+    "NanumGothic", "NanumBarunGothic", "Malgun Gothic", "Apple SD Gothic Neo", "AppleGothic",
+    "UnDotum", "Baekmuk Gulim", "Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC",
+)
+_BACKGROUND = "#f4f3ef"
+_BOUNDARY_FILL, _BOUNDARY_EDGE = "#fbfaf6", "#6b6b6b"
+_MAX_RANK_LABELS = 20
+_MAX_UNIT_LABELS = 60
+_NICE_LENGTHS_M = (10, 20, 25, 50, 100, 200, 250, 500, 1_000, 2_000, 2_500, 5_000, 10_000,
+                   20_000, 25_000, 50_000, 100_000)
+
+
+def _matplotlib() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:
+        msg = ("drawing map.png needs matplotlib; install it with "
+               f"`pip install matplotlib` (or reinstall sharemap) ({exc})")
+        raise MissingDependencyError(msg) from None
+    return matplotlib
+
+
+def korean_font() -> str | None:
+    """Return the name of an installed font family that has Korean glyphs, or None.
+
+    Returns
+    -------
+    family
+        The first of :data:`KOREAN_FONTS` that matplotlib's font manager knows.
+
+    Notes
+    -----
+    On Debian or Ubuntu, ``apt-get install fonts-noto-cjk`` provides "Noto Sans CJK KR".
+    """
+    from matplotlib import font_manager
+
+    names = {entry.name for entry in font_manager.fontManager.ttflist}
+    return next((family for family in KOREAN_FONTS if family in names), None)
+
+
+@contextmanager
+def _font_context() -> Iterator[None]:
+    """Use a Korean font (DejaVu Sans as fallback) and silence missing-glyph warnings."""
+    import matplotlib
+
+    family = korean_font()
+    if family is None:
+        logger.warning("No Korean font found: Korean names in map.png show as empty boxes "
+                       "(install one, e.g. `apt-get install fonts-noto-cjk`)")
+    families = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
+    with matplotlib.rc_context({"font.family": families, "svg.fonttype": "none"}), \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r".*findfont: Font family", category=UserWarning)
+        yield
+
+
+def _halo() -> list[Any]:
+    """Return a white outline that keeps text readable over coloured blocks."""
+    from matplotlib import patheffects
+
+    return [patheffects.withStroke(linewidth=2.2, foreground="#ffffff")]
+
+
+def _plain(text: Any) -> str:
+    """Text from data, safe from matplotlib's mathtext (``$...$``)."""
+    if text is None or (isinstance(text, float) and math.isnan(text)) or text is pd.NA:
+        return ""
+    return str(text).replace("$", r"\$")
+
+
+# ---------------------------------------------------------------------------
+# geometry to matplotlib paths
+
+
+def _paths(geoms: Sequence[Any] | np.ndarray) -> list[Any]:
+    """One compound matplotlib Path per (multi)polygon; other geometries give empty paths."""
+    from matplotlib.path import Path as MplPath
+
+    out = []
+    for geom in geoms:
+        polys = [p for p in shapely.get_parts(geom) if p.geom_type == "Polygon" and not p.is_empty]
+        rings = [MplPath(np.asarray(ring.coords)[:, :2], closed=True)
+                 for poly in polys for ring in (poly.exterior, *poly.interiors)
+                 if len(ring.coords) >= 4]
+        out.append(MplPath.make_compound_path(*rings) if rings else MplPath(np.empty((0, 2))))
+    return out
+
+
+def _add_polygons(ax: Axes, gdf: gpd.GeoDataFrame, **style: Any) -> None:
+    from matplotlib.collections import PathCollection
+
+    ax.add_collection(PathCollection(_paths(gdf.geometry.to_numpy()), **style),
+                      autolim=False)
+
+
+def _plot_crs(layers: Sequence[gpd.GeoDataFrame | None]) -> Any:
+    """Return the CRS to draw in: the first layer's, or its UTM zone if geographic."""
+    first = next(gdf for gdf in layers if gdf is not None)
+    if first.crs.is_geographic:
+        return first.estimate_utm_crs()
+    return first.crs
+
+
+def _nice_length(span_m: float) -> float:
+    """Return a round scale-bar length of at most a quarter of `span_m`."""
+    fits = [n for n in _NICE_LENGTHS_M if n <= span_m / 4]
+    return float(fits[-1]) if fits else span_m / 4
+
+
+def _scale_bar(ax: Axes, bounds: tuple[float, float, float, float], unit_m: float) -> None:
+    """Draw a scale bar in the lower-left corner (axes in projected units of `unit_m` m)."""
+    west, south, east, north = bounds
+    length_m = _nice_length((east - west) * unit_m)
+    length = length_m / unit_m
+    x0 = west + 0.03 * (east - west)
+    y0 = south + 0.03 * (north - south)
+    tick = 0.008 * (north - south)
+    ax.plot([x0, x0, x0 + length, x0 + length], [y0 + tick, y0, y0, y0 + tick], color="#222",
+            lw=1.6, solid_capstyle="butt", zorder=8)
+    label = f"{length_m / 1000:g} km" if length_m >= 1000 else f"{length_m:g} m"
+    ax.text(x0 + length / 2, y0 + 1.5 * tick, label, ha="center", va="bottom", fontsize=8,
+            color="#222", zorder=8, path_effects=_halo())
+
+
+# ---------------------------------------------------------------------------
+# layers
+
+
+def _draw_boundaries(ax: Axes, boundaries: gpd.GeoDataFrame) -> None:
+    _add_polygons(ax, boundaries, facecolors=_BOUNDARY_FILL, edgecolors=_BOUNDARY_EDGE,
+                  linewidths=0.8, linestyles=(0, (4, 3)), zorder=1)
+    if "name" not in boundaries.columns or len(boundaries) > _MAX_UNIT_LABELS:
+        return
+    for name, point in zip(boundaries["name"], boundaries.geometry.representative_point(),
+                           strict=True):
+        ax.text(point.x, point.y, _plain(name), ha="center", va="center", fontsize=7.5,
+                color="#333", zorder=7, clip_on=True, path_effects=_halo())
+
+
+def _draw_blocks(ax: Axes, blocks: gpd.GeoDataFrame, color_by: str) -> None:
+    classes = ADJACENT_CLASSES if color_by == _ADJACENT else WALK_CLASSES
+    colours = [_classify(v, classes) for v in blocks[color_by]]
+    _add_polygons(ax, blocks, facecolors=colours, edgecolors="#ffffff", linewidths=0.25,
+                  zorder=2)
+    if "candidate" in blocks.columns:
+        cand = blocks[[_truthy(v) for v in blocks["candidate"]]]
+        if len(cand):
+            _add_polygons(ax, cand, facecolors="none", edgecolors=CANDIDATE_COLOUR,
+                          linewidths=0.7, zorder=3)
+
+
+def _draw_villages(ax: Axes, villages: gpd.GeoDataFrame) -> None:
+    _add_polygons(ax, villages, facecolors="none", edgecolors=VILLAGE_COLOUR, linewidths=1.8,
+                  zorder=4)
+    top = villages.sort_values("rank", kind="stable").head(_MAX_RANK_LABELS)
+    for rank, point in zip(top["rank"], top.geometry.representative_point(), strict=True):
+        ax.text(point.x, point.y, f"#{_plain(_int_text(rank))}", ha="center", va="center",
+                fontsize=7, fontweight="bold", color="#ffffff", zorder=9, clip_on=True,
+                bbox={"boxstyle": "round,pad=0.15", "fc": VILLAGE_COLOUR, "ec": "none",
+                      "alpha": 0.9})
+
+
+def _draw_spaces(ax: Axes, spaces: gpd.GeoDataFrame, styles: dict[str, tuple[str, str]],
+                 cats: pd.Series) -> None:
+    points = spaces.geometry.representative_point()
+    for cat, (colour, _icon) in styles.items():
+        sel = (cats == cat).to_numpy()
+        ax.scatter(points.x.to_numpy()[sel], points.y.to_numpy()[sel], s=16, c=colour,
+                   edgecolors="#ffffff", linewidths=0.5, zorder=5)
+
+
+def _legend(ax: Axes, color_by: str, styles: dict[str, tuple[str, str]],
+            counts: dict[str, int], *, has_villages: bool) -> None:
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    def header(text: str) -> tuple[Any, str]:
+        return Patch(visible=False), text
+
+    if color_by == _ADJACENT:
+        entries = [header("Adjacent sharing spaces")]
+        classes: Sequence[tuple[float, str, str]] = ADJACENT_CLASSES
+    else:
+        entries = [header(f"Walk to {_plain(color_by[len(_WALK_PREFIX):])}")]
+        classes = (*WALK_CLASSES, (math.nan, *_UNREACHABLE))
+    entries += [(Patch(facecolor=c, edgecolor="#999", linewidth=0.5), label)
+                for _upper, label, c in classes]
+    entries.append((Patch(facecolor="none", edgecolor=CANDIDATE_COLOUR, linewidth=1.0),
+                    "candidate block"))
+    if has_villages:
+        entries.append((Patch(facecolor="none", edgecolor=VILLAGE_COLOUR, linewidth=2.0),
+                        "sharing village (#rank)"))
+    if styles:
+        entries.append(header("Sharing spaces"))
+        entries += [(Line2D([], [], marker="o", linestyle="", markersize=6, markerfacecolor=c,
+                            markeredgecolor="#ffffff"), f"{_plain(cat)} ({counts[cat]:,})")
+                    for cat, (c, _icon) in styles.items()]
+    legend = ax.legend([h for h, _ in entries], [t for _, t in entries], loc="upper left",
+                       bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
+                       handlelength=1.4, borderaxespad=0.0)
+    for (handle, _text), text in zip(entries, legend.get_texts(), strict=True):
+        if not handle.get_visible():
+            text.set_fontweight("bold")
+
+
+def _draw(ax: Axes, layers: dict[str, gpd.GeoDataFrame | None], color_by: str) -> None:
+    """Draw every layer; all are already in the plotting CRS."""
+    blocks, spaces = layers["blocks"], layers["spaces"]
+    villages, bounds = layers["villages"], layers["boundaries"]
+    if bounds is not None:
+        _draw_boundaries(ax, bounds)
+    if blocks is not None:
+        _draw_blocks(ax, blocks, color_by)
+    if villages is not None:
+        _draw_villages(ax, villages)
+    styles: dict[str, tuple[str, str]] = {}
+    counts: dict[str, int] = {}
+    if spaces is not None:
+        cats = spaces["category"].astype(object).where(spaces["category"].notna(), "").map(str)
+        styles = _category_styles(_ordered_categories(cats))
+        counts = cats.value_counts().to_dict()
+        _draw_spaces(ax, spaces, styles, cats)
+    _legend(ax, color_by, styles, counts, has_villages=villages is not None)
+
+
+def _caption(layers: dict[str, gpd.GeoDataFrame | None], crs: Any) -> str:
+    blocks, villages = layers["blocks"], layers["villages"]
+    parts = []
+    if blocks is not None:
+        n_cand = sum(_truthy(v) for v in blocks["candidate"]) if "candidate" in blocks else 0
+        parts.append(f"{len(blocks):,} blocks, {n_cand:,} candidates")
+    parts.append(f"{0 if villages is None else len(villages):,} villages")
+    epsg = crs.to_epsg()
+    parts.append(f"EPSG:{epsg}" if epsg else crs.name)
+    return " · ".join(parts)
+
+
+def static_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
+               villages: gpd.GeoDataFrame, *, color_by: str = _ADJACENT,
+               boundaries: gpd.GeoDataFrame | None = None, path: str | Path | None = None,
+               title: str | None = None, dpi: int = 150) -> Figure:
+    """Draw the study as a static figure (``map.png``) with no tiles and no network.
+
+    Parameters
+    ----------
+    blocks
+        Blocks with the measure named by `color_by` (``candidate`` outlines them).
+    spaces
+        Spaces with ``category``; non-point geometries use their representative point.
+    villages
+        Villages with ``rank``; may be empty.
+    color_by
+        ``"adjacent_spaces"`` or ``"walk_min_<category>"``, as in :func:`build_map`.
+    boundaries
+        Optional boundary polygons, drawn as dashed outlines (named by ``name``).
+    path
+        If given, the PNG file to write (atomically; its folder is created).
+    title
+        Optional title.
+    dpi
+        Resolution of the PNG.
+
+    Returns
+    -------
+    figure
+        A :class:`matplotlib.figure.Figure` (not registered with pyplot).
+
+    Raises
+    ------
+    CRSError, InputDataError, ConfigError
+        As :func:`build_map` does for the same inputs.
+    MissingDependencyError
+        If matplotlib is not installed.
+
+    Notes
+    -----
+    Layers are drawn in the blocks' CRS (a projected CRS; a geographic one is replaced
+    by its UTM zone), so the scale bar is true. Colours match the interactive map's legend.
+    Korean text uses :func:`korean_font`; without one it shows as boxes and a warning is
+    logged.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from shapely.geometry import Point, box
+    >>> blocks = gpd.GeoDataFrame({"block_id": [1], "adjacent_spaces": [3]},
+    ...                           geometry=[box(0, 0, 100, 100)], crs="EPSG:5186")
+    >>> spaces = gpd.GeoDataFrame({"space_id": ["b1"], "category": ["bike"]},
+    ...                           geometry=[Point(50, 50)], crs="EPSG:5186")
+    >>> static_map(blocks, spaces, spaces.iloc[:0]).get_size_inches().round(1).tolist()
+    [9.0, 7.0]
+    """
+    _matplotlib()
+    from matplotlib.figure import Figure
+
+    layers = {
+        "blocks": _check_layer(blocks, "blocks", ["block_id"]),
+        "spaces": _check_layer(spaces, "spaces", ["space_id", "category"]),
+        "villages": _check_layer(villages, "villages", ["village_id", "rank"]),
+        "boundaries": _check_layer(boundaries, "boundaries", []),
+    }
+    _check_color_by(blocks, color_by)
+    present = [gdf for gdf in layers.values() if gdf is not None]
+    crs = _plot_crs(present) if present else None
+    layers = {k: None if g is None else g.to_crs(crs) for k, g in layers.items()}
+    with _font_context():
+        fig = Figure(figsize=(9.0, 7.0), dpi=dpi, facecolor="#ffffff")
+        ax = fig.add_axes((0.02, 0.06, 0.70, 0.86))
+        ax.set_facecolor(_BACKGROUND)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_edgecolor("#bbbbbb")
+        if title:
+            fig.suptitle(_plain(title), x=0.02, ha="left", fontsize=13, fontweight="bold")
+        if crs is None:
+            ax.text(0.5, 0.5, "nothing to show", ha="center", va="center",
+                    transform=ax.transAxes, color="#777")
+        else:
+            _draw(ax, layers, color_by)
+            _frame(ax, present, crs)
+            fig.text(0.02, 0.02, _caption(layers, crs), fontsize=7, color="#555")
+        if path is not None:
+            _save(fig, path)
+    return fig
+
+
+def _frame(ax: Axes, present: Sequence[gpd.GeoDataFrame], crs: Any) -> None:
+    """Fit the axes to the data (equal scale, 3% margin) and add the scale bar."""
+    arr = np.array([gdf.to_crs(crs).total_bounds for gdf in present])
+    west, south = float(arr[:, 0].min()), float(arr[:, 1].min())
+    east, north = float(arr[:, 2].max()), float(arr[:, 3].max())
+    # fill the axes box: widen the shorter side to its aspect (0.70 x 0.86 of 9 x 7 in)
+    box_ratio = (0.86 * 7.0) / (0.70 * 9.0)
+    width, height = max(east - west, 1.0), max(north - south, 1.0)
+    if height / width > box_ratio:
+        width = height / box_ratio
+    else:
+        height = width * box_ratio
+    cx, cy = (west + east) / 2, (south + north) / 2
+    width, height = width * 1.06, height * 1.06
+    bounds = (cx - width / 2, cy - height / 2, cx + width / 2, cy + height / 2)
+    ax.set_xlim(bounds[0], bounds[2])
+    ax.set_ylim(bounds[1], bounds[3])
+    ax.set_aspect("equal", adjustable="box")
+    unit = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    _scale_bar(ax, bounds, unit or 1.0)
+
+
+def _save(fig: Figure, path: str | Path) -> Path:
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", facecolor=fig.get_facecolor())
+    logger.info("Wrote figure %s", path)
+    return Path(path)

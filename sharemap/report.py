@@ -1,0 +1,653 @@
+"""The coverage-gap audit as one self-contained HTML page (``report.html``).
+
+The page a district office can hand on: headline numbers, coverage by dong and
+category at the audit threshold (15 minutes, or the nearest configured one) for
+all residents and each population group, a chart of coverage by category and
+walking time, the largest gaps with the nearest space, and small static maps.
+It works offline: CSS is inline, the chart is inline SVG and the maps are PNG
+data URIs drawn with matplotlib (no tiles). Every text taken from input files is
+HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import logging
+import math
+import re
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import _io
+from ._errors import MissingDependencyError
+from .access import walk_col
+from .coverage import compute_audit, compute_group_coverage, finest_level
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .pipeline import StudyResult
+
+__all__ = ["render_report", "write_report"]
+
+logger = logging.getLogger(__name__)
+
+_TOP_UNITS = 5
+_TOP_BLOCKS = 5
+_MAX_MAP_LABELS = 40
+_ALL_COLOUR = "#111111"
+_OTHER_COLOURS = ("#8c564b", "#e377c2", "#7f7f7f", "#393b79", "#8c8c1e", "#843c39", "#17becf")
+
+_CSS = """
+body { font: 15px/1.5 "Noto Sans KR", "Noto Sans CJK KR", "Malgun Gothic", "Apple SD Gothic Neo",
+  system-ui, sans-serif; color: #1d1d1f; margin: 0; background: #f6f6f3; }
+main { max-width: 1180px; margin: 0 auto; padding: 24px 28px 48px; background: #fff; }
+h1 { font-size: 26px; margin: 8px 0 4px; }
+h2 { font-size: 20px; margin: 36px 0 8px; border-bottom: 2px solid #e4e4e0; padding-bottom: 4px; }
+h3 { font-size: 16px; margin: 18px 0 6px; }
+.lede { color: #555; margin: 0 0 12px; } .note { color: #666; font-size: 13px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 12px; }
+.card { border: 1px solid #e4e4e0; border-radius: 8px; padding: 10px 14px; background: #fbfbf9; }
+.card .big { font-size: 28px; font-weight: 700; } .card .what { color: #555; font-size: 13px; }
+table { border-collapse: collapse; font-size: 13px; margin: 6px 0 10px; }
+th, td { border: 1px solid #e1e1dc; padding: 3px 7px; text-align: right; white-space: nowrap; }
+th { background: #f0f0eb; font-weight: 600; } td.name, th.name { text-align: left; }
+th.cat { text-align: center; } .sep { border-left: 2px solid #999; }
+figure.chart { max-width: 820px; }
+tr.total td { font-weight: 700; border-bottom: 2px solid #999; }
+.scroll { overflow-x: auto; } .grid2 { display: grid; gap: 18px;
+  grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); }
+.maps { display: grid; gap: 14px; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); }
+figure { margin: 0; } figure img, figure svg { width: 100%; height: auto; display: block; }
+figcaption { font-size: 13px; color: #444; margin-top: 2px; }
+.legend span.sw { display: inline-block; width: 14px; height: 14px; vertical-align: -2px;
+  margin: 0 4px 0 12px; border: 1px solid #aaa; }
+ul.method li { margin-bottom: 4px; } code { background: #f0f0eb; padding: 0 3px; }
+@media print { body { background: #fff; } main { padding: 0; }
+  .maps { grid-template-columns: 1fr 1fr; } }
+"""
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _matplotlib() -> Any:
+    try:
+        import matplotlib
+    except ImportError as exc:
+        msg = ("writing report.html needs matplotlib for its chart and maps; install it with "
+               f"`pip install matplotlib` ({exc})")
+        raise MissingDependencyError(msg) from None
+    return matplotlib
+
+
+def _esc(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return html.escape(str(value), quote=True)
+
+
+def _pct(value: Any) -> str:
+    """Format a share; never round a gap away (99.96% is ">99.9%", 0.04% is "<0.1%")."""
+    if value is None or pd.isna(value):
+        return "–"
+    v = 100 * float(value)
+    if 99.95 <= v < 100:
+        return ">99.9%"
+    if 0 < v < 0.05:
+        return "<0.1%"
+    return f"{v:.1f}%"
+
+
+def _int(value: Any) -> str:
+    return "–" if value is None or pd.isna(value) else f"{round(float(value)):,}"
+
+
+def _min(value: Any) -> str:
+    return "unreachable" if value is None or pd.isna(value) else f"{float(value):.1f}"
+
+
+def _heat(share: Any) -> str:
+    """Return a background colour from red (0%) through yellow to green (100%)."""
+    if share is None or pd.isna(share):
+        return ""
+    s = min(max(float(share), 0.0), 1.0)
+    stops = ((0.0, (244, 109, 67)), (0.5, (254, 224, 139)), (1.0, (166, 217, 106)))
+    (a, ca), (b, cb) = (stops[0], stops[1]) if s <= 0.5 else (stops[1], stops[2])
+    f = (s - a) / (b - a)
+    rgb = [round(x + (y - x) * f) for x, y in zip(ca, cb, strict=True)]
+    return f' style="background:#{rgb[0]:02x}{rgb[1]:02x}{rgb[2]:02x}"'
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence[str]], *, head_html: str = "") -> str:
+    """Return an HTML table; `head` and `rows` hold ready HTML for ``<th>`` / ``<td>`` cells."""
+    top = head_html or "<tr>" + "".join(head) + "</tr>"
+    body = "".join("<tr>" + "".join(r) + "</tr>" for r in rows)
+    return f'<div class="scroll"><table><thead>{top}</thead><tbody>{body}</tbody></table></div>'
+
+
+def _td(text: str, *, cls: str = "", style: str = "") -> str:
+    c = f' class="{cls}"' if cls else ""
+    return f"<td{c}{style}>{text}</td>"
+
+
+def _colours(categories: Sequence[str]) -> dict[str, str]:
+    from .maps import CATEGORY_STYLES
+
+    others = [c for c in categories if c not in CATEGORY_STYLES]
+    out = {c: CATEGORY_STYLES[c][0] if c in CATEGORY_STYLES
+           else _OTHER_COLOURS[others.index(c) % len(_OTHER_COLOURS)] for c in categories}
+    out["all"] = _ALL_COLOUR
+    return out
+
+
+def _plain(text: Any) -> str:
+    """Text for matplotlib, safe from mathtext (``$...$``)."""
+    return str(text).replace("$", r"\$")
+
+
+@contextmanager
+def _figures() -> Iterator[str | None]:
+    """Matplotlib settings for the report's figures: a Korean font when one is installed."""
+    mpl = _matplotlib()
+    from ._static_map import korean_font
+
+    family = korean_font()
+    if family is None:
+        logger.warning("No Korean font found: Korean names are left off the report's maps "
+                       "(install one, e.g. `apt-get install fonts-noto-cjk`)")
+    families = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
+    with mpl.rc_context({"font.family": families, "svg.fonttype": "none",
+                         "svg.hashsalt": "sharemap", "font.size": 9}), \
+            warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        warnings.filterwarnings("ignore", message=r".*findfont: Font family", category=UserWarning)
+        yield family
+
+
+def _png(fig: Figure) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, facecolor="white")
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def _svg(fig: Figure, label: str) -> str:
+    """Inline SVG: no XML prolog, metadata or namespace URLs; scales with the page."""
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None, "Format": None,
+                                             "Type": None})
+    svg = buf.getvalue()
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>", "", svg, flags=re.DOTALL)
+    svg = re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)
+    svg = re.sub(r'<svg([^>]*?)\swidth="[^"]*"\sheight="[^"]*"',
+                 rf'<svg\1 role="img" aria-label="{_esc(label)}"', svg, count=1)
+    return svg
+
+
+# ----------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True, eq=False)
+class _Audit:
+    """What the report shows, gathered once."""
+
+    result: StudyResult
+    minutes: float
+    categories: tuple[str, ...]
+    has_pop: bool
+    level: str | None
+    coverage: pd.DataFrame
+    groups: pd.DataFrame | None
+    gaps: pd.DataFrame
+    colours: dict[str, str]
+
+    @property
+    def name(self) -> str:
+        return self.result.config.name
+
+    @property
+    def labels(self) -> list[str]:
+        """Group labels (without ``all residents``)."""
+        return [g.label for g in self.result.config.coverage.groups] if self.groups is not None \
+            else []
+
+    def share(self, level: str, area_id: str, category: str, what: str = "share_population",
+              group: str | None = None, minutes: float | None = None) -> Any:
+        t = self.minutes if minutes is None else minutes
+        if group is None:
+            df = self.coverage
+        elif self.groups is None:
+            return np.nan
+        else:
+            df = self.groups[self.groups["group"] == group]
+        hit = df[(df["level"] == level) & (df["area_id"].astype(str) == str(area_id))
+                 & (df["category"] == category) & (df["threshold_min"] == t)]
+        return hit[what].iloc[0] if len(hit) else np.nan
+
+
+def _gather(result: StudyResult) -> _Audit:
+    cfg = result.config
+    blocks = result.blocks
+    has_pop = "population" in blocks and bool(blocks["population"].notna().any())
+    gaps, groups = result.gaps, result.coverage_groups
+    if gaps is None:  # a result made without the audit (e.g. a what-if): compute it now
+        gaps = compute_audit(blocks, result.spaces, result.network, cfg).gaps
+    if groups is None and cfg.coverage.groups and has_pop:
+        levels = [(b.level, f"{b.level}_id") for b in cfg.coverage.boundaries]
+        groups = compute_group_coverage(
+            blocks, cfg.coverage.groups, categories=cfg.categories,
+            thresholds=cfg.coverage.thresholds_minutes, levels=levels, city_name=cfg.name,
+            walk_speed_kmh=cfg.walk_speed_kmh)
+    return _Audit(result=result, minutes=cfg.coverage.audit_minutes,
+                  categories=tuple(cfg.categories), has_pop=has_pop,
+                  level=finest_level(blocks, [b.level for b in cfg.coverage.boundaries]),
+                  coverage=result.coverage, groups=groups, gaps=gaps,
+                  colours=_colours(cfg.categories))
+
+
+# ----------------------------------------------------------------------------- sections
+
+
+def _header(a: _Audit) -> str:
+    from . import __version__
+
+    cfg = a.result.config
+    speeds = "; ".join(f"{_esc(g.label)} at {g.walk_speed_kmh:g} km/h"
+                       for g in cfg.coverage.groups)
+    groups = f" Population groups walk at their own speed ({speeds})." if speeds else ""
+    return (f"<header><h1>Sharing services within a {a.minutes:g}-minute walk: "
+            f"{_esc(a.name)}</h1><p class=\"lede\">Who lives within a {a.minutes:g}-minute walk "
+            "of each kind of sharing service, where the gaps are, and the nearest space to "
+            f"each gap. Walking on the street network at {cfg.walk_speed_kmh:g} km/h."
+            f"{groups}</p><p class=\"note\">sharemap {_esc(__version__)}, "
+            f"{date.today().isoformat()}.</p></header>")
+
+
+def _headline(a: _Audit) -> str:
+    r = a.result
+    city, t = "city", a.minutes
+    cards = []
+    if a.has_pop:
+        cards.append((_int(r.blocks["population"].sum()), "residents in the study"))
+    cards.append((_int(len(r.blocks)), "blocks"))
+    cards.append((_int(len(r.spaces)), "sharing spaces analysed"))
+    what = "share_population" if a.has_pop else "share_blocks"
+    whom = "of residents" if a.has_pop else "of blocks"
+    cards.append((_pct(a.share(city, a.name, "all", what)),
+                  f"{whom} within {t:g} min of every category"))
+    for label in a.labels:
+        cards.append((_pct(a.share(city, a.name, "all", group=label)),
+                      f"of residents {_esc(label)} within {t:g} min of every category "
+                      "(at their speed)"))
+    html_cards = "".join(f'<div class="card"><div class="big">{v}</div>'
+                         f'<div class="what">{w}</div></div>' for v, w in cards)
+    head = ['<th class="name">category</th>', "<th>spaces</th>"]
+    if a.has_pop:
+        head += [f"<th>residents within {t:g} min</th>",
+                 *(f"<th>{_esc(lb)} within {t:g} min</th>" for lb in a.labels),
+                 f"<th>residents beyond {t:g} min</th>"]
+    head.append(f"<th>blocks within {t:g} min</th>")
+    counts = r.spaces["category"].value_counts()
+    rows = []
+    for cat in [*a.categories, "all"]:
+        row = [_td(_esc(cat) if cat != "all" else "all categories", cls="name"),
+               _td(_int(counts.get(cat, 0) if cat != "all" else len(r.spaces)))]
+        if a.has_pop:
+            sh = a.share(city, a.name, cat)
+            pop = a.share(city, a.name, cat, "population")
+            cov = a.share(city, a.name, cat, "population_covered")
+            row.append(_td(_pct(sh), style=_heat(sh)))
+            row += [_td(_pct(g), style=_heat(g))
+                    for g in (a.share(city, a.name, cat, group=lb) for lb in a.labels)]
+            row.append(_td(_int(pop - cov)))
+        sb = a.share(city, a.name, cat, "share_blocks")
+        row.append(_td(_pct(sb), style=_heat(sb)))
+        rows.append(row)
+    return (f'<section id="headline"><h2>At a glance</h2><div class="cards">{html_cards}</div>'
+            f"<h3>Within {t:g} minutes, by category</h3>{_table(head, rows)}</section>")
+
+
+def _coverage_section(a: _Audit) -> str:
+    t = a.minutes
+    subs = (["residents", *a.labels] if a.has_pop else []) + ["blocks"]
+    cats = [*a.categories, "all"]
+    lvl_name = a.level or "area"
+    top = (f'<tr><th class="name" rowspan="2">{_esc(lvl_name)}</th>'
+           + ('<th rowspan="2">residents</th>' if a.has_pop else "")
+           + "".join(f'<th class="cat sep" colspan="{len(subs)}">{_esc(c)}</th>' for c in cats)
+           + "</tr><tr>" + "".join(f'<th{" class=sep" if i == 0 else ""}>{_esc(s)}</th>'
+                                   for _ in cats for i, s in enumerate(subs)) + "</tr>")
+    cov = a.coverage
+    units = [("city", a.name, a.name)]
+    if a.level:
+        u = cov[cov["level"] == a.level][["area", "area_id"]].drop_duplicates()
+        units += [(a.level, row.area, row.area_id)
+                  for row in u.sort_values(["area", "area_id"]).itertuples()]
+    rows = []
+    for level, area, aid in units:
+        row = [_td(_esc(area), cls="name")]
+        if a.has_pop:
+            row.append(_td(_int(a.share(level, aid, "all", "population"))))
+        for cat in cats:
+            vals = []
+            if a.has_pop:
+                vals.append(a.share(level, aid, cat))
+                vals += [a.share(level, aid, cat, group=lb) for lb in a.labels]
+            vals.append(a.share(level, aid, cat, "share_blocks"))
+            row += [_td(_pct(v), cls="sep" if i == 0 else "", style=_heat(v))
+                    for i, v in enumerate(vals)]
+        rows.append(row)
+    table = _table([], rows, head_html=top).replace("<tbody><tr>", '<tbody><tr class="total">',
+                                                    1)
+    whom = ("the share of residents (and of each group, at its own walking speed) and of "
+            "blocks" if a.has_pop else "the share of blocks")
+    return (f'<section id="coverage"><h2>Coverage by {_esc(lvl_name)} at {t:g} minutes</h2>'
+            f'<p class="lede">For each {_esc(lvl_name)} and category, {whom} within a '
+            f"{t:g}-minute walk of the nearest space. <em>all</em>: within {t:g} minutes of "
+            f"every category. The first row is the whole study.</p>{table}</section>")
+
+
+def _chart_section(a: _Audit) -> str:
+    with _figures():
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(7.2, 3.8))
+        ax = fig.add_subplot()
+        what = "share_population" if a.has_pop else "share_blocks"
+        cov = a.coverage[a.coverage["level"] == "city"]
+        for cat in [*a.categories, "all"]:
+            sub = cov[cov["category"] == cat].sort_values("threshold_min")
+            kw = {"color": a.colours[cat], "marker": "o", "lw": 2.6 if cat == "all" else 1.6}
+            ax.plot(sub["threshold_min"], 100 * sub[what], label=_plain(cat), **kw)
+            for i, label in enumerate(a.labels):
+                g = a.groups
+                gs = g[(g["group"] == label) & (g["level"] == "city") & (g["category"] == cat)]
+                gs = gs.sort_values("threshold_min")
+                ax.plot(gs["threshold_min"], 100 * gs["share_population"], ls=("--", ":")[i % 2],
+                        color=a.colours[cat], lw=1.2, marker=".",
+                        label=_plain(f"{cat}, {label}") if cat == "all" else None)
+        ax.set_xlabel("walking time (minutes)")
+        ax.set_ylabel("% of residents covered" if a.has_pop else "% of blocks covered")
+        ax.set_xticks(list(a.result.config.coverage.thresholds_minutes))
+        ax.set_ylim(0, 102)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        fig.tight_layout()
+        svg = _svg(fig, "coverage by category and walking time")
+    dashed = (" Dashed lines: the same for residents "
+              + ", ".join(_esc(lb) for lb in a.labels) + " at their own walking speed."
+              if a.labels else "")
+    return ('<section id="chart"><h2>Coverage by category and walking time</h2>'
+            '<figure class="chart">' + svg + "<figcaption>Share of the whole study's "
+            f"{'residents' if a.has_pop else 'blocks'} within each walking time of the nearest "
+            f"space of each category (black: every category).{dashed}</figcaption></figure>"
+            "</section>")
+
+
+def _gap_tables(a: _Audit, cat: str) -> str:
+    g = a.gaps[a.gaps["category"] == cat]
+    areas = g[(g["kind"] == "area")
+              & (g["population_outside" if a.has_pop else "blocks_outside"] > 0)]
+    areas = areas.head(_TOP_UNITS)
+    blocks = g[g["kind"] == "block"].head(_TOP_BLOCKS)
+    extra = [f"population_outside_{s}" for s in
+             (gc.slug for gc in a.result.config.coverage.groups)] if a.labels else []
+    if a.has_pop:
+        head = [f'<th class="name">{_esc(a.level or "area")}</th>', "<th>residents beyond</th>",
+                "<th>share</th>", *(f"<th>{_esc(lb)} beyond</th>" for lb in a.labels)]
+        rows = [[_td(_esc(r["area"]), cls="name"), _td(_int(r["population_outside"])),
+                 _td(_pct(r["share_outside"])), *(_td(_int(r[c])) for c in extra)]
+                for _, r in areas.iterrows()]
+    else:
+        head = [f'<th class="name">{_esc(a.level or "area")}</th>', "<th>blocks beyond</th>",
+                "<th>share</th>"]
+        rows = [[_td(_esc(r["area"]), cls="name"), _td(_int(r["blocks_outside"])),
+                 _td(_pct(r["share_outside"]))] for _, r in areas.iterrows()]
+    bhead = ['<th class="name">block</th>', f'<th class="name">{_esc(a.level or "area")}</th>',
+             *(["<th>residents</th>"] if a.has_pop else []), "<th>walk (min)</th>",
+             '<th class="name">nearest space</th>']
+    brows = []
+    for _, r in blocks.iterrows():
+        near = (f"{_esc(r['nearest_space_name'])} <span class=\"note\">"
+                f"({_esc(r['nearest_space_id'])})</span>"
+                if pd.notna(r["nearest_space_id"]) else "none reachable")
+        brows.append([_td(_esc(r["block_id"]), cls="name"), _td(_esc(r["area"]), cls="name"),
+                      *([_td(_int(r["population"]))] if a.has_pop else []),
+                      _td(_min(r["walk_min"])), _td(near, cls="name")])
+    n_sp = int((a.result.spaces["category"] == cat).sum())
+    what = "residents" if a.has_pop else "blocks"
+    block_note = ("Blocks with the most residents beyond" if a.has_pop
+                  else "Blocks farthest from a space, beyond")
+    return (f'<div><h3>{_esc(cat)} <span class="note">({n_sp} spaces)</span></h3>'
+            + (_table(head, rows) if rows else f'<p class="note">No {what} beyond '
+               f"{a.minutes:g} min.</p>")
+            + (f'<p class="note">{block_note} {a.minutes:g} min:</p>'
+               + _table(bhead, brows) if brows else "") + "</div>")
+
+
+def _gaps_section(a: _Audit) -> str:
+    whom = "residents" if a.has_pop else "blocks"
+    body = "".join(_gap_tables(a, cat) for cat in a.categories)
+    return ('<section id="gaps"><h2>Where the gaps are</h2>'
+            f'<p class="lede">Per category, the {_esc(a.level or "areas")} with the most '
+            f"{whom} beyond a {a.minutes:g}-minute walk of the nearest space (or with none "
+            "reachable), and the blocks with the most such residents, with their nearest space "
+            f"and the walk to it. The full lists are in <code>gaps.csv</code>.</p>"
+            f'<div class="grid2">{body}</div></section>')
+
+
+def _paths(geoms: Sequence[Any]) -> list[Any]:
+    from matplotlib.path import Path as MplPath
+
+    out = []
+    for geom in geoms:
+        rings = [MplPath(np.asarray(ring.coords)[:, :2], closed=True)
+                 for poly in shapely.get_parts(geom) if poly.geom_type == "Polygon"
+                 for ring in (poly.exterior, *poly.interiors) if len(ring.coords) >= 4]
+        out.append(MplPath.make_compound_path(*rings) if rings else MplPath(np.empty((0, 2))))
+    return out
+
+
+def _walk_colours(minutes: pd.Series) -> list[str]:
+    from ._mapstyle import _UNREACHABLE
+    from .maps import WALK_CLASSES
+
+    bins = np.array([c[0] for c in WALK_CLASSES])
+    colours = np.array([c[2] for c in WALK_CLASSES], dtype=object)
+    vals = minutes.to_numpy(float)
+    idx = np.minimum(np.searchsorted(bins, np.nan_to_num(vals, nan=0.0), side="left"),
+                     len(bins) - 1)
+    return np.where(np.isnan(vals), _UNREACHABLE[1], colours[idx]).tolist()
+
+
+def _draw_map(ax: Axes, a: _Audit, column: str, cat: str | None, font: str | None) -> None:
+    from matplotlib.collections import PathCollection
+
+    r = a.result
+    b = r.blocks
+    ax.add_collection(PathCollection(_paths(b.geometry.to_numpy()),
+                                     facecolors=_walk_colours(b[column]), edgecolors="#ffffff",
+                                     linewidths=0.15))
+    units = r.boundaries.get(a.level) if a.level else None
+    if units is not None:
+        ax.add_collection(PathCollection(_paths(units.geometry.to_numpy()), facecolors="none",
+                                         edgecolors="#444444", linewidths=0.6))
+        if len(units) <= _MAX_MAP_LABELS:
+            from matplotlib import patheffects
+
+            halo = [patheffects.withStroke(linewidth=2, foreground="#ffffff")]
+            for unit in units.itertuples():
+                text = str(unit.name)
+                if font is None and not text.isascii():
+                    continue
+                pt = unit.geometry.representative_point()
+                ax.annotate(_plain(text), (pt.x, pt.y), ha="center", va="center", fontsize=6,
+                            color="#222222", path_effects=halo)
+    sp = r.spaces if cat is None else r.spaces[r.spaces["category"] == cat]
+    for c, grp in sp.groupby("category", sort=False):
+        ax.scatter(grp.geometry.x, grp.geometry.y, s=9, color=a.colours.get(str(c), "#333"),
+                   edgecolors="#ffffff", linewidths=0.4, zorder=3)
+    xmin, ymin, xmax, ymax = b.total_bounds
+    if units is not None and len(units):
+        ux0, uy0, ux1, uy1 = units.total_bounds
+        xmin, ymin, xmax, ymax = min(xmin, ux0), min(ymin, uy0), max(xmax, ux1), max(ymax, uy1)
+    pad = 0.02 * max(xmax - xmin, ymax - ymin)
+    ax.set_xlim(xmin - pad, xmax + pad)
+    ax.set_ylim(ymin - pad, ymax + pad)
+    ax.set_aspect("equal")
+    ax.set_axis_off()
+
+
+def _maps_section(a: _Audit) -> str:
+    from matplotlib.figure import Figure
+
+    from ._mapstyle import _UNREACHABLE
+    from .maps import WALK_CLASSES
+
+    panels = [(walk_col(c), c, f"walk to the nearest {c} space") for c in a.categories]
+    if "proximity_min" in a.result.blocks:
+        panels.append(("proximity_min", None, "walk to the farthest of the nearest spaces "
+                       "(all categories)"))
+    figs = []
+    with _figures() as font:
+        for column, cat, caption in panels:
+            fig = Figure(figsize=(4.2, 4.2))
+            ax = fig.add_axes((0, 0, 1, 1))
+            _draw_map(ax, a, column, cat, font)
+            figs.append(f'<figure><img alt="{_esc(caption)}" src="{_png(fig)}">'
+                        f"<figcaption>{_esc(caption)}</figcaption></figure>")
+    legend = "".join(f'<span class="sw" style="background:{c}"></span>{_esc(lb)}'
+                     for _, lb, c in WALK_CLASSES)
+    legend += f'<span class="sw" style="background:{_UNREACHABLE[1]}"></span>unreachable'
+    spaces = "".join(f'<span class="sw" style="background:{a.colours[c]};border-radius:7px">'
+                     f"</span>{_esc(c)}" for c in a.categories)
+    return ('<section id="maps"><h2>Maps</h2><p class="lede">Blocks coloured by the walk from '
+            "the block to the nearest space (dots: the spaces; lines: "
+            f"{_esc(a.level or 'boundaries')}).</p><p class=\"legend\">{legend}</p>"
+            f'<p class="legend">{spaces}</p><div class="maps">{"".join(figs)}</div></section>')
+
+
+def _method_section(a: _Audit) -> str:
+    r = a.result
+    cfg = r.config
+    cov = cfg.coverage
+    pop_level = cov.population_level
+    items = [
+        "<b>Walk</b>: the shortest walk on the OpenStreetMap walking network from a block's "
+        "representative point to the nearest space of the category, at "
+        f"{cfg.walk_speed_kmh:g} km/h ({cfg.walk_speed_m_min:g} m per minute).",
+        f"<b>Covered</b>: a block whose walk is at most the threshold ({a.minutes:g} minutes "
+        "here); a block from which no space is reachable is not covered. "
+        "<em>all</em>: covered for every category, i.e. the walk to the farthest of the "
+        "nearest spaces (<code>proximity_min</code>) is within the threshold.",
+    ]
+    if pop_level is not None:
+        source = (f"the table {_esc(cov.population_table.path.name)}, joined on "
+                  f"<code>{_esc(cov.population_table.key)}</code>"
+                  if cov.population_table else f"the boundary file {_esc(pop_level.path.name)}")
+        spread = (f"the area of the polygons of {_esc(cov.weights.path.name)} in each block"
+                  if cov.weights else "block area")
+        lost = r.summary.get("counts", {}).get("population_unallocated")
+        items.append(
+            f"<b>Residents</b>: each {_esc(pop_level.level)}'s population (column "
+            f"<code>{_esc(pop_level.population)}</code> of {source}) is spread over the blocks "
+            f"whose representative point it contains, in proportion to {spread}; a unit partly "
+            "outside the study area keeps the share of its area inside."
+            + (f" Residents not placed (no block in their unit): {_int(lost)}." if lost else ""))
+    for g in cov.groups:
+        items.append(
+            f"<b>{_esc(g.label)}</b> (column <code>{_esc(g.column)}</code>): spread like all "
+            f"residents and audited at {g.walk_speed_kmh:g} km/h. Distances do not change with "
+            f"speed, so their walk is the block's walk × {cfg.walk_speed_kmh:g} / "
+            f"{g.walk_speed_kmh:g}.")
+    items.append("<b>Files</b>: <code>coverage.csv</code> (every level, category and "
+                 "threshold), " + ("<code>coverage_groups.csv</code> (the same per group), "
+                                   if cov.groups else "")
+                 + "<code>gaps.csv</code> (the gap rankings in full), <code>blocks.gpkg</code> "
+                 "(per block: residents, walk minutes, <code>proximity_min</code>).")
+    items.append("Street network © OpenStreetMap contributors (ODbL).")
+    return ('<section id="method"><h2>How these numbers are made</h2><ul class="method">'
+            + "".join(f"<li>{i}</li>" for i in items) + "</ul></section>")
+
+
+# ----------------------------------------------------------------------------- public
+
+
+def render_report(result: StudyResult) -> str:
+    """Render the coverage-gap audit of a study as one self-contained HTML page.
+
+    Parameters
+    ----------
+    result
+        From :func:`sharemap.run_study`.
+
+    Returns
+    -------
+    html_text
+        The page: headline numbers (``#headline``), coverage by the finest boundary
+        level and category at the audit threshold (``#coverage``), a chart of
+        coverage by category and walking time (``#chart``), the largest gaps
+        (``#gaps``), small static maps (``#maps``) and the method (``#method``).
+
+    Raises
+    ------
+    MissingDependencyError
+        If matplotlib is not installed.
+    """
+    _matplotlib()
+    a = _gather(result)
+    parts = [_header(a), _headline(a), _coverage_section(a), _chart_section(a),
+             _gaps_section(a), _maps_section(a), _method_section(a)]
+    return ("<!DOCTYPE html>\n<html lang=\"ko\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Coverage audit: {_esc(a.name)}</title><style>{_CSS}</style></head>"
+            f"<body><main>{''.join(parts)}</main></body></html>\n")
+
+
+def write_report(result: StudyResult, path: str | Path) -> Path:
+    """Write the coverage-gap audit of a study to `path` as one self-contained HTML page.
+
+    Parameters
+    ----------
+    result
+        From :func:`sharemap.run_study`.
+    path
+        The HTML file to write (atomically); its folder is created.
+
+    Returns
+    -------
+    path
+        The written file.
+
+    Raises
+    ------
+    MissingDependencyError
+        If matplotlib is not installed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from sharemap import read_config, run_study
+    >>> from sharemap.datasets import get_path
+    >>> result = run_study(read_config(get_path("demo")))
+    >>> out = write_report(result, Path(tempfile.mkdtemp()) / "report.html")
+    >>> "Where the gaps are" in out.read_text(encoding="utf-8")
+    True
+    """
+    text = render_report(result)
+    out = _io.write_text(text, path)
+    logger.info("Wrote report %s (%.1f MB)", out, len(text.encode("utf-8")) / 1e6)
+    return out
