@@ -33,6 +33,7 @@ from .access import snap_points as snap_points
 from .access import spaces_within as spaces_within
 from .access import walk_times as walk_times
 from .blocks import blocks_from_network as blocks_from_network
+from .blocks import read_barriers as read_barriers
 from .blocks import read_blocks as read_blocks
 from .config import StudyConfig as StudyConfig
 from .config import read_config as read_config
@@ -54,6 +55,8 @@ from .pipeline import write_outputs as write_outputs
 from .report import write_report as write_report
 from .villages import compute_candidates as compute_candidates
 from .villages import compute_villages as compute_villages
+from .villages import explain_block as explain_block
+from .villages import sweep as sweep
 
 try:
     __version__ = metadata.version("sharemap")

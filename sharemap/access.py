@@ -6,12 +6,18 @@ directions) and on through the network; the straight-line offset from the point
 to the edge is added once at each end. Points are joined into the graph as extra
 nodes that split their edges, so two points on the same street segment are
 connected directly along it, and every answer is an exact shortest path.
+
+The searches run in :mod:`sharemap._engine`: compiled bounded Dijkstra searches
+whose cost grows with the nodes they reach, not with the size of the city (one
+multi-source pass per category for walk times; one bounded search per point of
+the smaller side for pairs and counts), with a scipy fallback.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -497,6 +503,12 @@ def count_within(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame
 _ISO_BATCH = 128
 
 
+def _engine_threads() -> int:
+    from . import _engine
+
+    return _engine._threads()
+
+
 def _reach_table(network: WalkNetwork, snaps: pd.DataFrame, budget_m: float
                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
                             npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -719,9 +731,13 @@ def isochrones(network: WalkNetwork, points: gpd.GeoDataFrame, *,
             order = np.argsort(owner, kind="stable")
             split = np.searchsorted(owner[order], np.arange(len(rows) + 1))
             per_level.append((segs[order], split))
-        for i in range(len(rows)):
-            levels = [s[sp[i]:sp[i + 1]] for s, sp in per_level]
-            geoms.extend(_nested_polygons(levels, buffer_m, px))
+        def trace(i: int, per_level: list[Any] = per_level) -> list[shapely.Geometry]:
+            return _nested_polygons([s[sp[i]:sp[i + 1]] for s, sp in per_level], buffer_m, px)
+
+        # the distance field (compiled) and shapely release the GIL: trace on threads
+        with ThreadPoolExecutor(max_workers=_engine_threads()) as pool:
+            for polys in pool.map(trace, range(len(rows))):
+                geoms.extend(polys)
         bar.update(len(rows))
     bar.close()
     base = pd.DataFrame(points.drop(columns=points.geometry.name))

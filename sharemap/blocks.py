@@ -564,8 +564,10 @@ def block_faces(network: WalkNetwork, *,
     faces
         One row per face: ``kind`` (``land``, ``street``, ``artefact``, ``water``),
         ``block`` (the face's block label, -1 if none), ``area_m2``, ``perimeter_m``, ``width_m``,
-        ``elongation``, ``radius_m``, ``path_share``, ``name_share``, ``outside_m``,
-        and the polygon, in the network's CRS. See the module notes for the rules.
+        ``elongation``, ``radius_m``, ``path_share``, ``road_share``, ``name_share``,
+        ``outside_m`` (outline on the open outside), ``inner_m`` (longest footway or
+        service run dangling inside) and the polygon, in the network's CRS. See the
+        module notes for the rules.
 
     Raises
     ------

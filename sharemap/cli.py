@@ -50,24 +50,38 @@ def _print_summary(summary: dict, out: Path) -> None:
     print("\n".join(lines))
 
 
-def _run(config_path: Path, out: Path, progress: bool) -> int:
+def _run(config_path: Path, out: Path, progress: bool, split_by: str | None = None) -> int:
+    from dataclasses import replace
+
+    from ._errors import ConfigError
     from .config import read_config
     from .pipeline import run_study, write_outputs
 
-    result = run_study(read_config(config_path), progress=progress)
-    write_outputs(result, out, progress=progress)
+    config = read_config(config_path)
+    if split_by:
+        levels = [b.level for b in config.coverage.boundaries]
+        if split_by not in levels:
+            msg = f"--split-by {split_by!r}: not a boundary level of the study ({levels})"
+            raise ConfigError(msg)
+        config = replace(config, map=replace(config.map, split_by=split_by))
+    result = run_study(config, progress=progress)
+    paths = write_outputs(result, out, progress=progress)
     _print_summary(result.summary, out)
+    if "map.png" in paths:
+        print(f"  figure          : {out / 'map.png'}")
+    if any(name.startswith("maps/") for name in paths):
+        print(f"  maps per {config.map.split_by:<7}: {out / 'maps' / 'index.html'}")
     return 0
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    return _run(Path(args.config), Path(args.out), args.progress)
+    return _run(Path(args.config), Path(args.out), args.progress, args.split_by)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .datasets import get_path
 
-    return _run(get_path("demo"), Path(args.out), args.progress)
+    return _run(get_path("demo"), Path(args.out), args.progress, args.split_by)
 
 
 EPILOG_SUGGEST = """examples:
@@ -245,10 +259,12 @@ def _parser() -> argparse.ArgumentParser:
                          epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("config", help="the study's TOML file")
     run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--split-by", help="also one map per unit of this boundary level (e.g. gu)")
     run.set_defaults(func=_cmd_run)
     demo = sub.add_parser("demo", help="run the shipped synthetic demo district",
                           epilog=EPILOG_DEMO, formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--out", default="sharemap-demo", help="output folder")
+    demo.add_argument("--split-by", help="also one map per unit of this boundary level (dong)")
     demo.set_defaults(func=_cmd_demo)
     sug = sub.add_parser("suggest", help="choose sites for new facilities (maximal covering)",
                          epilog=EPILOG_SUGGEST,
@@ -276,7 +292,7 @@ def _parser() -> argparse.ArgumentParser:
                         epilog="example:\n  sharemap explain data/demo/study.toml 42",
                         formatter_class=argparse.RawDescriptionHelpFormatter)
     ex.add_argument("config", help="the study's TOML file")
-    ex.add_argument("block_id", type=int, help="a block_id from blocks.gpkg")
+    ex.add_argument("block_id", help="a block_id from blocks.gpkg")
     ex.set_defaults(func=_cmd_explain)
     sw = sub.add_parser("sweep", help="candidates and villages for several adjacency rules",
                         epilog="example:\n  sharemap sweep data/demo/study.toml "

@@ -211,3 +211,25 @@ def test_audit_writes_report(tmp_path, capsys):
     assert "누리1동" in html and "http://" not in html and "https://" not in html
     assert (tmp_path / "gaps.csv").stat().st_size > 0
     assert "report" in capsys.readouterr().out
+
+
+def test_explain_and_sweep_commands(demo_out, tmp_path, capsys):
+    blocks = gpd.read_file(demo_out / "blocks.gpkg", layer="blocks")
+    cand = blocks[blocks["candidate"]].iloc[0]
+    assert main(["explain", str(get_path("demo")), str(cand["block_id"])]) == 0
+    text = capsys.readouterr().out
+    for sid in cand["adjacent_space_ids"].split(","):
+        assert sid in text
+    assert main(["explain", str(get_path("demo")), "999999"]) == 2
+    assert main(["sweep", str(get_path("demo")), "--adjacent-minutes", "5",
+                 "--min-spaces", "3", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "sweep.csv", encoding="utf-8-sig")
+    assert table["candidate_blocks"].tolist() == [int(blocks["candidate"].sum())]
+
+
+def test_split_by_writes_unit_maps(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--split-by", "dong"]) == 0
+    assert (tmp_path / "maps" / "index.html").is_file()
+    assert len(list((tmp_path / "maps").glob("*.html"))) == 1 + 5
+    assert main(["demo", "--out", str(tmp_path), "--split-by", "nope"]) == 2
+    assert "nope" in capsys.readouterr().err

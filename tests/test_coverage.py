@@ -430,8 +430,9 @@ def test_demo_study_with_weights_conserves_each_dong(tmp_path):
     toml = toml.replace('"gu.geojson"', f'"{demo_dir() / "gu.geojson"}"')
     toml = re.sub(r'(path|osm_xml) = "([^"/]+)"', lambda m: f'{m[1]} = "{demo_dir() / m[2]}"',
                   toml)
-    toml = toml.replace("[coverage]\n", '[coverage]\nweights = "buildings.gpkg"\n'
-                        'groups = [{ column = "pop_65plus", label = "65+" }]\n')
+    toml = toml.replace('"water.geojson"', f'"{demo_dir() / "water.geojson"}"')
+    toml = toml.replace("[coverage]\n", '[coverage]\nweights = "buildings.gpkg"\n')
+    assert "pop_65plus" in toml  # the demo study audits residents aged 65+
     (tmp_path / "study.toml").write_text(toml, encoding="utf-8")
     result = run_study(read_config(tmp_path / "study.toml"))
     b = result.blocks

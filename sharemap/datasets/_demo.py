@@ -110,6 +110,7 @@ name = "name"
 
 [blocks]
 min_area_m2 = 1000
+barriers = ["water.geojson"]
 
 [villages]
 adjacent_minutes = 5
@@ -122,6 +123,7 @@ boundaries = [
   { level = "gu", path = "gu.geojson", name = "sggnm", id = "sgg" },
   { level = "dong", path = "dong.geojson", name = "dong_nm", id = "adm_cd2", population = "pop_total" },
 ]
+groups = [ { column = "pop_65plus", label = "65+", walk_speed_kmh = 3.6 } ]
 
 [map]
 color_by = "adjacent_spaces"
