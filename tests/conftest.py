@@ -75,3 +75,36 @@ def seoul_data() -> Path:
         pytest.skip(f"real Seoul data not found at {SEOUL_DATA} (it sits beside the checkout "
                     "in development and CI; a fresh machine does not have it)")
     return SEOUL_DATA
+
+
+def dongdaemun_toml(d: Path, *, carshare: str | None = None, extra_coverage: str = "",
+                    extra: str = "", levels: tuple[str, ...] = ("gu", "dong")) -> str:
+    """The real Dongdaemun-gu study as TOML, over the Seoul data folder `d`.
+
+    Layers: the portal's bike master JSON, Nanumcar spots (or the file `carshare`)
+    and the reservable venues; boundaries: the gu and its dongs with 2021 populations.
+    `extra_coverage` is added to [coverage], `extra` at the end (e.g. a [map] table).
+    """
+    d = Path(d).as_posix()
+    cars = carshare or f"{d}/points/nanumcar_spots_2017.csv"
+    bounds = {
+        "gu": f'level = "gu"\npath = "{d}/boundaries/seoul_gu_2021.geojson"\n'
+              'name = "sggnm"\nid = "sgg"\nfilter = { sggnm = "동대문구" }\n',
+        "dong": f'level = "dong"\npath = "{d}/boundaries/seoul_hangjeongdong_2021.geojson"\n'
+                'name = "dong_nm"\nid = "adm_cd2"\npopulation = "pop_total"\n'
+                'filter = { sggnm = "동대문구" }\n',
+    }
+    return (
+        f'[study]\nname = "Dongdaemun-gu"\ncrs = "EPSG:5186"\n'
+        f'area = "{d}/boundaries/seoul_gu_2021.geojson"\narea_filter = {{ sggnm = "동대문구" }}\n'
+        f'[network]\ngraphml = "{d}/network/dongdaemun_walk.graphml"\n'
+        f'[[layers]]\ncategory = "bike"\n'
+        f'path = "{d}/raw/ttareungyi_master_seoul_open_data.json"\npreset = "ttareungyi"\n'
+        f'[[layers]]\ncategory = "carshare"\npath = "{cars}"\npreset = "nanumcar"\n'
+        f'[[layers]]\ncategory = "facility"\n'
+        f'path = "{d}/points/public_service_reservation_culture_2025-04.csv"\n'
+        f'preset = "public_reservation"\n'
+        f'[coverage]\n{extra_coverage}\n'
+        + "".join(f"[[coverage.boundaries]]\n{bounds[lv]}" for lv in levels)
+        + extra
+    )

@@ -12,7 +12,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import X0, Y0, grid_edges, osm_graph, points
+from conftest import X0, Y0, dongdaemun_toml, grid_edges, osm_graph, points
 from shapely.geometry import LineString, box
 
 from sharemap import ConfigError, InputDataError, access, read_config, run_study, write_outputs
@@ -504,42 +504,11 @@ def dongdaemun(seoul_data, tmp_path_factory):
     d = seoul_data
     folder = tmp_path_factory.mktemp("ddm_cov")
     cfg = folder / "study.toml"
-    cfg.write_text(f"""
-[study]
-name = "동대문구"
-area = "{d}/boundaries/seoul_gu_2021.geojson"
-area_filter = {{ sggnm = "동대문구" }}
-[network]
-graphml = "{d}/network/dongdaemun_walk.graphml"
-[[layers]]
-category = "bike"
-path = "{d}/raw/ttareungyi_master_seoul_open_data.json"
-preset = "ttareungyi"
-[[layers]]
-category = "carshare"
-path = "{d}/points/nanumcar_spots_2017.csv"
-preset = "nanumcar"
-[[layers]]
-category = "facility"
-path = "{d}/points/public_service_reservation_culture_2025-04.csv"
-preset = "public_reservation"
-[coverage]
-population_table = {{ path = "{d}/boundaries/seoul_dong_population_2021q2.csv", key = "adm_nm" }}
-groups = [{{ column = "pop_65plus", label = "65+", walk_speed_kmh = 3.6 }}]
-[[coverage.boundaries]]
-level = "gu"
-path = "{d}/boundaries/seoul_gu_2021.geojson"
-name = "sggnm"
-id = "sgg"
-filter = {{ sggnm = "동대문구" }}
-[[coverage.boundaries]]
-level = "dong"
-path = "{d}/boundaries/seoul_hangjeongdong_2021.geojson"
-name = "dong_nm"
-id = "adm_cd2"
-population = "pop_total"
-filter = {{ sggnm = "동대문구" }}
-""", encoding="utf-8")
+    cfg.write_text(dongdaemun_toml(d, extra_coverage=(
+        f'population_table = {{ path = "{d}/boundaries/seoul_dong_population_2021q2.csv", '
+        'key = "adm_nm" }\n'
+        'groups = [{ column = "pop_65plus", label = "65+", walk_speed_kmh = 3.6 }]')),
+        encoding="utf-8")
     result = run_study(read_config(cfg))
     out = folder / "out"
     write_outputs(result, out)
@@ -549,7 +518,7 @@ filter = {{ sggnm = "동대문구" }}
 def _recompute(blocks, cats, levels, thresholds, pop_col="population", factor=1.0):
     rows = {}
     for lvl in ["city", *levels]:
-        groups = [("동대문구", blocks)] if lvl == "city" else blocks.groupby(f"{lvl}_id")
+        groups = [("Dongdaemun-gu", blocks)] if lvl == "city" else blocks.groupby(f"{lvl}_id")
         for aid, sub in groups:
             for cat in [*cats, "all"]:
                 cols = [f"walk_min_{c}" for c in (cats if cat == "all" else [cat])]

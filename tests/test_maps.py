@@ -28,6 +28,7 @@ import folium
 import geopandas as gpd
 import numpy as np
 import pytest
+from conftest import dongdaemun_toml
 from pyproj import Transformer
 from shapely.geometry import Point, Polygon, box
 
@@ -709,42 +710,6 @@ def test_write_outputs_png_and_split_maps_on_the_demo(tmp_path):
 # ---------------------------------------------------------------------------
 # the real Dongdaemun-gu study, with a hostile venue name in a copied input file
 
-SEOUL_TOML = """
-[study]
-name = "Dongdaemun-gu"
-area = "{d}/boundaries/seoul_gu_2021.geojson"
-area_filter = {{ sggnm = "동대문구" }}
-[network]
-graphml = "{d}/network/dongdaemun_walk.graphml"
-[[layers]]
-category = "bike"
-path = "{d}/raw/ttareungyi_master_seoul_open_data.json"
-preset = "ttareungyi"
-[[layers]]
-category = "carshare"
-path = "cars.csv"
-preset = "nanumcar"
-[[layers]]
-category = "facility"
-path = "{d}/points/public_service_reservation_culture_2025-04.csv"
-preset = "public_reservation"
-[[coverage.boundaries]]
-level = "gu"
-path = "{d}/boundaries/seoul_gu_2021.geojson"
-name = "sggnm"
-id = "sgg"
-filter = {{ sggnm = "동대문구" }}
-[[coverage.boundaries]]
-level = "dong"
-path = "{d}/boundaries/seoul_hangjeongdong_2021.geojson"
-name = "dong_nm"
-id = "adm_cd2"
-population = "pop_total"
-filter = {{ sggnm = "동대문구" }}
-[map]
-split_by = "dong"
-tiles = "none"
-"""
 
 
 @pytest.fixture(scope="module")
@@ -759,8 +724,9 @@ def seoul_run(seoul_data, tmp_path_factory):
     row = cars.index[cars["gu_by_polygon"] == "동대문구"][0]
     cars.loc[row, "name"] = PWN_IMG
     cars.to_csv(folder / "cars.csv", index=False)
-    (folder / "study.toml").write_text(SEOUL_TOML.format(d=seoul_data.as_posix()),
-                                       encoding="utf-8")
+    toml = dongdaemun_toml(seoul_data, carshare="cars.csv",
+                           extra='[map]\nsplit_by = "dong"\ntiles = "none"\n')
+    (folder / "study.toml").write_text(toml, encoding="utf-8")
     result = run_study(read_config(folder / "study.toml"))
     write_outputs(result, folder / "out")
     return result, folder / "out"

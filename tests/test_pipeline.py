@@ -1,5 +1,4 @@
 """A whole study on the real Dongdaemun-gu data (skipped where ../shared/data is absent)."""
-# ruff: noqa: E501
 
 from __future__ import annotations
 
@@ -7,6 +6,7 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import dongdaemun_toml
 
 from sharemap import read_config, run_study
 
@@ -15,36 +15,7 @@ from sharemap import read_config, run_study
 def dongdaemun(seoul_data, tmp_path_factory):
     d = seoul_data
     cfg = tmp_path_factory.mktemp("ddm") / "study.toml"
-    cfg.write_text(f"""
-[study]
-name = "Dongdaemun-gu"
-crs = "EPSG:5186"
-area = "{d}/boundaries/seoul_gu_2021.geojson"
-area_filter = {{ sggnm = "동대문구" }}
-
-[network]
-graphml = "{d}/network/dongdaemun_walk.graphml"
-
-[[layers]]
-category = "bike"
-path = "{d}/raw/ttareungyi_master_seoul_open_data.json"
-preset = "ttareungyi"
-
-[[layers]]
-category = "carshare"
-path = "{d}/points/nanumcar_spots_2017.csv"
-preset = "nanumcar"
-
-[[layers]]
-category = "facility"
-path = "{d}/points/public_service_reservation_culture_2025-04.csv"
-preset = "public_reservation"
-
-[coverage]
-boundaries = [
-  {{ level = "dong", path = "{d}/boundaries/seoul_hangjeongdong_2021.geojson", name = "dong_nm", id = "adm_cd2", population = "pop_total", filter = {{ sggnm = "동대문구" }} }},
-]
-""", encoding="utf-8")
+    cfg.write_text(dongdaemun_toml(d, levels=("dong",)), encoding="utf-8")
     return run_study(read_config(cfg)), d
 
 

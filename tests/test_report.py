@@ -13,6 +13,7 @@ import _browser  # tests/_browser.py
 import geopandas as gpd
 import pandas as pd
 import pytest
+from conftest import dongdaemun_toml
 
 from sharemap import MissingDependencyError, read_config, run_study
 from sharemap.datasets import demo_dir
@@ -173,25 +174,8 @@ def test_report_needs_matplotlib(demo, monkeypatch, tmp_path):
 def test_real_district_report(seoul_data, tmp_path):
     d = seoul_data
     cfg = tmp_path / "study.toml"
-    cfg.write_text(f"""
-[study]
-name = "Dongdaemun-gu"
-area = "{d}/boundaries/seoul_gu_2021.geojson"
-area_filter = {{ sggnm = "동대문구" }}
-[network]
-graphml = "{d}/network/dongdaemun_walk.graphml"
-[[layers]]
-category = "bike"
-path = "{d}/raw/ttareungyi_master_seoul_open_data.json"
-preset = "ttareungyi"
-[[layers]]
-category = "carshare"
-path = "{d}/points/nanumcar_spots_2017.csv"
-preset = "nanumcar"
-[coverage]
-groups = [{{ column = "pop_65plus", label = "65+" }}]
-boundaries = [{{ level = "dong", path = "{d}/boundaries/seoul_hangjeongdong_2021.geojson", name = "dong_nm", id = "adm_cd2", population = "pop_total", filter = {{ sggnm = "동대문구" }} }}]
-""", encoding="utf-8")  # noqa: E501
+    cfg.write_text(dongdaemun_toml(d, levels=("dong",), extra_coverage=(
+        'groups = [{ column = "pop_65plus", label = "65+" }]')), encoding="utf-8")
     result = run_study(read_config(cfg))
     text = write_report(result, tmp_path / "report.html").read_text(encoding="utf-8")
     page = _parse(text)
