@@ -244,6 +244,56 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
+def _study_commands(add: Any) -> None:
+    run = add("run", "run a study from its TOML configuration", EPILOG_RUN, _cmd_run)
+    run.add_argument("config", help="the study's TOML file")
+    run.add_argument("--out", required=True, help="output folder")
+    run.add_argument("--split-by", help="also one map per unit of this boundary level (e.g. gu)")
+    demo = add("demo", "run the shipped synthetic demo district", EPILOG_DEMO, _cmd_demo)
+    demo.add_argument("--out", default="sharemap-demo", help="output folder")
+    demo.add_argument("--split-by", help="also one map per unit of this boundary level (dong)")
+    au = add("audit", "run a study and write a coverage-gap report (report.html) for a "
+             "district office", "example:\n  sharemap audit data/demo/study.toml --out out/audit",
+             _cmd_audit)
+    au.add_argument("config", help="the study's TOML file")
+    au.add_argument("--out", required=True, help="output folder")
+    ex = add("explain", "say in words why a block is (not) a village candidate",
+             "example:\n  sharemap explain data/demo/study.toml 42", _cmd_explain)
+    ex.add_argument("config", help="the study's TOML file")
+    ex.add_argument("block_id", help="a block_id from blocks.gpkg")
+    sw = add("sweep", "candidates and villages for several adjacency rules",
+             "example:\n  sharemap sweep data/demo/study.toml --adjacent-minutes 3,5,7 "
+             "--min-spaces 2,3,4 --out out/sweep", _cmd_sweep)
+    sw.add_argument("config", help="the study's TOML file")
+    sw.add_argument("--adjacent-minutes", type=_floats, default=[3.0, 5.0, 7.0],
+                    help="comma-separated minutes (3,5,7)")
+    sw.add_argument("--min-spaces", type=_ints, default=[2, 3, 4],
+                    help="comma-separated counts (2,3,4)")
+    sw.add_argument("--out", help="folder for sweep.csv")
+
+
+def _planning_commands(add: Any) -> None:
+    sug = add("suggest", "choose sites for new facilities (maximal covering)", EPILOG_SUGGEST,
+              _cmd_suggest)
+    sug.add_argument("config", help="the study's TOML file")
+    sug.add_argument("--category", required=True, help="category to add sites for")
+    sug.add_argument("--add", type=int, required=True, help="number of sites to choose")
+    sug.add_argument("--minutes", type=float, default=15.0, help="coverage threshold (15)")
+    sug.add_argument("--objective", choices=("population", "villages"), default="population")
+    sug.add_argument("--candidates", help="candidate sites file (read like a layer)")
+    _column_options(sug)
+    sug.add_argument("--out", required=True, help="output folder")
+    wi = add("whatif", "recompute coverage and villages with spaces added/removed",
+             EPILOG_WHATIF, _cmd_whatif)
+    wi.add_argument("config", help="the study's TOML file")
+    wi.add_argument("--add", help="file of spaces to add (read like a layer)")
+    wi.add_argument("--category", help="category of the added spaces")
+    wi.add_argument("--remove", help="comma-separated space ids to remove (category:id if "
+                    "an id repeats across categories)")
+    _column_options(wi)
+    wi.add_argument("--out", required=True, help="output folder")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="sharemap",
@@ -254,64 +304,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="store_true", help="print the version and exit")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress")
+    # -v/-q also work after the subcommand (`sharemap demo -q`)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
+                        help="more log output")
+    common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="errors only, no progress")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    run = sub.add_parser("run", help="run a study from its TOML configuration",
-                         epilog=EPILOG_RUN, formatter_class=argparse.RawDescriptionHelpFormatter)
-    run.add_argument("config", help="the study's TOML file")
-    run.add_argument("--out", required=True, help="output folder")
-    run.add_argument("--split-by", help="also one map per unit of this boundary level (e.g. gu)")
-    run.set_defaults(func=_cmd_run)
-    demo = sub.add_parser("demo", help="run the shipped synthetic demo district",
-                          epilog=EPILOG_DEMO, formatter_class=argparse.RawDescriptionHelpFormatter)
-    demo.add_argument("--out", default="sharemap-demo", help="output folder")
-    demo.add_argument("--split-by", help="also one map per unit of this boundary level (dong)")
-    demo.set_defaults(func=_cmd_demo)
-    sug = sub.add_parser("suggest", help="choose sites for new facilities (maximal covering)",
-                         epilog=EPILOG_SUGGEST,
-                         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sug.add_argument("config", help="the study's TOML file")
-    sug.add_argument("--category", required=True, help="category to add sites for")
-    sug.add_argument("--add", type=int, required=True, help="number of sites to choose")
-    sug.add_argument("--minutes", type=float, default=15.0, help="coverage threshold (15)")
-    sug.add_argument("--objective", choices=("population", "villages"), default="population")
-    sug.add_argument("--candidates", help="candidate sites file (read like a layer)")
-    _column_options(sug)
-    sug.add_argument("--out", required=True, help="output folder")
-    sug.set_defaults(func=_cmd_suggest)
-    wi = sub.add_parser("whatif", help="recompute coverage and villages with spaces added/removed",
-                        epilog=EPILOG_WHATIF, formatter_class=argparse.RawDescriptionHelpFormatter)
-    wi.add_argument("config", help="the study's TOML file")
-    wi.add_argument("--add", help="file of spaces to add (read like a layer)")
-    wi.add_argument("--category", help="category of the added spaces")
-    wi.add_argument("--remove", help="comma-separated space ids to remove (category:id if "
-                    "an id repeats across categories)")
-    _column_options(wi)
-    wi.add_argument("--out", required=True, help="output folder")
-    wi.set_defaults(func=_cmd_whatif)
-    ex = sub.add_parser("explain", help="say in words why a block is (not) a village candidate",
-                        epilog="example:\n  sharemap explain data/demo/study.toml 42",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    ex.add_argument("config", help="the study's TOML file")
-    ex.add_argument("block_id", help="a block_id from blocks.gpkg")
-    ex.set_defaults(func=_cmd_explain)
-    sw = sub.add_parser("sweep", help="candidates and villages for several adjacency rules",
-                        epilog="example:\n  sharemap sweep data/demo/study.toml "
-                        "--adjacent-minutes 3,5,7 --min-spaces 2,3,4 --out out/sweep",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    sw.add_argument("config", help="the study's TOML file")
-    sw.add_argument("--adjacent-minutes", type=_floats, default=[3.0, 5.0, 7.0],
-                    help="comma-separated minutes (3,5,7)")
-    sw.add_argument("--min-spaces", type=_ints, default=[2, 3, 4],
-                    help="comma-separated counts (2,3,4)")
-    sw.add_argument("--out", help="folder for sweep.csv")
-    sw.set_defaults(func=_cmd_sweep)
-    au = sub.add_parser("audit", help="run a study and write a coverage-gap report "
-                        "(report.html) for a district office",
-                        epilog="example:\n  sharemap audit data/demo/study.toml --out out/audit",
-                        formatter_class=argparse.RawDescriptionHelpFormatter)
-    au.add_argument("config", help="the study's TOML file")
-    au.add_argument("--out", required=True, help="output folder")
-    au.set_defaults(func=_cmd_audit)
+
+    def add(name: str, help_: str, epilog: str, func: Any) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, parents=[common], help=help_, epilog=epilog,
+                             formatter_class=argparse.RawDescriptionHelpFormatter)
+        cmd.set_defaults(func=func)
+        return cmd
+
+    _study_commands(add)
+    _planning_commands(add)
     return parser
 
 
@@ -343,6 +351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SharemapError as exc:
         print(f"sharemap: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and closed early
+        return 0
     except KeyboardInterrupt:
         print("sharemap: interrupted; finished outputs are complete, others were not written",
               file=sys.stderr)
