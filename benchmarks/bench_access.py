@@ -271,7 +271,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
     iso_pick = rng.choice(len(spaces), n_iso, replace=False)
     iso_points = spaces.iloc[iso_pick]
     runs: dict[str, list[float]] = {}
+    near = counts = iso = None
     for _ in range(args.repeat):
+        near = counts = iso = None  # free the last run's results first
         start = time.perf_counter()
         near = _engine.multi_source_many(
             csr, [(space_node[codes == c], offsets[codes == c]) for c in range(len(cats))]

@@ -27,7 +27,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 from scipy import sparse
-from tqdm.auto import tqdm
+from tqdm import tqdm  # not tqdm.auto: it warns in Jupyter without ipywidgets
 
 from ._crs import check_same_crs
 from ._errors import InputDataError

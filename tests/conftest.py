@@ -108,3 +108,17 @@ def dongdaemun_toml(d: Path, *, carshare: str | None = None, extra_coverage: str
         + "".join(f"[[coverage.boundaries]]\n{bounds[lv]}" for lv in levels)
         + extra
     )
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _sharemap_cache(tmp_path_factory):
+    """Keep the prepared-network cache of every test run out of the user's home."""
+    import os
+
+    old = os.environ.get("SHAREMAP_CACHE_DIR")
+    os.environ["SHAREMAP_CACHE_DIR"] = str(tmp_path_factory.mktemp("sharemap-cache"))
+    yield
+    if old is None:
+        os.environ.pop("SHAREMAP_CACHE_DIR", None)
+    else:
+        os.environ["SHAREMAP_CACHE_DIR"] = old
