@@ -707,7 +707,8 @@ def isochrones(network: WalkNetwork, points: gpd.GeoDataFrame, *,
     >>> net = network_from_osm_xml(demo_dir() / "walk.osm")
     >>> pts = gpd.GeoDataFrame(geometry=[net.nodes.geometry.iloc[0]], crs=net.crs)
     >>> iso = isochrones(net, pts, minutes=(5, 10))
-    >>> bool(iso.geometry.iloc[1].contains(iso.geometry.iloc[0]))
+    >>> five, ten = iso.geometry.iloc[0], iso.geometry.iloc[1]
+    >>> bool(five.difference(ten).area < 1e-6)  # nested, up to contour rounding
     True
     """
     snaps_all = snap_points(network, points, max_snap_m=max_snap_m)
