@@ -44,6 +44,10 @@ def _print_summary(summary: dict, out: Path) -> None:
         if share is None:
             share, what = head.get("share_blocks_all"), "blocks"
         pct = "n/a" if share is None else f"{100 * share:.1f}%"
+        by_group = ", ".join(f"{g} {100 * v:.1f}%" for g, v in
+                             (head.get("share_population_all_by_group") or {}).items()
+                             if v is not None)
+        pct += f" ({by_group} at their own pace)" if by_group else ""
         lines.append(f"  {what} within {head['threshold_min']:g} min of every category: {pct}")
     lines.append(f"  outputs in      : {out}")
     lines.append(f"  map             : {out / 'map.html'}")

@@ -214,14 +214,21 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def _headline(coverage: pd.DataFrame) -> dict[str, Any]:
+def _headline(coverage: pd.DataFrame, groups: pd.DataFrame | None = None) -> dict[str, Any]:
     city = coverage[(coverage["level"] == "city") & (coverage["category"] == "all")]
     if city.empty:
         return {}
     row = city.loc[city["threshold_min"].sub(15).abs().idxmin()]
-    return {"threshold_min": float(row["threshold_min"]),
-            "share_blocks_all": _num(row["share_blocks"]),
-            "share_population_all": _num(row["share_population"])}
+    out = {"threshold_min": float(row["threshold_min"]),
+           "share_blocks_all": _num(row["share_blocks"]),
+           "share_population_all": _num(row["share_population"])}
+    if groups is not None:
+        sel = groups[(groups["level"] == "city") & (groups["category"] == "all")
+                     & (groups["threshold_min"] == row["threshold_min"])
+                     & (groups["group"] != "all residents")]
+        out["share_population_all_by_group"] = {
+            str(g.group): _num(g.share_population) for g in sel.itertuples()}
+    return out
 
 
 def _num(value: Any) -> float | None:
@@ -258,7 +265,7 @@ def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, i
             "population": _num(blocks["population"].sum()) if "population" in blocks else None,
             "population_unallocated": unallocated,
         },
-        "coverage_headline": _headline(result["coverage"]),
+        "coverage_headline": _headline(result["coverage"], result.get("coverage_groups")),
         "versions": _versions(),
         "seconds": timings,
     }
@@ -340,6 +347,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t)
     coverage = audit.coverage
     parts = {"spaces": spaces, "rejects": rejects, "blocks": blocks, "villages": villages,
+             "coverage_groups": audit.coverage_groups,
              "coverage": coverage, "network": net}
     summary = _summary(config, parts, rows_read, t, unallocated)
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,

@@ -185,8 +185,15 @@ def test_summary_printed(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     for word in ("spaces analysed", "rows rejected", "blocks", "candidates", "villages",
-                 "within 15 min of every category", "map.html"):
+                 "within 15 min of every category", "map.html", "65+"):
         assert word in out
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    head = summary["coverage_headline"]
+    groups = pd.read_csv(tmp_path / "coverage_groups.csv", encoding="utf-8-sig")
+    row = groups[(groups["group"] == "65+") & (groups["level"] == "city")
+                 & (groups["category"] == "all") & (groups["threshold_min"] == 15)].iloc[0]
+    assert head["share_population_all_by_group"]["65+"] == pytest.approx(
+        row["share_population"], abs=1e-4)
 
 
 @pytest.mark.parametrize("argv", [["run"], ["sweep"], ["suggest", "x.toml"], ["demo", "--bad"]])
