@@ -55,9 +55,9 @@ import pandas as pd
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_access import CATEGORY_SIZES, CRS, grid_network, machine, place_spaces  # noqa: E402
+from bench_access import CATEGORY_SIZES, CRS, grid_network, machine, place_spaces
 
-from sharemap.network import WalkNetwork  # noqa: E402
+from sharemap.network import WalkNetwork
 
 #: Seoul's population (2021), spread over the dongs.
 POPULATION = 9_400_000
