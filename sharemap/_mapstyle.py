@@ -66,10 +66,16 @@ VILLAGE_COLOUR = "#c51b8a"
 def escape_text(value: Any) -> str:
     """Return `value` as text safe to put into HTML (missing values become "").
 
+    Braces become character references too: folium's branca renders every element's
+    output through jinja a second time, so a name holding ``{{ ... }}`` or ``{% ... %}``
+    would otherwise be run as a template (code execution while the map is built).
+
     Examples
     --------
     >>> escape_text('<img src=x onerror="alert(1)">')
     '&lt;img src=x onerror=&quot;alert(1)&quot;&gt;'
+    >>> escape_text("{{ 7 * 7 }}")
+    '&#123;&#123; 7 * 7 &#125;&#125;'
     >>> escape_text(float("nan"))
     ''
     """
@@ -77,7 +83,8 @@ def escape_text(value: Any) -> str:
         return ""
     if isinstance(value, float) and math.isnan(value):
         return ""
-    return html.escape(str(value), quote=True)
+    text = html.escape(str(value), quote=True)
+    return text.replace("{", "&#123;").replace("}", "&#125;")
 
 
 

@@ -798,3 +798,40 @@ def test_browser_seoul_map_offline_layers_and_hostile_name(driver, seoul_run):
     assert driver.current_url.startswith((out / "maps").resolve().as_uri())
     assert driver.execute_script("return typeof L") == "object"
     assert _browser.severe_errors(driver) == []
+
+
+TEMPLATE_PAYLOAD = "Q{{ 7 * 7 }}Z"
+TEMPLATE_CODE = "R{{ cycler.__init__.__globals__.os.getpid() }}S"
+TEMPLATE_BROKEN = "T{% if %}U"
+
+
+def test_template_syntax_in_any_input_text_is_never_run(tmp_path):
+    """branca renders folium output through jinja again: braces must not reach it raw.
+
+    Every text field carries a template: if any were evaluated, "Q49Z" or the process id
+    would appear, and the broken `{% if %}` would raise while rendering.
+    """
+    import os
+
+    from sharemap.maps import build_map, save_map, static_map
+
+    blocks, spaces, villages = make_blocks(), make_spaces(), make_villages()
+    blocks["dong"] = [TEMPLATE_PAYLOAD, TEMPLATE_CODE, TEMPLATE_BROKEN, "x"]
+    blocks["adjacent_space_ids"] = [TEMPLATE_PAYLOAD, "", "", None]
+    spaces["name"] = [TEMPLATE_PAYLOAD, TEMPLATE_CODE, TEMPLATE_BROKEN, "ok"]
+    spaces["space_id"] = ["b{{1}}", "t1", "k1", "b2"]
+    spaces["source"] = [TEMPLATE_CODE, "a", "b", "c"]
+    spaces["category"] = ["bike", TEMPLATE_PAYLOAD, KIDS, "bike"]
+    villages["categories"] = [TEMPLATE_BROKEN]
+    bounds = make_boundaries().assign(name=[TEMPLATE_CODE])
+    iso = gpd.GeoDataFrame({"space_id": [TEMPLATE_PAYLOAD], "category": [TEMPLATE_CODE],
+                            "minutes": [5.0]}, geometry=[box(X0, Y0, X0 + 50, Y0 + 50)], crs=CRS)
+    m = build_map(blocks, spaces, villages, boundaries=bounds, isochrones=iso,
+                  title=TEMPLATE_CODE)
+    page = save_map(m, tmp_path / "map.html").read_text(encoding="utf-8")
+    assert "Q49Z" not in page
+    assert f"R{os.getpid()}S" not in page
+    # kept as text: braces as character references (inside JSON, & is written \u0026)
+    assert "Q\\u0026#123;\\u0026#123; 7 * 7 \\u0026#125;\\u0026#125;Z" in page
+    static_map(blocks, spaces, villages, boundaries=bounds, title=TEMPLATE_CODE,
+               path=tmp_path / "map.png")
