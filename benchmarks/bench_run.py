@@ -24,7 +24,7 @@ stages from ``summary.json``), the peak resident memory of each part, the output
 sizes, and the ratios (b)/(a) (issue 4's target: at most 1.5) and (b)/(c) (at
 least 3). Run::
 
-    python benchmarks/bench_run.py --json run.json          # about 5 minutes
+    python benchmarks/bench_run.py --json run.json          # about 6 minutes
     python benchmarks/bench_run.py --small                  # seconds: a 60 x 60 grid
     python benchmarks/bench_run.py --keep DIR               # keep (and reuse) the study
 
@@ -283,13 +283,33 @@ def time_run(study: Path, out_dir: Path, *, split_by: str | None) -> dict[str, A
 # --------------------------------------------------------------------------- report
 
 
+def budget(res: dict[str, Any]) -> dict[str, float]:
+    """What everything but the network stage may take for both targets to hold.
+
+    With N the cold network stage, c the cached one, R the rest and A osmnx's read
+    and project time: N + R <= 1.5 A gives R <= 1.5 A - N; (N + R) / (c + R) >= 3
+    gives R <= (N - 3 c) / 2.
+    """
+    n_cold = res["cold"]["seconds"]["network"]
+    n_warm = res["warm"]["seconds"]["network"]
+    for_15 = 1.5 * res["osmnx"]["total_s"] - n_cold
+    for_3 = (n_cold - 3 * n_warm) / 2
+    return {"rest_cold_s": round(res["cold"]["total_s"] - n_cold, 3),
+            "rest_warm_s": round(res["warm"]["total_s"] - n_warm, 3),
+            "rest_allowed_for_1_5x_s": round(for_15, 3),
+            "rest_allowed_for_3x_s": round(for_3, 3),
+            "rest_allowed_s": round(min(for_15, for_3), 3)}
+
+
 def print_table(res: dict[str, Any]) -> None:
     a, cold, warm = res["osmnx"], res["cold"], res["warm"]
-    print("\n| stage | cold (s) | warm (s) |\n|---|---:|---:|")
+    print("\n| stage | cold (s) | warm (s) | share of warm |\n|---|---:|---:|---:|")
     for name in cold["seconds"]:
-        print(f"| {name} | {cold['seconds'][name]:.2f} | {warm['seconds'].get(name, 0):.2f} |")
-    print(f"| **whole run** | **{cold['total_s']:.1f}** | **{warm['total_s']:.1f}** |")
-    print(f"| peak RSS (MB) | {cold['peak_rss_mb']:,.0f} | {warm['peak_rss_mb']:,.0f} |")
+        w = warm["seconds"].get(name, 0.0)
+        print(f"| {name} | {cold['seconds'][name]:.2f} | {w:.2f} "
+              f"| {100 * w / warm['total_s']:.0f}% |")
+    print(f"| **whole run** | **{cold['total_s']:.1f}** | **{warm['total_s']:.1f}** | |")
+    print(f"| peak RSS (MB) | {cold['peak_rss_mb']:,.0f} | {warm['peak_rss_mb']:,.0f} | |")
     print(f"\nosmnx load_graphml {a['load_graphml_s']:.1f} s + project_graph "
           f"{a['project_graph_s']:.1f} s = {a['total_s']:.1f} s "
           f"(peak RSS {a['peak_rss_mb']:,.0f} MB)")
@@ -297,12 +317,22 @@ def print_table(res: dict[str, Any]) -> None:
           f"(target <= 1.5: {'met' if res['target_cold_vs_osmnx_met'] else 'NOT met'})")
     print(f"(b)/(c) cold run / warm run          = {res['ratio_cold_vs_warm']:.2f} "
           f"(target >= 3: {'met' if res['target_cold_vs_warm_met'] else 'NOT met'})")
+    b = res["budget"]
+    print(f"everything but the network stage: {b['rest_cold_s']:.1f} s cold, "
+          f"{b['rest_warm_s']:.1f} s warm; to meet both targets with this network stage "
+          f"it may take at most {b['rest_allowed_s']:.1f} s "
+          f"(1.5x: {b['rest_allowed_for_1_5x_s']:.1f} s, 3x: {b['rest_allowed_for_3x_s']:.1f} s)")
     rest = {k: v for k, v in warm["seconds"].items() if k != "network"}
     top = sorted(rest.items(), key=lambda kv: -kv[1])[:3]
     print("warm run's largest stages: "
           + ", ".join(f"{k} {v:.1f} s ({100 * v / warm['total_s']:.0f}%)" for k, v in top))
-    big = {k: v for k, v in cold["output_mb"].items() if v >= 1}
+    sizes = cold["output_mb"]
+    big = {k: v for k, v in sizes.items() if v >= 1 and not k.startswith("maps/")}
     print("outputs over 1 MB: " + ", ".join(f"{k} {v:,.1f} MB" for k, v in big.items()))
+    split = [v for k, v in sizes.items() if k.startswith("maps/") and k.endswith(".html")]
+    if split:
+        print(f"per-unit maps: {len(split)} files, {sum(split):,.1f} MB in all, "
+              f"{np.median(split):.1f} MB median, {max(split):.1f} MB largest")
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -358,6 +388,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     res["ratio_cold_vs_warm"] = round(res["cold"]["total_s"] / res["warm"]["total_s"], 3)
     res["target_cold_vs_osmnx_met"] = res["ratio_cold_vs_osmnx"] <= 1.5
     res["target_cold_vs_warm_met"] = res["ratio_cold_vs_warm"] >= 3.0
+    res["budget"] = budget(res)
     c = res["cold"]["counts"]
     print(f"\nstudy: {c['spaces']:,} spaces, {c['rejects']:,} rejects, {c['blocks']:,} blocks, "
           f"{c['candidates']:,} candidates, {c['villages']:,} villages")
