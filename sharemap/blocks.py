@@ -141,6 +141,16 @@ _TAG_NO = frozenset({"", "no", "false", "0"})
 _EPS = 1e-6
 
 
+def _per_value(values: pd.Series, fn: Any) -> npt.NDArray[Any]:
+    """Apply the Series function `fn` to the distinct values only and map it back."""
+    codes, uniq = pd.factorize(values, use_na_sentinel=False)
+    return np.asarray(fn(pd.Series(uniq, dtype=values.dtype)))[codes]
+
+
+def _is_road(hw: pd.Series) -> pd.Series:
+    return hw.str.split(";").map(lambda vals: any(v in BLOCK_ROADS for v in vals)).astype(bool)
+
+
 def bounding_edges(network: WalkNetwork) -> pd.Series:
     """Flag the network edges of block-bounding street classes.
 
@@ -150,14 +160,15 @@ def bounding_edges(network: WalkNetwork) -> pd.Series:
         Boolean Series aligned to ``network.edges``: True where any highway class of
         the (possibly merged) way is in :data:`BLOCK_ROADS`.
     """
-    parts = network.edges["highway"].str.split(";")
-    return parts.map(lambda vals: any(v in BLOCK_ROADS for v in vals)).astype(bool)
+    hw = network.edges["highway"]
+    return pd.Series(_per_value(hw, _is_road).astype(bool), index=hw.index, name=hw.name)
 
 
 def _line_kinds(network: WalkNetwork) -> npt.NDArray[np.int64]:
-    hw = network.edges["highway"].str.split(";")
+    hw = network.edges["highway"]
     road = bounding_edges(network).to_numpy()
-    service = hw.map(lambda vals: "service" in vals).to_numpy(bool)
+    service = _per_value(
+        hw, lambda u: u.str.split(";").map(lambda vals: "service" in vals).to_numpy(bool))
     return np.where(road, _ROAD, np.where(service, _SERVICE, _PATH)).astype(np.int64)
 
 
@@ -166,8 +177,8 @@ def _passes_over(network: WalkNetwork) -> npt.NDArray[np.bool_]:
     out = np.zeros(len(network.edges), dtype=bool)
     for col in ("bridge", "tunnel"):
         if col in network.edges:
-            vals = network.edges[col].astype(str).str.lower().str.split(";")
-            out |= vals.map(lambda v: any(x not in _TAG_NO for x in v)).to_numpy(bool)
+            out |= _per_value(network.edges[col], lambda u: u.astype(str).str.lower().str.split(
+                ";").map(lambda v: any(x not in _TAG_NO for x in v)).to_numpy(bool)).astype(bool)
     return out
 
 
@@ -294,12 +305,17 @@ def _inner_lines(noded: np.ndarray, piece_kind: npt.NDArray[np.int64], adj: pd.D
     return out
 
 
-def _face_measures(faces: np.ndarray, adj: pd.DataFrame) -> pd.DataFrame:
-    """Area, perimeter, width, elongation, inscribed radius and outline shares per face."""
+def _face_measures(faces: np.ndarray, adj: pd.DataFrame, *, all_radii: bool = True
+                   ) -> pd.DataFrame:
+    """Area, perimeter, width, elongation, inscribed radius and outline shares per face.
+
+    With ``all_radii=False`` the inscribed radius (the costly measure) is computed only
+    for the faces :func:`_walled` looks at (``path_share`` at least
+    :data:`STREET_MIN_PATH_SHARE`) and is NaN elsewhere.
+    """
     n = len(faces)
     area = shapely.area(faces)
     perim = shapely.length(faces)
-    radius = shapely.length(shapely.maximum_inscribed_circle(faces))
     sides = pd.concat([
         adj[["fa", "kind", "name", "length"]].rename(columns={"fa": "face"}),
         adj.loc[adj["fb"] >= 0, ["fb", "kind", "name", "length"]].rename(columns={"fb": "face"}),
@@ -310,13 +326,17 @@ def _face_measures(faces: np.ndarray, adj: pd.DataFrame) -> pd.DataFrame:
     top_name = roads.groupby(["face", "name"])["length"].sum().groupby("face").max()
     outside = adj.loc[adj["fb"] < 0].groupby("fa")["length"].sum()
     safe = np.maximum(perim, _EPS)
+    path_share = by_kind[_PATH].to_numpy() / safe
+    need = np.ones(n, dtype=bool) if all_radii else path_share >= STREET_MIN_PATH_SHARE
+    radius = np.full(n, np.nan)
+    radius[need] = shapely.length(shapely.maximum_inscribed_circle(faces[need]))
     return pd.DataFrame({
         "area_m2": area,
         "perimeter_m": perim,
         "width_m": 2.0 * area / safe,
         "elongation": perim ** 2 / (4.0 * np.maximum(area, _EPS)),
         "radius_m": radius,
-        "path_share": by_kind[_PATH].to_numpy() / safe,
+        "path_share": path_share,
         "road_share": by_kind[_ROAD].to_numpy() / safe,
         "name_share": top_name.reindex(range(n)).fillna(0.0).to_numpy() / safe,
         "outside_m": outside.reindex(range(n)).fillna(0.0).to_numpy(),
@@ -574,6 +594,12 @@ def block_faces(network: WalkNetwork, *,
     InputDataError
         When the network has no block-bounding streets at all.
     """
+    return _block_faces(network, barriers=barriers, sidewalks=sidewalks, all_radii=True)
+
+
+def _block_faces(network: WalkNetwork, *, barriers: gpd.GeoSeries | gpd.GeoDataFrame | None,
+                 sidewalks: bool, all_radii: bool) -> gpd.GeoDataFrame:
+    """:func:`block_faces`; ``all_radii=False`` skips the radius where it is not used."""
     edges = network.edges
     kinds = _line_kinds(network)
     use = ~_passes_over(network)
@@ -596,7 +622,7 @@ def block_faces(network: WalkNetwork, *,
     adj["kind"] = piece_kind[adj["piece"].to_numpy()]
     adj["name"] = piece_name[adj["piece"].to_numpy()]
     adj["length"] = shapely.length(noded[adj["piece"].to_numpy()])
-    measures = _face_measures(faces, adj)
+    measures = _face_measures(faces, adj, all_radii=all_radii)
     measures["inner_m"] = _inner_lines(noded, piece_kind, adj, faces)
     water = np.zeros(len(faces), dtype=bool)
     if len(b_areas):
@@ -614,11 +640,33 @@ def block_faces(network: WalkNetwork, *,
     return out
 
 
+def _union_by(geoms: np.ndarray, label: npt.NDArray[np.int64]) -> np.ndarray:
+    """Coverage union of `geoms` per label, in label order (faces kept in input order).
+
+    Groups of equal size are unioned together in one vectorised call.
+    """
+    order = np.argsort(label, kind="stable")
+    labels, start, size = np.unique(label[order], return_index=True, return_counts=True)
+    out = np.empty(len(labels), dtype=object)
+    for k in np.unique(size):
+        grp = np.flatnonzero(size == k)
+        idx = start[grp][:, None] + np.arange(k)[None, :]
+        out[grp] = shapely.coverage_union_all(geoms[order[idx]], axis=1)
+    return out
+
+
 def _finish(faces: np.ndarray, crs: Any, area: shapely.Geometry | None,
             min_area_m2: float) -> gpd.GeoDataFrame:
     geoms = gpd.GeoSeries(faces, crs=crs)
     if area is not None:
-        geoms = geoms[geoms.intersects(area)].intersection(area)
+        # only blocks crossing the area's outline need clipping (the costly part)
+        tree = shapely.STRtree(geoms.to_numpy())
+        inside = np.zeros(len(geoms), dtype=bool)
+        inside[tree.query(area, predicate="contains_properly")] = True
+        hit = np.zeros(len(geoms), dtype=bool)
+        hit[tree.query(area, predicate="intersects")] = True
+        cut = geoms[hit & ~inside].intersection(area)
+        geoms = pd.concat([geoms[inside], cut]).sort_index()
     geoms = geoms.explode(index_parts=False)
     geoms = geoms[geoms.geom_type == "Polygon"]
     geoms = geoms[geoms.area >= min_area_m2]
@@ -667,11 +715,10 @@ def blocks_from_network(network: WalkNetwork, *, area: shapely.Geometry | None =
     >>> bool((blocks.area_m2 >= 1000).all())
     True
     """
-    faces = block_faces(network, barriers=barriers, sidewalks=sidewalks)
+    faces = _block_faces(network, barriers=barriers, sidewalks=sidewalks, all_radii=False)
     faces = faces[faces["block"] >= 0]
-    merged = [shapely.coverage_union_all(g.to_numpy())
-              for _, g in faces.geometry.groupby(faces["block"].to_numpy())]
-    blocks = _finish(np.asarray(merged, dtype=object), network.crs, area, min_area_m2)
+    merged = _union_by(faces.geometry.to_numpy(), faces["block"].to_numpy())
+    blocks = _finish(merged, network.crs, area, min_area_m2)
     logger.info("Derived %s blocks (%.2f km²) from %s faces", f"{len(blocks):,}",
                 blocks["area_m2"].sum() / 1e6, f"{len(faces):,}")
     return blocks
