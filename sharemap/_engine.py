@@ -22,6 +22,7 @@ search's distances include those initial offsets.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -62,10 +63,10 @@ NodeArray = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
 
 
-def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
+def _jit(fn: Callable[..., Any], *, inline: str = "never") -> Callable[..., Any]:
     if numba is None:  # pragma: no cover
         return fn
-    return numba.njit(cache=True, nogil=True)(fn)
+    return numba.njit(cache=True, nogil=True, inline=inline)(fn)
 
 
 def default_backend() -> str:
@@ -95,8 +96,24 @@ def _threads() -> int:
 # --------------------------------------------------------------------------- kernels
 
 
+@functools.partial(_jit, inline="always")  # as fast as writing it out at each call
+def _heap_push(hd, hn, size, d, node):
+    """Sift (`d`, `node`) up into the 4-ary heap of `size` entries; return the new size."""
+    i = size
+    while i > 0:
+        p = (i - 1) >> 2
+        if hd[p] <= d:
+            break
+        hd[i] = hd[p]
+        hn[i] = hn[p]
+        i = p
+    hd[i] = d
+    hn[i] = node
+    return size + 1
+
+
 @_jit
-def _search(indptr, indices, weights, src, off, limit, dist, touched, hd, hn):  # noqa: C901, PLR0912, PLR0913, PLR0915, PLR0917
+def _search(indptr, indices, weights, src, off, limit, dist, touched, hd, hn):  # noqa: C901, PLR0912, PLR0913, PLR0917
     """Dijkstra from `src` (initial distances `off`) up to `limit`; return nodes touched.
 
     `dist` must be +inf everywhere on entry; on return ``dist[touched[:n]]`` hold the
@@ -115,17 +132,7 @@ def _search(indptr, indices, weights, src, off, limit, dist, touched, hd, hn):  
                 touched[n_t] = s
                 n_t += 1
             dist[s] = d0
-            i = size
-            size += 1
-            while i > 0:
-                p = (i - 1) >> 2
-                if hd[p] <= d0:
-                    break
-                hd[i] = hd[p]
-                hn[i] = hn[p]
-                i = p
-            hd[i] = d0
-            hn[i] = s
+            size = _heap_push(hd, hn, size, d0, s)
     while size > 0:
         d = hd[0]
         u = hn[0]
@@ -161,17 +168,7 @@ def _search(indptr, indices, weights, src, off, limit, dist, touched, hd, hn):  
                     touched[n_t] = v
                     n_t += 1
                 dist[v] = nd
-                i = size
-                size += 1
-                while i > 0:
-                    p = (i - 1) >> 2
-                    if hd[p] <= nd:
-                        break
-                    hd[i] = hd[p]
-                    hn[i] = hn[p]
-                    i = p
-                hd[i] = nd
-                hn[i] = v
+                size = _heap_push(hd, hn, size, nd, v)
     return n_t
 
 
