@@ -266,7 +266,7 @@ def _sides(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
 
 def within_pairs(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
                  target_idx: npt.NDArray[np.int64], *, max_m: float,
-                 progress: bool = False, backend: str | None = None) -> pd.DataFrame:
+                 backend: str | None = None) -> pd.DataFrame:
     """Find all (origin, target) pairs within `max_m` metres of walking, with the distance.
 
     Parameters
@@ -277,8 +277,6 @@ def within_pairs(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
         Positions (into the joined points) of the origins and of the targets.
     max_m
         The longest walk kept (inclusive, within 1e-9 m).
-    progress
-        Kept for compatibility; the searches are fast enough to need no progress bar.
     backend
         ``"numba"`` or ``"scipy"``.
 
@@ -295,7 +293,6 @@ def within_pairs(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     """
     from . import _engine
 
-    del progress
     org_ok, tgt_ok = _sides(joined, origin_idx, target_idx)
     empty = pd.DataFrame({"origin": np.array([], np.int64), "target": np.array([], np.int64),
                           "distance_m": np.array([], np.float64)})

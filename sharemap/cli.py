@@ -68,7 +68,7 @@ def _run(config_path: Path, out: Path, progress: bool, split_by: str | None = No
             msg = f"--split-by {split_by!r}: not a boundary level of the study ({levels})"
             raise ConfigError(msg)
         config = replace(config, map=replace(config.map, split_by=split_by))
-    result = run_study(config, progress=progress)
+    result = run_study(config)
     paths = write_outputs(result, out, progress=progress)
     _print_summary(result.summary, out)
     if "map.png" in paths:
@@ -129,7 +129,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     from .pipeline import run_study
     from .suggest import suggest_sites, write_suggestions
 
-    result = run_study(read_config(args.config), progress=args.progress)
+    result = run_study(read_config(args.config))
     cand = None
     if args.candidates:
         pts = _read_points(args, args.candidates, "candidate", result)
@@ -162,7 +162,7 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     from .pipeline import run_study
     from .suggest import whatif, write_whatif
 
-    result = run_study(read_config(args.config), progress=args.progress)
+    result = run_study(read_config(args.config))
     add = None
     if args.add:
         if not args.category:
@@ -207,7 +207,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from .pipeline import run_study
     from .villages import explain_block
 
-    result = run_study(read_config(args.config), progress=args.progress)
+    result = run_study(read_config(args.config))
     print(explain_block(result, args.block_id))
     return 0
 
@@ -218,7 +218,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .pipeline import run_study
     from .villages import sweep
 
-    result = run_study(read_config(args.config), progress=args.progress)
+    result = run_study(read_config(args.config))
     table = sweep(result, adjacent_minutes=args.adjacent_minutes, min_spaces=args.min_spaces)
     print(table.to_string(index=False))
     if args.out:
@@ -232,7 +232,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from .pipeline import run_study, write_outputs
     from .report import write_report
 
-    result = run_study(read_config(args.config), progress=args.progress)
+    result = run_study(read_config(args.config))
     out = Path(args.out)
     write_outputs(result, out, progress=args.progress)
     report = write_report(result, out / "report.html")

@@ -182,8 +182,8 @@ def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
 
 
 def _access(config: StudyConfig, network: WalkNetwork, blocks: gpd.GeoDataFrame,
-            spaces: gpd.GeoDataFrame, origin_snaps: pd.DataFrame, space_snaps: pd.DataFrame,
-            progress: bool) -> pd.DataFrame:
+            spaces: gpd.GeoDataFrame, origin_snaps: pd.DataFrame,
+            space_snaps: pd.DataFrame) -> pd.DataFrame:
     """Fill walk minutes per category into `blocks`; return the adjacency pairs."""
     joined = join_points(network, pd.concat([origin_snaps, space_snaps], ignore_index=True))
     o_idx = np.arange(len(origin_snaps), dtype=np.int64)
@@ -192,8 +192,7 @@ def _access(config: StudyConfig, network: WalkNetwork, blocks: gpd.GeoDataFrame,
     cats = spaces["category"].to_numpy()
     for cat in config.categories:
         blocks[walk_col(cat)] = nearest_distance(joined, o_idx, s_idx[cats == cat]) / speed
-    pairs = within_pairs(joined, o_idx, s_idx, max_m=config.villages.adjacent_minutes * speed,
-                         progress=progress)
+    pairs = within_pairs(joined, o_idx, s_idx, max_m=config.villages.adjacent_minutes * speed)
     return pd.DataFrame({
         "block_id": blocks["block_id"].to_numpy()[pairs["origin"].to_numpy()],
         "space": spaces.index.to_numpy()[pairs["target"].to_numpy()],
@@ -293,8 +292,7 @@ def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDa
     return villages, audit
 
 
-def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
-              progress: bool = False) -> StudyResult:
+def run_study(config: StudyConfig, *, network: WalkNetwork | None = None) -> StudyResult:
     """Run a whole study: network, layers, blocks, access, villages and coverage.
 
     Parameters
@@ -303,8 +301,6 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         The study configuration (see :func:`sharemap.read_config`).
     network
         A prepared network to reuse (skips loading it again).
-    progress
-        Show progress bars for long steps.
 
     Returns
     -------
@@ -341,7 +337,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         origin_snaps = snap_points(net, block_origins(blocks), max_snap_m=max_snap)
         rejects = rejects.sort_values(["source", "source_row"], ignore_index=True)
     with _stage(t, "access"):
-        adjacency = _access(config, net, blocks, spaces, origin_snaps, space_snaps, progress)
+        adjacency = _access(config, net, blocks, spaces, origin_snaps, space_snaps)
     with _stage(t, "boundaries"):
         blocks, units, unallocated = _attach_boundaries(config, blocks, area)
     villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t)
@@ -388,7 +384,7 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     snaps = snaps[on].reset_index(drop=True)
     spaces["snap_m"] = snaps["offset_m"].round(2).to_numpy()
     origin_snaps = snap_points(net, block_origins(blocks), max_snap_m=max_snap)
-    adjacency = _access(cfg, net, blocks, spaces, origin_snaps, snaps, False)
+    adjacency = _access(cfg, net, blocks, spaces, origin_snaps, snaps)
     villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {})
     return StudyResult(config=cfg, network=net, study_area=result.study_area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
