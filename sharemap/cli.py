@@ -54,7 +54,8 @@ def _print_summary(summary: dict, out: Path) -> None:
     print("\n".join(lines))
 
 
-def _run(config_path: Path, out: Path, progress: bool, split_by: str | None = None) -> int:
+def _run(config_path: Path, out: Path, progress: bool, split_by: str | None = None, *,
+         cache: bool = True) -> int:
     from dataclasses import replace
 
     from ._errors import ConfigError
@@ -68,7 +69,7 @@ def _run(config_path: Path, out: Path, progress: bool, split_by: str | None = No
             msg = f"--split-by {split_by!r}: not a boundary level of the study ({levels})"
             raise ConfigError(msg)
         config = replace(config, map=replace(config.map, split_by=split_by))
-    result = run_study(config)
+    result = run_study(config, cache=cache)
     paths = write_outputs(result, out, progress=progress)
     _print_summary(result.summary, out)
     if "map.png" in paths:
@@ -79,13 +80,15 @@ def _run(config_path: Path, out: Path, progress: bool, split_by: str | None = No
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    return _run(Path(args.config), Path(args.out), args.progress, args.split_by)
+    return _run(Path(args.config), Path(args.out), args.progress, args.split_by,
+                cache=args.cache)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .datasets import get_path
 
-    return _run(get_path("demo"), Path(args.out), args.progress, args.split_by)
+    return _run(get_path("demo"), Path(args.out), args.progress, args.split_by,
+                cache=args.cache)
 
 
 EPILOG_SUGGEST = """examples:
@@ -129,7 +132,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     from .pipeline import run_study
     from .suggest import suggest_sites, write_suggestions
 
-    result = run_study(read_config(args.config))
+    result = run_study(read_config(args.config), cache=args.cache)
     cand = None
     if args.candidates:
         pts = _read_points(args, args.candidates, "candidate", result)
@@ -162,7 +165,7 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     from .pipeline import run_study
     from .suggest import whatif, write_whatif
 
-    result = run_study(read_config(args.config))
+    result = run_study(read_config(args.config), cache=args.cache)
     add = None
     if args.add:
         if not args.category:
@@ -207,7 +210,7 @@ def _cmd_explain(args: argparse.Namespace) -> int:
     from .pipeline import run_study
     from .villages import explain_block
 
-    result = run_study(read_config(args.config))
+    result = run_study(read_config(args.config), cache=args.cache)
     print(explain_block(result, args.block_id))
     return 0
 
@@ -218,7 +221,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .pipeline import run_study
     from .villages import sweep
 
-    result = run_study(read_config(args.config))
+    result = run_study(read_config(args.config), cache=args.cache)
     table = sweep(result, adjacent_minutes=args.adjacent_minutes, min_spaces=args.min_spaces)
     print(table.to_string(index=False))
     if args.out:
@@ -232,7 +235,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     from .pipeline import run_study, write_outputs
     from .report import write_report
 
-    result = run_study(read_config(args.config))
+    result = run_study(read_config(args.config), cache=args.cache)
     out = Path(args.out)
     write_outputs(result, out, progress=args.progress)
     report = write_report(result, out / "report.html")
@@ -314,6 +317,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="more log output")
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="errors only, no progress")
+    common.add_argument("--no-cache", dest="cache", action="store_false",
+                        help="neither read nor write the cache of prepared networks and "
+                             "blocks (see README: Caching)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     def add(name: str, help_: str, epilog: str, func: Any) -> argparse.ArgumentParser:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import _io
+from . import _cache, _io
 from ._crs import to_web_crs
 from ._errors import InputDataError
 from .access import join_points, nearest_distance, snap_points, walk_col, within_pairs
@@ -140,14 +140,58 @@ def _off_network_rejects(spaces: gpd.GeoDataFrame, snaps: pd.DataFrame,
     }, columns=list(REJECT_COLUMNS))
 
 
-def _load_blocks(config: StudyConfig, network: WalkNetwork,
-                 area: shapely.Geometry | None) -> gpd.GeoDataFrame:
-    if config.blocks.path is not None:
-        return read_blocks(config.blocks.path, crs=config.crs, area=area,
-                           min_area_m2=config.blocks.min_area_m2, layer=config.blocks.layer)
-    barriers = read_barriers(config.blocks.barriers, crs=config.crs)
-    return blocks_from_network(network, area=area, min_area_m2=config.blocks.min_area_m2,
-                               barriers=barriers, sidewalks=config.blocks.sidewalks)
+def _load_blocks(config: StudyConfig, network: WalkNetwork, area: shapely.Geometry | None,
+                 *, cache: bool) -> tuple[gpd.GeoDataFrame, str | None]:
+    """Read or derive the blocks; also return their cache key (None: not cached)."""
+    bcfg = config.blocks
+    if bcfg.path is not None:
+        blocks = read_blocks(bcfg.path, crs=config.crs, area=area,
+                             min_area_m2=bcfg.min_area_m2, layer=bcfg.layer)
+        return blocks, None
+    barriers = read_barriers(bcfg.barriers, crs=config.crs)
+    if not cache:
+        return blocks_from_network(network, area=area, min_area_m2=bcfg.min_area_m2,
+                                   barriers=barriers, sidewalks=bcfg.sidewalks), None
+    from . import blocks as blocks_module
+
+    key = _cache.cache_key("blocks", _cache.network_fingerprint(network), area, barriers,
+                           barriers.crs.to_wkt() if barriers.crs is not None else "",
+                           float(bcfg.min_area_m2), bool(bcfg.sidewalks),
+                           code=(Path(blocks_module.__file__),))
+    path = _cache.entry_path("blocks", key)
+    cached = _cache.load_frame(path)
+    if isinstance(cached, gpd.GeoDataFrame):
+        logger.info("Loaded %s blocks from the cache: %s", f"{len(cached):,}", path)
+        return cached, key
+    blocks = blocks_from_network(network, area=area, min_area_m2=bcfg.min_area_m2,
+                                 barriers=barriers, sidewalks=bcfg.sidewalks)
+    try:
+        _cache.save_frame(blocks, path)
+    except OSError as exc:
+        logger.warning("Could not write the blocks cache file %s (%s)", path, exc)
+    return blocks, key
+
+
+def _origin_snaps(network: WalkNetwork, blocks: gpd.GeoDataFrame, max_snap_m: float,
+                  blocks_key: str | None) -> pd.DataFrame:
+    """Snap the blocks' origins (cached beside the blocks they belong to)."""
+    if blocks_key is None:
+        return snap_points(network, block_origins(blocks), max_snap_m=max_snap_m)
+    from . import access as access_module
+
+    key = _cache.cache_key("origin_snaps", blocks_key, float(max_snap_m),
+                           code=(Path(access_module.__file__), Path(__file__)))
+    path = _cache.entry_path("origin_snaps", key)
+    cached = _cache.load_frame(path)
+    if cached is not None and len(cached) == len(blocks):
+        cached.index = blocks.index
+        return cached
+    snaps = snap_points(network, block_origins(blocks), max_snap_m=max_snap_m)
+    try:
+        _cache.save_frame(snaps, path)
+    except OSError as exc:
+        logger.warning("Could not write the snapping cache file %s (%s)", path, exc)
+    return snaps
 
 
 def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
@@ -292,7 +336,8 @@ def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDa
     return villages, audit
 
 
-def run_study(config: StudyConfig, *, network: WalkNetwork | None = None) -> StudyResult:
+def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
+              cache: bool = True) -> StudyResult:
     """Run a whole study: network, layers, blocks, access, villages and coverage.
 
     Parameters
@@ -301,6 +346,11 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None) -> Stu
         The study configuration (see :func:`sharemap.read_config`).
     network
         A prepared network to reuse (skips loading it again).
+    cache
+        Read and keep the prepared network, the derived blocks and their origins'
+        snapping in the user cache folder (``SHAREMAP_CACHE_DIR`` overrides it), so
+        that a second run of the same study skips them. Entries are keyed on their
+        inputs' content and the code, so a changed input is derived afresh.
 
     Returns
     -------
@@ -320,11 +370,11 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None) -> Stu
     with _stage(t, "study_area"):
         area = read_study_area(config)
     with _stage(t, "network"):
-        net = network if network is not None else load_network(config)
+        net = network if network is not None else load_network(config, cache=cache)
     with _stage(t, "layers"):
         spaces, rejects, rows_read = read_layers(config, study_area=area)
     with _stage(t, "blocks"):
-        blocks = _load_blocks(config, net, area)
+        blocks, blocks_key = _load_blocks(config, net, area, cache=cache)
     with _stage(t, "snapping"):
         max_snap = config.network.max_snap_m
         space_snaps = snap_points(net, spaces, max_snap_m=max_snap)
@@ -334,7 +384,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None) -> Stu
         spaces = spaces[on].reset_index(drop=True)
         space_snaps = space_snaps[on].reset_index(drop=True)
         spaces["snap_m"] = space_snaps["offset_m"].round(2).to_numpy()
-        origin_snaps = snap_points(net, block_origins(blocks), max_snap_m=max_snap)
+        origin_snaps = _origin_snaps(net, blocks, max_snap, blocks_key)
         rejects = rejects.sort_values(["source", "source_row"], ignore_index=True)
     with _stage(t, "access"):
         adjacency = _access(config, net, blocks, spaces, origin_snaps, space_snaps)
