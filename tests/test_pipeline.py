@@ -73,57 +73,107 @@ def test_population_held_and_coverage_consistent(dongdaemun, seoul_data):
         assert row.blocks_covered == covered.sum()
 
 
-def test_walk_minutes_agree_with_an_independent_spec_computation(dongdaemun, seoul_data):
-    """Recompute every block's minutes to the nearest bike station from the SPEC alone.
+class _SpecModel:
+    """The SPEC's walking model rebuilt from osmnx's own graph, independently of sharemap.
 
-    networkx on osmnx's own projected graph and its `length` attributes; snapping to the
-    nearest edge geometry, walking along it both ways plus the offset; a station on the
+    networkx on osmnx's projected graph and its `length` attributes; snapping to the
+    nearest edge geometry, walking along it both ways plus the offset; a space on the
     origin's own street walked to directly. Self-loop streets (a turning loop) have one
     end node reached both ways round: the shorter counts.
     """
-    import geopandas as gpd
-    import networkx as nx
-    import numpy as np
-    import osmnx as ox
-    import shapely
 
-    result, _ = dongdaemun
-    g = ox.project_graph(ox.load_graphml(seoul_data / "network/dongdaemun_walk.graphml"),
-                         to_crs=result.config.crs)
-    edges = ox.graph_to_gdfs(g, nodes=False, fill_edge_geometry=True).reset_index()
-    tree = shapely.STRtree(edges.geometry.to_numpy())
+    def __init__(self, graphml, crs):
+        import networkx as nx
+        import osmnx as ox
+        import shapely
 
-    def snap(pt):
-        i = int(tree.nearest(pt))
-        line, length = edges.geometry.iloc[i], edges["length"].iloc[i]
+        g = ox.project_graph(ox.load_graphml(graphml), to_crs=crs)
+        self.edges = ox.graph_to_gdfs(g, nodes=False, fill_edge_geometry=True).reset_index()
+        self.tree = shapely.STRtree(self.edges.geometry.to_numpy())
+        self.graph = nx.DiGraph()
+        for u, v, w in g.edges(data="length"):
+            for a, b in ((u, v), (v, u)):
+                if not self.graph.has_edge(a, b) or self.graph[a][b]["w"] > w:
+                    self.graph.add_edge(a, b, w=w)
+
+    def snap(self, pt):
+        import numpy as np
+
+        i = int(self.tree.nearest(pt))
+        line, length = self.edges.geometry.iloc[i], self.edges["length"].iloc[i]
         f = length / line.length
         pos, off = line.project(pt) * f, line.distance(pt)
-        u, v = edges["u"].iloc[i], edges["v"].iloc[i]
+        u, v = self.edges["u"].iloc[i], self.edges["v"].iloc[i]
         ends = {u: pos + off}
         ends[v] = min(ends.get(v, np.inf), length - pos + off)
         return (min(u, v), max(u, v)), pos if u <= v else length - pos, off, ends
 
-    d = nx.DiGraph()
-    for u, v, w in g.edges(data="length"):
-        for a, b in ((u, v), (v, u)):
-            if not d.has_edge(a, b) or d[a][b]["w"] > w:
-                d.add_edge(a, b, w=w)
-    bikes = result.spaces[result.spaces["category"] == "bike"]
-    stations = [snap(p) for p in bikes.geometry]
-    for _, _, _, ends in stations:
-        for n, w in ends.items():
-            if not d.has_edge("S", n) or d["S"][n]["w"] > w:
-                d.add_edge("S", n, w=w)
-    dist = nx.single_source_dijkstra_path_length(d, "S", weight="w")
-    origins = gpd.GeoSeries(result.blocks.geometry.representative_point())
-    diffs = []
-    for o, ours in zip(origins, result.blocks["walk_min_bike"], strict=True):
-        key, pos, off, ends = snap(o)
+    def from_points(self, snaps, cutoff=None):
+        """Walking distance (m) from the nearest of `snaps` to every reached node."""
+        import networkx as nx
+
+        d = self.graph
+        try:
+            for _, _, _, ends in snaps:
+                for n, w in ends.items():
+                    if not d.has_edge("S", n) or d["S"][n]["w"] > w:
+                        d.add_edge("S", n, w=w)
+            return nx.single_source_dijkstra_path_length(d, "S", cutoff=cutoff, weight="w")
+        finally:
+            d.remove_node("S")
+
+    @staticmethod
+    def walk(dist, snaps, origin):
+        """Metres from a snapped origin to the nearest of the points behind `dist`/`snaps`."""
+        import numpy as np
+
+        key, pos, off, ends = origin
         best = min(dist.get(n, np.inf) + w for n, w in ends.items())
-        for k2, p2, o2, _ in stations:
+        for k2, p2, o2, _ in snaps:
             if k2 == key:
                 best = min(best, abs(p2 - pos) + off + o2)
-        diffs.append(abs(best / 80.0 - ours))
-    diffs = np.array(diffs)
+        return best
+
+
+@pytest.fixture(scope="module")
+def spec_model(dongdaemun, seoul_data):
+    result, _ = dongdaemun
+    return _SpecModel(seoul_data / "network/dongdaemun_walk.graphml", result.config.crs)
+
+
+def test_walk_minutes_agree_with_an_independent_spec_computation(dongdaemun, spec_model):
+    """Recompute every block's minutes to the nearest bike station from the SPEC alone."""
+    import geopandas as gpd
+    import numpy as np
+
+    result, _ = dongdaemun
+    bikes = result.spaces[result.spaces["category"] == "bike"]
+    stations = [spec_model.snap(p) for p in bikes.geometry]
+    dist = spec_model.from_points(stations)
+    origins = gpd.GeoSeries(result.blocks.geometry.representative_point())
+    diffs = np.array([
+        abs(spec_model.walk(dist, stations, spec_model.snap(o)) / 80.0 - ours)
+        for o, ours in zip(origins, result.blocks["walk_min_bike"], strict=True)])
     assert (diffs <= 0.1).mean() >= 0.99
     assert np.median(diffs) < 0.01
+
+
+def test_adjacent_counts_agree_with_an_independent_spec_computation(dongdaemun, spec_model):
+    """Recount every block's spaces within 5 minutes (400 m), one search per space."""
+    import geopandas as gpd
+    import numpy as np
+
+    result, _ = dongdaemun
+    limit = result.config.villages.adjacent_minutes * result.config.walk_speed_m_min
+    origins = [spec_model.snap(o) for o in
+               gpd.GeoSeries(result.blocks.geometry.representative_point())]
+    counts = np.zeros(len(origins), dtype=np.int64)
+    for p in result.spaces.geometry:
+        snapped = [spec_model.snap(p)]
+        dist = spec_model.from_points(snapped, cutoff=limit)
+        counts += [spec_model.walk(dist, snapped, o) <= limit for o in origins]
+    ours = result.blocks["adjacent_spaces"].to_numpy()
+    assert counts.sum() > len(origins)  # the check has something to find
+    assert (counts == ours).mean() >= 0.99
+    assert (result.blocks["candidate"].to_numpy()
+            == (counts >= result.config.villages.min_spaces)).mean() >= 0.99
