@@ -245,8 +245,8 @@ def _barrier_parts(barriers: gpd.GeoSeries | gpd.GeoDataFrame | None, crs: Any
 
 
 def _pieces(lines: np.ndarray, kinds: npt.NDArray[np.int64], names: np.ndarray
-            ) -> tuple[np.ndarray, npt.NDArray[np.int64], np.ndarray, np.ndarray]:
-    """Node the linework; return the pieces, their kinds and names, and the faces."""
+            ) -> tuple[np.ndarray, npt.NDArray[np.int64], np.ndarray, np.ndarray, np.ndarray]:
+    """Node the linework; return the pieces, their kinds, names and midpoints, and the faces."""
     noded = shapely.get_parts(shapely.union_all(lines))
     noded = noded[shapely.length(noded) > 0]
     faces = shapely.get_parts(shapely.polygonize(noded))
@@ -258,12 +258,11 @@ def _pieces(lines: np.ndarray, kinds: npt.NDArray[np.int64], names: np.ndarray
     order = np.lexsort((kinds[src], src_piece))
     name = np.full(len(noded), "", dtype=object)
     name[src_piece[order]] = names[src[order]]
-    return noded, kind, name, faces
+    return noded, kind, name, mid, faces
 
 
-def _incidence(noded: np.ndarray, faces: np.ndarray) -> pd.DataFrame:
-    """Which faces each noded piece bounds: ``piece``, ``fa``, ``fb`` (-1: outside)."""
-    mid = shapely.line_interpolate_point(noded, 0.5, normalized=True)
+def _incidence(noded: np.ndarray, faces: np.ndarray, mid: np.ndarray) -> pd.DataFrame:
+    """Which faces each noded piece (midpoints `mid`) bounds: ``piece``, ``fa``, ``fb``."""
     piece, face = shapely.STRtree(faces).query(mid, predicate="dwithin", distance=_EPS)
     on_edge = shapely.distance(mid[piece], shapely.boundary(faces[face])) < _EPS
     inc = pd.DataFrame({"piece": piece[on_edge], "face": face[on_edge]})
@@ -410,17 +409,41 @@ def _components(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
 
 def _ends(noded: np.ndarray, step_m: float = 5.0
           ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Node ids of both ends of every piece and the unit direction leaving each end."""
+    """Node ids of both ends of every piece and the unit direction leaving each end.
+
+    The direction points at the spot `step_m` along the piece (at most halfway).
+    Computed from the coordinate arrays at once: GEOS's ``get_point`` and
+    ``line_interpolate_point`` one piece at a time took 5 s on a city's 600,000 pieces.
+    """
     n = len(noded)
-    length = shapely.length(noded)
-    start, end = shapely.get_point(noded, 0), shapely.get_point(noded, -1)
-    near_s = shapely.line_interpolate_point(noded, np.minimum(step_m, length / 2))
-    near_e = shapely.line_interpolate_point(noded, np.maximum(length - step_m, length / 2))
-    xy = shapely.get_coordinates(np.concatenate([start, end]))
-    _, node = np.unique(np.round(xy, 6), axis=0, return_inverse=True)
-    out = shapely.get_coordinates(np.concatenate([near_s, near_e])) - xy
+    coords, owner = shapely.get_coordinates(noded, return_index=True)
+    first = np.searchsorted(owner, np.arange(n))
+    last = np.append(first[1:], len(owner)) - 1
+    seg = np.hypot(*np.diff(coords, axis=0).T)
+    seg[owner[1:] != owner[:-1]] = 0.0  # no segment from one piece to the next
+    along = np.concatenate([[0.0], np.cumsum(seg)])  # distance from the first piece's start
+    length = along[last] - along[first]
+    near_s = _point_along(coords, along, first, last, np.minimum(step_m, length / 2))
+    near_e = _point_along(coords, along, first, last, np.maximum(length - step_m, length / 2))
+    xy = np.concatenate([coords[first], coords[last]])
+    key = np.round(xy, 6)
+    node = pd.factorize(key[:, 0] + 1j * key[:, 1])[0].astype(np.int64)
+    out = np.concatenate([near_s, near_e]) - xy
     out /= np.maximum(np.hypot(out[:, 0], out[:, 1]), _EPS)[:, None]
     return node.reshape(2, n).T, out.reshape(2, n, 2).transpose(1, 0, 2)
+
+
+def _point_along(coords: npt.NDArray[np.float64], along: npt.NDArray[np.float64],
+                 first: npt.NDArray[np.int64], last: npt.NDArray[np.int64],
+                 dist: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """Return the point `dist` along each piece (coordinates ``first..last`` of `coords`)."""
+    target = along[first] + dist
+    k = np.clip(np.searchsorted(along, target, side="right") - 1, first,
+                np.maximum(last - 1, first))
+    span = along[k + 1] - along[k] if len(k) else along[k]
+    frac = np.where(span > 0, (target - along[k]) / np.where(span > 0, span, 1.0), 0.0)
+    frac = np.clip(frac, 0.0, 1.0)[:, None]
+    return coords[k] + frac * (coords[np.minimum(k + 1, last)] - coords[k])
 
 
 def _sidewalks(noded: np.ndarray, piece_kind: npt.NDArray[np.int64], adj: pd.DataFrame,
@@ -614,11 +637,11 @@ def _block_faces(network: WalkNetwork, *, barriers: gpd.GeoSeries | gpd.GeoDataF
     line_kind = np.concatenate([kinds[use], np.full(len(b_lines), _BARRIER)])
     names = np.concatenate([edges["name"].astype(str).to_numpy()[use],
                             np.full(len(b_lines), "", dtype=object)])
-    noded, piece_kind, piece_name, faces = _pieces(lines, line_kind, names)
+    noded, piece_kind, piece_name, mid, faces = _pieces(lines, line_kind, names)
     if not len(faces):
         cols = ["kind", "block", *_MEASURES]
         return gpd.GeoDataFrame({c: [] for c in cols}, geometry=[], crs=network.crs)
-    adj = _incidence(noded, faces)
+    adj = _incidence(noded, faces, mid)
     adj["kind"] = piece_kind[adj["piece"].to_numpy()]
     adj["name"] = piece_name[adj["piece"].to_numpy()]
     adj["length"] = shapely.length(noded[adj["piece"].to_numpy()])

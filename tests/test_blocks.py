@@ -385,3 +385,34 @@ def test_dongdaemun_apartment_complex_is_one_block(dongdaemun):
     mids = roads.geometry.interpolate(0.5, normalized=True)
     holders = {int(i) for p in mids for i in np.flatnonzero(blocks.intersects(p.buffer(1)))}
     assert len(holders) == 1
+
+
+def test_piece_ends_match_geos_one_piece_at_a_time():
+    """`_ends` works on coordinate arrays; GEOS's per-piece answers are the reference."""
+    from sharemap.blocks import _ends
+
+    rng = np.random.default_rng(11)
+    lines = []
+    for _ in range(300):
+        k = int(rng.integers(2, 7))
+        pts = np.cumsum(rng.normal(0, 4, (k, 2)), axis=0) + rng.integers(0, 5, 2) * 10
+        if rng.random() < 0.2:
+            pts = np.vstack([pts[:1], pts[:1], pts[1:]])  # a repeated vertex
+        lines.append(shapely.LineString(pts))
+    lines.append(shapely.LineString([(0, 0), (0.5, 0)]))  # shorter than two steps
+    lines = np.array(lines, dtype=object)
+    node, out = _ends(lines, step_m=5.0)
+    length = shapely.length(lines)
+    for end, pos in ((0, np.minimum(5.0, length / 2)), (1, np.maximum(length - 5.0, length / 2))):
+        tip = shapely.get_coordinates(shapely.get_point(lines, -end))
+        near = shapely.get_coordinates(shapely.line_interpolate_point(lines, pos))
+        want = near - tip
+        want /= np.hypot(want[:, 0], want[:, 1])[:, None]
+        np.testing.assert_allclose(out[:, end], want, atol=1e-9)
+        # two ends share a node id exactly when they share a point
+        keys = [tuple(p) for p in np.round(tip, 6)]
+        for other in range(2):
+            tip2 = [tuple(p) for p in np.round(shapely.get_coordinates(
+                shapely.get_point(lines, -other)), 6)]
+            same = np.array([[a == b for b in tip2] for a in keys])
+            assert ((node[:, end][:, None] == node[:, other][None, :]) == same).all()
