@@ -10,11 +10,12 @@ import html
 import logging
 import math
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 from pyproj import CRS
 
 from ._errors import ConfigError, CRSError, InputDataError
@@ -25,7 +26,11 @@ __all__ = [
     "CATEGORY_STYLES",
     "VILLAGE_COLOUR",
     "WALK_CLASSES",
+    "Rings",
+    "class_index",
     "escape_text",
+    "polygon_rings",
+    "truthy_mask",
 ]
 
 logger = logging.getLogger("sharemap.maps")
@@ -108,8 +113,9 @@ def _check_layer(gdf: gpd.GeoDataFrame | None, name: str,
                f"it has {', '.join(map(str, gdf.columns))}")
         raise InputDataError(msg)
     keep = gdf.geometry.notna() & ~gdf.geometry.is_empty
-    if not keep.all():
-        logger.info("Map: skipped %d %s without geometry", int((~keep).sum()), name)
+    if keep.all():
+        return gdf
+    logger.info("Map: skipped %d %s without geometry", int((~keep).sum()), name)
     return gdf[keep]
 
 
@@ -135,6 +141,82 @@ def _classify(value: Any, classes: Sequence[tuple[float, str, str]]) -> str:
         if number <= upper:
             return colour
     return classes[-1][2]
+
+
+def class_index(values: Any, classes: Sequence[tuple[float, str, str]]) -> np.ndarray:
+    """Index of the class holding each value (as :func:`_classify`), ``len(classes)`` if missing.
+
+    Examples
+    --------
+    >>> class_index([0, 5, 5.1, 15, 99, None], WALK_CLASSES).tolist()
+    [0, 0, 1, 2, 3, 4]
+    """
+    numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").to_numpy(
+        dtype=float, na_value=np.nan)
+    uppers = np.array([upper for upper, _label, _colour in classes], dtype=float)
+    index = np.minimum(np.searchsorted(uppers, numbers, side="left"), len(classes) - 1)
+    index[np.isnan(numbers)] = len(classes)
+    return index
+
+
+def truthy_mask(values: Any) -> np.ndarray:
+    """Boolean array of :func:`_truthy` for each value."""
+    series = pd.Series(values, dtype=object)
+    return series.where(series.notna(), False).map(bool).to_numpy(dtype=bool)
+
+
+class Rings(NamedTuple):
+    """The polygon rings of an array of geometries, as flat arrays (see :func:`polygon_rings`)."""
+
+    vertices: np.ndarray  # (m, 2): every ring closed (its first vertex repeated at its end)
+    sizes: np.ndarray  # coordinates per ring
+    row: np.ndarray  # the input geometry of each ring (non-decreasing)
+    exterior: np.ndarray  # True for a polygon's exterior, which precedes its holes
+
+
+def polygon_rings(geoms: Sequence[Any] | np.ndarray) -> Rings:
+    """Rings of the polygon parts of `geoms`, in input order (other geometry types ignored).
+
+    Polygons without holes (most blocks) are read with two vectorised calls; only the
+    others are split into parts and rings. Holes with fewer than 4 coordinates are
+    dropped, and so are polygons whose exterior has fewer than 4.
+
+    Examples
+    --------
+    >>> from shapely.geometry import Point, box
+    >>> donut = box(0, 0, 10, 10).difference(box(4, 4, 6, 6))
+    >>> r = polygon_rings([box(0, 0, 1, 1), Point(0, 0), donut])
+    >>> r.sizes.tolist(), r.row.tolist(), r.exterior.tolist()
+    ([5, 5, 5], [0, 2, 2], [True, True, False])
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    type_id = shapely.get_type_id(geoms)
+    simple = (type_id == 3) & (shapely.get_num_interior_rings(geoms) == 0)
+    sizes = [shapely.get_num_coordinates(geoms[simple])]
+    vertices = [shapely.get_coordinates(geoms[simple])]
+    rows = [np.flatnonzero(simple)]
+    exterior = [np.ones(len(rows[0]), dtype=bool)]
+    other = np.flatnonzero(~simple & np.isin(type_id, (3, 6)))
+    if len(other):
+        parts, part_row = shapely.get_parts(geoms[other], return_index=True)
+        parts, part_row = parts[shapely.get_type_id(parts) == 3], part_row[
+            shapely.get_type_id(parts) == 3]
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        sizes.append(shapely.get_num_coordinates(rings))
+        vertices.append(shapely.get_coordinates(rings))
+        rows.append(other[part_row[ring_part]])
+        exterior.append(np.r_[True, ring_part[1:] != ring_part[:-1]][:len(ring_part)])
+    size, vertex = np.concatenate(sizes), np.concatenate(vertices)
+    row, ext = np.concatenate(rows), np.concatenate(exterior)
+    if len(other):  # back to input order (stable: a polygon's rings keep their order)
+        order = np.argsort(row, kind="stable")
+        starts = np.cumsum(size) - size
+        vertex = vertex[np.repeat(starts[order] - (np.cumsum(size[order]) - size[order]),
+                                  size[order]) + np.arange(len(vertex))]
+        size, row, ext = size[order], row[order], ext[order]
+    part = np.cumsum(ext) - 1
+    keep = (size >= 4) & np.isin(part, part[ext & (size >= 4)])
+    return Rings(vertex[np.repeat(keep, size)], size[keep], row[keep], ext[keep])
 
 
 def _check_color_by(blocks: gpd.GeoDataFrame | None, color_by: str) -> None:

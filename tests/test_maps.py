@@ -132,7 +132,7 @@ def test_one_feature_group_per_category_plus_blocks_and_villages(layers):
     # categories: built-ins in SPEC order, then the user category; names escaped
     assert names[2:] == ["bike (2)", "tools (1)", html.escape(KIDS) + " (1)"]
     bike = geojson_of(groups(m)["bike (2)"])
-    assert sorted(f["properties"]["v"][1] for f in bike["features"]) == ["b1", "b2"]
+    assert sorted(f["properties"]["space_id"] for f in bike["features"]) == ["b1", "b2"]
 
 
 def test_coordinates_are_wgs84_rounded_to_6_decimals(layers):
@@ -182,29 +182,35 @@ def test_simplifies_sub_metre_wiggles_but_keeps_shape():
 def test_block_colours_follow_classes(layers, color_by, expected):
     m = build_map(*layers, color_by=color_by, tiles=None)
     feats = geojson_of(group_starting(m, "Blocks"))["features"]
-    assert [f["properties"]["style"]["fillColor"] for f in feats] == expected
-    # only the candidate block (block 1) is outlined
-    assert [f["properties"]["style"].get("weight") for f in feats] == [2.2, None, None, None]
+    classes = ADJACENT_CLASSES if color_by == "adjacent_spaces" else WALK_CLASSES
+    palette = [c for _u, _label, c in classes] + [GREY]  # the layer's colour per class
+    assert [palette[f["properties"]["class"]] for f in feats] == expected
+    # only the candidate block (block 1) is outlined (the browser test checks the drawing)
+    assert [f["properties"]["candidate"] for f in feats] == [True, False, False, False]
 
 
-def test_block_popup_values(layers):
+def test_block_properties(layers):
+    """Block values as the page carries them (the browser test checks the popup text)."""
     m = build_map(*layers, tiles=None)
-    feat = geojson_of(group_starting(m, "Blocks"))["features"][0]
-    values = feat["properties"]["v"]
-    assert feat["properties"]["t"] == "Block 1"
-    assert values == ["회기동", "0.81 ha", "120", "2.0 min", "4.0 min", "3 (2 categories)",
-                      "b1, t1, k1", "yes", "1"]
-    second = geojson_of(group_starting(m, "Blocks"))["features"][1]["properties"]["v"]
-    assert second[0] == "&lt;i&gt;dong&lt;/i&gt;" and second[-1] == ""
-    fourth = geojson_of(group_starting(m, "Blocks"))["features"][3]["properties"]["v"]
-    assert fourth[3:5] == ["unreachable", "unreachable"]
+    feats = geojson_of(group_starting(m, "Blocks"))["features"]
+    assert feats[0]["properties"] == {
+        "block_id": 1, "dong": "회기동", "area_m2": 8100, "population": 120,
+        "walk_min_bike": 2, "walk_min_tools": 4, "adjacent_spaces": 3,
+        "adjacent_categories": 2, "adjacent_space_ids": "b1,t1,k1", "candidate": True,
+        "village_id": 1, "class": 3}
+    second, third, fourth = (f["properties"] for f in feats[1:])
+    assert second["dong"] == "&lt;i&gt;dong&lt;/i&gt;" and second["village_id"] is None
+    assert second["walk_min_bike"] == 7.5 and third["population"] is None
+    assert third["adjacent_space_ids"] is None and fourth["adjacent_space_ids"] is None
+    assert fourth["walk_min_bike"] is None and fourth["walk_min_tools"] is None  # unreachable
 
 
 def test_village_popup_and_rank_label(layers):
     m = build_map(*layers, tiles=None)
     props = geojson_of(groups(m)["Sharing villages (1)"])["features"][0]["properties"]
-    assert props["label"] == "#1"
-    assert props["v"] == ["1", "1", "3.25", "1", "3", "bike, tools, " + html.escape(KIDS), "120"]
+    assert props == {"village_id": 1, "rank": 1, "score": 3.25, "n_blocks": 1, "n_spaces": 3,
+                     "population": 120, "categories": "bike,tools," + html.escape(KIDS),
+                     "label": "#1", "tip": None}
 
 
 def test_isochrones_and_boundaries(layers):
@@ -217,9 +223,10 @@ def test_isochrones_and_boundaries(layers):
     # the 15-minute polygon is drawn first so that the 5-minute one stays on top
     assert [f["properties"]["tip"] for f in feats] == ["bike b1: 15 min walk",
                                                        "bike b1: 5 min walk"]
-    assert feats[0]["properties"]["style"]["color"] != feats[1]["properties"]["style"]["color"]
+    assert [f["properties"]["class"] for f in feats] == [1, 0]  # a colour per duration
     (boundary,) = geojson_of(groups(m)["Boundaries"])["features"]
-    assert boundary["properties"] == {"tip": "&lt;b&gt;회기동&lt;/b&gt;"}
+    assert boundary["properties"] == {"name": "&lt;b&gt;회기동&lt;/b&gt;",
+                                      "tip": "&lt;b&gt;회기동&lt;/b&gt;"}
     assert list(groups(m))[:2] == ["Boundaries", next(n for n in groups(m) if n.startswith("Bl"))]
 
 
@@ -307,7 +314,7 @@ def test_render_html_inlines_every_default_script(layers):
 
 @pytest.mark.seoul
 def test_district_sized_map_stays_small(seoul_data, tmp_path):
-    """Blocks polygonized from the real Dongdaemun-gu walk network: the file stays < 15 MB."""
+    """Blocks polygonized from the real Dongdaemun-gu walk network: < 250 bytes a block."""
     import pandas as pd
     import shapely
 
@@ -334,7 +341,9 @@ def test_district_sized_map_stays_small(seoul_data, tmp_path):
     out = save_map(build_map(blocks, spaces, blocks.iloc[:0], tiles=None), tmp_path / "m.html")
     size = out.stat().st_size
     assert n > 1500
-    assert size < 15e6 and (size - 1.5e6) / n < 2_000  # < 2 kB per block
+    # ~1.5 MB of inlined assets, then ~130 bytes a block (plain GeoJSON with a popup
+    # string per block took ~600; a city's 100,000 blocks must stay well under 25 MB)
+    assert size < 3e6 and (size - 1.5e6) / n < 250
 
 
 # ---------------------------------------------------------------------------
