@@ -17,6 +17,7 @@ own walking speed: distances do not change, so their walk minutes are
 
 from __future__ import annotations
 
+import itertools
 import logging
 import unicodedata
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ from scipy.sparse.csgraph import dijkstra
 
 from ._crs import to_analysis_crs
 from ._errors import InputDataError
-from .access import join_points, snap_points, walk_col
+from .access import JoinedPoints, join_points, snap_points, walk_col
 from .blocks import block_origins
 from .network import MIN_WEIGHT_M
 
@@ -406,26 +407,103 @@ def proximity_minutes(blocks: pd.DataFrame, categories: Sequence[str]) -> pd.Ser
     return blocks[cols].max(axis=1, skipna=False).rename("proximity_min")
 
 
-def _rows(block_frame: pd.DataFrame, level: str, categories: Sequence[str],
-          thresholds: Sequence[float], has_pop: bool) -> list[dict[str, Any]]:
+def _minutes(blocks: pd.DataFrame, categories: Sequence[str]) -> npt.NDArray[np.float64]:
+    """Stack the blocks' ``walk_min_<category>`` columns into one (blocks x categories) array."""
+    out = np.empty((len(blocks), len(categories)))
+    for j, cat in enumerate(categories):
+        out[:, j] = blocks[walk_col(cat)].to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
+
+
+def _covered(minutes: npt.NDArray[np.float64],
+             thresholds: Sequence[float]) -> npt.NDArray[np.bool_]:
+    """Per block, (category then ``all``) x threshold: walk <= threshold (NaN: not covered)."""
+    worst = np.full((len(minutes), minutes.shape[1] + 1), np.nan)
+    worst[:, :-1] = minutes
+    if minutes.shape[1]:
+        worst[:, -1] = minutes.max(axis=1)  # NaN when any category is unreachable
+    limits = np.asarray(list(thresholds), dtype=np.float64)
+    covered = worst[:, :, None] <= limits[None, None, :]
+    return covered.reshape(len(minutes), worst.shape[1] * len(limits))
+
+
+def _unit_codes(area: pd.Series, area_id: pd.Series) -> tuple[npt.NDArray[np.int64], list[Any]]:
+    """Code each block by its (area, area_id) unit as a sorted groupby does (-1: no unit)."""
+    keys = pd.DataFrame({"_area": area.reset_index(drop=True),
+                         "_area_id": area_id.reset_index(drop=True)})
+    grouped = keys.groupby(["_area", "_area_id"], sort=True, dropna=True)
+    codes = grouped.ngroup().to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.where(np.isnan(codes), -1, codes).astype(np.int64), list(grouped.size().index)
+
+
+def _rows(codes: npt.NDArray[np.int64], units: Sequence[tuple[Any, Any]], level: str,
+          covered: npt.NDArray[np.bool_], pop: npt.NDArray[np.float64] | None,
+          labels: Sequence[tuple[str, float]]) -> list[tuple[Any, ...]]:
+    """Build the coverage rows of one level: unit by unit, then category, then threshold.
+
+    Population sums add each unit's blocks in block order with ``np.sum`` (NaN as 0),
+    exactly as ``Series.sum`` does, so the numbers equal a per-unit pandas sum.
+    """
+    pos = np.flatnonzero(codes >= 0)
+    pos = pos[np.argsort(codes[pos], kind="stable")]
+    n_blocks = np.bincount(codes[pos], minlength=len(units))
+    bounds = np.concatenate([[0], np.cumsum(n_blocks)])
+    cov = covered[pos]
+    group = codes[pos]
+    n_cov = np.zeros((len(units), cov.shape[1]), dtype=np.int64)
+    for k in range(cov.shape[1]):
+        n_cov[:, k] = np.bincount(group[cov[:, k]], minlength=len(units))
+    share = n_cov / n_blocks[:, None]
+    p_all = p_cov = np.full(n_cov.shape, np.nan)
+    if pop is not None:
+        p = pop[pos]
+        whole = [float(np.sum(p[s:e])) for s, e in itertools.pairwise(bounds)]
+        p_all = np.repeat(np.asarray(whole)[:, None], cov.shape[1], axis=1)
+        p_cov = np.empty(n_cov.shape)
+        for k in range(cov.shape[1]):
+            pk = p[cov[:, k]]
+            cb = np.concatenate([[0], np.cumsum(n_cov[:, k])])
+            p_cov[:, k] = [np.sum(pk[s:e]) for s, e in itertools.pairwise(cb)]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share_pop = np.where(p_all > 0, p_cov / p_all, np.nan)
+    n = len(units) * len(labels)
+    cats = [c for c, _ in labels] * len(units)
+    thresholds = [t for _, t in labels] * len(units)
+    return list(zip([level] * n, [u[0] for u in units for _ in labels],
+                    [u[1] for u in units for _ in labels], cats, thresholds,
+                    np.repeat(n_blocks, len(labels)).tolist(), n_cov.ravel().tolist(),
+                    share.ravel().tolist(), p_all.ravel().tolist(), p_cov.ravel().tolist(),
+                    share_pop.ravel().tolist(), strict=True))
+
+
+def _level_units(blocks: pd.DataFrame, levels: Sequence[tuple[str, str]], city_name: str
+                 ) -> list[tuple[str, npt.NDArray[np.int64], list[Any]]]:
+    """Per level (``city`` first): its name, each block's unit code and the units' keys."""
+    city = [(city_name, city_name)] if len(blocks) else []
+    out = [("city", np.zeros(len(blocks), dtype=np.int64), city)]
+    for level, id_col in levels:
+        out.append((level, *_unit_codes(blocks[level], blocks[id_col])))
+    return out
+
+
+def _coverage_table(units: list[tuple[str, npt.NDArray[np.int64], list[Any]]],
+                    minutes: npt.NDArray[np.float64], pop: npt.NDArray[np.float64] | None, *,
+                    categories: Sequence[str], thresholds: Sequence[float]) -> pd.DataFrame:
+    """Build the coverage table (:data:`COVERAGE_COLUMNS`) from arrays, all levels at once."""
+    covered = _covered(minutes, thresholds)
+    labels = [(c, t) for c in [*categories, "all"] for t in thresholds]
     rows = []
-    for (name, uid), grp in block_frame.groupby(["_area", "_area_id"], sort=True, dropna=True):
-        pop = grp["population"] if has_pop else None
-        for cat in [*categories, "all"]:
-            cols = [walk_col(c) for c in categories] if cat == "all" else [walk_col(cat)]
-            worst = grp[cols].max(axis=1, skipna=False)
-            for t in thresholds:
-                covered = (worst <= t).to_numpy()
-                p_all = float(pop.sum()) if pop is not None else np.nan
-                p_cov = float(pop[covered].sum()) if pop is not None else np.nan
-                rows.append({
-                    "level": level, "area": name, "area_id": uid, "category": cat,
-                    "threshold_min": t, "blocks": len(grp), "blocks_covered": int(covered.sum()),
-                    "share_blocks": covered.mean() if len(grp) else np.nan,
-                    "population": p_all, "population_covered": p_cov,
-                    "share_population": p_cov / p_all if p_all and p_all > 0 else np.nan,
-                })
-    return rows
+    for level, codes, keys in units:
+        rows += _rows(codes, keys, level, covered, pop, labels)
+    return pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS))
+
+
+def _population(values: pd.Series) -> npt.NDArray[np.float64] | None:
+    """Residents per block with NaN as 0 (None when no block has a number)."""
+    pop = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if not (~np.isnan(pop)).any():
+        return None
+    return np.where(np.isnan(pop), 0.0, pop)
 
 
 def compute_coverage(blocks: pd.DataFrame, *, categories: Sequence[str],
@@ -455,21 +533,9 @@ def compute_coverage(blocks: pd.DataFrame, *, categories: Sequence[str],
         blocks), then every unit of every level. Unreachable (NaN) counts as not
         covered.
     """
-    has_pop = "population" in blocks and blocks["population"].notna().any()
-    frame = pd.DataFrame(blocks).copy()
-    frame["_area"], frame["_area_id"] = city_name, city_name
-    rows = _rows(frame, "city", categories, thresholds, has_pop)
-    for level, id_col in levels:
-        frame["_area"], frame["_area_id"] = blocks[level], blocks[id_col]
-        rows += _rows(frame, level, categories, thresholds, has_pop)
-    return pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS))
-
-
-def _group_minutes(blocks: pd.DataFrame, categories: Sequence[str], walk_speed_kmh: float,
-                   group_speed_kmh: float) -> pd.DataFrame:
-    """Walk minutes at the group's speed: ``walk_min * walk_speed_kmh / group_speed_kmh``."""
-    return pd.DataFrame({walk_col(c): blocks[walk_col(c)] * walk_speed_kmh / group_speed_kmh
-                         for c in categories}, index=blocks.index)
+    pop = _population(blocks["population"]) if "population" in blocks else None
+    return _coverage_table(_level_units(blocks, levels, city_name), _minutes(blocks, categories),
+                           pop, categories=categories, thresholds=thresholds)
 
 
 def compute_group_coverage(blocks: pd.DataFrame, groups: Sequence[GroupConfig], *,
@@ -497,17 +563,26 @@ def compute_group_coverage(blocks: pd.DataFrame, groups: Sequence[GroupConfig], 
         coverage columns, where a block is covered for a group at T minutes when
         ``walk_min * walk_speed_kmh / group speed <= T``.
     """
-    kwargs = {"categories": categories, "thresholds": thresholds, "levels": levels,
-              "city_name": city_name}
-    parts = [compute_coverage(blocks, **kwargs).assign(group=ALL_RESIDENTS,
-                                                       walk_speed_kmh=walk_speed_kmh)]
-    keep = [c for c in blocks.columns if c not in {walk_col(x) for x in categories}]
+    units = _level_units(blocks, levels, city_name)
+    minutes = _minutes(blocks, categories)
+    pop = _population(blocks["population"]) if "population" in blocks else None
+    base = _coverage_table(units, minutes, pop, categories=categories, thresholds=thresholds)
+    return _with_groups(base, blocks, groups, units, minutes, categories=categories,
+                        thresholds=thresholds, walk_speed_kmh=walk_speed_kmh)
+
+
+def _with_groups(base: pd.DataFrame, blocks: pd.DataFrame, groups: Sequence[GroupConfig],
+                 units: list[tuple[str, npt.NDArray[np.int64], list[Any]]],
+                 minutes: npt.NDArray[np.float64], *, categories: Sequence[str],
+                 thresholds: Sequence[float], walk_speed_kmh: float) -> pd.DataFrame:
+    """Stack `base` (all residents) and each group's table (:data:`GROUP_COVERAGE_COLUMNS`)."""
+    parts = [base.assign(group=ALL_RESIDENTS, walk_speed_kmh=walk_speed_kmh)]
     for g in groups:
-        frame = pd.DataFrame(blocks[keep]).copy()
-        frame = frame.join(_group_minutes(blocks, categories, walk_speed_kmh, g.walk_speed_kmh))
-        frame["population"] = blocks[g.population_column]
-        parts.append(compute_coverage(frame, **kwargs).assign(group=g.label,
-                                                              walk_speed_kmh=g.walk_speed_kmh))
+        # the same operations, in the same order, as ``walk_min * speed / group speed``
+        g_minutes = minutes * walk_speed_kmh / g.walk_speed_kmh
+        table = _coverage_table(units, g_minutes, _population(blocks[g.population_column]),
+                                categories=categories, thresholds=thresholds)
+        parts.append(table.assign(group=g.label, walk_speed_kmh=g.walk_speed_kmh))
     return pd.concat(parts, ignore_index=True)[list(GROUP_COVERAGE_COLUMNS)]
 
 
@@ -540,6 +615,16 @@ def _roots(pred: npt.NDArray[np.int32], source: int) -> npt.NDArray[np.int64]:
             break
         parent = nxt
     return np.where(is_root[parent], parent, -1)
+
+
+def _node_space(idx: npt.NDArray[np.int64], s_node: npt.NDArray[np.int64],
+                s_off: npt.NDArray[np.float64], size: int) -> npt.NDArray[np.int64]:
+    """Map each node to the space it stands for (-1: none): the least offset, then the first."""
+    order = np.lexsort((idx, s_off[idx], s_node[idx]))
+    first = np.unique(s_node[idx][order], return_index=True)
+    node_space = np.full(size, -1, dtype=np.int64)
+    node_space[first[0]] = idx[order][first[1]]
+    return node_space
 
 
 def nearest_spaces(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame,
@@ -578,10 +663,15 @@ def nearest_spaces(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFra
     so = snap_points(network, origins, max_snap_m=max_snap_m)
     ss = snap_points(network, spaces, max_snap_m=max_snap_m)
     joined = join_points(network, pd.concat([so, ss], ignore_index=True))
-    n_o = len(so)
+    out = _nearest_on(joined, len(so), spaces["category"].astype(str).to_numpy(), cats)
+    return pd.DataFrame(out, index=origins.index)
+
+
+def _nearest_on(joined: JoinedPoints, n_o: int, space_cat: npt.NDArray[np.object_],
+                cats: Sequence[str]) -> dict[str, Any]:
+    """:func:`nearest_spaces` on joined points: `n_o` origins, then the spaces."""
     o_node, o_off = joined.node[:n_o], joined.offset_m[:n_o]
     s_node, s_off = joined.node[n_o:], joined.offset_m[n_o:]
-    space_cat = spaces["category"].astype(str).to_numpy()
     out: dict[str, Any] = {}
     ok = o_node >= 0
     for cat in cats:
@@ -593,18 +683,134 @@ def nearest_spaces(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFra
             src = graph.shape[0] - 1
             dist, pred = dijkstra(graph, directed=True, indices=src, return_predecessors=True)
             root = _roots(pred, src)
-            # the space each root node stands for: the least offset, then the first
-            order = np.lexsort((idx, s_off[idx], s_node[idx]))
-            first = np.unique(s_node[idx][order], return_index=True)
-            node_space = np.full(graph.shape[0], -1, dtype=np.int64)
-            node_space[first[0]] = idx[order][first[1]]
+            node_space = _node_space(idx, s_node, s_off, graph.shape[0])
             r = root[o_node[ok]]
             best[ok] = np.where(r >= 0, node_space[np.maximum(r, 0)], -1)
             d = dist[o_node[ok]] + o_off[ok]
             dist_m[ok] = np.where(np.isfinite(d), d, np.nan)
         out[f"space_{cat}"] = best
         out[f"distance_m_{cat}"] = dist_m
-    return pd.DataFrame(out, index=origins.index)
+    return out
+
+
+def _closest_nodes(csr: sparse.csr_matrix, origin: npt.NDArray[np.int64],
+                   nodes: npt.NDArray[np.int64], weight: npt.NDArray[np.float64],
+                   limit: npt.NDArray[np.float64]) -> npt.NDArray[np.int64] | None:
+    """Per origin node, the node of `nodes` least ``weight + walk`` away (-1: none reachable).
+
+    Searches from the origins up to `limit` (each answer must lie a tolerance inside
+    it), then without a limit for the rest. None when, for some origin, a second node
+    comes within a micrometre of the best (float rounding could order them either way).
+    """
+    from ._engine import pairs_within
+
+    best = np.full(len(origin), -1, dtype=np.int64)
+    todo = np.flatnonzero(origin >= 0)
+    for bounded in (True, False):
+        run = todo[np.isfinite(limit[todo])] if bounded else todo
+        if not len(run):
+            continue
+        lim = float(limit[run].max()) if bounded else np.inf
+        g, t, d = pairs_within(csr, origin[run], np.zeros(len(run)), nodes, weight, max_m=lim)
+        order = np.lexsort((d, g))
+        g, t, d = g[order], t[order], d[order]
+        head = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.empty(0, int)
+        second = np.r_[g[1:] == g[:-1], False][head]
+        runner_up = np.where(second, d[np.minimum(head + 1, max(len(d) - 1, 0))], np.inf)
+        tol = 1e-6 + 1e-9 * d[head]
+        sure = d[head] + tol <= lim
+        if (sure & (runner_up - d[head] <= tol)).any():
+            return None
+        best[run[g[head][sure]]] = nodes[t[head][sure]]
+        todo = np.setdiff1d(todo, run[g[head][sure]]) if bounded else todo[:0]
+    return best
+
+
+def _listed_nearest(network: WalkNetwork, blocks: pd.DataFrame, spaces: gpd.GeoDataFrame,
+                    config: StudyConfig, outside: dict[str, _Outside], *,
+                    joined: JoinedPoints | None = None) -> dict[str, npt.NDArray[np.int64]]:
+    """Per category, what :func:`nearest_spaces` gives for the blocks outside (see Notes).
+
+    Notes
+    -----
+    Only the blocks ``gaps.csv`` lists need their nearest space: a search from each
+    of them, bounded by its walk time, finds every space node within reach, and the
+    least ``max(offset, MIN_WEIGHT_M) + walk`` wins, as in the tree of
+    :func:`nearest_spaces`. The other blocks outside only decide whether the name
+    columns hold text (as the full table would): each gets a stand-in, the first
+    space of the category if its walk time is finite, else -1. A category falls back
+    to :func:`nearest_spaces` when two spaces tie within a micrometre, a space's
+    name is not text, or a listed block's walk time disagrees with the search.
+    """
+    listed = np.unique(np.concatenate([o.listed for o in outside.values()]
+                                      or [np.empty(0, dtype=np.int64)]))
+    max_snap = config.network.max_snap_m
+    points = None
+    if joined is not None:
+        if len(joined.node) != len(blocks) + len(spaces):
+            msg = (f"`joined` holds {len(joined.node)} points, not the {len(blocks)} block "
+                   f"origins and {len(spaces)} spaces")
+            raise ValueError(msg)
+        points = (joined, joined.node[listed], len(blocks))
+    elif len(listed):
+        so = snap_points(network, block_origins(blocks.iloc[listed]), max_snap_m=max_snap)
+        ss = snap_points(network, spaces, max_snap_m=max_snap)
+        mini = join_points(network, pd.concat([so, ss], ignore_index=True))
+        points = (mini, mini.node[:len(so)], len(so))
+    space_cat = spaces["category"].astype(str).to_numpy()
+    named = np.array([isinstance(v, str) for v in spaces["name"].astype("object")], dtype=bool)
+    out: dict[str, npt.NDArray[np.int64]] = {}
+    full: list[str] = []
+    for cat, o in outside.items():
+        mine = np.flatnonzero(space_cat == cat)
+        walk = blocks[walk_col(cat)].to_numpy(dtype=np.float64, na_value=np.nan)
+        pos = (_category_nearest(points, listed, o, walk, mine, config.walk_speed_m_min)
+               if named[mine].all() else None)
+        if pos is None:
+            full.append(cat)
+        else:
+            out[cat] = pos
+    if full:  # ties, unnamed spaces or odd walk times: every block, as nearest_spaces does
+        logger.debug("Nearest spaces: the full search for %s", ", ".join(full))
+        if joined is not None:
+            tree = _nearest_on(joined, len(blocks), space_cat, full)
+        else:
+            tree = nearest_spaces(network, block_origins(blocks), spaces, categories=full,
+                                  max_snap_m=max_snap)
+        out.update({c: np.asarray(tree[f"space_{c}"])[outside[c].mask] for c in full})
+    return out
+
+
+def _category_nearest(points: tuple[JoinedPoints, npt.NDArray[np.int64], int] | None,
+                      listed: npt.NDArray[np.int64], outside: _Outside,
+                      walk: npt.NDArray[np.float64], mine: npt.NDArray[np.int64],
+                      speed_m_min: float) -> npt.NDArray[np.int64] | None:
+    """One category's spaces for its blocks outside (None: take the full search).
+
+    `points`: the joined points, the listed blocks' nodes (in `listed` order) and
+    where the spaces start; `mine`: the category's spaces (all named).
+    """
+    pos = np.where(np.isnan(walk[outside.mask]), -1, mine[0] if len(mine) else -1)
+    rows = outside.listed
+    if not len(rows):
+        return pos.astype(np.int64)
+    if points is None:
+        return None
+    joined, o_node, n_o = points
+    s_node, s_off = joined.node[n_o:], joined.offset_m[n_o:]
+    idx = mine[s_node[mine] >= 0]
+    w = np.full(joined.csr.shape[0], np.inf)
+    np.minimum.at(w, s_node[idx], np.maximum(s_off[idx], MIN_WEIGHT_M))
+    nodes = np.flatnonzero(np.isfinite(w))
+    limit = np.where(np.isnan(walk[rows]), np.inf, walk[rows] * speed_m_min + 1.0)
+    found = _closest_nodes(joined.csr, o_node[np.searchsorted(listed, rows)], nodes, w[nodes],
+                           limit)
+    if found is None or ((found >= 0) == np.isnan(walk[rows])).any():
+        return None
+    node_space = _node_space(idx, s_node, s_off, joined.csr.shape[0])
+    pos[np.searchsorted(np.flatnonzero(outside.mask), rows)] = np.where(
+        found >= 0, node_space[np.maximum(found, 0)], -1)
+    return pos.astype(np.int64)
 
 
 def finest_level(blocks: pd.DataFrame, levels: Sequence[str]) -> str | None:
@@ -623,26 +829,40 @@ def _outside(blocks: pd.DataFrame, cat: str, threshold: float, speed: float = 1.
     return ~(blocks[walk_col(cat)] * speed / group_speed <= threshold)
 
 
-def _area_gaps(blocks: pd.DataFrame, cat: str, config: StudyConfig, level: str | None,
-               has_pop: bool) -> pd.DataFrame:
+def _area_gaps(blocks: pd.DataFrame, config: StudyConfig, level: str | None,
+               has_pop: bool) -> dict[str, pd.DataFrame]:
+    """Per category, the units ranked by residents outside (one groupby for all)."""
+    if not config.categories:
+        return {}
     t = config.coverage.audit_minutes
-    frame = pd.DataFrame({
+    cols: dict[str, Any] = {
         "area": blocks[level] if level else config.name,
         "area_id": blocks[f"{level}_id"] if level else config.name,
-        "population": blocks["population"] if has_pop else np.nan,
-        "blocks": 1, "blocks_outside": _outside(blocks, cat, t).astype(int)})
-    frame["population_outside"] = (frame["population"].where(frame["blocks_outside"] == 1, 0.0)
-                                   if has_pop else np.nan)
-    for g in config.coverage.groups:
-        out = _outside(blocks, cat, t, config.walk_speed_kmh, g.walk_speed_kmh)
-        frame[f"population_outside_{g.slug}"] = blocks[g.population_column].where(out, 0.0)
-    agg = frame.groupby(["area", "area_id"], sort=True, dropna=True).sum(min_count=1).reset_index()
-    agg["share_outside"] = agg["population_outside"] / agg["population"].where(
-        agg["population"] > 0) if has_pop else agg["blocks_outside"] / agg["blocks"]
+        "population": blocks["population"] if has_pop else np.nan, "blocks": 1}
+    names = {}
+    for k, cat in enumerate(config.categories):
+        out = _outside(blocks, cat, t).astype(int)
+        mine = {"blocks_outside": out, "population_outside": blocks["population"].where(
+            out == 1, 0.0) if has_pop else np.nan}
+        for g in config.coverage.groups:
+            g_out = _outside(blocks, cat, t, config.walk_speed_kmh, g.walk_speed_kmh)
+            mine[f"population_outside_{g.slug}"] = blocks[g.population_column].where(g_out, 0.0)
+        names[cat] = {f"{k}:{c}": c for c in mine}
+        cols.update({f"{k}:{c}": v for c, v in mine.items()})
+    # a column's sums do not depend on the other columns: one groupby serves all
+    every = pd.DataFrame(cols).groupby(["area", "area_id"], sort=True, dropna=True).sum(
+        min_count=1).reset_index()
     key = "population_outside" if has_pop else "blocks_outside"
-    agg = agg.sort_values([key, "area_id"], ascending=[False, True], ignore_index=True)
-    agg["kind"], agg["level"] = "area", level or "city"
-    return agg
+    result = {}
+    for cat in config.categories:
+        agg = every[["area", "area_id", "population", "blocks", *names[cat]]].rename(
+            columns=names[cat])
+        agg["share_outside"] = agg["population_outside"] / agg["population"].where(
+            agg["population"] > 0) if has_pop else agg["blocks_outside"] / agg["blocks"]
+        agg = agg.sort_values([key, "area_id"], ascending=[False, True], ignore_index=True)
+        agg["kind"], agg["level"] = "area", level or "city"
+        result[cat] = agg
+    return result
 
 
 def _lon_lat(blocks: pd.DataFrame, block_ids: pd.Series
@@ -651,18 +871,55 @@ def _lon_lat(blocks: pd.DataFrame, block_ids: pd.Series
     crs = getattr(blocks, "crs", None)
     if crs is None or not len(block_ids):
         return np.full(len(block_ids), np.nan), np.full(len(block_ids), np.nan)
-    sub = blocks.set_index("block_id").loc[block_ids.to_numpy()]
+    sub = pd.DataFrame(blocks[["block_id", "geometry"]]).set_index("block_id")
+    sub = sub.loc[block_ids.to_numpy()]
     pts = block_origins(gpd.GeoDataFrame(sub, geometry="geometry", crs=crs)).to_crs(4326)
     return pts.x.round(6).to_numpy(), pts.y.round(6).to_numpy()
 
 
-def _block_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, nearest: pd.DataFrame, cat: str,
-                config: StudyConfig, level: str | None, has_pop: bool) -> pd.DataFrame:
-    t = config.coverage.audit_minutes
-    out = _outside(blocks, cat, t)
+def _outside_rows(blocks: pd.DataFrame, cat: str, config: StudyConfig, level: str | None,
+                  has_pop: bool) -> tuple[npt.NDArray[np.bool_], pd.DataFrame]:
+    """Blocks beyond the audit time (with residents, if any): the mask and their columns."""
+    out = _outside(blocks, cat, config.coverage.audit_minutes)
     if has_pop:
         out &= blocks["population"] > 0
-    sub = blocks[out]
+    cols = ["block_id", *((level, f"{level}_id") if level else ()),
+            *(("population",) if has_pop else ()), walk_col(cat),
+            *(g.population_column for g in config.coverage.groups)]
+    return out.to_numpy(), pd.DataFrame(blocks[list(dict.fromkeys(cols))])[out]
+
+
+@dataclass(frozen=True, eq=False)
+class _Outside:
+    """One category's blocks outside: mask, their columns and the rows ``gaps.csv`` lists."""
+
+    mask: npt.NDArray[np.bool_]
+    rows: pd.DataFrame
+    listed: npt.NDArray[np.int64]
+
+
+def _gap_inputs(blocks: pd.DataFrame, config: StudyConfig
+                ) -> tuple[bool, str | None, dict[str, _Outside]]:
+    """Whether blocks have residents, the finest level, and each category's blocks outside."""
+    has_pop = "population" in blocks and bool(blocks["population"].notna().any())
+    level = finest_level(blocks, [b.level for b in config.coverage.boundaries])
+    out = {}
+    for cat in config.categories:
+        mask, sub = _outside_rows(blocks, cat, config, level, has_pop)
+        # the order of _block_gaps: most residents (or longest walk) first, then block id
+        key = sub["population"] if has_pop else sub[walk_col(cat)].fillna(np.inf)
+        frame = pd.DataFrame({"_k": key.to_numpy(), "block_id": sub["block_id"].to_numpy(),
+                              "_pos": np.flatnonzero(mask)})
+        frame = frame.sort_values(["_k", "block_id"], ascending=[False, True])
+        out[cat] = _Outside(mask, sub, frame["_pos"].to_numpy()[:config.coverage.gap_blocks])
+    return has_pop, level, out
+
+
+def _block_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, sub: pd.DataFrame,
+                pos: npt.NDArray[np.int64], cat: str, config: StudyConfig, level: str | None,
+                has_pop: bool) -> pd.DataFrame:
+    """List the gap blocks; `sub`: the blocks outside, `pos`: their nearest space (-1: none)."""
+    t = config.coverage.audit_minutes
     frame = pd.DataFrame({
         "block_id": sub["block_id"].to_numpy(),
         "area": sub[level].to_numpy() if level else config.name,
@@ -675,7 +932,6 @@ def _block_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, nearest: pd.DataFram
         g_out = _outside(sub, cat, t, config.walk_speed_kmh, g.walk_speed_kmh)
         frame[f"population_outside_{g.slug}"] = sub[g.population_column].where(g_out,
                                                                                 0.0).to_numpy()
-    pos = nearest.loc[sub.index, f"space_{cat}"].to_numpy()
     has = pos >= 0
     ids, names = np.full(len(sub), None, dtype=object), np.full(len(sub), None, dtype=object)
     ids[has] = spaces["space_id"].astype(str).to_numpy()[pos[has]]
@@ -717,14 +973,24 @@ def compute_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, nearest: pd.DataFra
         space and the walk to it. Without population, units rank by blocks outside
         and blocks by walking time (unreachable first).
     """
-    has_pop = "population" in blocks and bool(blocks["population"].notna().any())
-    level = finest_level(blocks, [b.level for b in config.coverage.boundaries])
+    inputs = _gap_inputs(blocks, config)
+    pos = {cat: nearest.loc[blocks.index[o.mask], f"space_{cat}"].to_numpy()
+           for cat, o in inputs[2].items()}
+    return _gaps(blocks, spaces, config, inputs, pos)
+
+
+def _gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, config: StudyConfig,
+          inputs: tuple[bool, str | None, dict[str, _Outside]],
+          nearest: dict[str, npt.NDArray[np.int64]]) -> pd.DataFrame:
+    """:func:`compute_gaps` from :func:`_gap_inputs` and the nearest space per block outside."""
+    has_pop, level, outside = inputs
     t = config.coverage.audit_minutes
     extra = [f"population_outside_{g.slug}" for g in config.coverage.groups]
     parts = []
+    areas = _area_gaps(blocks, config, level, has_pop)
     for cat in config.categories:
-        for part in (_area_gaps(blocks, cat, config, level, has_pop),
-                     _block_gaps(blocks, spaces, nearest, cat, config, level, has_pop)):
+        for part in (areas[cat], _block_gaps(blocks, spaces, outside[cat].rows, nearest[cat],
+                                             cat, config, level, has_pop)):
             part["category"], part["threshold_min"] = cat, t
             part["rank"] = np.arange(1, len(part) + 1)
             parts.append(part)
@@ -764,7 +1030,7 @@ class CoverageAudit:
 
 
 def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: WalkNetwork,
-                  config: StudyConfig) -> CoverageAudit:
+                  config: StudyConfig, *, joined: JoinedPoints | None = None) -> CoverageAudit:
     """Run the whole coverage audit: coverage, group coverage, gaps and proximity time.
 
     Parameters
@@ -777,24 +1043,34 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
         The walking network (to find each block's nearest space per category).
     config
         The study configuration.
+    joined
+        The blocks' origins then the spaces joined into the network, as the access
+        stage joins them (``join_points`` on their snaps); saves snapping again.
 
     Returns
     -------
     audit
         The tables of ``coverage.csv``, ``coverage_groups.csv`` and ``gaps.csv``,
         and the blocks' ``proximity_min``.
+
+    Notes
+    -----
+    The gap blocks' nearest spaces are those of :func:`nearest_spaces`, found by
+    searches from the listed blocks only (see ``_listed_nearest``).
     """
     cov = config.coverage
-    levels = [(b.level, f"{b.level}_id") for b in cov.boundaries]
-    kwargs = {"categories": config.categories, "thresholds": cov.thresholds_minutes,
-              "levels": levels, "city_name": config.name}
-    coverage = compute_coverage(blocks, **kwargs)
+    units = _level_units(blocks, [(b.level, f"{b.level}_id") for b in cov.boundaries],
+                         config.name)
+    minutes = _minutes(blocks, config.categories)
+    kwargs = {"categories": config.categories, "thresholds": cov.thresholds_minutes}
+    pop = _population(blocks["population"]) if "population" in blocks else None
+    coverage = _coverage_table(units, minutes, pop, **kwargs)
     groups = None
     if cov.groups and "population" in blocks:
-        groups = compute_group_coverage(blocks, cov.groups, walk_speed_kmh=config.walk_speed_kmh,
-                                        **kwargs)
-    nearest = nearest_spaces(network, block_origins(blocks), spaces,
-                             categories=config.categories, max_snap_m=config.network.max_snap_m)
-    gaps = compute_gaps(blocks, spaces, nearest, config)
+        groups = _with_groups(coverage, blocks, cov.groups, units, minutes,
+                              walk_speed_kmh=config.walk_speed_kmh, **kwargs)
+    inputs = _gap_inputs(blocks, config)
+    nearest = _listed_nearest(network, blocks, spaces, config, inputs[2], joined=joined)
+    gaps = _gaps(blocks, spaces, config, inputs, nearest)
     return CoverageAudit(coverage=coverage, coverage_groups=groups, gaps=gaps,
                          proximity_min=proximity_minutes(blocks, config.categories))

@@ -10,6 +10,7 @@ score; ties go to the lower ``village_id``.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -64,7 +65,7 @@ def compute_candidates(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame, spaces
     grouped = adj.groupby("block_id", sort=False)
     n_sp = grouped["space"].nunique()
     n_cat = grouped["category"].nunique()
-    ids = grouped["space_id"].agg(lambda s: ",".join(dict.fromkeys(s.astype(str))))
+    ids = pd.Series(_joined_ids(adj, grouped), index=n_sp.index, dtype=object)
     key = blocks["block_id"]
     out = pd.DataFrame(index=blocks.index)
     out["adjacent_spaces"] = n_sp.reindex(key).fillna(0).astype(np.int64).to_numpy()
@@ -73,6 +74,21 @@ def compute_candidates(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame, spaces
     counted = out["adjacent_categories"] if distinct_categories else out["adjacent_spaces"]
     out["candidate"] = counted >= min_spaces
     return out
+
+
+def _joined_ids(adj: pd.DataFrame, grouped: Any) -> list[str]:
+    """Per block group (in `grouped`'s order): its distinct space ids, comma-separated.
+
+    Ids keep the adjacency's order (nearest first), each at its first appearance.
+    """
+    codes = grouped.ngroup().to_numpy(dtype=np.float64, na_value=np.nan)
+    first = ~adj.duplicated(["block_id", "space_id"]).to_numpy() & ~np.isnan(codes)
+    pos = np.flatnonzero(first)
+    group = codes[pos].astype(np.int64)
+    order = np.argsort(group, kind="stable")
+    values = adj["space_id"].to_numpy(dtype=object)[pos[order]].tolist()
+    ends = np.cumsum(np.bincount(group, minlength=grouped.ngroups)).tolist()
+    return [",".join(values[s:e]) for s, e in itertools.pairwise([0, *ends])]
 
 
 def _with_space_cols(adjacency: pd.DataFrame, spaces: pd.DataFrame) -> pd.DataFrame:
@@ -88,12 +104,42 @@ def village_score(n_spaces: pd.Series, n_categories: pd.Series,
 
 
 def _touch_groups(geoms: np.ndarray) -> np.ndarray:
+    """Label the groups of blocks that touch (within :data:`TOUCH_TOLERANCE_M`), directly or not.
+
+    The pairs are those of ``STRtree.query(predicate="dwithin")``: boxes grown a
+    little past the tolerance pick the candidates, then one vectorised ``dwithin``
+    call decides (three to five times faster than the tree's own predicate).
+    """
     tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="dwithin", distance=TOUCH_TOLERANCE_M)
+    x0, y0, x1, y1 = shapely.bounds(geoms).T
+    pad = TOUCH_TOLERANCE_M * (1 + 1e-9) + 1e-6
+    left, right = tree.query(shapely.box(x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+    near = shapely.dwithin(geoms[left], geoms[right], TOUCH_TOLERANCE_M)
+    left, right = left[near], right[near]
     n = len(geoms)
     graph = sparse.coo_matrix((np.ones(len(left)), (left, right)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
     return labels
+
+
+def _joined_categories(adj: pd.DataFrame) -> pd.Series:
+    """Per village: its distinct categories, sorted and comma-separated."""
+    pairs = adj[["village_id", "category"]].drop_duplicates()
+    codes, villages = pd.factorize(pairs["village_id"], sort=True)
+    order = np.argsort(codes, kind="stable")
+    values = pairs["category"].to_numpy(dtype=object)[order].tolist()
+    ends = np.cumsum(np.bincount(codes[codes >= 0], minlength=len(villages))).tolist()
+    text = [",".join(sorted(values[s:e])) for s, e in itertools.pairwise([0, *ends])]
+    return pd.Series(text, index=pd.Index(villages, name="village_id"))
+
+
+def _unions(geoms: np.ndarray, village: np.ndarray) -> np.ndarray:
+    """Per village 1..n: the union of its blocks' geometries (block order kept)."""
+    order = np.argsort(village, kind="stable")
+    ends = np.cumsum(np.bincount(village, minlength=int(village.max()) + 1)[1:]).tolist()
+    parts = geoms[order]
+    return np.array([shapely.union_all(parts[s:e]) for s, e in itertools.pairwise([0, *ends])],
+                    dtype=object)
 
 
 def compute_villages(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame,
@@ -140,7 +186,7 @@ def compute_villages(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame,
     table = pd.DataFrame({
         "n_blocks": vid.value_counts().sort_index(),
         "n_spaces": per["space"].nunique(),
-        "categories": per["category"].agg(lambda s: ",".join(sorted(set(s)))),
+        "categories": _joined_categories(adj),
         "population": pop.groupby(vid).sum(min_count=1),
     })
     table.index.name = "village_id"
@@ -149,11 +195,10 @@ def compute_villages(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame,
     table["score"] = village_score(table["n_spaces"], n_cat, table["population"]).round(3)
     table = table.reset_index().sort_values(["score", "village_id"], ascending=[False, True])
     table["rank"] = np.arange(1, len(table) + 1)
-    geoms = pd.Series({k: shapely.union_all(g.to_numpy())
-                       for k, g in cand.geometry.groupby(vid.to_numpy())})
     table = table.sort_values("village_id")
+    geoms = _unions(cand.geometry.to_numpy(), vid.to_numpy())
     out = gpd.GeoDataFrame(table[cols].reset_index(drop=True),
-                           geometry=geoms.reindex(table["village_id"]).to_numpy(), crs=blocks.crs)
+                           geometry=geoms[table["village_id"].to_numpy() - 1], crs=blocks.crs)
     logger.info("Found %d villages from %d candidate blocks", len(out), len(cand))
     return village, out
 
