@@ -24,7 +24,7 @@ import shapely
 from . import _cache, _io
 from ._crs import to_web_crs
 from ._errors import InputDataError
-from .access import join_points, nearest_distance, snap_points, walk_col, within_pairs
+from .access import JoinedPoints, join_points, nearest_distance, snap_points, walk_col, within_pairs
 from .blocks import block_origins, blocks_from_network, read_barriers, read_blocks
 from .config import StudyConfig
 from .coverage import (
@@ -227,8 +227,11 @@ def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
 
 def _access(config: StudyConfig, network: WalkNetwork, blocks: gpd.GeoDataFrame,
             spaces: gpd.GeoDataFrame, origin_snaps: pd.DataFrame,
-            space_snaps: pd.DataFrame) -> pd.DataFrame:
-    """Fill walk minutes per category into `blocks`; return the adjacency pairs."""
+            space_snaps: pd.DataFrame) -> tuple[pd.DataFrame, JoinedPoints]:
+    """Fill walk minutes per category into `blocks`; return the adjacency pairs.
+
+    The joined network (origins, then spaces) is returned too, for the audit.
+    """
     joined = join_points(network, pd.concat([origin_snaps, space_snaps], ignore_index=True))
     o_idx = np.arange(len(origin_snaps), dtype=np.int64)
     s_idx = len(origin_snaps) + np.arange(len(space_snaps), dtype=np.int64)
@@ -237,13 +240,14 @@ def _access(config: StudyConfig, network: WalkNetwork, blocks: gpd.GeoDataFrame,
     for cat in config.categories:
         blocks[walk_col(cat)] = nearest_distance(joined, o_idx, s_idx[cats == cat]) / speed
     pairs = within_pairs(joined, o_idx, s_idx, max_m=config.villages.adjacent_minutes * speed)
-    return pd.DataFrame({
+    adjacency = pd.DataFrame({
         "block_id": blocks["block_id"].to_numpy()[pairs["origin"].to_numpy()],
         "space": spaces.index.to_numpy()[pairs["target"].to_numpy()],
         "space_id": spaces["space_id"].to_numpy()[pairs["target"].to_numpy()],
         "category": cats[pairs["target"].to_numpy()],
         "minutes": (pairs["distance_m"].to_numpy() / speed).round(3),
     })
+    return adjacency, joined
 
 
 def _versions() -> dict[str, str]:
@@ -321,7 +325,8 @@ def _rel(path: Path, config: StudyConfig) -> str:
 
 def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDataFrame,
                         adjacency: pd.DataFrame, spaces: gpd.GeoDataFrame,
-                        t: dict[str, float]) -> tuple[gpd.GeoDataFrame, Any]:
+                        t: dict[str, float], joined: JoinedPoints | None = None
+                        ) -> tuple[gpd.GeoDataFrame, Any]:
     """Flag candidates, group villages and run the coverage audit (fills `blocks`)."""
     with _stage(t, "villages"):
         vcfg = config.villages
@@ -331,7 +336,7 @@ def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDa
             blocks[col] = flags[col].to_numpy()
         blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces)
     with _stage(t, "coverage"):
-        audit = compute_audit(blocks, spaces, net, config)
+        audit = compute_audit(blocks, spaces, net, config, joined=joined)
         blocks["proximity_min"] = audit.proximity_min.to_numpy()
     return villages, audit
 
@@ -387,10 +392,10 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         origin_snaps = _origin_snaps(net, blocks, max_snap, blocks_key)
         rejects = rejects.sort_values(["source", "source_row"], ignore_index=True)
     with _stage(t, "access"):
-        adjacency = _access(config, net, blocks, spaces, origin_snaps, space_snaps)
+        adjacency, joined = _access(config, net, blocks, spaces, origin_snaps, space_snaps)
     with _stage(t, "boundaries"):
         blocks, units, unallocated = _attach_boundaries(config, blocks, area)
-    villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t)
+    villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t, joined)
     coverage = audit.coverage
     parts = {"spaces": spaces, "rejects": rejects, "blocks": blocks, "villages": villages,
              "coverage_groups": audit.coverage_groups,
@@ -434,8 +439,8 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     snaps = snaps[on].reset_index(drop=True)
     spaces["snap_m"] = snaps["offset_m"].round(2).to_numpy()
     origin_snaps = snap_points(net, block_origins(blocks), max_snap_m=max_snap)
-    adjacency = _access(cfg, net, blocks, spaces, origin_snaps, snaps)
-    villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {})
+    adjacency, joined = _access(cfg, net, blocks, spaces, origin_snaps, snaps)
+    villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, joined)
     return StudyResult(config=cfg, network=net, study_area=result.study_area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=audit.coverage, boundaries=result.boundaries, summary={},
