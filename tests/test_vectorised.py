@@ -22,7 +22,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components, dijkstra
 from shapely.geometry import box
 
-from sharemap import coverage, villages
+from sharemap import coverage, gaps, villages
 from sharemap.access import join_points, snap_points, walk_col, walk_times
 from sharemap.blocks import block_origins
 from sharemap.config import GroupConfig
@@ -99,10 +99,10 @@ def _old_nearest_spaces(network, origins, spaces, *, categories, max_snap_m):
         best = np.full(n_o, -1, dtype=np.int64)
         dist_m = np.full(n_o, np.nan)
         if len(idx) and ok.any():
-            graph = coverage._super_source(joined.csr, s_node[idx], s_off[idx])
+            graph = gaps._super_source(joined.csr, s_node[idx], s_off[idx])
             src = graph.shape[0] - 1
             dist, pred = dijkstra(graph, directed=True, indices=src, return_predecessors=True)
-            root = coverage._roots(pred, src)
+            root = gaps._roots(pred, src)
             order = np.lexsort((idx, s_off[idx], s_node[idx]))
             first = np.unique(s_node[idx][order], return_index=True)
             node_space = np.full(graph.shape[0], -1, dtype=np.int64)
@@ -118,7 +118,7 @@ def _old_nearest_spaces(network, origins, spaces, *, categories, max_snap_m):
 
 def _old_area_gaps(blocks, cat, config, level, has_pop):
     t = config.coverage.audit_minutes
-    out_ = coverage._outside
+    out_ = gaps._outside
     frame = pd.DataFrame({
         "area": blocks[level] if level else config.name,
         "area_id": blocks[f"{level}_id"] if level else config.name,
@@ -149,7 +149,7 @@ def _old_lon_lat(blocks, block_ids):
 
 def _old_block_gaps(blocks, spaces, nearest, cat, config, level, has_pop):
     t = config.coverage.audit_minutes
-    out = coverage._outside(blocks, cat, t)
+    out = gaps._outside(blocks, cat, t)
     if has_pop:
         out &= blocks["population"] > 0
     sub = blocks[out]
@@ -162,7 +162,7 @@ def _old_block_gaps(blocks, spaces, nearest, cat, config, level, has_pop):
     })
     frame["population_outside"] = frame["population"]
     for g in config.coverage.groups:
-        g_out = coverage._outside(sub, cat, t, config.walk_speed_kmh, g.walk_speed_kmh)
+        g_out = gaps._outside(sub, cat, t, config.walk_speed_kmh, g.walk_speed_kmh)
         frame[f"population_outside_{g.slug}"] = sub[g.population_column].where(g_out,
                                                                                 0.0).to_numpy()
     pos = nearest.loc[sub.index, f"space_{cat}"].to_numpy()
@@ -538,13 +538,13 @@ def _audit_inputs(seed: int, *, ties: bool, side: int = 7):
 
 def _full_searches(monkeypatch) -> list[str]:
     calls: list[str] = []
-    real = coverage.nearest_spaces
+    real = gaps.nearest_spaces
 
     def spy(*args, **kwargs):
         calls.append(kwargs["categories"][0])
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(coverage, "nearest_spaces", spy)
+    monkeypatch.setattr(gaps, "nearest_spaces", spy)
     return calls
 
 
@@ -621,8 +621,8 @@ def test_closest_nodes_reports_ties_and_unreachable():
 
     csr = undirected_csr(u, v, np.full(3, 10.0), 5)
     nodes, weight = np.array([0, 2]), np.array([5.0, 5.0])
-    assert coverage._closest_nodes(csr, np.array([1]), nodes, weight, np.array([40.0])) is None
-    got = coverage._closest_nodes(csr, np.array([3, 4, -1]), nodes, weight,
+    assert gaps._closest_nodes(csr, np.array([1]), nodes, weight, np.array([40.0])) is None
+    got = gaps._closest_nodes(csr, np.array([3, 4, -1]), nodes, weight,
                                   np.array([1.0, np.inf, 3.0]))
     assert got.tolist() == [2, -1, -1]  # 3: beyond its limit of 1 m, found without one
 

@@ -1,0 +1,456 @@
+"""Coverage gaps: who is outside a walk, where, and the nearest space they would walk to.
+
+``compute_gaps`` ranks the boundary units with the most residents outside each
+category's threshold and lists the largest blocks outside with their walk time and
+nearest space (``gaps.csv``); ``nearest_spaces`` finds, for any points, the
+nearest space of each category by walking. The audit in :mod:`sharemap.coverage`
+calls them; they are a module of their own because they search the network while
+the rest of the audit only counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import sparse
+from scipy.sparse.csgraph import dijkstra
+
+from .access import JoinedPoints, join_points, snap_points, walk_col
+from .blocks import block_origins
+from .network import MIN_WEIGHT_M
+
+if TYPE_CHECKING:
+    from .config import StudyConfig
+    from .network import WalkNetwork
+
+__all__ = ["GAP_COLUMNS", "compute_gaps", "finest_level", "nearest_spaces"]
+
+logger = logging.getLogger(__name__)
+
+GAP_COLUMNS = (
+    "kind", "category", "threshold_min", "rank", "level", "area", "area_id", "block_id",
+    "lon", "lat", "population", "population_outside", "share_outside", "blocks", "blocks_outside",
+    "walk_min", "nearest_space_id", "nearest_space_name",
+)
+
+
+def _super_source(csr: sparse.csr_matrix, nodes: npt.NDArray[np.int64],
+                  weights: npt.NDArray[np.float64]) -> sparse.csr_matrix:
+    """Add one node linked to `nodes` by one-way edges of `weights` (least per node)."""
+    total = csr.shape[0]
+    best = np.full(total, np.inf)
+    np.minimum.at(best, nodes, np.maximum(weights, MIN_WEIGHT_M))
+    targets = np.flatnonzero(np.isfinite(best))
+    coo = csr.tocoo()
+    rows = np.concatenate([coo.row, np.full(len(targets), total)])
+    cols = np.concatenate([coo.col, targets])
+    data = np.concatenate([coo.data, best[targets]])
+    return sparse.csr_matrix((data, (rows, cols)), shape=(total + 1, total + 1))
+
+
+def _roots(pred: npt.NDArray[np.int32], source: int) -> npt.NDArray[np.int64]:
+    """Per node, the first node after `source` on its shortest path (-1 if unreached)."""
+    n = len(pred)
+    ar = np.arange(n)
+    is_root = pred == source
+    parent = np.where(is_root | (pred < 0), ar, pred).astype(np.int64)
+    while True:  # pointer jumping: depth halves every pass
+        nxt = parent[parent]
+        if np.array_equal(nxt, parent):
+            break
+        parent = nxt
+    return np.where(is_root[parent], parent, -1)
+
+
+def _node_space(idx: npt.NDArray[np.int64], s_node: npt.NDArray[np.int64],
+                s_off: npt.NDArray[np.float64], size: int) -> npt.NDArray[np.int64]:
+    """Map each node to the space it stands for (-1: none): the least offset, then the first."""
+    order = np.lexsort((idx, s_off[idx], s_node[idx]))
+    first = np.unique(s_node[idx][order], return_index=True)
+    node_space = np.full(size, -1, dtype=np.int64)
+    node_space[first[0]] = idx[order][first[1]]
+    return node_space
+
+
+def nearest_spaces(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame,
+                   spaces: gpd.GeoDataFrame, *, categories: Sequence[str] | None = None,
+                   max_snap_m: float = 250.0) -> pd.DataFrame:
+    """Find, for each origin, its nearest space of each category and the walk to it.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    origins
+        Points (block origins) in the network's CRS.
+    spaces
+        Spaces with ``category``, in the network's CRS.
+    categories
+        Categories to search (default: those of `spaces`).
+    max_snap_m
+        Points farther from every street are not analysed.
+
+    Returns
+    -------
+    nearest
+        Aligned to `origins`: per category, ``space_<category>`` (position in
+        `spaces`, -1 when none is reachable) and ``distance_m_<category>``.
+
+    Notes
+    -----
+    One Dijkstra pass per category from a virtual node linked to every space (as
+    for the walk times), keeping predecessors; following them back from each
+    origin's node gives the space its shortest path starts from. Spaces that join
+    the network at the same node are told apart by their offset (the nearer wins).
+    """
+    cats = list(dict.fromkeys(spaces["category"].astype(str))) if categories is None \
+        else list(categories)
+    so = snap_points(network, origins, max_snap_m=max_snap_m)
+    ss = snap_points(network, spaces, max_snap_m=max_snap_m)
+    joined = join_points(network, pd.concat([so, ss], ignore_index=True))
+    out = _nearest_on(joined, len(so), spaces["category"].astype(str).to_numpy(), cats)
+    return pd.DataFrame(out, index=origins.index)
+
+
+def _nearest_on(joined: JoinedPoints, n_o: int, space_cat: npt.NDArray[np.object_],
+                cats: Sequence[str]) -> dict[str, Any]:
+    """:func:`nearest_spaces` on joined points: `n_o` origins, then the spaces."""
+    o_node, o_off = joined.node[:n_o], joined.offset_m[:n_o]
+    s_node, s_off = joined.node[n_o:], joined.offset_m[n_o:]
+    out: dict[str, Any] = {}
+    ok = o_node >= 0
+    for cat in cats:
+        idx = np.flatnonzero((space_cat == cat) & (s_node >= 0))
+        best = np.full(n_o, -1, dtype=np.int64)
+        dist_m = np.full(n_o, np.nan)
+        if len(idx) and ok.any():
+            graph = _super_source(joined.csr, s_node[idx], s_off[idx])
+            src = graph.shape[0] - 1
+            dist, pred = dijkstra(graph, directed=True, indices=src, return_predecessors=True)
+            root = _roots(pred, src)
+            node_space = _node_space(idx, s_node, s_off, graph.shape[0])
+            r = root[o_node[ok]]
+            best[ok] = np.where(r >= 0, node_space[np.maximum(r, 0)], -1)
+            d = dist[o_node[ok]] + o_off[ok]
+            dist_m[ok] = np.where(np.isfinite(d), d, np.nan)
+        out[f"space_{cat}"] = best
+        out[f"distance_m_{cat}"] = dist_m
+    return out
+
+
+def _closest_nodes(csr: sparse.csr_matrix, origin: npt.NDArray[np.int64],
+                   nodes: npt.NDArray[np.int64], weight: npt.NDArray[np.float64],
+                   limit: npt.NDArray[np.float64]) -> npt.NDArray[np.int64] | None:
+    """Per origin node, the node of `nodes` least ``weight + walk`` away (-1: none reachable).
+
+    Searches from the origins up to `limit` (each answer must lie a tolerance inside
+    it), then without a limit for the rest. None when, for some origin, a second node
+    comes within a micrometre of the best (float rounding could order them either way).
+    """
+    from ._engine import pairs_within
+
+    best = np.full(len(origin), -1, dtype=np.int64)
+    todo = np.flatnonzero(origin >= 0)
+    for bounded in (True, False):
+        run = todo[np.isfinite(limit[todo])] if bounded else todo
+        if not len(run):
+            continue
+        lim = float(limit[run].max()) if bounded else np.inf
+        g, t, d = pairs_within(csr, origin[run], np.zeros(len(run)), nodes, weight, max_m=lim)
+        order = np.lexsort((d, g))
+        g, t, d = g[order], t[order], d[order]
+        head = np.flatnonzero(np.r_[True, g[1:] != g[:-1]]) if len(g) else np.empty(0, int)
+        second = np.r_[g[1:] == g[:-1], False][head]
+        runner_up = np.where(second, d[np.minimum(head + 1, max(len(d) - 1, 0))], np.inf)
+        tol = 1e-6 + 1e-9 * d[head]
+        sure = d[head] + tol <= lim
+        if (sure & (runner_up - d[head] <= tol)).any():
+            return None
+        best[run[g[head][sure]]] = nodes[t[head][sure]]
+        todo = np.setdiff1d(todo, run[g[head][sure]]) if bounded else todo[:0]
+    return best
+
+
+def _listed_nearest(network: WalkNetwork, blocks: pd.DataFrame, spaces: gpd.GeoDataFrame,
+                    config: StudyConfig, outside: dict[str, _Outside], *,
+                    joined: JoinedPoints | None = None) -> dict[str, npt.NDArray[np.int64]]:
+    """Per category, what :func:`nearest_spaces` gives for the blocks outside (see Notes).
+
+    Notes
+    -----
+    Only the blocks ``gaps.csv`` lists need their nearest space: a search from each
+    of them, bounded by its walk time, finds every space node within reach, and the
+    least ``max(offset, MIN_WEIGHT_M) + walk`` wins, as in the tree of
+    :func:`nearest_spaces`. The other blocks outside only decide whether the name
+    columns hold text (as the full table would): each gets a stand-in, the first
+    space of the category if its walk time is finite, else -1. A category falls back
+    to :func:`nearest_spaces` when two spaces tie within a micrometre, a space's
+    name is not text, or a listed block's walk time disagrees with the search.
+    """
+    listed = np.unique(np.concatenate([o.listed for o in outside.values()]
+                                      or [np.empty(0, dtype=np.int64)]))
+    max_snap = config.network.max_snap_m
+    points = None
+    if joined is not None:
+        if len(joined.node) != len(blocks) + len(spaces):
+            msg = (f"`joined` holds {len(joined.node)} points, not the {len(blocks)} block "
+                   f"origins and {len(spaces)} spaces")
+            raise ValueError(msg)
+        points = (joined, joined.node[listed], len(blocks))
+    elif len(listed):
+        so = snap_points(network, block_origins(blocks.iloc[listed]), max_snap_m=max_snap)
+        ss = snap_points(network, spaces, max_snap_m=max_snap)
+        mini = join_points(network, pd.concat([so, ss], ignore_index=True))
+        points = (mini, mini.node[:len(so)], len(so))
+    space_cat = spaces["category"].astype(str).to_numpy()
+    named = np.array([isinstance(v, str) for v in spaces["name"].astype("object")], dtype=bool)
+    out: dict[str, npt.NDArray[np.int64]] = {}
+    full: list[str] = []
+    for cat, o in outside.items():
+        mine = np.flatnonzero(space_cat == cat)
+        walk = blocks[walk_col(cat)].to_numpy(dtype=np.float64, na_value=np.nan)
+        pos = (_category_nearest(points, listed, o, walk, mine, config.walk_speed_m_min)
+               if named[mine].all() else None)
+        if pos is None:
+            full.append(cat)
+        else:
+            out[cat] = pos
+    if full:  # ties, unnamed spaces or odd walk times: every block, as nearest_spaces does
+        logger.debug("Nearest spaces: the full search for %s", ", ".join(full))
+        if joined is not None:
+            tree = _nearest_on(joined, len(blocks), space_cat, full)
+        else:
+            tree = nearest_spaces(network, block_origins(blocks), spaces, categories=full,
+                                  max_snap_m=max_snap)
+        out.update({c: np.asarray(tree[f"space_{c}"])[outside[c].mask] for c in full})
+    return out
+
+
+def _category_nearest(points: tuple[JoinedPoints, npt.NDArray[np.int64], int] | None,
+                      listed: npt.NDArray[np.int64], outside: _Outside,
+                      walk: npt.NDArray[np.float64], mine: npt.NDArray[np.int64],
+                      speed_m_min: float) -> npt.NDArray[np.int64] | None:
+    """One category's spaces for its blocks outside (None: take the full search).
+
+    `points`: the joined points, the listed blocks' nodes (in `listed` order) and
+    where the spaces start; `mine`: the category's spaces (all named).
+    """
+    pos = np.where(np.isnan(walk[outside.mask]), -1, mine[0] if len(mine) else -1)
+    rows = outside.listed
+    if not len(rows):
+        return pos.astype(np.int64)
+    if points is None:
+        return None
+    joined, o_node, n_o = points
+    s_node, s_off = joined.node[n_o:], joined.offset_m[n_o:]
+    idx = mine[s_node[mine] >= 0]
+    w = np.full(joined.csr.shape[0], np.inf)
+    np.minimum.at(w, s_node[idx], np.maximum(s_off[idx], MIN_WEIGHT_M))
+    nodes = np.flatnonzero(np.isfinite(w))
+    limit = np.where(np.isnan(walk[rows]), np.inf, walk[rows] * speed_m_min + 1.0)
+    found = _closest_nodes(joined.csr, o_node[np.searchsorted(listed, rows)], nodes, w[nodes],
+                           limit)
+    if found is None or ((found >= 0) == np.isnan(walk[rows])).any():
+        return None
+    node_space = _node_space(idx, s_node, s_off, joined.csr.shape[0])
+    pos[np.searchsorted(np.flatnonzero(outside.mask), rows)] = np.where(
+        found >= 0, node_space[np.maximum(found, 0)], -1)
+    return pos.astype(np.int64)
+
+
+def finest_level(blocks: pd.DataFrame, levels: Sequence[str]) -> str | None:
+    """Return the boundary level with the most units among the blocks (the later on ties)."""
+    best, count = None, -1
+    for level in levels:
+        n = blocks[level].nunique() if level in blocks else 0
+        if n >= count:
+            best, count = level, n
+    return best
+
+
+def _outside(blocks: pd.DataFrame, cat: str, threshold: float, speed: float = 1.0,
+             group_speed: float = 1.0) -> pd.Series:
+    """Blocks beyond `threshold` (or unreachable) at `group_speed` (same formula as groups)."""
+    return ~(blocks[walk_col(cat)] * speed / group_speed <= threshold)
+
+
+def _area_gaps(blocks: pd.DataFrame, config: StudyConfig, level: str | None,
+               has_pop: bool) -> dict[str, pd.DataFrame]:
+    """Per category, the units ranked by residents outside (one groupby for all)."""
+    if not config.categories:
+        return {}
+    t = config.coverage.audit_minutes
+    cols: dict[str, Any] = {
+        "area": blocks[level] if level else config.name,
+        "area_id": blocks[f"{level}_id"] if level else config.name,
+        "population": blocks["population"] if has_pop else np.nan, "blocks": 1}
+    names = {}
+    for k, cat in enumerate(config.categories):
+        out = _outside(blocks, cat, t).astype(int)
+        mine = {"blocks_outside": out, "population_outside": blocks["population"].where(
+            out == 1, 0.0) if has_pop else np.nan}
+        for g in config.coverage.groups:
+            g_out = _outside(blocks, cat, t, config.walk_speed_kmh, g.walk_speed_kmh)
+            mine[f"population_outside_{g.slug}"] = blocks[g.population_column].where(g_out, 0.0)
+        names[cat] = {f"{k}:{c}": c for c in mine}
+        cols.update({f"{k}:{c}": v for c, v in mine.items()})
+    # a column's sums do not depend on the other columns: one groupby serves all
+    every = pd.DataFrame(cols).groupby(["area", "area_id"], sort=True, dropna=True).sum(
+        min_count=1).reset_index()
+    key = "population_outside" if has_pop else "blocks_outside"
+    result = {}
+    for cat in config.categories:
+        agg = every[["area", "area_id", "population", "blocks", *names[cat]]].rename(
+            columns=names[cat])
+        agg["share_outside"] = agg["population_outside"] / agg["population"].where(
+            agg["population"] > 0) if has_pop else agg["blocks_outside"] / agg["blocks"]
+        agg = agg.sort_values([key, "area_id"], ascending=[False, True], ignore_index=True)
+        agg["kind"], agg["level"] = "area", level or "city"
+        result[cat] = agg
+    return result
+
+
+def _lon_lat(blocks: pd.DataFrame, block_ids: pd.Series
+             ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """WGS84 longitude and latitude (6 decimals) of the origins of the given blocks."""
+    crs = getattr(blocks, "crs", None)
+    if crs is None or not len(block_ids):
+        return np.full(len(block_ids), np.nan), np.full(len(block_ids), np.nan)
+    sub = pd.DataFrame(blocks[["block_id", "geometry"]]).set_index("block_id")
+    sub = sub.loc[block_ids.to_numpy()]
+    pts = block_origins(gpd.GeoDataFrame(sub, geometry="geometry", crs=crs)).to_crs(4326)
+    return pts.x.round(6).to_numpy(), pts.y.round(6).to_numpy()
+
+
+def _outside_rows(blocks: pd.DataFrame, cat: str, config: StudyConfig, level: str | None,
+                  has_pop: bool) -> tuple[npt.NDArray[np.bool_], pd.DataFrame]:
+    """Blocks beyond the audit time (with residents, if any): the mask and their columns."""
+    out = _outside(blocks, cat, config.coverage.audit_minutes)
+    if has_pop:
+        out &= blocks["population"] > 0
+    cols = ["block_id", *((level, f"{level}_id") if level else ()),
+            *(("population",) if has_pop else ()), walk_col(cat),
+            *(g.population_column for g in config.coverage.groups)]
+    return out.to_numpy(), pd.DataFrame(blocks[list(dict.fromkeys(cols))])[out]
+
+
+@dataclass(frozen=True, eq=False)
+class _Outside:
+    """One category's blocks outside: mask, their columns and the rows ``gaps.csv`` lists."""
+
+    mask: npt.NDArray[np.bool_]
+    rows: pd.DataFrame
+    listed: npt.NDArray[np.int64]
+
+
+def _gap_inputs(blocks: pd.DataFrame, config: StudyConfig
+                ) -> tuple[bool, str | None, dict[str, _Outside]]:
+    """Whether blocks have residents, the finest level, and each category's blocks outside."""
+    has_pop = "population" in blocks and bool(blocks["population"].notna().any())
+    level = finest_level(blocks, [b.level for b in config.coverage.boundaries])
+    out = {}
+    for cat in config.categories:
+        mask, sub = _outside_rows(blocks, cat, config, level, has_pop)
+        # the order of _block_gaps: most residents (or longest walk) first, then block id
+        key = sub["population"] if has_pop else sub[walk_col(cat)].fillna(np.inf)
+        frame = pd.DataFrame({"_k": key.to_numpy(), "block_id": sub["block_id"].to_numpy(),
+                              "_pos": np.flatnonzero(mask)})
+        frame = frame.sort_values(["_k", "block_id"], ascending=[False, True])
+        out[cat] = _Outside(mask, sub, frame["_pos"].to_numpy()[:config.coverage.gap_blocks])
+    return has_pop, level, out
+
+
+def _block_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, sub: pd.DataFrame,
+                pos: npt.NDArray[np.int64], cat: str, config: StudyConfig, level: str | None,
+                has_pop: bool) -> pd.DataFrame:
+    """List the gap blocks; `sub`: the blocks outside, `pos`: their nearest space (-1: none)."""
+    t = config.coverage.audit_minutes
+    frame = pd.DataFrame({
+        "block_id": sub["block_id"].to_numpy(),
+        "area": sub[level].to_numpy() if level else config.name,
+        "area_id": sub[f"{level}_id"].to_numpy() if level else config.name,
+        "population": sub["population"].to_numpy() if has_pop else np.nan,
+        "walk_min": sub[walk_col(cat)].to_numpy(),
+    })
+    frame["population_outside"] = frame["population"]
+    for g in config.coverage.groups:
+        g_out = _outside(sub, cat, t, config.walk_speed_kmh, g.walk_speed_kmh)
+        frame[f"population_outside_{g.slug}"] = sub[g.population_column].where(g_out,
+                                                                                0.0).to_numpy()
+    has = pos >= 0
+    ids, names = np.full(len(sub), None, dtype=object), np.full(len(sub), None, dtype=object)
+    ids[has] = spaces["space_id"].astype(str).to_numpy()[pos[has]]
+    names[has] = spaces["name"].astype("object").to_numpy()[pos[has]]
+    frame["nearest_space_id"], frame["nearest_space_name"] = ids, names
+    if has_pop:
+        frame = frame.sort_values(["population", "block_id"], ascending=[False, True])
+    else:  # no residents: the longest walks first, unreachable blocks before all
+        frame["_w"] = frame["walk_min"].fillna(np.inf)
+        frame = frame.sort_values(["_w", "block_id"], ascending=[False, True]).drop(columns="_w")
+    frame = frame.head(config.coverage.gap_blocks).reset_index(drop=True)
+    frame["lon"], frame["lat"] = _lon_lat(blocks, frame["block_id"])
+    frame["kind"], frame["level"] = "block", level or "city"
+    return frame
+
+
+def compute_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, nearest: pd.DataFrame,
+                 config: StudyConfig) -> pd.DataFrame:
+    """Rank the units of the finest level, and the blocks, by residents outside the walk.
+
+    Parameters
+    ----------
+    blocks
+        Blocks with walk minutes, population, group populations and level columns.
+    spaces
+        The analysed spaces (``space_id``, ``name``), positions as in `nearest`.
+    nearest
+        From :func:`nearest_spaces` on the block origins.
+    config
+        The study: categories, ``coverage.audit_minutes``, groups, ``gap_blocks``.
+
+    Returns
+    -------
+    gaps
+        :data:`GAP_COLUMNS` plus ``population_outside_<slug>`` per group. For each
+        category: ``kind = "area"`` rows, one per unit of the finest level, ranked by
+        residents beyond ``threshold_min`` (or unreachable), then ``kind = "block"``
+        rows, the ``gap_blocks`` blocks with the most such residents, with the nearest
+        space and the walk to it. Without population, units rank by blocks outside
+        and blocks by walking time (unreachable first).
+    """
+    inputs = _gap_inputs(blocks, config)
+    pos = {cat: nearest.loc[blocks.index[o.mask], f"space_{cat}"].to_numpy()
+           for cat, o in inputs[2].items()}
+    return _gaps(blocks, spaces, config, inputs, pos)
+
+
+def _gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, config: StudyConfig,
+          inputs: tuple[bool, str | None, dict[str, _Outside]],
+          nearest: dict[str, npt.NDArray[np.int64]]) -> pd.DataFrame:
+    """:func:`compute_gaps` from :func:`_gap_inputs` and the nearest space per block outside."""
+    has_pop, level, outside = inputs
+    t = config.coverage.audit_minutes
+    extra = [f"population_outside_{g.slug}" for g in config.coverage.groups]
+    parts = []
+    areas = _area_gaps(blocks, config, level, has_pop)
+    for cat in config.categories:
+        for part in (areas[cat], _block_gaps(blocks, spaces, outside[cat].rows, nearest[cat],
+                                             cat, config, level, has_pop)):
+            part["category"], part["threshold_min"] = cat, t
+            part["rank"] = np.arange(1, len(part) + 1)
+            parts.append(part)
+    cols = [*GAP_COLUMNS, *extra]
+    if not parts:
+        return pd.DataFrame(columns=cols)
+    gaps = pd.concat([p.reindex(columns=cols) for p in parts], ignore_index=True)
+    for col in ("blocks", "blocks_outside") + (
+            ("block_id",) if pd.api.types.is_integer_dtype(blocks["block_id"]) else ()):
+        gaps[col] = gaps[col].astype("Int64")
+    return gaps
