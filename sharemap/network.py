@@ -26,6 +26,7 @@ from pyproj import CRS
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
+from . import _graphml
 from ._crs import require_projected
 from ._errors import InputDataError, MissingDependencyError
 
@@ -51,6 +52,9 @@ NOT_WALKABLE = frozenset({
     "motorway", "motorway_link", "cycleway", "construction", "proposed", "planned",
     "abandoned", "platform", "raceway", "bus_guideway", "razed", "no",
 })
+
+#: The edge tags a network keeps (normalised to ``a;b`` strings).
+_TAG_COLUMNS = ("highway", "name", "bridge", "tunnel")
 
 #: The smallest edge weight in metres; scipy's csgraph treats a stored 0 as "no edge".
 MIN_WEIGHT_M = 1e-6
@@ -264,6 +268,96 @@ def _hilbert_index(x: npt.NDArray[np.int64], y: npt.NDArray[np.int64],
     return d
 
 
+def _walkable(highway: npt.NDArray[np.object_]) -> npt.NDArray[np.bool_]:
+    """:func:`_is_walkable` of each value, evaluated once per distinct value."""
+    codes, uniques = pd.factorize(highway)
+    return np.array([_is_walkable(h) for h in uniques] + [False], dtype=bool)[codes]
+
+
+def _prepare(node_ids: npt.NDArray[Any], node_geoms: npt.NDArray[np.object_],
+             frame: pd.DataFrame, edge_geoms: npt.NDArray[np.object_], *, crs: CRS,
+             source: str) -> WalkNetwork:
+    """Turn projected node and directed-edge arrays into a :class:`WalkNetwork`.
+
+    Parameters
+    ----------
+    node_ids
+        The nodes' OSM ids, in the source's node order.
+    node_geoms
+        Their Points, in `crs`.
+    frame
+        One row per directed edge, in the source's edge order: ``u`` and ``v`` (node
+        positions) and the normalised tags ``highway``, ``name``, ``bridge``, ``tunnel``.
+    edge_geoms
+        The edges' LineStrings in `crs`, running from ``u`` to ``v``.
+    crs
+        The metric CRS of the geometries.
+    source
+        Where the graph came from, recorded in ``info``.
+
+    Returns
+    -------
+    network
+        Walkable edges only, reciprocal edges merged, largest component, nodes in
+        Hilbert-curve order.
+    """
+    n_edges_in = len(frame)
+    keep = _walkable(frame["highway"].to_numpy())
+    frame = frame[keep]
+    geoms = edge_geoms[keep]
+    u = frame["u"].to_numpy()
+    v = frame["v"].to_numpy()
+    flip = u > v
+    geoms[flip] = shapely.reverse(geoms[flip])
+    frame = pd.DataFrame({
+        "u": np.minimum(u, v), "v": np.maximum(u, v),
+        "highway": frame["highway"].to_numpy(), "name": frame["name"].to_numpy(),
+        "bridge": frame["bridge"].to_numpy(), "tunnel": frame["tunnel"].to_numpy(),
+    })
+    frame["length_m"] = shapely.length(geoms)
+    # osmnx stores each two-way street twice (u->v and v->u); keep one.
+    dup = frame.assign(_len=frame["length_m"].round(1)).duplicated(["u", "v", "_len"])
+    frame, geoms = frame[~dup.to_numpy()], geoms[~dup.to_numpy()]
+    n_all = len(node_ids)
+    csr = undirected_csr(frame["u"].to_numpy(), frame["v"].to_numpy(),
+                         frame["length_m"].to_numpy(), n_all)
+    n_comp, labels = connected_components(csr, directed=False)
+    # isolated nodes (no walkable edge) count as components of their own
+    has_edge = np.zeros(n_all, dtype=bool)
+    has_edge[frame["u"].to_numpy()] = True
+    has_edge[frame["v"].to_numpy()] = True
+    sizes = np.bincount(labels[has_edge], minlength=n_comp)
+    main = int(np.argmax(sizes))
+    keep_node = (labels == main) & has_edge
+    kept = _spatial_order(node_geoms, np.flatnonzero(keep_node))
+    new_pos = np.full(n_all, -1, dtype=np.int64)
+    new_pos[kept] = np.arange(len(kept))
+    keep_edge = keep_node[frame["u"].to_numpy()]
+    frame = frame[keep_edge].copy()
+    geoms = geoms[keep_edge]
+    u, v = new_pos[frame["u"].to_numpy()], new_pos[frame["v"].to_numpy()]
+    flip = u > v
+    geoms[flip] = shapely.reverse(geoms[flip])
+    frame["u"] = np.minimum(u, v)
+    frame["v"] = np.maximum(u, v)
+    out_edges = gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=geoms, crs=crs)
+    out_nodes = gpd.GeoDataFrame({"osmid": node_ids[kept]}, geometry=node_geoms[kept], crs=crs)
+    info = {
+        "source": source,
+        "crs": crs.to_string(),
+        "nodes": len(out_nodes),
+        "edges": len(out_edges),
+        "directed_edges_in_source": n_edges_in,
+        "components_dropped": int((sizes > 0).sum() - 1),
+        "nodes_dropped": int(n_all - keep_node.sum()),
+        "length_km": round(float(frame["length_m"].sum()) / 1000.0, 3),
+    }
+    logger.info("Built walking network: %s nodes, %s edges in %s (%s pieces dropped)",
+                f"{info['nodes']:,}", f"{info['edges']:,}", info["crs"],
+                info["components_dropped"])
+    return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=crs, info=info)
+
+
 def network_from_graph(G: nx.MultiDiGraph, *, crs: Any = "EPSG:5186",
                        source: str = "graph") -> WalkNetwork:
     """Prepare an osmnx graph as a :class:`WalkNetwork`.
@@ -290,62 +384,13 @@ def network_from_graph(G: nx.MultiDiGraph, *, crs: Any = "EPSG:5186",
     """
     target = require_projected(crs, "network crs")
     nodes, edges = _edge_frame(G, target)
-    n_edges_in = len(edges)
-    edges = edges[edges["highway"].map(_is_walkable)]
     pos = pd.Series(np.arange(len(nodes)), index=nodes.index)
-    u = pos.reindex(edges["u"]).to_numpy()
-    v = pos.reindex(edges["v"]).to_numpy()
-    geoms = edges.geometry.to_numpy()
-    flip = u > v
-    geoms[flip] = shapely.reverse(geoms[flip])
     frame = pd.DataFrame({
-        "u": np.minimum(u, v), "v": np.maximum(u, v),
-        "highway": edges["highway"].to_numpy(), "name": edges["name"].to_numpy(),
-        "bridge": edges["bridge"].to_numpy(), "tunnel": edges["tunnel"].to_numpy(),
+        "u": pos.reindex(edges["u"]).to_numpy(), "v": pos.reindex(edges["v"]).to_numpy(),
+        **{col: edges[col].to_numpy() for col in _TAG_COLUMNS},
     })
-    frame["length_m"] = shapely.length(geoms)
-    # osmnx stores each two-way street twice (u->v and v->u); keep one.
-    dup = frame.assign(_len=frame["length_m"].round(1)).duplicated(["u", "v", "_len"])
-    frame, geoms = frame[~dup.to_numpy()], geoms[~dup.to_numpy()]
-    n_all = len(nodes)
-    csr = undirected_csr(frame["u"].to_numpy(), frame["v"].to_numpy(),
-                         frame["length_m"].to_numpy(), n_all)
-    n_comp, labels = connected_components(csr, directed=False)
-    # isolated nodes (no walkable edge) count as components of their own
-    has_edge = np.zeros(n_all, dtype=bool)
-    has_edge[frame["u"].to_numpy()] = True
-    has_edge[frame["v"].to_numpy()] = True
-    sizes = np.bincount(labels[has_edge], minlength=n_comp)
-    main = int(np.argmax(sizes))
-    keep_node = (labels == main) & has_edge
-    kept = _spatial_order(nodes.geometry.to_numpy(), np.flatnonzero(keep_node))
-    new_pos = np.full(n_all, -1, dtype=np.int64)
-    new_pos[kept] = np.arange(len(kept))
-    keep_edge = keep_node[frame["u"].to_numpy()]
-    frame = frame[keep_edge].copy()
-    geoms = geoms[keep_edge]
-    u, v = new_pos[frame["u"].to_numpy()], new_pos[frame["v"].to_numpy()]
-    flip = u > v
-    geoms[flip] = shapely.reverse(geoms[flip])
-    frame["u"] = np.minimum(u, v)
-    frame["v"] = np.maximum(u, v)
-    out_edges = gpd.GeoDataFrame(frame.reset_index(drop=True), geometry=geoms, crs=target)
-    out_nodes = gpd.GeoDataFrame({"osmid": nodes.index.to_numpy()[kept]},
-                                 geometry=nodes.geometry.to_numpy()[kept], crs=target)
-    info = {
-        "source": source,
-        "crs": target.to_string(),
-        "nodes": len(out_nodes),
-        "edges": len(out_edges),
-        "directed_edges_in_source": n_edges_in,
-        "components_dropped": int((sizes > 0).sum() - 1),
-        "nodes_dropped": int(n_all - keep_node.sum()),
-        "length_km": round(float(frame["length_m"].sum()) / 1000.0, 3),
-    }
-    logger.info("Built walking network: %s nodes, %s edges in %s (%s pieces dropped)",
-                f"{info['nodes']:,}", f"{info['edges']:,}", info["crs"],
-                info["components_dropped"])
-    return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=target, info=info)
+    return _prepare(nodes.index.to_numpy(), nodes.geometry.to_numpy(), frame,
+                    edges.geometry.to_numpy(), crs=target, source=source)
 
 
 # --------------------------------------------------------------------------- sources
@@ -373,6 +418,63 @@ def network_from_graphml(path: str | Path, *, crs: Any = "EPSG:5186") -> WalkNet
     -------
     network
         The prepared walking network.
+
+    Raises
+    ------
+    InputDataError
+        When the file is not an osmnx GraphML file (or lacks its ``crs``).
+
+    Notes
+    -----
+    The file is streamed into arrays (see :mod:`sharemap._graphml`) instead of
+    being loaded as a networkx graph: the network is the same as
+    ``network_from_graph(osmnx.load_graphml(path))`` gives, several times faster
+    and in less memory. GraphML that only osmnx's general reader handles exactly
+    (e.g. an undirected graph) is read with osmnx.
+    """
+    p = _check_file(path, "GraphML")
+    target = require_projected(crs, "network crs")
+    try:
+        return _network_from_graphml_arrays(p, target)
+    except _graphml.UnsupportedGraphMLError as exc:
+        logger.info("%s: reading it with osmnx instead", exc)
+    return _network_from_graphml_osmnx(p, crs=target)
+
+
+def _network_from_graphml_arrays(p: Path, target: CRS) -> WalkNetwork:
+    """:func:`network_from_graphml` through the streaming reader."""
+    arrays = _graphml.read_graphml(p, edge_tags=_TAG_COLUMNS)
+    for what, n in (("nodes", len(arrays.node_id)), ("edges", arrays.n_edges)):
+        if n == 0:
+            msg = f"{p}: the graph has no {what}"
+            raise InputDataError(msg)
+    try:
+        source_crs = CRS.from_user_input(arrays.crs)
+        lines = _graphml.edge_lines(arrays)
+        tags = {col: _norm_raw_tags(arrays.tags[col]) for col in _TAG_COLUMNS}
+    except Exception as exc:
+        msg = f"{p}: not a readable osmnx GraphML file ({type(exc).__name__}: {exc})"
+        raise InputDataError(msg) from None
+    # the same projection as GeoDataFrame.to_crs (osmnx's graph_to_gdfs path)
+    node_geoms = gpd.GeoSeries(shapely.points(arrays.x, arrays.y), crs=source_crs)
+    edge_geoms = gpd.GeoSeries(lines, crs=source_crs)
+    frame = pd.DataFrame({"u": arrays.u, "v": arrays.v, **tags})
+    return _prepare(arrays.node_id, node_geoms.to_crs(target).to_numpy(), frame,
+                    edge_geoms.to_crs(target).to_numpy(), crs=target, source=str(p))
+
+
+def _norm_raw_tags(raw: npt.NDArray[np.object_]) -> npt.NDArray[np.object_]:
+    """:func:`_norm_tag` of GraphML attribute strings (None: missing), once per value."""
+    codes, uniques = pd.factorize(raw)
+    table = [_norm_tag(_graphml.osmnx_value(str(value))) for value in uniques]
+    return np.array([*table, ""], dtype=object)[codes]
+
+
+def _network_from_graphml_osmnx(path: str | Path, *, crs: Any = "EPSG:5186") -> WalkNetwork:
+    """:func:`network_from_graphml` through ``osmnx.load_graphml`` (the reference path).
+
+    Kept for files the streaming reader leaves to osmnx, and to check that reader
+    against osmnx in tests and benchmarks.
     """
     import osmnx as ox
 
@@ -478,7 +580,6 @@ def network_from_bbox(bbox: tuple[float, float, float, float], *,
 #: Bump when the prepared network's content or the cache file layout changes.
 _CACHE_FORMAT = 1
 _FILE_SOURCES = ("graphml", "osm_xml", "osm_pbf")
-_TAG_COLUMNS = ("highway", "name", "bridge", "tunnel")
 
 
 def _version(pkg: str) -> str:
@@ -495,16 +596,19 @@ def _cache_file(kind: str, value: Any, target: CRS) -> Path | None:
 
     The name holds a hash of what the network depends on: the source (for files:
     resolved path, size and modification time), the CRS, the versions of sharemap
-    and osmnx, and this module's code; so a changed file, CRS or release misses.
+    and osmnx, and the code of this module and of the GraphML reader; so a changed
+    file, CRS or release misses.
     """
     import hashlib
     import json
 
     from ._osm import cache_dir
 
+    code = hashlib.sha256(Path(__file__).read_bytes())
+    code.update(Path(_graphml.__file__).read_bytes())  # the GraphML reader's code too
     parts: dict[str, Any] = {"format": _CACHE_FORMAT, "kind": kind, "crs": target.to_wkt(),
                              "sharemap": _version("sharemap"), "osmnx": _version("osmnx"),
-                             "code": hashlib.sha256(Path(__file__).read_bytes()).hexdigest()}
+                             "code": code.hexdigest()}
     if kind in _FILE_SOURCES:
         try:
             p = Path(value).resolve()
