@@ -193,14 +193,19 @@ def undirected_csr(u: npt.NDArray[np.int64], v: npt.NDArray[np.int64],
 
 
 def _norm_tag(value: Any) -> str:
-    """Normalise an OSM tag value (str, list, or a list written as a string) to ``a;b``."""
+    """Normalise an OSM tag value (str, list, or a list written as a string) to ``a;b``.
+
+    The values of a list are sorted: osmnx merges the tags of simplified ways
+    through a ``set``, so their order changes with Python's hash seed from one run
+    to the next, and the same street must give the same string every time.
+    """
     if isinstance(value, str) and value.startswith("[") and value.endswith("]"):
         try:
             value = ast.literal_eval(value)
         except (ValueError, SyntaxError):
             return value
     if isinstance(value, (list, tuple, set)):
-        return ";".join(dict.fromkeys(str(v) for v in value))
+        return ";".join(sorted({str(v) for v in value}))
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     return str(value)

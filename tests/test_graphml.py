@@ -156,7 +156,7 @@ def test_hand_made_graphml(tmp_path):
     assert got == [
         ((1, 2), round(bent, 6), "residential", "Tom & Jerry", "", ""),
         ((1, 2), round(detour, 6), "service", "", "", ""),
-        ((1, 4), 100.0, "motorway;footway", "", "", "yes"),
+        ((1, 4), 100.0, "footway;motorway", "", "", "yes"),  # list values sorted
         ((2, 3), 100.0, "residential;service", "", "", ""),
         ((3, 4), 100.0, "footway", "A길;B길", "yes", ""),
     ]
