@@ -17,8 +17,16 @@ Every text is HTML-escaped (:func:`~sharemap._mapstyle.escape_text`) before it i
 encoded, and the JSON is written with ``<``, ``>``, ``&`` and ``'`` as unicode escapes, so
 it is inert inside the page's ``<script>``. The encoded layer is placed into the page
 *after* folium's templates have run (:class:`DataLayer`), so jinja never parses it.
-In the browser, :data:`MAP_JS` decodes a layer into ordinary GeoJSON features (with
-ordinary ``properties``) and hands them to ``L.geoJson``.
+In the browser, :data:`MAP_JS` makes the Leaflet polygons and markers straight from
+the encoded layer and adds them to an ``L.geoJson`` layer; each has an ordinary GeoJSON
+``feature`` whose ``properties`` and ``geometry`` are made when first read (a city has
+100,000 blocks and most are never clicked).
+
+Large maps (see :data:`sharemap.maps.CANVAS_THRESHOLD`) give the blocks and boundary
+layers the option ``sharemapCanvas``: their features are drawn on one ``<canvas>`` in
+that pane, which takes the mouse and finds the feature under it (Leaflet's canvas
+renderer), instead of one SVG path each. The layers sharing it keep their pane order
+when the layer control hides and shows them again.
 """
 
 from __future__ import annotations
@@ -51,8 +59,11 @@ RESERVED_PROPERTIES = ("t", "tip", "label", "class")
 COORD_DECIMALS = 6
 _SCALE = 10 ** COORD_DECIMALS
 
-# Decodes a layer (see the module docstring) and binds styles, popups and tooltips.
-# Wrapped in {% raw %}: branca parses header elements as jinja templates.
+# Builds a layer's Leaflet features from the encoded layer (see the module docstring):
+# styles, popups and tooltips come from the properties. Each feature's ``feature`` has
+# ordinary GeoJSON ``properties`` and ``geometry``, built when first read (a city has
+# 100,000 blocks: most are never clicked). Wrapped in {% raw %}: branca parses header
+# elements as jinja templates.
 MAP_JS = """{% raw %}<script>
 var sharemap = (function () {
     var S = 1e6;
@@ -82,38 +93,6 @@ var sharemap = (function () {
         }
         return c.i[i] === null ? null : c.d[c.i[i]];
     }
-    function decode(d) {
-        var feats = [], g = d.x, names = Object.keys(d.c);
-        var x = 0, y = 0, k = 0, ri = 0, pi = 0, i, j, a, b, v;
-        for (i = 0; i < d.n; i++) {
-            var geom;
-            if (d.k === "point") {
-                x += g[k++]; y += g[k++];
-                geom = {type: "Point", coordinates: [x / S, y / S]};
-            } else {
-                var polys = [], nparts = d.f ? d.f[i] : 1;
-                for (a = 0; a < nparts; a++) {
-                    var rings = [], nrings = d.p ? d.p[pi++] : 1;
-                    for (b = 0; b < nrings; b++) {
-                        var ring = [], nv = d.r[ri++];
-                        for (v = 0; v < nv; v++) {
-                            x += g[k++]; y += g[k++];
-                            ring.push([x / S, y / S]);
-                        }
-                        ring.push(ring[0].slice());
-                        rings.push(ring);
-                    }
-                    polys.push(rings);
-                }
-                geom = polys.length === 1 ? {type: "Polygon", coordinates: polys[0]}
-                                          : {type: "MultiPolygon", coordinates: polys};
-            }
-            var props = {};
-            for (j = 0; j < names.length; j++) { props[names[j]] = column(d.c[names[j]], i); }
-            feats.push({type: "Feature", geometry: geom, properties: props});
-        }
-        return {type: "FeatureCollection", features: feats};
-    }
     function table(title, rows, p) {
         var html = "";
         for (var i = 0; i < rows.length; i++) {
@@ -127,44 +106,133 @@ var sharemap = (function () {
         var v = FORMAT.t(p[s.title[1]]);
         return (v === "" && s.title[2]) ? s.title[2] : s.title[0] + v;
     }
-    function style(s, p) {
-        var out = {};
-        if (s.pal) {
-            var c = s.pal[p[s.by]];
-            if (c !== undefined) { s.keys.forEach(function (key) { out[key] = c; }); }
+    function properties(d, i) {
+        var p = {}, names = Object.keys(d.c);
+        for (var j = 0; j < names.length; j++) { p[names[j]] = column(d.c[names[j]], i); }
+        if (d.s && d.s.title) { p.t = title(d.s, p); }
+        return p;
+    }
+    function geometry(l) {
+        if (l.getLatLng) {
+            return {type: "Point", coordinates: L.GeoJSON.latLngToCoords(l.getLatLng(), false)};
         }
-        if (s.flag && p[s.flag]) { Object.assign(out, s.flagStyle); }
+        var ll = l.getLatLngs(), multi = !L.LineUtil.isFlat(ll[0]);
+        return {type: multi ? "MultiPolygon" : "Polygon",
+                coordinates: L.GeoJSON.latLngsToCoords(ll, multi ? 2 : 1, true, false)};
+    }
+    // A GeoJSON feature whose properties and geometry are made when first read.
+    function Feature(d, i, l) { this._d = d; this._i = i; this._l = l; this._p = null; }
+    Feature.prototype.type = "Feature";
+    Object.defineProperty(Feature.prototype, "properties", {enumerable: true, get: function () {
+        return this._p || (this._p = properties(this._d, this._i));
+    }});
+    Object.defineProperty(Feature.prototype, "geometry", {get: function () {
+        return geometry(this._l);
+    }});
+    function style(s, cls, flagged) {
+        var out = {}, c = s.pal ? s.pal[cls] : undefined;
+        if (c !== undefined) { s.keys.forEach(function (key) { out[key] = c; }); }
+        if (flagged) { L.extend(out, s.flagStyle); }
         return out;
     }
-    function bind(s, f, layer) {
-        var p = f.properties;
-        if (s.title) { p.t = title(s, p); }
-        if (s.rows) {
-            layer.bindPopup(function () { return table(p.t, s.rows, p); }, {maxWidth: 360});
+    // One canvas per pane, shared by the layers drawn in it (one map per page).
+    var canvases = {};
+    function zIndex(layer) {
+        var pane = layer._map && layer._map.getPane(layer.options.pane);
+        return pane ? Number(pane.style.zIndex) || 0 : 0;
+    }
+    function canvas(name) {
+        if (!canvases[name]) {
+            var r = canvases[name] = L.canvas({pane: name});
+            r.sharemapLayers = [];
+            // the pane lets the mouse through; the canvas finds the feature under it
+            r.on("add", function () { r._container.style.pointerEvents = "auto"; });
         }
-        if (p.label) {
-            layer.bindTooltip(String(p.label), {permanent: true, direction: "center",
-                                                className: "sharemap-label"});
-        } else if (p.tip) {
-            layer.bindTooltip(String(p.tip), {sticky: true});
+        return canvases[name];
+    }
+    function onCanvasAdd() {
+        // a layer shown again is drawn last: the layers of higher panes go back on top
+        var me = this, z = zIndex(me), r = me.options.renderer;
+        r.sharemapLayers.filter(function (o) { return o !== me && o._map && zIndex(o) > z; })
+            .sort(function (a, b) { return zIndex(a) - zIndex(b); })
+            .forEach(function (o) { o.bringToFront(); });
+    }
+    // A marker placed with a 2D transform: Leaflet's 3D one makes each of a city's
+    // thousands of markers a compositor layer, which takes seconds to draw.
+    // (Made on first use: this script runs before Leaflet's.)
+    var Dot = null;
+    function dot(latlng, icon) {
+        Dot = Dot || L.Marker.extend({
+            _setPos: function (pos) {
+                L.Marker.prototype._setPos.call(this, pos);
+                if (this._icon && L.Browser.any3d) {
+                    this._icon.style[L.DomUtil.TRANSFORM] = "translate(" + pos.x + "px," +
+                                                            pos.y + "px)";
+                }
+            }
+        });
+        return new Dot(latlng, {icon: icon});
+    }
+    function rings(d, at, nrings) {
+        var out = [], g = d.x, k = at.k, x = at.x, y = at.y;
+        for (var b = 0; b < nrings; b++) {
+            var nv = d.r[at.r++], ring = new Array(nv);
+            for (var v = 0; v < nv; v++) {
+                x += g[k++]; y += g[k++];
+                ring[v] = new L.LatLng(y / S, x / S);
+            }
+            out.push(ring);
         }
+        at.k = k; at.x = x; at.y = y;
+        return out;
     }
     function fill(layer, d) {
-        var s = d.s || {};
-        if (d.k === "point") {
-            var icon = L.divIcon({html: s.icon || "", iconSize: [20, 20], iconAnchor: [10, 10],
-                                  className: "sharemap-space"});
-            layer.options.pointToLayer = function (f, latlng) {
-                return L.marker(latlng, {icon: icon});
-            };
-        } else {
-            layer.options.style = function (f) { return style(s, f.properties); };
+        var s = d.s || {}, o = layer.options, c = d.c, i, a, l;
+        if (o.sharemapCanvas) {
+            o.renderer = canvas(o.sharemapCanvas);
+            o.renderer.sharemapLayers.push(layer);
+            layer.on("add", onCanvasAdd);
         }
-        layer.options.onEachFeature = function (f, l) { bind(s, f, l); };
-        layer.addData(decode(d));
+        o.style = function (f) {
+            return style(s, f.properties[s.by], s.flag && f.properties[s.flag]);
+        };
+        var icon = d.k === "point" && L.divIcon({html: s.icon || "", iconSize: [20, 20],
+                                                 iconAnchor: [10, 10],
+                                                 className: "sharemap-space"});
+        var styles = {}, at = {k: 0, x: 0, y: 0, r: 0}, pi = 0;
+        var popup = s.rows && function (f) {
+            var p = f.feature.properties;
+            return table(p.t, s.rows, p);
+        };
+        var popupOptions = {maxWidth: 360};
+        var by = s.pal && c[s.by], flag = s.flag && c[s.flag];
+        for (i = 0; i < d.n; i++) {
+            if (icon) {
+                at.x += d.x[at.k++]; at.y += d.x[at.k++];
+                l = dot(new L.LatLng(at.y / S, at.x / S), icon);
+            } else {
+                var polys = [], nparts = d.f ? d.f[i] : 1;
+                for (a = 0; a < nparts; a++) { polys.push(rings(d, at, d.p ? d.p[pi++] : 1)); }
+                var cls = by ? column(by, i) : null, flagged = flag ? !!column(flag, i) : false;
+                var key = cls + (flagged ? "*" : "");
+                var opts = styles[key] || (styles[key] = L.extend({}, o, style(s, cls, flagged)));
+                l = new L.Polygon(polys.length === 1 ? polys[0] : polys, opts);
+            }
+            l.feature = new Feature(d, i, l);
+            l.defaultOptions = l.options;
+            if (popup) { l.bindPopup(popup, popupOptions); }
+            var label = c.label && column(c.label, i), tip = c.tip && column(c.tip, i);
+            if (label) {
+                l.bindTooltip(String(label), {permanent: true, direction: "center",
+                                              className: "sharemap-label"});
+            } else if (tip) {
+                l.bindTooltip(String(tip), {sticky: true});
+            }
+            layer.addLayer(l);
+        }
         return layer;
     }
-    return {fill: fill, decode: decode, table: table};
+    return {fill: fill, table: table, canvas: canvas};
 })();
 </script>{% endraw %}"""
 
@@ -358,7 +426,8 @@ class DataLayer(folium.GeoJson):
     encoded
         The layer from :func:`layer_json`.
     **options
-        Leaflet path options (``pane``, ``color``, ``weight``, ``fill_opacity``, ...).
+        Leaflet path options (``pane``, ``color``, ``weight``, ``fill_opacity``, ...);
+        ``sharemap_canvas=<pane>`` draws the layer on the canvas shared in that pane.
     """
 
     _template = folium.template.Template("""
@@ -407,7 +476,7 @@ def _column(col: Any, i: int) -> Any:
 
 
 def decode_layer(obj: dict[str, Any]) -> dict[str, Any]:
-    """Decode an encoded layer into a GeoJSON FeatureCollection (as :data:`MAP_JS` does)."""
+    """Decode an encoded layer into a GeoJSON FeatureCollection (the page's features)."""
     flat = obj["x"]
     names = list(obj["c"])
     x = y = k = ri = pi = 0

@@ -73,6 +73,7 @@ from ._static_map import korean_font, static_map
 
 __all__ = [
     "ADJACENT_CLASSES",
+    "CANVAS_THRESHOLD",
     "CATEGORY_STYLES",
     "WALK_CLASSES",
     "build_map",
@@ -89,6 +90,12 @@ logger = logging.getLogger(__name__)
 
 #: Display simplification tolerance in metres.
 SIMPLIFY_M = 0.5
+#: Maps with more blocks than this draw blocks and boundaries on one ``<canvas>``
+#: instead of one SVG path per block (a city's 100,000 SVG paths take a browser many
+#: seconds to open; a canvas, a few). Smaller maps keep SVG.
+CANVAS_THRESHOLD = 5_000
+#: The pane whose canvas holds the blocks (and the boundaries below them) on a large map.
+_CANVAS_PANE = "sharemap-blocks"
 _SEOUL = (37.5665, 126.9780)
 
 _ISO_COLOURS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
@@ -196,14 +203,20 @@ def _add_layer(m: folium.Map, group_name: str, encoded: str, *, show: bool = Tru
     return group
 
 
-def _add_boundaries(m: folium.Map, boundaries: gpd.GeoDataFrame) -> Bounds | None:
+def _canvas(canvas: bool) -> dict[str, str]:
+    """Layer option drawing it on the blocks' shared canvas (see ``MAP_JS``), if asked."""
+    return {"sharemap_canvas": _CANVAS_PANE} if canvas else {}
+
+
+def _add_boundaries(m: folium.Map, boundaries: gpd.GeoDataFrame, *,
+                    canvas: bool) -> Bounds | None:
     geometry, kept = _encode(boundaries, kind="polygon", simplify=True)
     cols = {"name": text_column(kept["name"])} if "name" in kept.columns else {}
     if cols:
         cols["tip"] = cols["name"]
     _add_layer(m, "Boundaries", layer_json(geometry, cols, {}), pane="sharemap-boundaries",
                color="#6b6b6b", weight=1.2, fill_color="#fbfaf6", fill_opacity=0.6,
-               dash_array="4 3")
+               dash_array="4 3", **_canvas(canvas))
     return geometry.bounds
 
 
@@ -236,7 +249,8 @@ def _block_columns(blocks: gpd.GeoDataFrame, walk_cols: Sequence[str],
     return cols, rows
 
 
-def _add_blocks(m: folium.Map, blocks: gpd.GeoDataFrame, *, color_by: str) -> Bounds | None:
+def _add_blocks(m: folium.Map, blocks: gpd.GeoDataFrame, *, color_by: str,
+                canvas: bool) -> Bounds | None:
     walk_cols = [c for c in blocks.columns if str(c).startswith(_WALK_PREFIX)]
     classes = ADJACENT_CLASSES if color_by == _ADJACENT else WALK_CLASSES
     geometry, kept = _encode(blocks, kind="polygon", simplify=True)
@@ -252,7 +266,7 @@ def _add_blocks(m: folium.Map, blocks: gpd.GeoDataFrame, *, color_by: str) -> Bo
         f"walk to {color_by[len(_WALK_PREFIX):]}"
     name = f"Blocks by {escape_text(what)} ({len(blocks):,}; {n_cand:,} candidates outlined)"
     _add_layer(m, name, layer_json(geometry, cols, spec), pane="sharemap-blocks",
-               color="#ffffff", weight=0.6, fill_opacity=0.65)
+               color="#ffffff", weight=0.6, fill_opacity=0.65, **_canvas(canvas))
     return geometry.bounds
 
 
@@ -371,7 +385,12 @@ def _legend_html(color_by: str, styles: dict[str, tuple[str, str]],
 
 
 def _fit(m: folium.Map, bounds: Iterable[Bounds | None]) -> None:
-    """Fit the map to the WGS84 bounds of all drawn layers (Seoul when none)."""
+    """Fit the map to the WGS84 bounds of all drawn layers (Seoul when none).
+
+    The fit comes first in the page, right after the map is made and before any layer
+    (tiles included) is added, and is not animated: fitting after the layers were
+    added would project and draw every feature twice.
+    """
     found = [b for b in bounds if b is not None and np.isfinite(b).all()]
     if not found:
         m.location = list(_SEOUL)
@@ -380,7 +399,10 @@ def _fit(m: folium.Map, bounds: Iterable[Bounds | None]) -> None:
     west, south = arr[:, 0].min(), arr[:, 1].min()
     east, north = arr[:, 2].max(), arr[:, 3].max()
     m.location = [float((south + north) / 2), float((west + east) / 2)]
-    m.fit_bounds([[float(south), float(west)], [float(north), float(east)]])
+    fit = folium.FitBounds([[float(south), float(west)], [float(north), float(east)]])
+    fit.options["animate"] = False
+    m.add_child(fit)
+    m._children.move_to_end(fit.get_name(), last=False)
 
 
 def _base_map(tiles: str | None, title: str | None) -> folium.Map:
@@ -461,6 +483,14 @@ def build_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.
     ``.data`` gives its features as GeoJSON. A whole city (100,000 blocks) makes an
     18 MB page in about 3 s.
 
+    With more than :data:`CANVAS_THRESHOLD` (5,000) blocks, the blocks and the
+    boundaries below them are drawn on one ``<canvas>`` (Leaflet's canvas renderer)
+    instead of one SVG path per feature: popups, tooltips, styles and the layer control
+    work the same, and the city's page opens in about 5 s in headless Chromium instead
+    of 16-18 s. Villages, isochrones and spaces stay SVG and HTML markers above it;
+    smaller maps keep SVG throughout. The map is fitted to the data before any layer
+    is drawn.
+
     Examples
     --------
     >>> import geopandas as gpd
@@ -485,12 +515,13 @@ def build_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.
     styles = _category_styles(categories)
 
     m = _base_map(tiles, title)
+    canvas = blocks_ok is not None and len(blocks_ok) > CANVAS_THRESHOLD
     bounds: list[Bounds | None] = []
     if bounds_ok is not None:
-        bounds.append(_add_boundaries(m, bounds_ok))
+        bounds.append(_add_boundaries(m, bounds_ok, canvas=canvas))
     no_blocks = gpd.GeoDataFrame({"block_id": []}, geometry=gpd.GeoSeries([], crs=WEB_CRS))
     bounds.append(_add_blocks(m, no_blocks if blocks_ok is None else blocks_ok,
-                              color_by=color_by))
+                              color_by=color_by, canvas=canvas))
     if iso_ok is not None:
         _add_isochrones(m, iso_ok)  # not fitted: an isochrone may reach far out
     bounds.append(_add_villages(m, villages_ok))
@@ -501,8 +532,8 @@ def build_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.
                  position="bottomright", css_class="sharemap-box sharemap-legend").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
     _fit(m, bounds)
-    logger.info("Built map: %d blocks, %d spaces in %d categories, %d villages",
-                0 if blocks_ok is None else len(blocks_ok),
+    logger.info("Built map: %d blocks (%s), %d spaces in %d categories, %d villages",
+                0 if blocks_ok is None else len(blocks_ok), "canvas" if canvas else "SVG",
                 0 if spaces_ok is None else len(spaces_ok), len(categories),
                 0 if villages_ok is None else len(villages_ok))
     return m

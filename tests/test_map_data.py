@@ -195,6 +195,46 @@ def test_encoded_layer_is_never_parsed_as_a_template():
     assert f"sharemap.fill({layer.get_name()}, {payload});" in page
 
 
+def _layer_options(m) -> dict[str, dict]:
+    """Each data layer's Leaflet options, by the first word of its layer-control name."""
+    return {g.layer_name.split()[0]: c.options for g in m._children.values()
+            for c in g._children.values() if isinstance(c, DataLayer)}
+
+
+@pytest.mark.parametrize(("threshold", "canvas"), [(3, False), (2, True)])
+def test_more_blocks_than_the_threshold_share_one_canvas(monkeypatch, threshold, canvas):
+    from sharemap import maps
+
+    monkeypatch.setattr(maps, "CANVAS_THRESHOLD", threshold)
+    blocks = odd_blocks()  # 3 blocks
+    village = blocks.iloc[:1].assign(rank=1)
+    bounds = gpd.GeoDataFrame({"name": ["gu"]}, geometry=[box(X0 - 9, Y0 - 9, X0 + 400, Y0 + 99)],
+                              crs=CRS)
+    iso = gpd.GeoDataFrame({"space_id": ["s"], "category": ["bike"], "minutes": [5]},
+                           geometry=[Point(X0, Y0).buffer(50)], crs=CRS)
+    m = build_map(blocks, one_space(), village, boundaries=bounds, isochrones=iso, tiles=None)
+    options = _layer_options(m)
+    assert sorted(options) == ["Blocks", "Boundaries", "Isochrones", "Sharing", "bike"]
+    shared = {name for name, opts in options.items() if "sharemap_canvas" in opts}
+    # blocks and the boundaries below them on one canvas; the layers above stay as they were
+    assert shared == ({"Blocks", "Boundaries"} if canvas else set())
+    assert {options[n]["sharemap_canvas"] for n in shared} <= {"sharemap-blocks"}
+    page = render_html(m)
+    assert page.count('"sharemapCanvas": "sharemap-blocks"') == len(shared)
+
+
+def test_map_is_fitted_before_anything_is_drawn():
+    """Fitting after the layers were added would project and draw every feature twice."""
+    m = build_map(odd_blocks(), one_space(), odd_blocks().iloc[:0])  # with tiles
+    page = m.get_root().render()  # folium's page: Leaflet itself not inlined
+    fit = page.index(".fitBounds(")
+    assert page.index("L.map(") < fit < page.index("L.tileLayer(")
+    assert fit < page.index("sharemap.fill(sharemap_layer")
+    assert re.match(r"\.fitBounds\(\s*\[\[[^]]+\], \[[^]]+\]\],\s*\{\"animate\": false\}",
+                    page[fit:])
+    assert page.count(".fitBounds(") == 1
+
+
 def test_column_encoders():
     assert text_column(["a", "a", "b", None]) == '{"d":["a","b"],"i":[0,0,1,null]}'
     assert text_column(["x<y", "z", None]) == '["x\\u0026lt;y","z",null]'  # all distinct

@@ -188,3 +188,268 @@ def test_browser_geometry_is_the_page_data_and_the_input(driver, pages):
     assert blocks["C&lt;3&gt;"]["rows"][-2:] == [("candidate", "no"), ("village", "7")]
     assert blocks["B&amp;2"]["fill"] == GREY and blocks["A-1"]["fill"] == WALK[0]
     assert ADJACENT_CLASSES[0][2] not in {b["fill"] for b in blocks.values()}
+
+
+# ---------------------------------------------------------------------------
+# a city-size map: blocks on one canvas
+
+COLS, ROWS, PITCH, SIDE = 72, 70, 24.0, 20.0  # 20 m blocks, 4 m streets
+TARGET = (20, 35)  # (column, row) of the block with the hostile dong name
+GAP = (24, 35)  # no block here: the boundary below shows through
+BOUNDARY = "<b>회기동</b>"
+BACKGROUND, BOUNDARY_FILL = "#f4f3ef", "#fbfaf6"
+
+
+def _cell_id(col: int, row: int) -> int:
+    return row * COLS + col
+
+
+def city_blocks() -> gpd.GeoDataFrame:
+    """A grid of small square blocks, just over the canvas threshold (one cell left out)."""
+    import numpy as np
+    import pandas as pd
+
+    col, row = np.meshgrid(np.arange(COLS), np.arange(ROWS))
+    col, row = col.ravel(), row.ravel()
+    ids = _cell_id(col, row)
+    keep = ids != _cell_id(*GAP)
+    col, row, ids = col[keep], row[keep], ids[keep]
+    x, y = X0 + col * PITCH, Y0 + row * PITCH
+    near = (np.abs(col - TARGET[0]) <= 3) & (np.abs(row - TARGET[1]) <= 3)
+    return gpd.GeoDataFrame(
+        {"block_id": ids, "area_m2": SIDE * SIDE, "population": (ids % 50).astype(float),
+         "dong": np.where(ids == _cell_id(*TARGET), HOSTILE, "회기동"),
+         "walk_min_bike": np.array([2.0, 7.5, 12.0, np.nan])[ids % 4],
+         "adjacent_spaces": ids % 5, "adjacent_categories": np.minimum(ids % 5, 3),
+         "candidate": ids % 7 == 0,
+         "village_id": pd.array([1 if n else None for n in near], dtype="Int64")},
+        geometry=shapely.box(x, y, x + SIDE, y + SIDE), crs=CRS)
+
+
+def _cell_centre(col: int, row: int) -> tuple[float, float]:
+    return X0 + col * PITCH + SIDE / 2, Y0 + row * PITCH + SIDE / 2
+
+
+@pytest.fixture(scope="module")
+def city_page(tmp_path_factory):
+    from sharemap.maps import CANVAS_THRESHOLD
+
+    blocks = city_blocks()
+    assert CANVAS_THRESHOLD < len(blocks) < CANVAS_THRESHOLD + 100  # just over
+    x, y = _cell_centre(*TARGET)
+    villages = gpd.GeoDataFrame(
+        {"village_id": [1], "rank": [1], "score": [2.5], "n_blocks": [49], "n_spaces": [2],
+         "categories": ["bike"], "population": [1000.0]},
+        geometry=[shapely.box(x - 3.4 * PITCH, y - 3.4 * PITCH, x + 3.4 * PITCH,
+                              y + 3.4 * PITCH)], crs=CRS)
+    boundaries = gpd.GeoDataFrame(
+        {"name": [BOUNDARY]},
+        geometry=[shapely.box(X0 - 30, Y0 - 30, X0 + COLS * PITCH + 30, Y0 + ROWS * PITCH + 30)],
+        crs=CRS)
+    space = one_space().set_geometry([Point(_cell_centre(60, 8))], crs=CRS)
+    m = build_map(blocks, space, villages, boundaries=boundaries, color_by="walk_min_bike",
+                  tiles=None)
+    return blocks, save_map(m, tmp_path_factory.mktemp("city") / "city.html")
+
+
+def _lat_lng(x: float, y: float) -> tuple[float, float]:
+    lon, lat = gpd.GeoSeries([Point(x, y)], crs=CRS).to_crs(4326).iloc[0].coords[0]
+    return lat, lon
+
+
+def _screen_point(driver, cell: tuple[int, int]) -> tuple[float, float]:
+    """Where a cell's centre is on the page, in CSS pixels."""
+    return tuple(driver.execute_script(
+        """
+        const map = Object.values(window).find(v => v instanceof L.Map);
+        const p = map.latLngToContainerPoint(arguments[0]);
+        const box = map.getContainer().getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y];
+        """, _lat_lng(*_cell_centre(*cell))))
+
+
+def _at(driver, point: tuple[float, float], *, click: bool) -> None:
+    """Move the real mouse to a page point (and click there)."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    body = driver.find_element(By.TAG_NAME, "body")
+    rect = body.rect
+    chain = ActionChains(driver).move_to_element_with_offset(
+        body, round(point[0] - rect["x"] - rect["width"] / 2),
+        round(point[1] - rect["y"] - rect["height"] / 2))
+    (chain.click() if click else chain).perform()
+
+
+def _painted(driver) -> None:
+    driver.execute_async_script(
+        "const done = arguments[0]; requestAnimationFrame(() => requestAnimationFrame(done));")
+
+
+def _pixel(driver, point: tuple[float, float]) -> tuple[int, int, int]:
+    import io
+
+    from PIL import Image
+
+    _painted(driver)
+    with Image.open(io.BytesIO(driver.get_screenshot_as_png())) as img:
+        ratio = img.width / driver.execute_script("return window.innerWidth")
+        return img.convert("RGB").getpixel((round(point[0] * ratio), round(point[1] * ratio)))
+
+
+def _over(below: tuple[float, ...], colour: str, alpha: float) -> tuple[float, ...]:
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return tuple(alpha * c + (1 - alpha) * b for b, c in zip(below, rgb, strict=True))
+
+
+def test_small_maps_stay_svg(driver, pages):
+    _browser.open_file(driver, pages["plain"])
+    assert driver.execute_script("return document.querySelectorAll('canvas').length") == 0
+    assert driver.execute_script(
+        "return document.querySelectorAll('.leaflet-sharemap-blocks-pane path').length") == 4
+
+
+def test_city_size_map_draws_blocks_on_one_canvas(driver, city_page):
+    blocks, page = city_page
+    _browser.open_file(driver, page)
+    assert _browser.severe_errors(driver) == []
+    drawn = driver.execute_script(
+        """
+        const out = {};
+        for (const k of Object.keys(window)) {
+            const v = window[k];
+            if (!(v instanceof L.GeoJSON)) { continue; }
+            const ls = v.getLayers();
+            const kind = ls[0] && ls[0].feature.properties.block_id !== undefined ? 'blocks'
+                : ls[0] && ls[0].feature.properties.rank !== undefined ? 'villages'
+                : v.options.pane || 'spaces';
+            out[kind] = [ls.length, ls.filter(l => l._renderer instanceof L.Canvas).length,
+                         ls.filter(l => l._path).length,
+                         new Set(ls.map(l => l._renderer && L.stamp(l._renderer))).size,
+                         ls[0] && ls[0]._renderer ? L.stamp(ls[0]._renderer) : null];
+        }
+        out.canvases = Array.from(document.querySelectorAll('canvas')).map(
+            c => [c.parentElement.className, getComputedStyle(c).pointerEvents]);
+        out.paths = document.querySelectorAll('.leaflet-map-pane path').length;
+        return out;
+        """)
+    n = len(blocks)
+    assert drawn["blocks"][:4] == [n, n, 0, 1]  # every block on the canvas, no SVG path
+    assert drawn["sharemap-boundaries"][:4] == [1, 1, 0, 1]
+    assert drawn["sharemap-boundaries"][4] == drawn["blocks"][4]  # the same canvas
+    assert drawn["villages"][:3] == [1, 0, 1]  # the village outline stays SVG, above
+    assert drawn["canvases"] == [["leaflet-pane leaflet-sharemap-blocks-pane", "auto"]]
+    assert drawn["paths"] == 1
+    # the space's marker sits on its place, moved with a 2D transform (a 3D one makes
+    # every marker of a city a compositor layer: seconds to draw)
+    icon = driver.execute_script(
+        """
+        const el = document.querySelector('.sharemap-space'), r = el.getBoundingClientRect();
+        return [el.style.transform, r.left + r.width / 2, r.top + r.height / 2];
+        """)
+    assert icon[0].startswith("translate(")
+    assert icon[1:] == pytest.approx(_screen_point(driver, (60, 8)), abs=1)
+
+
+def test_city_size_map_click_opens_the_block_popup(driver, city_page):
+    _blocks, page = city_page
+    _browser.open_file(driver, page)
+    # a real click on the block's place in the first view (inside the village outline)
+    _at(driver, _screen_point(driver, TARGET), click=True)
+    popup = driver.execute_script(
+        """
+        const box = document.querySelector('.leaflet-popup-content');
+        return box && [box.querySelector('b').textContent,
+                       Array.from(box.querySelectorAll('tr')).map(
+                           tr => [tr.querySelector('th').textContent,
+                                  tr.querySelector('td').textContent]),
+                       Array.from(box.querySelectorAll('*')).map(e => e.tagName)];
+        """)
+    assert popup is not None, "no popup opened"
+    title, rows, tags = popup
+    block_id = _cell_id(*TARGET)
+    assert title == f"Block {block_id}"
+    assert [tuple(r) for r in rows] == [
+        ("dong", HOSTILE), ("area", "0.04 ha"), ("residents", str(block_id % 50)),
+        ("walk to bike", "2.0 min"), ("adjacent spaces", f"{block_id % 5} (0 categories)"),
+        ("candidate", "no"), ("village", "1")]
+    assert set(tags) == {"B", "TABLE", "TBODY", "TR", "TH", "TD"}  # the name is text
+    assert driver.execute_script("return typeof window.__pwned") == "undefined"
+    # a click on another block (below, clear of the open popup) gives that block's popup
+    _painted(driver)
+    _at(driver, _screen_point(driver, (TARGET[0], TARGET[1] - 2)), click=True)
+    shown = driver.execute_script(  # the first popup may still be fading out
+        "return Array.from(document.querySelectorAll('.leaflet-popup-content b'))"
+        ".map(b => b.textContent)")
+    assert shown[-1] == f"Block {block_id - 2 * COLS}"
+    assert _browser.severe_errors(driver) == []
+
+
+def test_city_size_map_boundary_tooltip_shows_between_blocks(driver, city_page):
+    _blocks, page = city_page
+    _browser.open_file(driver, page)
+    tips = "Array.from(document.querySelectorAll('.leaflet-tooltip:not(.sharemap-label)'))"
+    _at(driver, _screen_point(driver, TARGET), click=False)  # over a block: no tooltip
+    assert driver.execute_script(f"return {tips}.length") == 0
+    _at(driver, _screen_point(driver, GAP), click=False)  # where a block is missing
+    assert driver.execute_script(
+        f"return {tips}.map(t => [t.textContent, t.querySelectorAll('*').length])") == [
+        [BOUNDARY, 0]]  # the boundary's name, as text
+
+
+def test_city_size_map_colours_and_order_on_the_canvas(driver, city_page):
+    _blocks, page = city_page
+    _browser.open_file(driver, page)
+    driver.execute_script("document.querySelector('.leaflet-control-container')"
+                          ".style.display = 'none';")
+    # the boundary's fill (0.6) over the background, and a block's fill (0.65) over that
+    under = _over(tuple(int(BACKGROUND[i:i + 2], 16) for i in (1, 3, 5)), BOUNDARY_FILL, 0.6)
+
+    def expect(colour: str) -> tuple[float, ...]:
+        return _over(under, colour, 0.65)
+
+    cells = {(TARGET[0] + 1, TARGET[1] + 10): WALK[1],  # 7.5 min
+             (TARGET[0] + 3, TARGET[1] + 10): GREY}  # unreachable
+    assert [_cell_id(*c) % 4 for c in cells] == [1, 3]
+    points = {c: _screen_point(driver, c) for c in cells}
+    before = {c: _pixel(driver, p) for c, p in points.items()}
+    for cell, colour in cells.items():
+        assert before[cell] == pytest.approx(expect(colour), abs=4), (cell, colour)
+    gap = _pixel(driver, _screen_point(driver, GAP))
+    assert gap == pytest.approx(under, abs=4)  # the boundary's fill over the background
+    # hiding and showing the boundaries again keeps them below the blocks
+    driver.execute_script(
+        """
+        const box = document.querySelector('.leaflet-control-layers-overlays input');
+        box.click(); box.click();
+        """)
+    order = driver.execute_script(
+        """
+        const map = Object.values(window).find(v => v instanceof L.Map);
+        let r = null;
+        map.eachLayer(l => { if (l instanceof L.Canvas) { r = l; } });
+        const out = [];
+        for (let o = r._drawFirst; o; o = o.next) {
+            const p = o.layer.feature.properties;
+            const kind = p.block_id !== undefined ? 'block' : 'boundary';
+            if (out[out.length - 1] !== kind) { out.push(kind); }
+        }
+        return out;
+        """)
+    assert order == ["boundary", "block"]
+    assert {c: _pixel(driver, p) for c, p in points.items()} == before
+
+
+def test_city_size_map_screenshot_is_not_blank(driver, city_page):
+    _blocks, page = city_page
+    _browser.open_file(driver, page)
+    driver.execute_script("document.querySelector('.leaflet-control-container')"
+                          ".style.display = 'none';")
+    _painted(driver)
+    with_data = _browser.distinct_colours(driver, driver.get_screenshot_as_png())
+    driver.execute_script(
+        "document.querySelectorAll('.leaflet-map-pane > .leaflet-pane:not(.leaflet-tile-pane)')"
+        ".forEach(p => { p.style.display = 'none'; });")
+    _painted(driver)
+    blank = _browser.distinct_colours(driver, driver.get_screenshot_as_png())
+    assert blank <= 3 and with_data > 20
