@@ -146,3 +146,24 @@ def test_changed_parameters_derive_again(cache_dir):
 def test_no_cache_writes_nothing(cache_dir):
     pipeline.run_study(_demo_config(), cache=False)
     assert not cache_dir.exists() or not any(cache_dir.rglob("*.npz"))
+
+
+def test_an_unusable_cache_folder_does_not_stop_a_run(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the cache folder should be", encoding="utf-8")
+    monkeypatch.setenv("SHAREMAP_CACHE_DIR", str(blocker))
+    with caplog.at_level("WARNING", logger="sharemap"):
+        result = pipeline.run_study(_demo_config())
+    assert len(result.blocks) > 0
+    assert "Could not write the blocks cache file" in caplog.text
+    assert blocker.is_file()
+
+
+def test_cli_no_cache_option(cache_dir, tmp_path):
+    from sharemap.cli import main
+
+    assert main(["demo", "--out", str(tmp_path / "out"), "-q", "--no-cache"]) == 0
+    assert (tmp_path / "out" / "blocks.gpkg").is_file()
+    assert not cache_dir.exists() or not any(cache_dir.rglob("*.npz"))
+    assert main(["demo", "--out", str(tmp_path / "out2"), "-q"]) == 0
+    assert _entries(cache_dir, "blocks") and _entries(cache_dir, "networks")
