@@ -521,3 +521,33 @@ def test_real_dongdaemun_matches_networkx(seoul_data):
         joined.csr, joined.node, joined.offset_m, np.arange(n), np.zeros(n),
         limits_m=[400.0, 800.0, 1200.0], labels=np.zeros(len(spaces)), n_labels=1)
     np.testing.assert_array_equal(engine_counts[:, 0, :], counts)
+
+
+def test_isochrones_do_not_cross_a_river_the_streets_do_not_cross():
+    """Two riverside streets 120 m apart, joined only by a bridge 2 km east.
+
+    A space on the south street at x = 0: the 15-minute walk (1,200 m) goes 1,200 m
+    along the south street and never reaches the bridge (2,000 m + 120 m), so the
+    north street, 120 m away as the crow flies, is outside: the polygon is a band of
+    `buffer_m` around the streets walked. From the bridge's north end the walk
+    crosses, and then the band covers both banks but still not the river between.
+    """
+    step = 100.0
+    south = {k: (X0 + k * step, Y0) for k in range(-15, 21)}
+    north = {100 + k: (X0 + k * step, Y0 + 120.0) for k in range(-15, 21)}
+    edges = [(k, k + 1) for k in range(-15, 20)] + [(100 + k, 101 + k) for k in range(-15, 20)]
+    edges.append((20, 120))  # the bridge
+    net = network_from_graph(osm_graph({**south, **north}, edges), crs=CRS)
+    spaces = points([(X0, Y0)], category=["a"], space_id=["s"])
+    poly = access.isochrones(net, spaces, minutes=(15,), buffer_m=25.0).geometry.iloc[0]
+    north_street = shapely.LineString([north[100 - 15], north[100 + 20]])
+    assert not poly.intersects(north_street.buffer(25.0 + 1.0))
+    assert poly.contains(shapely.Point(X0 + 1150, Y0))  # 1,150 m along the south street
+    assert not poly.contains(shapely.Point(X0 + 1260, Y0))
+    assert not poly.contains(shapely.Point(X0, Y0 + 60))  # the river's middle
+    # the same walk from the north street's end of the bridge reaches across it
+    far = points([(X0 + 2000, Y0 + 120.0)], category=["a"], space_id=["b"])
+    reach = access.isochrones(net, far, minutes=(15,), buffer_m=25.0).geometry.iloc[0]
+    assert reach.contains(shapely.Point(X0 + 2000, Y0 + 60))  # on the bridge
+    assert reach.contains(shapely.Point(X0 + 1000, Y0))  # 1,120 m: over and back west
+    assert not reach.contains(shapely.Point(X0 + 1500, Y0 + 60))  # the river, not walked
