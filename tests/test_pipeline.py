@@ -142,20 +142,24 @@ def spec_model(dongdaemun, seoul_data):
 
 
 def test_walk_minutes_agree_with_an_independent_spec_computation(dongdaemun, spec_model):
-    """Recompute every block's minutes to the nearest bike station from the SPEC alone."""
+    """Recompute every block's minutes to the nearest space of each category from the SPEC."""
     import geopandas as gpd
     import numpy as np
 
     result, _ = dongdaemun
-    bikes = result.spaces[result.spaces["category"] == "bike"]
-    stations = [spec_model.snap(p) for p in bikes.geometry]
-    dist = spec_model.from_points(stations)
-    origins = gpd.GeoSeries(result.blocks.geometry.representative_point())
-    diffs = np.array([
-        abs(spec_model.walk(dist, stations, spec_model.snap(o)) / 80.0 - ours)
-        for o, ours in zip(origins, result.blocks["walk_min_bike"], strict=True)])
-    assert (diffs <= 0.1).mean() >= 0.99
-    assert np.median(diffs) < 0.01
+    origins = [spec_model.snap(o) for o in
+               gpd.GeoSeries(result.blocks.geometry.representative_point())]
+    speed = result.config.walk_speed_m_min
+    assert len(result.config.categories) >= 3
+    for cat in result.config.categories:
+        snapped = [spec_model.snap(p) for p in
+                   result.spaces.geometry[result.spaces["category"] == cat]]
+        dist = spec_model.from_points(snapped)
+        theirs = np.array([spec_model.walk(dist, snapped, o) / speed for o in origins])
+        ours = result.blocks[f"walk_min_{cat}"].to_numpy()
+        diffs = np.abs(theirs - ours)
+        assert (diffs <= 0.1).mean() >= 0.99, cat
+        assert np.median(diffs) < 0.01, cat
 
 
 def test_adjacent_counts_agree_with_an_independent_spec_computation(dongdaemun, spec_model):
