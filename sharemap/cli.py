@@ -49,6 +49,10 @@ def _print_summary(summary: dict, out: Path) -> None:
                              if v is not None)
         pct += f" ({by_group} at their own pace)" if by_group else ""
         lines.append(f"  {what} within {head['threshold_min']:g} min of every category: {pct}")
+    cache = summary.get("cache") or {}
+    if cache:
+        lines.append("  cache           : " + ", ".join(
+            f"{k.replace('_', ' ')} {v}" for k, v in cache.items()))
     lines.append(f"  outputs in      : {out}")
     lines.append(f"  map             : {out / 'map.html'}")
     print("\n".join(lines))

@@ -141,9 +141,13 @@ def _off_network_rejects(spaces: gpd.GeoDataFrame, snaps: pd.DataFrame,
 
 
 def _load_blocks(config: StudyConfig, network: WalkNetwork, area: shapely.Geometry | None,
-                 *, cache: bool) -> tuple[gpd.GeoDataFrame, str | None]:
-    """Read or derive the blocks; also return their cache key (None: not cached)."""
+                 *, cache: bool, status: dict[str, str]) -> tuple[gpd.GeoDataFrame, str | None]:
+    """Read or derive the blocks; also return their cache key (None: not cached).
+
+    ``status["blocks"]`` says ``hit``, ``miss`` (derived and saved), ``off`` or ``file``.
+    """
     bcfg = config.blocks
+    status["blocks"] = "file" if bcfg.path is not None else "off"
     if bcfg.path is not None:
         blocks = read_blocks(bcfg.path, crs=config.crs, area=area,
                              min_area_m2=bcfg.min_area_m2, layer=bcfg.layer)
@@ -162,19 +166,21 @@ def _load_blocks(config: StudyConfig, network: WalkNetwork, area: shapely.Geomet
     cached = _cache.load_frame(path)
     if isinstance(cached, gpd.GeoDataFrame):
         logger.info("Loaded %s blocks from the cache: %s", f"{len(cached):,}", path)
+        status["blocks"] = "hit"
         return cached, key
     blocks = blocks_from_network(network, area=area, min_area_m2=bcfg.min_area_m2,
                                  barriers=barriers, sidewalks=bcfg.sidewalks)
     try:
-        _cache.save_frame(blocks, path)
+        status["blocks"] = "miss" if _cache.save_frame(blocks, path) else "off"
     except OSError as exc:
         logger.warning("Could not write the blocks cache file %s (%s)", path, exc)
     return blocks, key
 
 
 def _origin_snaps(network: WalkNetwork, blocks: gpd.GeoDataFrame, max_snap_m: float,
-                  blocks_key: str | None) -> pd.DataFrame:
+                  blocks_key: str | None, status: dict[str, str]) -> pd.DataFrame:
     """Snap the blocks' origins (cached beside the blocks they belong to)."""
+    status["origin_snaps"] = "off"
     if blocks_key is None:
         return snap_points(network, block_origins(blocks), max_snap_m=max_snap_m)
     from . import access as access_module
@@ -185,10 +191,11 @@ def _origin_snaps(network: WalkNetwork, blocks: gpd.GeoDataFrame, max_snap_m: fl
     cached = _cache.load_frame(path)
     if cached is not None and len(cached) == len(blocks):
         cached.index = blocks.index
+        status["origin_snaps"] = "hit"
         return cached
     snaps = snap_points(network, block_origins(blocks), max_snap_m=max_snap_m)
     try:
-        _cache.save_frame(snaps, path)
+        status["origin_snaps"] = "miss" if _cache.save_frame(snaps, path) else "off"
     except OSError as exc:
         logger.warning("Could not write the snapping cache file %s (%s)", path, exc)
     return snaps
@@ -372,6 +379,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     True
     """
     t: dict[str, float] = {}
+    cached: dict[str, str] = {}  # what came from the cache, for summary.json
     with _stage(t, "study_area"):
         area = read_study_area(config)
     with _stage(t, "network"):
@@ -379,7 +387,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     with _stage(t, "layers"):
         spaces, rejects, rows_read = read_layers(config, study_area=area)
     with _stage(t, "blocks"):
-        blocks, blocks_key = _load_blocks(config, net, area, cache=cache)
+        blocks, blocks_key = _load_blocks(config, net, area, cache=cache, status=cached)
     with _stage(t, "snapping"):
         max_snap = config.network.max_snap_m
         space_snaps = snap_points(net, spaces, max_snap_m=max_snap)
@@ -389,7 +397,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         spaces = spaces[on].reset_index(drop=True)
         space_snaps = space_snaps[on].reset_index(drop=True)
         spaces["snap_m"] = space_snaps["offset_m"].round(2).to_numpy()
-        origin_snaps = _origin_snaps(net, blocks, max_snap, blocks_key)
+        origin_snaps = _origin_snaps(net, blocks, max_snap, blocks_key, cached)
         rejects = rejects.sort_values(["source", "source_row"], ignore_index=True)
     with _stage(t, "access"):
         adjacency, joined = _access(config, net, blocks, spaces, origin_snaps, space_snaps)
@@ -401,6 +409,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
              "coverage_groups": audit.coverage_groups,
              "coverage": coverage, "network": net}
     summary = _summary(config, parts, rows_read, t, unallocated)
+    summary["cache"] = {"network": str(net.info.get("cache", "given")), **cached}
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=coverage, boundaries=units, summary=summary, gaps=audit.gaps,

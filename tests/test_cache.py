@@ -102,6 +102,8 @@ def _demo_config():
 
 def test_second_run_reads_blocks_and_snaps_from_the_cache(cache_dir, monkeypatch):
     first = pipeline.run_study(_demo_config())
+    assert first.summary["cache"] == {"network": "miss", "blocks": "miss",
+                                      "origin_snaps": "miss"}
     assert len(_entries(cache_dir, "blocks")) == 1
     assert len(_entries(cache_dir, "origin_snaps")) == 1
 
@@ -119,7 +121,7 @@ def test_second_run_reads_blocks_and_snaps_from_the_cache(cache_dir, monkeypatch
     monkeypatch.setattr(pipeline, "snap_points", counting_snap)
     second = pipeline.run_study(_demo_config())
     assert snapped == [len(second.spaces) + len(second.rejects.query("reason == 'off_network'"))]
-    assert second.network.info["cache"] == "hit"
+    assert second.summary["cache"] == {"network": "hit", "blocks": "hit", "origin_snaps": "hit"}
     pd.testing.assert_frame_equal(pd.DataFrame(second.blocks.drop(columns="geometry")),
                                   pd.DataFrame(first.blocks.drop(columns="geometry")))
     assert all(shapely.equals_exact(second.blocks.geometry.to_numpy(),
@@ -144,7 +146,8 @@ def test_changed_parameters_derive_again(cache_dir):
 
 
 def test_no_cache_writes_nothing(cache_dir):
-    pipeline.run_study(_demo_config(), cache=False)
+    result = pipeline.run_study(_demo_config(), cache=False)
+    assert set(result.summary["cache"].values()) == {"off"}
     assert not cache_dir.exists() or not any(cache_dir.rglob("*.npz"))
 
 
