@@ -399,6 +399,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(f"\nstudy: {c['spaces']:,} spaces, {c['rejects']:,} rejects, {c['blocks']:,} blocks, "
           f"{c['candidates']:,} candidates, {c['villages']:,} villages")
     print_table(res)
+    if side < 560:
+        print(f"(a {side} x {side} grid: the targets are for the Seoul-size 560 x 560 one; "
+              "this run only shows that the benchmark works)")
     if args.json:
         args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n",
                              encoding="utf-8")
