@@ -122,3 +122,24 @@ def _sharemap_cache(tmp_path_factory):
         os.environ.pop("SHAREMAP_CACHE_DIR", None)
     else:
         os.environ["SHAREMAP_CACHE_DIR"] = old
+
+
+@pytest.fixture(scope="module")
+def driver():
+    """A headless Chromium for the browser tests (skipped where none is installed).
+
+    ``SHAREMAP_REQUIRE_BROWSER=1`` (set by CI, which installs Chromium) makes a
+    missing browser a failure instead of a skip.
+    """
+    import os
+
+    import _browser  # tests/_browser.py
+
+    reason = _browser.skip_reason()
+    if reason:
+        if os.environ.get("SHAREMAP_REQUIRE_BROWSER"):
+            pytest.fail(f"browser required but unavailable: {reason}")
+        pytest.skip(reason)
+    drv = _browser.launch()
+    yield drv
+    _browser.quit_browser(drv)

@@ -349,20 +349,6 @@ def test_district_sized_map_stays_small(seoul_data, tmp_path):
 # ---------------------------------------------------------------------------
 # headless browser
 
-SKIP_BROWSER = _browser.skip_reason()
-
-
-@pytest.fixture(scope="module")
-def driver():
-    if SKIP_BROWSER:
-        if os.environ.get("SHAREMAP_REQUIRE_BROWSER"):  # CI installs Chromium: never skip there
-            pytest.fail(f"browser required but unavailable: {SKIP_BROWSER}")
-        pytest.skip(SKIP_BROWSER)
-    drv = _browser.launch()
-    yield drv
-    _browser.quit_browser(drv)
-
-
 @pytest.fixture(scope="module")
 def hostile_map(tmp_path_factory):
     folder = tmp_path_factory.mktemp("maps")
@@ -820,7 +806,6 @@ def test_template_syntax_in_any_input_text_is_never_run(tmp_path):
     Every text field carries a template: if any were evaluated, "Q49Z" or the process id
     would appear, and the broken `{% if %}` would raise while rendering.
     """
-    import os
 
     from sharemap.maps import build_map, save_map, static_map
 

@@ -8,8 +8,6 @@ with the page's data decoded in Python (tests/test_map_data.py) and with the inp
 
 from __future__ import annotations
 
-import os
-
 import _browser  # tests/_browser.py
 import geopandas as gpd
 import pytest
@@ -53,18 +51,6 @@ for (const k of Object.keys(window)) {
 }
 return out;
 """
-
-
-@pytest.fixture(scope="module")
-def driver():
-    reason = _browser.skip_reason()
-    if reason:
-        if os.environ.get("SHAREMAP_REQUIRE_BROWSER"):
-            pytest.fail(f"browser required but unavailable: {reason}")
-        pytest.skip(reason)
-    drv = _browser.launch()
-    yield drv
-    _browser.quit_browser(drv)
 
 
 @pytest.fixture(scope="module")

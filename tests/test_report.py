@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import os
 import re
 import shutil
 import sys
@@ -187,20 +186,6 @@ def test_real_district_report(seoul_data, tmp_path):
 
 
 # ----------------------------------------------------------------------------- browser
-
-SKIP_BROWSER = _browser.skip_reason()
-
-
-@pytest.fixture(scope="module")
-def driver():
-    if SKIP_BROWSER:
-        if os.environ.get("SHAREMAP_REQUIRE_BROWSER"):
-            pytest.fail(f"browser required but unavailable: {SKIP_BROWSER}")
-        pytest.skip(SKIP_BROWSER)
-    drv = _browser.launch()
-    yield drv
-    _browser.quit_browser(drv)
-
 
 @pytest.mark.browser
 def test_report_opens_offline_in_a_browser(driver, demo):
