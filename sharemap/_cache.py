@@ -20,6 +20,7 @@ import logging
 import os
 import weakref
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +34,8 @@ from ._io import atomic_path
 if TYPE_CHECKING:
     from .network import WalkNetwork
 
-__all__ = ["MAX_ENTRIES", "cache_key", "load_frame", "network_fingerprint", "save_frame"]
+__all__ = ["MAX_ENTRIES", "cache_key", "cached_frame", "load_frame", "network_fingerprint",
+           "package_version", "save_frame"]
 
 logger = logging.getLogger(__name__)
 
@@ -81,16 +83,19 @@ def network_fingerprint(network: WalkNetwork) -> str:
     return out
 
 
-def _versions() -> dict[str, str]:
+def package_version(pkg: str, missing: str = "unknown") -> str:
+    """Return the installed version of `pkg` (`missing` when it is not installed)."""
     from importlib import metadata
 
-    out = {"geos": shapely.geos_version_string}
-    for pkg in ("sharemap", "shapely", "numpy"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:  # pragma: no cover
-            out[pkg] = "unknown"
-    return out
+    try:
+        return metadata.version(pkg)
+    except metadata.PackageNotFoundError:
+        return missing
+
+
+def _versions() -> dict[str, str]:
+    return {"geos": shapely.geos_version_string,
+            **{pkg: package_version(pkg) for pkg in ("sharemap", "shapely", "numpy")}}
 
 
 def _hashable(part: Any) -> Any:
@@ -190,6 +195,29 @@ def load_frame(path: Path) -> pd.DataFrame | None:
         return None
     os.utime(path)  # most recently used: kept longest by _prune
     return frame
+
+
+def cached_frame(kind: str, key: str, derive: Callable[[], pd.DataFrame], *, what: str,
+                 valid: Callable[[pd.DataFrame], bool] = lambda frame: True
+                 ) -> tuple[pd.DataFrame, str]:
+    """Read entry `key` of `kind` from the cache, or `derive` it and save it there.
+
+    An entry that `valid` refuses is derived again. Returns the frame and how it was
+    had: ``"hit"``, ``"miss"`` (derived and saved) or ``"off"`` (derived; the format
+    cannot hold it or the folder is not writable, logged as a warning naming `what`).
+    """
+    path = entry_path(kind, key)
+    cached = load_frame(path)
+    if cached is not None and valid(cached):
+        logger.info("Loaded %s from the cache: %s", what, path)
+        return cached, "hit"
+    frame = derive()
+    try:
+        status = "miss" if save_frame(frame, path) else "off"
+    except OSError as exc:
+        logger.warning("Could not write the %s cache file %s (%s)", what, path, exc)
+        status = "off"
+    return frame, status
 
 
 def _prune(folder: Path) -> None:

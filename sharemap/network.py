@@ -27,6 +27,7 @@ from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
 from . import _graphml
+from ._cache import package_version
 from ._crs import require_projected
 from ._errors import InputDataError, MissingDependencyError
 
@@ -587,15 +588,6 @@ _CACHE_FORMAT = 1
 _FILE_SOURCES = ("graphml", "osm_xml", "osm_pbf")
 
 
-def _version(pkg: str) -> str:
-    from importlib import metadata
-
-    try:
-        return metadata.version(pkg)
-    except metadata.PackageNotFoundError:  # pragma: no cover
-        return "unknown"
-
-
 def _cache_file(kind: str, value: Any, target: CRS) -> Path | None:
     """Name the cache file of a prepared network (None when the source is not readable).
 
@@ -612,7 +604,8 @@ def _cache_file(kind: str, value: Any, target: CRS) -> Path | None:
     code = hashlib.sha256(Path(__file__).read_bytes())
     code.update(Path(_graphml.__file__).read_bytes())  # the GraphML reader's code too
     parts: dict[str, Any] = {"format": _CACHE_FORMAT, "kind": kind, "crs": target.to_wkt(),
-                             "sharemap": _version("sharemap"), "osmnx": _version("osmnx"),
+                             "sharemap": package_version("sharemap"),
+                             "osmnx": package_version("osmnx"),
                              "code": code.hexdigest()}
     if kind in _FILE_SOURCES:
         try:

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -147,57 +146,50 @@ def _load_blocks(config: StudyConfig, network: WalkNetwork, area: shapely.Geomet
     ``status["blocks"]`` says ``hit``, ``miss`` (derived and saved), ``off`` or ``file``.
     """
     bcfg = config.blocks
-    status["blocks"] = "file" if bcfg.path is not None else "off"
     if bcfg.path is not None:
+        status["blocks"] = "file"
         blocks = read_blocks(bcfg.path, crs=config.crs, area=area,
                              min_area_m2=bcfg.min_area_m2, layer=bcfg.layer)
         return blocks, None
     barriers = read_barriers(bcfg.barriers, crs=config.crs)
-    if not cache:
+
+    def derive() -> gpd.GeoDataFrame:
         return blocks_from_network(network, area=area, min_area_m2=bcfg.min_area_m2,
-                                   barriers=barriers, sidewalks=bcfg.sidewalks), None
+                                   barriers=barriers, sidewalks=bcfg.sidewalks)
+
+    if not cache:
+        status["blocks"] = "off"
+        return derive(), None
     from . import blocks as blocks_module
 
     key = _cache.cache_key("blocks", _cache.network_fingerprint(network), area, barriers,
                            barriers.crs.to_wkt() if barriers.crs is not None else "",
                            float(bcfg.min_area_m2), bool(bcfg.sidewalks),
                            code=(Path(blocks_module.__file__),))
-    path = _cache.entry_path("blocks", key)
-    cached = _cache.load_frame(path)
-    if isinstance(cached, gpd.GeoDataFrame):
-        logger.info("Loaded %s blocks from the cache: %s", f"{len(cached):,}", path)
-        status["blocks"] = "hit"
-        return cached, key
-    blocks = blocks_from_network(network, area=area, min_area_m2=bcfg.min_area_m2,
-                                 barriers=barriers, sidewalks=bcfg.sidewalks)
-    try:
-        status["blocks"] = "miss" if _cache.save_frame(blocks, path) else "off"
-    except OSError as exc:
-        logger.warning("Could not write the blocks cache file %s (%s)", path, exc)
+    blocks, status["blocks"] = _cache.cached_frame(
+        "blocks", key, derive, what="blocks",
+        valid=lambda frame: isinstance(frame, gpd.GeoDataFrame))
     return blocks, key
 
 
 def _origin_snaps(network: WalkNetwork, blocks: gpd.GeoDataFrame, max_snap_m: float,
                   blocks_key: str | None, status: dict[str, str]) -> pd.DataFrame:
     """Snap the blocks' origins (cached beside the blocks they belong to)."""
-    status["origin_snaps"] = "off"
-    if blocks_key is None:
+
+    def derive() -> pd.DataFrame:
         return snap_points(network, block_origins(blocks), max_snap_m=max_snap_m)
+
+    if blocks_key is None:
+        status["origin_snaps"] = "off"
+        return derive()
     from . import access as access_module
 
     key = _cache.cache_key("origin_snaps", blocks_key, float(max_snap_m),
                            code=(Path(access_module.__file__), Path(__file__)))
-    path = _cache.entry_path("origin_snaps", key)
-    cached = _cache.load_frame(path)
-    if cached is not None and len(cached) == len(blocks):
-        cached.index = blocks.index
-        status["origin_snaps"] = "hit"
-        return cached
-    snaps = snap_points(network, block_origins(blocks), max_snap_m=max_snap_m)
-    try:
-        status["origin_snaps"] = "miss" if _cache.save_frame(snaps, path) else "off"
-    except OSError as exc:
-        logger.warning("Could not write the snapping cache file %s (%s)", path, exc)
+    snaps, status["origin_snaps"] = _cache.cached_frame(
+        "origin_snaps", key, derive, what="block origins' snaps",
+        valid=lambda frame: len(frame) == len(blocks))
+    snaps.index = blocks.index
     return snaps
 
 
@@ -258,14 +250,10 @@ def _access(config: StudyConfig, network: WalkNetwork, blocks: gpd.GeoDataFrame,
 
 
 def _versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for pkg in ("sharemap", "geopandas", "shapely", "pyproj", "osmnx", "networkx", "numpy",
-                "pandas", "scipy", "folium"):
-        try:
-            out[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            out[pkg] = "not installed"
-    return out
+    return {"python": platform.python_version(),
+            **{pkg: _cache.package_version(pkg, missing="not installed") for pkg in (
+                "sharemap", "geopandas", "shapely", "pyproj", "osmnx", "networkx", "numpy",
+                "pandas", "scipy", "folium")}}
 
 
 def _headline(coverage: pd.DataFrame, groups: pd.DataFrame | None = None) -> dict[str, Any]:
