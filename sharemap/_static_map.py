@@ -64,11 +64,12 @@ _NICE_LENGTHS_M = (10, 20, 25, 50, 100, 200, 250, 500, 1_000, 2_000, 2_500, 5_00
                    20_000, 25_000, 50_000, 100_000)
 
 
-def _matplotlib() -> Any:
+def _matplotlib(purpose: str = "drawing map.png") -> Any:
+    """Import matplotlib, or say what `purpose` needs it for and how to install it."""
     try:
         import matplotlib
     except ImportError as exc:
-        msg = ("drawing map.png needs matplotlib; install it with "
+        msg = (f"{purpose} needs matplotlib; install it with "
                f"`pip install matplotlib` (or reinstall sharemap) ({exc})")
         raise MissingDependencyError(msg) from None
     return matplotlib

@@ -29,8 +29,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import _io
-from ._errors import MissingDependencyError
+from . import _io, _static_map
 from .access import walk_col
 from .coverage import compute_audit, compute_group_coverage, finest_level
 
@@ -84,13 +83,7 @@ ul.method li { margin-bottom: 4px; } code { background: #f0f0eb; padding: 0 3px;
 
 
 def _matplotlib() -> Any:
-    try:
-        import matplotlib
-    except ImportError as exc:
-        msg = ("writing report.html needs matplotlib for its chart and maps; install it with "
-               f"`pip install matplotlib` ({exc})")
-        raise MissingDependencyError(msg) from None
-    return matplotlib
+    return _static_map._matplotlib("writing report.html (its chart and maps)")
 
 
 def _esc(value: Any) -> str:
