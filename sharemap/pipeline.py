@@ -80,6 +80,9 @@ class StudyResult:
     coverage_groups
         Coverage per population group at its own walking speed
         (``coverage_groups.csv``); None when no groups are configured.
+    origin_snaps
+        The blocks' origins snapped to the network (:func:`sharemap.snap_points`,
+        aligned to `blocks`), as the study used them; see :meth:`block_snaps`.
     """
 
     config: StudyConfig
@@ -95,6 +98,18 @@ class StudyResult:
     summary: dict[str, Any] = field(default_factory=dict)
     gaps: pd.DataFrame | None = None
     coverage_groups: pd.DataFrame | None = None
+    origin_snaps: pd.DataFrame | None = None
+
+    def block_snaps(self) -> pd.DataFrame:
+        """Return the blocks' origins snapped to the network, aligned to `blocks`.
+
+        The study's own snaps when it kept them (snapping 100,000 origins takes
+        seconds, and what-ifs, sweeps and suggestions need them again), else snapped now.
+        """
+        if self.origin_snaps is not None and len(self.origin_snaps) == len(self.blocks):
+            return self.origin_snaps.set_axis(self.blocks.index)
+        return snap_points(self.network, block_origins(self.blocks),
+                           max_snap_m=self.config.network.max_snap_m)
 
 
 @contextmanager
@@ -401,7 +416,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=coverage, boundaries=units, summary=summary, gaps=audit.gaps,
-                       coverage_groups=audit.coverage_groups)
+                       coverage_groups=audit.coverage_groups, origin_snaps=origin_snaps)
 
 
 def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> StudyResult:
@@ -435,13 +450,14 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     spaces = spaces[on].reset_index(drop=True)
     snaps = snaps[on].reset_index(drop=True)
     spaces["snap_m"] = snaps["offset_m"].round(2).to_numpy()
-    origin_snaps = snap_points(net, block_origins(blocks), max_snap_m=max_snap)
+    origin_snaps = result.block_snaps()
     adjacency, joined = _access(cfg, net, blocks, spaces, origin_snaps, snaps)
     villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, joined)
     return StudyResult(config=cfg, network=net, study_area=result.study_area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=audit.coverage, boundaries=result.boundaries, summary={},
-                       gaps=audit.gaps, coverage_groups=audit.coverage_groups)
+                       gaps=audit.gaps, coverage_groups=audit.coverage_groups,
+                       origin_snaps=origin_snaps)
 
 
 def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:

@@ -39,7 +39,6 @@ from . import _io
 from ._crs import to_web_crs
 from ._errors import ConfigError, InputDataError
 from .access import join_points, snap_points, walk_col, within_pairs
-from .blocks import block_origins
 from .layers import dedupe_spaces
 
 __all__ = [
@@ -132,7 +131,7 @@ def cover_matrix(result: Any, points: gpd.GeoDataFrame, *,
     net = result.network
     speed = result.config.walk_speed_m_min
     max_snap = result.config.network.max_snap_m
-    so = snap_points(net, block_origins(result.blocks), max_snap_m=max_snap)
+    so = result.block_snaps()
     sp = snap_points(net, points, max_snap_m=max_snap)
     joined = join_points(net, pd.concat([so, sp], ignore_index=True))
     o_idx = np.arange(len(so), dtype=np.int64)

@@ -209,11 +209,10 @@ def compute_villages(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame,
 def _adjacency_at(result: StudyResult, max_minutes: float) -> pd.DataFrame:
     """All (block, space) pairs within `max_minutes`, computed as the pipeline does."""
     from .access import join_points, snap_points, within_pairs
-    from .blocks import block_origins
 
     cfg, blocks, spaces = result.config, result.blocks, result.spaces
     max_snap = cfg.network.max_snap_m
-    o_snaps = snap_points(result.network, block_origins(blocks), max_snap_m=max_snap)
+    o_snaps = result.block_snaps()
     s_snaps = snap_points(result.network, spaces, max_snap_m=max_snap)
     joined = join_points(result.network, pd.concat([o_snaps, s_snaps], ignore_index=True))
     o_idx = np.arange(len(o_snaps), dtype=np.int64)

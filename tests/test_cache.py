@@ -170,3 +170,17 @@ def test_cli_no_cache_option(cache_dir, tmp_path):
     assert not cache_dir.exists() or not any(cache_dir.rglob("*.npz"))
     assert main(["demo", "--out", str(tmp_path / "out2"), "-q"]) == 0
     assert _entries(cache_dir, "blocks") and _entries(cache_dir, "networks")
+
+
+def test_block_snaps_are_the_studys_own_and_equal_a_fresh_snapping(cache_dir):
+    from sharemap.access import snap_points
+    from sharemap.blocks import block_origins
+
+    result = pipeline.run_study(_demo_config())
+    fresh = snap_points(result.network, block_origins(result.blocks),
+                        max_snap_m=result.config.network.max_snap_m)
+    pd.testing.assert_frame_equal(result.block_snaps(), fresh)
+    assert result.block_snaps() is not fresh
+    # a result whose blocks no longer match its snaps snaps them again
+    fewer = replace(result, blocks=result.blocks.iloc[:5])
+    pd.testing.assert_frame_equal(fewer.block_snaps(), fresh.iloc[:5])
