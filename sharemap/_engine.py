@@ -172,18 +172,27 @@ def _search(indptr, indices, weights, src, off, limit, dist, touched, hd, hn):  
     return n_t
 
 
+@functools.partial(_jit, inline="always")
+def _search_buffers(indptr, indices, src_ptr):
+    """Allocate what :func:`_search` needs for one search per group of `src_ptr`.
+
+    ``dist`` all +inf, ``touched`` (the nodes one search reached) and the heap's keys
+    and nodes, long enough for the largest group plus one entry per edge.
+    """
+    n = indptr.shape[0] - 1
+    big = 0
+    for g in range(src_ptr.shape[0] - 1):
+        big = max(big, src_ptr[g + 1] - src_ptr[g])
+    heap = indices.shape[0] + big + 1
+    return (np.full(n, np.inf), np.empty(n, np.int32), np.empty(heap),
+            np.empty(heap, np.int32))
+
+
 @_jit
 def _pairs_kernel(indptr, indices, weights, src_ptr, src, off, limit,  # noqa: PLR0913, PLR0917
                   tgt_ptr, tgt, tgt_off):
     """One bounded search per source group; emit (group, target, distance) within `limit`."""
-    n = indptr.shape[0] - 1
-    dist = np.full(n, np.inf)
-    touched = np.empty(n, np.int32)
-    big = 0
-    for g in range(src_ptr.shape[0] - 1):
-        big = max(big, src_ptr[g + 1] - src_ptr[g])
-    hd = np.empty(indices.shape[0] + big + 1)
-    hn = np.empty(indices.shape[0] + big + 1, np.int32)
+    dist, touched, hd, hn = _search_buffers(indptr, indices, src_ptr)
     cap = 1024
     og = np.empty(cap, np.int64)
     ot = np.empty(cap, np.int64)
@@ -227,14 +236,7 @@ def _counts_kernel(indptr, indices, weights, src_ptr, src, off, limits,  # noqa:
     ``limits[k-1] < distance <= limits[k]`` (the caller takes the cumulative sum).
     Label-major order keeps the rows one label writes to close together in memory.
     """
-    n = indptr.shape[0] - 1
-    dist = np.full(n, np.inf)
-    touched = np.empty(n, np.int32)
-    big = 0
-    for g in range(src_ptr.shape[0] - 1):
-        big = max(big, src_ptr[g + 1] - src_ptr[g])
-    hd = np.empty(indices.shape[0] + big + 1)
-    hn = np.empty(indices.shape[0] + big + 1, np.int32)
+    dist, touched, hd, hn = _search_buffers(indptr, indices, src_ptr)
     n_lim = limits.shape[0]
     limit = limits[n_lim - 1]
     for g in range(src_ptr.shape[0] - 1):
