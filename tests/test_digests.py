@@ -1,0 +1,100 @@
+"""Every published figure of the demo and the real Dongdaemun-gu study, pinned by digest.
+
+A refactor must not change any figure; a change that is meant to change figures updates
+the stored digests in the same commit *and* adds a test that explains the change.
+Regenerate with ``SHAREMAP_UPDATE_DIGESTS=1 python -m pytest tests/test_digests.py``.
+
+Each table is written as canonical CSV (sorted columns, floats to 4 decimals, geometry
+as WKT rounded to 1 cm) and hashed; the row counts and a few totals are stored beside
+the hash so that a failure says where to look.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from conftest import dongdaemun_toml
+
+from sharemap import read_config, run_study
+from sharemap.datasets import get_path
+
+DIGESTS = Path(__file__).parent / "data" / "figure_digests.json"
+UPDATE = os.environ.get("SHAREMAP_UPDATE_DIGESTS") == "1"
+
+
+def _canonical(frame: pd.DataFrame) -> str:
+    df = pd.DataFrame(frame).copy()
+    if "geometry" in df:
+        geoms = np.asarray(df["geometry"], dtype=object)
+        df["geometry"] = shapely.to_wkt(geoms, rounding_precision=2)
+    for col in df.columns:
+        values = df[col]
+        if pd.api.types.is_float_dtype(values):
+            df[col] = [("" if pd.isna(v) else f"{v:.4f}") for v in values]
+        elif pd.api.types.is_bool_dtype(values):
+            df[col] = values.astype(int).astype(str)
+        else:
+            df[col] = ["" if (v is None or (isinstance(v, float) and np.isnan(v))) else str(v)
+                       for v in values]
+    df = df[sorted(df.columns)]
+    return df.to_csv(index=False, lineterminator="\n")
+
+
+def _digest(frame: pd.DataFrame | None) -> dict[str, object] | None:
+    if frame is None:
+        return None
+    frame = pd.DataFrame(frame)
+    out: dict[str, object] = {
+        "rows": len(frame),
+        "sha256": hashlib.sha256(_canonical(frame).encode("utf-8")).hexdigest(),
+    }
+    for col in ("population", "population_covered", "candidate", "adjacent_spaces"):
+        if col in frame:
+            out[f"sum_{col}"] = round(float(pd.to_numeric(frame[col]).fillna(0).sum()), 2)
+    return out
+
+
+def figure_digests(result) -> dict[str, object]:
+    """The digest of every table a study publishes (in the analysis CRS)."""
+    tables = {
+        "blocks": result.blocks.drop(columns=[c for c in ("origin",) if c in result.blocks]),
+        "spaces": result.spaces,
+        "rejects": result.rejects,
+        "villages": result.villages,
+        "coverage": result.coverage,
+        "gaps": result.gaps,
+        "coverage_groups": result.coverage_groups,
+    }
+    return {name: _digest(frame) for name, frame in tables.items()}
+
+
+def _check(name: str, result) -> None:
+    got = figure_digests(result)
+    stored = json.loads(DIGESTS.read_text(encoding="utf-8")) if DIGESTS.exists() else {}
+    if UPDATE:
+        stored[name] = got
+        DIGESTS.write_text(json.dumps(stored, indent=1, sort_keys=True) + "\n",
+                           encoding="utf-8")
+        return
+    assert name in stored, f"no stored digests for {name}: run with SHAREMAP_UPDATE_DIGESTS=1"
+    for table, want in stored[name].items():
+        assert got.get(table) == want, f"{name}: {table} changed: {got.get(table)} != {want}"
+
+
+def test_demo_figures_unchanged():
+    _check("demo", run_study(read_config(get_path("demo"))))
+
+
+@pytest.mark.seoul
+def test_dongdaemun_figures_unchanged(seoul_data, tmp_path):
+    cfg = tmp_path / "study.toml"
+    extra = ('groups = [ { column = "pop_65plus", label = "65+", walk_speed_kmh = 3.6 } ]\n')
+    cfg.write_text(dongdaemun_toml(seoul_data, extra_coverage=extra), encoding="utf-8")
+    _check("dongdaemun", run_study(read_config(cfg)))
