@@ -53,10 +53,10 @@ from .pipeline import StudyResult as StudyResult
 from .pipeline import run_study as run_study
 from .pipeline import write_outputs as write_outputs
 from .report import write_report as write_report
+from .study import explain_block as explain_block
+from .study import sweep as sweep
 from .villages import compute_candidates as compute_candidates
 from .villages import compute_villages as compute_villages
-from .villages import explain_block as explain_block
-from .villages import sweep as sweep
 
 try:
     __version__ = metadata.version("sharemap")

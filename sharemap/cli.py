@@ -167,7 +167,7 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
 def _cmd_whatif(args: argparse.Namespace) -> int:
     from .config import read_config
     from .pipeline import run_study
-    from .suggest import whatif, write_whatif
+    from .study import whatif, write_whatif
 
     result = run_study(read_config(args.config), cache=args.cache)
     add = None
@@ -212,7 +212,7 @@ def _ints(text: str) -> list[int]:
 def _cmd_explain(args: argparse.Namespace) -> int:
     from .config import read_config
     from .pipeline import run_study
-    from .villages import explain_block
+    from .study import explain_block
 
     result = run_study(read_config(args.config), cache=args.cache)
     print(explain_block(result, args.block_id))
@@ -223,7 +223,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from . import _io
     from .config import read_config
     from .pipeline import run_study
-    from .villages import sweep
+    from .study import sweep
 
     result = run_study(read_config(args.config), cache=args.cache)
     table = sweep(result, adjacent_minutes=args.adjacent_minutes, min_spaces=args.min_spaces)

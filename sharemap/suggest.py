@@ -32,25 +32,16 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-import shapely
 from scipy import sparse
 
 from . import _io
 from ._crs import to_web_crs
 from ._errors import ConfigError, InputDataError
-from .access import join_points, snap_points, walk_col, within_pairs
-from .layers import dedupe_spaces
+from .access import walk_col
+from .pipeline import StudyResult
+from .study import candidate_sites, cover_matrix
 
-__all__ = [
-    "SuggestResult",
-    "WhatIfResult",
-    "candidate_sites",
-    "cover_matrix",
-    "suggest_sites",
-    "whatif",
-    "write_suggestions",
-    "write_whatif",
-]
+__all__ = ["SuggestResult", "suggest_sites", "write_suggestions"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,80 +60,7 @@ class SuggestResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-def candidate_sites(result: Any, *, candidates: gpd.GeoDataFrame | None = None,
-                    grid_m: float = 200.0) -> gpd.GeoDataFrame:
-    """Return the candidate sites: given points, the open-facility layer, or a network grid.
-
-    Parameters
-    ----------
-    result
-        A :class:`~sharemap.pipeline.StudyResult`.
-    candidates
-        Points with ``site_id`` and ``name`` (e.g. from :func:`sharemap.read_layer`).
-    grid_m
-        Spacing of the fallback grid; each grid point is moved to the nearest point
-        of the walking network.
-
-    Returns
-    -------
-    sites
-        ``site_id``, ``name`` and point geometry in the analysis CRS.
-    """
-    if candidates is not None:
-        sites = candidates.to_crs(result.network.crs)
-        return gpd.GeoDataFrame({"site_id": sites["site_id"].astype(str).to_numpy(),
-                                 "name": sites["name"].astype(str).to_numpy()},
-                                geometry=sites.geometry.to_numpy(), crs=sites.crs)
-    fac = result.spaces[result.spaces["category"] == "facility"]
-    if len(fac):
-        return gpd.GeoDataFrame({"site_id": fac["space_id"].astype(str).to_numpy(),
-                                 "name": fac["name"].astype(str).to_numpy()},
-                                geometry=fac.geometry.to_numpy(), crs=fac.crs)
-    return _grid_sites(result, grid_m)
-
-
-def _grid_sites(result: Any, grid_m: float) -> gpd.GeoDataFrame:
-    net = result.network
-    area = result.study_area
-    x0, y0, x1, y1 = area.bounds if area is not None else net.edges.total_bounds
-    xs = np.arange(x0 + grid_m / 2, x1, grid_m)
-    ys = np.arange(y0 + grid_m / 2, y1, grid_m)
-    gx, gy = np.meshgrid(xs, ys)
-    pts = shapely.points(gx.ravel(), gy.ravel())
-    if area is not None:
-        pts = pts[shapely.covers(area, pts)]
-    snaps = snap_points(net, gpd.GeoSeries(pts, crs=net.crs), max_snap_m=grid_m)
-    ok = snaps["on_network"].to_numpy()
-    lines = net.edges.geometry.to_numpy()[snaps["edge"].to_numpy()[ok]]
-    on_street = shapely.line_interpolate_point(lines, snaps["position_m"].to_numpy()[ok])
-    n = int(ok.sum())
-    return gpd.GeoDataFrame({"site_id": [f"grid-{i + 1}" for i in range(n)],
-                             "name": [f"grid point {i + 1}" for i in range(n)]},
-                            geometry=on_street, crs=net.crs)
-
-
-def cover_matrix(result: Any, points: gpd.GeoDataFrame, *,
-                 minutes: float) -> sparse.csr_matrix:
-    """Which blocks each point reaches within `minutes` (sites x blocks, boolean CSR).
-
-    The walk is measured exactly as for spaces: snapping, along-edge distances and
-    the straight-line offsets at both ends.
-    """
-    net = result.network
-    speed = result.config.walk_speed_m_min
-    max_snap = result.config.network.max_snap_m
-    so = result.block_snaps()
-    sp = snap_points(net, points, max_snap_m=max_snap)
-    joined = join_points(net, pd.concat([so, sp], ignore_index=True))
-    o_idx = np.arange(len(so), dtype=np.int64)
-    p_idx = len(so) + np.arange(len(sp), dtype=np.int64)
-    pairs = within_pairs(joined, p_idx, o_idx, max_m=minutes * speed)
-    data = np.ones(len(pairs), dtype=bool)
-    return sparse.csr_matrix((data, (pairs["origin"].to_numpy(), pairs["target"].to_numpy())),
-                             shape=(len(sp), len(so)))
-
-
-def _population(result: Any) -> npt.NDArray[np.float64]:
+def _population(result: StudyResult) -> npt.NDArray[np.float64]:
     blocks = result.blocks
     if "population" not in blocks or blocks["population"].isna().all():
         msg = ("the population objective needs residents: give a boundary level with "
@@ -241,7 +159,7 @@ def _exact_villages(adj: sparse.csr_matrix, counts: npt.NDArray[np.int64], need:
                for sub in itertools.combinations(range(n), min(k, n)))
 
 
-def suggest_sites(result: Any, *, category: str, add: int, minutes: float = 15.0,
+def suggest_sites(result: StudyResult, *, category: str, add: int, minutes: float = 15.0,
                   candidates: gpd.GeoDataFrame | None = None,
                   objective: str = "population", exact: bool = True) -> SuggestResult:
     """Choose `add` new sites for `category` among candidate locations.
@@ -311,7 +229,7 @@ def suggest_sites(result: Any, *, category: str, add: int, minutes: float = 15.0
     return SuggestResult(suggestions=chosen.reset_index(drop=True), candidates=cand, info=info)
 
 
-def _suggest_population(result: Any, sites: gpd.GeoDataFrame, category: str, add: int,
+def _suggest_population(result: StudyResult, sites: gpd.GeoDataFrame, category: str, add: int,
                         minutes: float, exact: bool) -> tuple[dict[str, Any], list]:
     pop = _population(result)
     covered = (result.blocks[walk_col(category)] <= minutes).to_numpy()
@@ -332,7 +250,7 @@ def _suggest_population(result: Any, sites: gpd.GeoDataFrame, category: str, add
     return info, order
 
 
-def _suggest_villages(result: Any, sites: gpd.GeoDataFrame, add: int,
+def _suggest_villages(result: StudyResult, sites: gpd.GeoDataFrame, add: int,
                       exact: bool) -> tuple[dict[str, Any], list]:
     vcfg = result.config.villages
     if vcfg.distinct_categories:
@@ -356,7 +274,7 @@ def _suggest_villages(result: Any, sites: gpd.GeoDataFrame, add: int,
     return info, order
 
 
-def write_suggestions(suggestion: SuggestResult, result: Any, out_dir: str | Path,
+def write_suggestions(suggestion: SuggestResult, result: StudyResult, out_dir: str | Path,
                       ) -> dict[str, Path]:
     """Write ``suggestions.gpkg``, ``candidates.gpkg``, ``suggest.json`` and ``map.html``."""
     from .maps import build_map, save_map
@@ -385,133 +303,16 @@ def write_suggestions(suggestion: SuggestResult, result: Any, out_dir: str | Pat
     return paths
 
 
-# ----------------------------------------------------------------------------- what-if
+def __getattr__(name: str) -> Any:
+    # the what-if needs a whole study: it moved to sharemap.study (with candidate_sites and
+    # cover_matrix, which this module imports from there)
+    if name in ("WhatIfResult", "whatif", "write_whatif"):
+        import warnings
 
+        from . import study
 
-@dataclass(frozen=True, eq=False)
-class WhatIfResult:
-    """A study before and after adding and removing spaces, and the differences."""
-
-    before: Any
-    after: Any
-    coverage_change: pd.DataFrame
-    block_change: gpd.GeoDataFrame
-    info: dict[str, Any] = field(default_factory=dict)
-
-
-def whatif(result: Any, *, add: gpd.GeoDataFrame | None = None,
-           remove: Sequence[str] = ()) -> WhatIfResult:
-    """Recompute coverage and villages with spaces added and removed (same network, blocks).
-
-    Parameters
-    ----------
-    result
-        The study as it is (:class:`~sharemap.pipeline.StudyResult`).
-    add
-        New spaces (``space_id``, ``category``, ``name``, point geometry), e.g. from
-        :func:`sharemap.read_layer`.
-    remove
-        ``space_id`` values to remove (``category:space_id`` where an id repeats across
-        categories).
-
-    Returns
-    -------
-    whatif
-        Both results, the coverage difference per level, area, category and threshold,
-        and the blocks whose walk times or candidacy changed.
-    """
-    from .pipeline import recompute_with_spaces
-
-    spaces = result.spaces
-    keys = spaces["category"].astype(str) + ":" + spaces["space_id"].astype(str)
-    drop = np.zeros(len(spaces), dtype=bool)
-    for rid in remove:
-        hit = (keys == rid).to_numpy() if ":" in rid else (spaces["space_id"] == rid).to_numpy()
-        if not hit.any():
-            msg = f"--remove: no analysed space has id {rid!r}"
-            raise InputDataError(msg)
-        if hit.sum() > 1:
-            msg = f"--remove: id {rid!r} is used in several categories; write category:{rid}"
-            raise InputDataError(msg)
-        drop |= hit
-    cols = [c for c in spaces.columns if c != "snap_m"]
-    new = spaces.loc[~drop, cols]
-    dup_rejects = pd.DataFrame()
-    if add is not None and len(add):
-        extra = add.to_crs(spaces.crs)
-        extra = extra.assign(
-            source=extra["source"] if "source" in extra else "whatif",
-            source_row=extra["source_row"] if "source_row" in extra
-            else np.arange(1, len(extra) + 1))
-        # an added space within 2 m of a kept one of its category is the same space
-        merged = gpd.GeoDataFrame(pd.concat([new, extra[cols]], ignore_index=True),
-                                  crs=spaces.crs)
-        new, dup_rejects = dedupe_spaces(merged)
-    after = recompute_with_spaces(result, gpd.GeoDataFrame(new, crs=spaces.crs))
-    info = {"added": 0 if add is None else len(add), "removed": len(remove),
-            "added_duplicates": len(dup_rejects), "added_off_network": len(after.rejects)}
-    return WhatIfResult(before=result, after=after,
-                        coverage_change=_coverage_change(result.coverage, after.coverage),
-                        block_change=_block_change(result, after), info=info)
-
-
-def _coverage_change(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    keys = ["level", "area", "area_id", "category", "threshold_min"]
-    cols = ["blocks_covered", "population_covered", "share_blocks", "share_population"]
-    merged = before[[*keys, "blocks", "population", *cols]].merge(
-        after[[*keys, *cols]], on=keys, suffixes=("_before", "_after"))
-    for c in cols:
-        merged[f"{c}_change"] = merged[f"{c}_after"] - merged[f"{c}_before"]
-    return merged
-
-
-def _block_change(before: Any, after: Any) -> gpd.GeoDataFrame:
-    cats = before.config.categories
-    b, a = before.blocks, after.blocks
-    out = pd.DataFrame({"block_id": b["block_id"].to_numpy()})
-    for c in cats:
-        out[f"{walk_col(c)}_before"] = b[walk_col(c)].to_numpy()
-        out[f"{walk_col(c)}_after"] = a[walk_col(c)].to_numpy()
-    out["adjacent_spaces_before"] = b["adjacent_spaces"].to_numpy()
-    out["adjacent_spaces_after"] = a["adjacent_spaces"].to_numpy()
-    out["candidate_before"] = b["candidate"].to_numpy()
-    out["candidate_after"] = a["candidate"].to_numpy()
-    out["change"] = np.select(
-        [~out["candidate_before"] & out["candidate_after"],
-         out["candidate_before"] & ~out["candidate_after"]],
-        ["gains candidacy", "loses candidacy"], default="")
-    times_b = b[[walk_col(c) for c in cats]].to_numpy()
-    times_a = a[[walk_col(c) for c in cats]].to_numpy()
-    moved = ~np.isclose(times_b, times_a, equal_nan=True).all(axis=1)
-    keep = moved | (out["change"] != "").to_numpy() | \
-        (out["adjacent_spaces_before"] != out["adjacent_spaces_after"]).to_numpy()
-    return gpd.GeoDataFrame(out[keep].reset_index(drop=True),
-                            geometry=b.geometry.to_numpy()[keep], crs=b.crs)
-
-
-def write_whatif(change: WhatIfResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``whatif_coverage.csv``, ``whatif_blocks.gpkg``, ``whatif.json`` and ``map.html``."""
-    from .maps import build_map, save_map
-
-    out = Path(out_dir)
-    after = change.after
-    changed = change.block_change
-    info = {**change.info,
-            "blocks_changed": len(changed),
-            "blocks_gaining_candidacy": int((changed["change"] == "gains candidacy").sum()),
-            "blocks_losing_candidacy": int((changed["change"] == "loses candidacy").sum()),
-            "candidates_before": int(change.before.blocks["candidate"].sum()),
-            "candidates_after": int(after.blocks["candidate"].sum()),
-            "villages_before": len(change.before.villages),
-            "villages_after": len(after.villages)}
-    paths = {
-        "whatif_coverage.csv": _io.write_csv(change.coverage_change,
-                                             out / "whatif_coverage.csv"),
-        "whatif_blocks.gpkg": _io.write_gpkg(to_web_crs(changed, "changed blocks"),
-                                             out / "whatif_blocks.gpkg", layer="changed_blocks"),
-        "whatif.json": _io.write_json(info, out / "whatif.json"),
-    }
-    fmap = build_map(after.blocks, after.spaces, after.villages,
-                     title=f"{after.config.name}: what-if", tiles=after.config.map.tiles)
-    paths["map.html"] = save_map(fmap, out / "map.html")
-    return paths
+        warnings.warn(f"sharemap.suggest.{name} is deprecated: use sharemap.study.{name}",
+                      FutureWarning, stacklevel=2)
+        return getattr(study, name)
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -1,4 +1,4 @@
-"""Site suggestions and what-ifs on the demo, checked by brute force and by separate runs."""
+"""Site suggestions on the demo, checked by brute force and by what-ifs."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from sharemap import ConfigError, read_config, run_study
-from sharemap.access import count_within, walk_times
+from sharemap.access import walk_times
 from sharemap.blocks import block_origins
 from sharemap.datasets import get_path
-from sharemap.suggest import _grid_sites, suggest_sites, whatif
+from sharemap.study import _grid_sites, whatif
+from sharemap.suggest import suggest_sites
 
 
 @pytest.fixture(scope="module")
@@ -65,55 +66,6 @@ def test_greedy_gain_is_the_true_new_coverage(demo):
     pop = after.blocks["population"].to_numpy()
     assert pop[(after.blocks["walk_min_toys"] <= 15).to_numpy()].sum() == \
         pytest.approx(s.info["covered_population_after"])
-
-
-def test_adding_at_an_existing_site_changes_nothing(demo):
-    tool = demo.spaces[demo.spaces["category"] == "tools"].iloc[[0]]
-    same = tool[["space_id", "category", "name", "geometry"]].assign(space_id="copy")
-    w = whatif(demo, add=same)
-    assert w.info["added_duplicates"] == 1
-    assert w.block_change.empty
-    assert (w.coverage_change["population_covered_change"].abs() < 1e-9).all()
-    assert w.after.blocks["candidate"].equals(demo.blocks["candidate"])
-
-
-def test_removal_lowers_coverage_exactly_where_it_was_the_only_site(demo):
-    tools = demo.spaces[demo.spaces["category"] == "tools"]
-    gone = tools["space_id"].iloc[0]
-    w = whatif(demo, remove=[gone])
-    counts = count_within(demo.network, block_origins(demo.blocks), tools, minutes=(15,),
-                          walk_speed_kmh=demo.config.walk_speed_kmh)["n_reachable_tools_15"]
-    reach_gone = walk_times(demo.network, block_origins(demo.blocks),
-                            tools[tools["space_id"] == gone])["walk_min_tools"] <= 15
-    expect_lost = (reach_gone & (counts == 1)).to_numpy()
-    before = (demo.blocks["walk_min_tools"] <= 15).to_numpy()
-    after = (w.after.blocks["walk_min_tools"] <= 15).to_numpy()
-    assert (before & ~after).tolist() == expect_lost.tolist()
-    assert not (~before & after).any()
-    city = w.coverage_change.query("level == 'city' and category == 'tools' "
-                                   "and threshold_min == 15").iloc[0]
-    pop = demo.blocks["population"].to_numpy()
-    assert city["population_covered_change"] == pytest.approx(-pop[expect_lost].sum())
-
-
-def test_whatif_equals_a_separate_run(demo, tmp_path):
-    """Removing a bike station by what-if equals a full run without that row."""
-    bike = demo.spaces[demo.spaces["category"] == "bike"]
-    gone = bike.iloc[3]
-    w = whatif(demo, remove=[gone["space_id"]])
-    src = get_path("demo").parent
-    import pandas as pd
-
-    raw = pd.read_csv(src / "bike_stations.csv", encoding="cp949", dtype=str,
-                      keep_default_na=False)
-    raw = raw.drop(index=int(gone["source_row"]) - 1)
-    for f in src.iterdir():
-        (tmp_path / f.name).write_bytes(f.read_bytes())
-    raw.to_csv(tmp_path / "bike_stations.csv", index=False, encoding="cp949")
-    sep = run_study(read_config(tmp_path / "study.toml"))
-    np.testing.assert_allclose(w.after.blocks["walk_min_bike"], sep.blocks["walk_min_bike"])
-    assert w.after.blocks["candidate"].tolist() == sep.blocks["candidate"].tolist()
-    assert len(w.after.villages) == len(sep.villages)
 
 
 def test_villages_objective_counts_new_candidates(demo):

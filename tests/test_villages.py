@@ -7,14 +7,7 @@ import pandas as pd
 import pytest
 from shapely.geometry import box
 
-from sharemap import InputDataError
-from sharemap.villages import (
-    compute_candidates,
-    compute_villages,
-    explain_block,
-    sweep,
-    village_score,
-)
+from sharemap.villages import compute_candidates, compute_villages, village_score
 
 CRS = "EPSG:5186"
 
@@ -102,76 +95,3 @@ def test_score_rewards_each_factor():
     assert village_score(pd.Series([4]), pd.Series([2]), pd.Series([1000.0]))[0] > base
     assert village_score(pd.Series([3]), pd.Series([3]), pd.Series([1000.0]))[0] > base
     assert village_score(pd.Series([3]), pd.Series([2]), pd.Series([2000.0]))[0] > base
-
-
-# ------------------------------------------------------------- sweeps and explanations
-
-
-@pytest.fixture(scope="module")
-def demo_result():
-    from sharemap import read_config, run_study
-    from sharemap.datasets import get_path
-
-    return run_study(read_config(get_path("demo")))
-
-
-def test_sweep_agrees_with_separate_runs(demo_result):
-    from sharemap import run_study
-
-    table = sweep(demo_result, adjacent_minutes=[7, 3, 5], min_spaces=[4, 2])
-    assert table[["adjacent_minutes", "min_spaces"]].values.tolist() == [
-        [3, 2], [3, 4], [5, 2], [5, 4], [7, 2], [7, 4]]
-    cfg = demo_result.config
-    for m, k in [(3, 2), (5, 4), (7, 2)]:
-        full = run_study(cfg.with_villages(adjacent_minutes=m, min_spaces=k),
-                         network=demo_result.network)
-        row = table[(table["adjacent_minutes"] == m) & (table["min_spaces"] == k)].iloc[0]
-        cand = full.blocks["candidate"]
-        assert row["candidate_blocks"] == int(cand.sum())
-        assert row["villages"] == len(full.villages)
-        assert row["residents_in_candidates"] == pytest.approx(
-            full.blocks.loc[cand, "population"].sum())
-        assert row["residents_in_villages"] == pytest.approx(
-            full.blocks.loc[full.blocks["village_id"].notna(), "population"].sum())
-    # more minutes or fewer required spaces never lose a candidate
-    wide = table.set_index(["adjacent_minutes", "min_spaces"])["candidate_blocks"]
-    assert wide[(3, 2)] <= wide[(5, 2)] <= wide[(7, 2)]
-    assert wide[(7, 4)] <= wide[(7, 2)]
-
-
-def test_sweep_rejects_empty_rules(demo_result):
-    with pytest.raises(InputDataError, match="adjacent_minutes"):
-        sweep(demo_result, adjacent_minutes=[], min_spaces=[3])
-
-
-def test_explain_a_candidate_block_names_its_spaces(demo_result):
-    blocks, adj = demo_result.blocks, demo_result.adjacency
-    vil = demo_result.villages.set_index("village_id")
-    row = blocks[blocks["candidate"]].iloc[0]
-    text = explain_block(demo_result, str(row["block_id"]))  # ids arrive as text from a CLI
-    lines = text.splitlines()
-    assert lines[0].startswith(f"Block {row['block_id']} in gu 데모구, dong {row['dong']} (")
-    assert "at least 3 sharing spaces are within 5 minutes' walk (400 m at 4.8 km/h)" in text
-    mine = adj[adj["block_id"] == row["block_id"]].sort_values("minutes")
-    listed = [ln for ln in lines if ln.startswith("  ")]
-    assert len(listed) == len(mine) == row["adjacent_spaces"]
-    for line, r in zip(listed, mine.itertuples(), strict=True):
-        name = demo_result.spaces.loc[r.space, "name"]
-        assert line.endswith(f"{name} ({r.category} {r.space_id}): {r.minutes:.1f} min walk")
-    shown = [float(ln.rsplit(": ", 1)[1].split()[0]) for ln in listed]
-    assert shown == sorted(shown)
-    assert f"IS a sharing-village candidate: {row['adjacent_spaces']} adjacent spaces" in text
-    v = vil.loc[int(row["village_id"])]
-    assert (f"sharing village {int(row['village_id'])}: rank {int(v['rank'])} of "
-            f"{len(vil)}, score {v['score']:.2f}") in text
-
-
-def test_explain_a_non_candidate_block_says_how_short_it_falls(demo_result):
-    blocks = demo_result.blocks
-    row = blocks[~blocks["candidate"] & (blocks["adjacent_spaces"] == 1)].iloc[0]
-    text = explain_block(demo_result, int(row["block_id"]))
-    assert "It is NOT a candidate: 1 adjacent space, 2 short of the 3 the rule asks for." in text
-    assert "belongs to no sharing village" in text
-    assert f"bike {row['walk_min_bike']:.1f} min" in text
-    with pytest.raises(InputDataError, match="not in this study"):
-        explain_block(demo_result, 99_999)

@@ -1,0 +1,493 @@
+"""The study level: what needs a whole study, built on :func:`sharemap.run_study`'s result.
+
+The stage modules below (:mod:`~sharemap.access`, :mod:`~sharemap.villages`,
+:mod:`~sharemap.coverage`, ...) each compute one thing from plain tables and never
+see a study; :mod:`sharemap.pipeline` chains them into a :class:`StudyResult`. What
+takes a finished study and asks it a new question lives here:
+
+- :func:`whatif`: the study again with spaces added and removed (the network,
+  blocks and population reused; see :func:`sharemap.pipeline.recompute_with_spaces`);
+- :func:`sweep`: candidates and villages under several adjacency rules at once;
+- :func:`explain_block`: why a block is (or is not) a candidate, in words;
+- :func:`candidate_sites` and :func:`cover_matrix`: the sites :mod:`sharemap.suggest`
+  chooses among, and which blocks each reaches.
+
+A new question about a whole study (a new command's computation) goes here; the
+command itself goes into :mod:`sharemap.cli`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy import sparse
+
+from . import _io
+from ._crs import to_web_crs
+from ._errors import InputDataError
+from .access import join_points, snap_points, walk_col, within_pairs
+from .blocks import block_origins
+from .layers import dedupe_spaces
+from .pipeline import StudyResult, recompute_with_spaces
+from .villages import compute_candidates, compute_villages
+
+__all__ = [
+    "WhatIfResult",
+    "candidate_sites",
+    "cover_matrix",
+    "explain_block",
+    "sweep",
+    "whatif",
+    "write_whatif",
+]
+
+logger = logging.getLogger(__name__)
+
+
+# ----------------------------------------------------------------------------- what-if
+
+
+@dataclass(frozen=True, eq=False)
+class WhatIfResult:
+    """A study before and after adding and removing spaces, and the differences."""
+
+    before: StudyResult
+    after: StudyResult
+    coverage_change: pd.DataFrame
+    block_change: gpd.GeoDataFrame
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
+           remove: Sequence[str] = ()) -> WhatIfResult:
+    """Recompute coverage and villages with spaces added and removed (same network, blocks).
+
+    Parameters
+    ----------
+    result
+        The study as it is (:class:`~sharemap.pipeline.StudyResult`).
+    add
+        New spaces (``space_id``, ``category``, ``name``, point geometry), e.g. from
+        :func:`sharemap.read_layer`.
+    remove
+        ``space_id`` values to remove (``category:space_id`` where an id repeats across
+        categories).
+
+    Returns
+    -------
+    whatif
+        Both results, the coverage difference per level, area, category and threshold,
+        and the blocks whose walk times or candidacy changed.
+    """
+    spaces = result.spaces
+    keys = spaces["category"].astype(str) + ":" + spaces["space_id"].astype(str)
+    drop = np.zeros(len(spaces), dtype=bool)
+    for rid in remove:
+        hit = (keys == rid).to_numpy() if ":" in rid else (spaces["space_id"] == rid).to_numpy()
+        if not hit.any():
+            msg = f"--remove: no analysed space has id {rid!r}"
+            raise InputDataError(msg)
+        if hit.sum() > 1:
+            msg = f"--remove: id {rid!r} is used in several categories; write category:{rid}"
+            raise InputDataError(msg)
+        drop |= hit
+    cols = [c for c in spaces.columns if c != "snap_m"]
+    new = spaces.loc[~drop, cols]
+    dup_rejects = pd.DataFrame()
+    if add is not None and len(add):
+        extra = add.to_crs(spaces.crs)
+        extra = extra.assign(
+            source=extra["source"] if "source" in extra else "whatif",
+            source_row=extra["source_row"] if "source_row" in extra
+            else np.arange(1, len(extra) + 1))
+        # an added space within 2 m of a kept one of its category is the same space
+        merged = gpd.GeoDataFrame(pd.concat([new, extra[cols]], ignore_index=True),
+                                  crs=spaces.crs)
+        new, dup_rejects = dedupe_spaces(merged)
+    after = recompute_with_spaces(result, gpd.GeoDataFrame(new, crs=spaces.crs))
+    info = {"added": 0 if add is None else len(add), "removed": len(remove),
+            "added_duplicates": len(dup_rejects), "added_off_network": len(after.rejects)}
+    return WhatIfResult(before=result, after=after,
+                        coverage_change=_coverage_change(result.coverage, after.coverage),
+                        block_change=_block_change(result, after), info=info)
+
+
+def _coverage_change(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    keys = ["level", "area", "area_id", "category", "threshold_min"]
+    cols = ["blocks_covered", "population_covered", "share_blocks", "share_population"]
+    merged = before[[*keys, "blocks", "population", *cols]].merge(
+        after[[*keys, *cols]], on=keys, suffixes=("_before", "_after"))
+    for c in cols:
+        merged[f"{c}_change"] = merged[f"{c}_after"] - merged[f"{c}_before"]
+    return merged
+
+
+def _block_change(before: StudyResult, after: StudyResult) -> gpd.GeoDataFrame:
+    cats = before.config.categories
+    b, a = before.blocks, after.blocks
+    out = pd.DataFrame({"block_id": b["block_id"].to_numpy()})
+    for c in cats:
+        out[f"{walk_col(c)}_before"] = b[walk_col(c)].to_numpy()
+        out[f"{walk_col(c)}_after"] = a[walk_col(c)].to_numpy()
+    out["adjacent_spaces_before"] = b["adjacent_spaces"].to_numpy()
+    out["adjacent_spaces_after"] = a["adjacent_spaces"].to_numpy()
+    out["candidate_before"] = b["candidate"].to_numpy()
+    out["candidate_after"] = a["candidate"].to_numpy()
+    out["change"] = np.select(
+        [~out["candidate_before"] & out["candidate_after"],
+         out["candidate_before"] & ~out["candidate_after"]],
+        ["gains candidacy", "loses candidacy"], default="")
+    times_b = b[[walk_col(c) for c in cats]].to_numpy()
+    times_a = a[[walk_col(c) for c in cats]].to_numpy()
+    moved = ~np.isclose(times_b, times_a, equal_nan=True).all(axis=1)
+    keep = moved | (out["change"] != "").to_numpy() | \
+        (out["adjacent_spaces_before"] != out["adjacent_spaces_after"]).to_numpy()
+    return gpd.GeoDataFrame(out[keep].reset_index(drop=True),
+                            geometry=b.geometry.to_numpy()[keep], crs=b.crs)
+
+
+def write_whatif(change: WhatIfResult, out_dir: str | Path) -> dict[str, Path]:
+    """Write ``whatif_coverage.csv``, ``whatif_blocks.gpkg``, ``whatif.json`` and ``map.html``."""
+    from .maps import build_map, save_map
+
+    out = Path(out_dir)
+    after = change.after
+    changed = change.block_change
+    info = {**change.info,
+            "blocks_changed": len(changed),
+            "blocks_gaining_candidacy": int((changed["change"] == "gains candidacy").sum()),
+            "blocks_losing_candidacy": int((changed["change"] == "loses candidacy").sum()),
+            "candidates_before": int(change.before.blocks["candidate"].sum()),
+            "candidates_after": int(after.blocks["candidate"].sum()),
+            "villages_before": len(change.before.villages),
+            "villages_after": len(after.villages)}
+    paths = {
+        "whatif_coverage.csv": _io.write_csv(change.coverage_change,
+                                             out / "whatif_coverage.csv"),
+        "whatif_blocks.gpkg": _io.write_gpkg(to_web_crs(changed, "changed blocks"),
+                                             out / "whatif_blocks.gpkg", layer="changed_blocks"),
+        "whatif.json": _io.write_json(info, out / "whatif.json"),
+    }
+    fmap = build_map(after.blocks, after.spaces, after.villages,
+                     title=f"{after.config.name}: what-if", tiles=after.config.map.tiles)
+    paths["map.html"] = save_map(fmap, out / "map.html")
+    return paths
+
+
+# --------------------------------------------------------------------------- sweeps
+
+
+def _adjacency_at(result: StudyResult, max_minutes: float) -> pd.DataFrame:
+    """All (block, space) pairs within `max_minutes`, computed as the pipeline does."""
+    cfg, blocks, spaces = result.config, result.blocks, result.spaces
+    max_snap = cfg.network.max_snap_m
+    o_snaps = result.block_snaps()
+    s_snaps = snap_points(result.network, spaces, max_snap_m=max_snap)
+    joined = join_points(result.network, pd.concat([o_snaps, s_snaps], ignore_index=True))
+    o_idx = np.arange(len(o_snaps), dtype=np.int64)
+    s_idx = len(o_snaps) + np.arange(len(s_snaps), dtype=np.int64)
+    speed = cfg.walk_speed_m_min
+    pairs = within_pairs(joined, o_idx, s_idx, max_m=max_minutes * speed)
+    tgt = pairs["target"].to_numpy()
+    return pd.DataFrame({
+        "block_id": blocks["block_id"].to_numpy()[pairs["origin"].to_numpy()],
+        "space": spaces.index.to_numpy()[tgt],
+        "space_id": spaces["space_id"].to_numpy()[tgt],
+        "category": spaces["category"].to_numpy()[tgt],
+        "distance_m": pairs["distance_m"].to_numpy(),
+    })
+
+
+def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
+          min_spaces: Sequence[int], distinct_categories: bool | None = None) -> pd.DataFrame:
+    """Count candidates, villages and residents for several adjacency rules at once.
+
+    Parameters
+    ----------
+    result
+        A study result (:func:`sharemap.run_study`); its network, blocks, spaces and
+        population are reused.
+    adjacent_minutes
+        The walking times that define "adjacent" (e.g. ``(3, 5, 7)``).
+    min_spaces
+        The numbers of adjacent spaces (or categories) that make a candidate.
+    distinct_categories
+        Count distinct categories instead of spaces (default: the study's setting).
+
+    Returns
+    -------
+    table
+        One row per pair, minutes outer, counts inner: ``adjacent_minutes``,
+        ``min_spaces``, ``candidate_blocks``, ``villages``,
+        ``residents_in_candidates`` (population of candidate blocks) and
+        ``residents_in_villages`` (population of blocks in a village; every candidate
+        is in one, a village of one block included, so the two agree); the resident
+        columns are NaN without a population layer.
+
+    Notes
+    -----
+    The walking distances are computed once, at the longest time, and filtered
+    for each rule exactly as a full run would (within 1e-9 m), so every row equals
+    ``run_study(config.with_villages(adjacent_minutes=..., min_spaces=...))``.
+
+    Examples
+    --------
+    >>> from sharemap import read_config, run_study
+    >>> from sharemap.datasets import get_path
+    >>> table = sweep(run_study(read_config(get_path("demo"))),
+    ...               adjacent_minutes=(3, 5), min_spaces=(2, 3))
+    >>> table[["adjacent_minutes", "min_spaces"]].values.tolist()
+    [[3.0, 2.0], [3.0, 3.0], [5.0, 2.0], [5.0, 3.0]]
+    """
+    minutes = sorted({float(m) for m in adjacent_minutes})
+    counts = sorted({int(k) for k in min_spaces})
+    if not minutes or not counts or minutes[0] <= 0 or counts[0] < 1:
+        msg = ("`adjacent_minutes` must be positive minutes and `min_spaces` whole numbers "
+               f">= 1, got {list(adjacent_minutes)} and {list(min_spaces)}")
+        raise InputDataError(msg)
+    distinct = (result.config.villages.distinct_categories if distinct_categories is None
+                else distinct_categories)
+    blocks = result.blocks.drop(columns=["candidate"], errors="ignore")
+    pop = (blocks["population"] if "population" in blocks
+           else pd.Series(np.nan, index=blocks.index))
+    all_pairs = _adjacency_at(result, minutes[-1])
+    speed = result.config.walk_speed_m_min
+    rows = []
+    for m in minutes:
+        adj = all_pairs[all_pairs["distance_m"].to_numpy() <= m * speed + 1e-9]
+        for k in counts:
+            flags = compute_candidates(blocks, adj, result.spaces, min_spaces=k,
+                                       distinct_categories=distinct)
+            village, table = compute_villages(blocks.assign(candidate=flags["candidate"]),
+                                              adj, result.spaces)
+            cand = flags["candidate"].to_numpy()
+            rows.append({"adjacent_minutes": m, "min_spaces": k,
+                         "candidate_blocks": int(cand.sum()), "villages": len(table),
+                         "residents_in_candidates": pop[cand].sum(min_count=1),
+                         "residents_in_villages": pop[village.notna().to_numpy()]
+                         .sum(min_count=1)})
+    logger.info("Swept %d adjacency rules from one distance computation", len(rows))
+    return pd.DataFrame(rows)
+
+
+# ---------------------------------------------------------------------- explanations
+
+
+def _find_block(blocks: pd.DataFrame, block_id: Any) -> Any:
+    hit = blocks.index[blocks["block_id"].astype(str) == str(block_id)]
+    if not len(hit):
+        ids = blocks["block_id"]
+        msg = (f"block {block_id!r} is not in this study; block ids run from "
+               f"{ids.min()!r} to {ids.max()!r} (see blocks.gpkg)")
+        raise InputDataError(msg)
+    return hit[0]
+
+
+def _fmt_min(value: float) -> str:
+    return "none reachable" if pd.isna(value) else f"{value:.1f} min"
+
+
+def _place(result: StudyResult, row: pd.Series) -> str:
+    parts = []
+    for b in result.config.coverage.boundaries:
+        name = row.get(b.level)
+        if isinstance(name, str) and name:
+            parts.append(f"{b.level} {name}")
+    where = f" in {', '.join(parts)}" if parts else ""
+    size = f"{row['area_m2']:,.0f} m²"
+    if "population" in row and pd.notna(row["population"]):
+        size += f", about {row['population']:,.0f} residents"
+    return f"Block {row['block_id']}{where} ({size})."
+
+
+def _space_lines(result: StudyResult, block_id: Any) -> list[str]:
+    adj = result.adjacency[result.adjacency["block_id"].astype(str) == str(block_id)]
+    adj = adj.sort_values(["minutes", "category", "space_id"], kind="stable")
+    names = result.spaces["name"] if "name" in result.spaces else None
+    lines = []
+    for i, r in enumerate(adj.itertuples(index=False), start=1):
+        name = "" if names is None else names.get(r.space, "")
+        name = "" if pd.isna(name) else str(name)
+        label = f"{name} " if name else ""
+        lines.append(f"  {i}. {label}({r.category} {r.space_id}): {r.minutes:.1f} min walk")
+    return lines
+
+
+def _verdict(result: StudyResult, row: pd.Series) -> str:
+    vcfg = result.config.villages
+    have = int(row["adjacent_categories"] if vcfg.distinct_categories else row["adjacent_spaces"])
+    what = ("distinct categor" + ("y" if have == 1 else "ies") if vcfg.distinct_categories
+            else "space" + ("" if have == 1 else "s"))
+    if bool(row["candidate"]):
+        return (f"It IS a sharing-village candidate: {have} adjacent {what}, at least the "
+                f"{vcfg.min_spaces} the rule asks for.")
+    return (f"It is NOT a candidate: {have} adjacent {what}, {vcfg.min_spaces - have} short "
+            f"of the {vcfg.min_spaces} the rule asks for.")
+
+
+def _village_line(result: StudyResult, row: pd.Series) -> str:
+    vid = row.get("village_id")
+    if vid is None or pd.isna(vid):
+        return "It belongs to no sharing village (only candidate blocks do)."
+    v = result.villages.set_index("village_id").loc[int(vid)]
+    pop = "" if pd.isna(v["population"]) else f", {v['population']:,.0f} residents"
+    return (f"It belongs to sharing village {int(vid)}: rank {int(v['rank'])} of "
+            f"{len(result.villages)}, score {v['score']:.2f} "
+            f"(spaces + 2 x categories + residents / 1000), {int(v['n_blocks'])} touching "
+            f"candidate block(s), {int(v['n_spaces'])} spaces ({v['categories']}){pop}.")
+
+
+def _off_network_line(result: StudyResult, row: pd.Series) -> str | None:
+    one = result.blocks.loc[[row.name]]
+    max_snap = result.config.network.max_snap_m
+    snap = snap_points(result.network, block_origins(one), max_snap_m=max_snap)
+    if bool(snap["on_network"].iloc[0]):
+        return None
+    return (f"Its origin (a point inside it) is more than max_snap_m = {max_snap:g} m from "
+            "every walkable street, so no walking time was computed for it.")
+
+
+def explain_block(result: StudyResult, block_id: Any) -> str:
+    """Say in words why a block is (or is not) a sharing-village candidate.
+
+    Parameters
+    ----------
+    result
+        A study result (:func:`sharemap.run_study`).
+    block_id
+        The block's ``block_id`` (as in ``blocks.gpkg``; text or number).
+
+    Returns
+    -------
+    text
+        Several lines: the block and its boundary units, the rule, every adjacent
+        space (name, category, id, walking minutes) nearest first, the verdict with
+        the count against the rule, its village with rank and score, and the nearest
+        space of each category.
+
+    Raises
+    ------
+    InputDataError
+        When no block has that id.
+
+    Examples
+    --------
+    >>> from sharemap import read_config, run_study
+    >>> from sharemap.datasets import get_path
+    >>> result = run_study(read_config(get_path("demo")))
+    >>> text = explain_block(result, 1)
+    >>> text.splitlines()[0].startswith("Block 1 ")
+    True
+    """
+    idx = _find_block(result.blocks, block_id)
+    row = result.blocks.loc[idx]
+    cfg = result.config
+    vcfg = cfg.villages
+    metres = vcfg.adjacent_minutes * cfg.walk_speed_m_min
+    counted = "distinct categories of space" if vcfg.distinct_categories else "sharing spaces"
+    lines = [
+        _place(result, row),
+        f"Rule: a block is a candidate when at least {vcfg.min_spaces} {counted} are within "
+        f"{vcfg.adjacent_minutes:g} minutes' walk ({metres:,.0f} m at "
+        f"{cfg.walk_speed_kmh:g} km/h) of its origin.",
+    ]
+    spaces = _space_lines(result, row["block_id"])
+    if spaces:
+        lines.append(f"Spaces within {vcfg.adjacent_minutes:g} minutes, nearest first "
+                     f"({len(spaces)}):")
+        lines += spaces
+    else:
+        lines.append(f"No space is within {vcfg.adjacent_minutes:g} minutes' walk.")
+        off = _off_network_line(result, row)
+        if off:
+            lines.append(off)
+    lines.append(_verdict(result, row))
+    lines.append(_village_line(result, row))
+    nearest = [f"{c} {_fmt_min(row.get(f'walk_min_{c}', np.nan))}" for c in cfg.categories]
+    if nearest:
+        lines.append("Nearest space of each category: " + "; ".join(nearest) + ".")
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------- candidate sites
+
+
+def candidate_sites(result: StudyResult, *, candidates: gpd.GeoDataFrame | None = None,
+                    grid_m: float = 200.0) -> gpd.GeoDataFrame:
+    """Return the candidate sites: given points, the open-facility layer, or a network grid.
+
+    Parameters
+    ----------
+    result
+        A study result.
+    candidates
+        Points with ``site_id`` and ``name`` (e.g. from :func:`sharemap.read_layer`).
+    grid_m
+        Spacing of the fallback grid; each grid point is moved to the nearest point
+        of the walking network.
+
+    Returns
+    -------
+    sites
+        ``site_id``, ``name`` and point geometry in the analysis CRS.
+    """
+    if candidates is not None:
+        sites = candidates.to_crs(result.network.crs)
+        return gpd.GeoDataFrame({"site_id": sites["site_id"].astype(str).to_numpy(),
+                                 "name": sites["name"].astype(str).to_numpy()},
+                                geometry=sites.geometry.to_numpy(), crs=sites.crs)
+    fac = result.spaces[result.spaces["category"] == "facility"]
+    if len(fac):
+        return gpd.GeoDataFrame({"site_id": fac["space_id"].astype(str).to_numpy(),
+                                 "name": fac["name"].astype(str).to_numpy()},
+                                geometry=fac.geometry.to_numpy(), crs=fac.crs)
+    return _grid_sites(result, grid_m)
+
+
+def _grid_sites(result: StudyResult, grid_m: float) -> gpd.GeoDataFrame:
+    net = result.network
+    area = result.study_area
+    x0, y0, x1, y1 = area.bounds if area is not None else net.edges.total_bounds
+    xs = np.arange(x0 + grid_m / 2, x1, grid_m)
+    ys = np.arange(y0 + grid_m / 2, y1, grid_m)
+    gx, gy = np.meshgrid(xs, ys)
+    pts = shapely.points(gx.ravel(), gy.ravel())
+    if area is not None:
+        pts = pts[shapely.covers(area, pts)]
+    snaps = snap_points(net, gpd.GeoSeries(pts, crs=net.crs), max_snap_m=grid_m)
+    ok = snaps["on_network"].to_numpy()
+    lines = net.edges.geometry.to_numpy()[snaps["edge"].to_numpy()[ok]]
+    on_street = shapely.line_interpolate_point(lines, snaps["position_m"].to_numpy()[ok])
+    n = int(ok.sum())
+    return gpd.GeoDataFrame({"site_id": [f"grid-{i + 1}" for i in range(n)],
+                             "name": [f"grid point {i + 1}" for i in range(n)]},
+                            geometry=on_street, crs=net.crs)
+
+
+def cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
+                 minutes: float) -> sparse.csr_matrix:
+    """Which blocks each point reaches within `minutes` (sites x blocks, boolean CSR).
+
+    The walk is measured exactly as for spaces: snapping, along-edge distances and
+    the straight-line offsets at both ends.
+    """
+    net = result.network
+    speed = result.config.walk_speed_m_min
+    max_snap = result.config.network.max_snap_m
+    so = result.block_snaps()
+    sp = snap_points(net, points, max_snap_m=max_snap)
+    joined = join_points(net, pd.concat([so, sp], ignore_index=True))
+    o_idx = np.arange(len(so), dtype=np.int64)
+    p_idx = len(so) + np.arange(len(sp), dtype=np.int64)
+    pairs = within_pairs(joined, p_idx, o_idx, max_m=minutes * speed)
+    data = np.ones(len(pairs), dtype=bool)
+    return sparse.csr_matrix((data, (pairs["origin"].to_numpy(), pairs["target"].to_numpy())),
+                             shape=(len(sp), len(so)))

@@ -1,0 +1,58 @@
+"""The house rules: imports point one way (import-linter's contract in pyproject.toml).
+
+The contract is checked on the package as it is, and shown to fail on copies of it
+that break a rule, directly and through a private helper, so that a passing check
+means something.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("importlinter")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    # import-linter reads the contract from cwd's pyproject.toml and puts cwd first on
+    # sys.path, so it analyses the package found there
+    script = Path(sys.executable).with_name("lint-imports")
+    cmd = [str(script)] if script.exists() else ["lint-imports"]
+    return subprocess.run([*cmd, "--no-cache", "--no-logo"], cwd=cwd, capture_output=True,
+                          text=True, timeout=120, check=False)
+
+
+def test_the_package_keeps_the_contract():
+    run = _lint_imports(ROOT)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "0 broken" in run.stdout
+
+
+@pytest.mark.parametrize(("module", "line", "expect"), [
+    # a stage importing the study level (what villages.py once did for StudyResult)
+    ("villages.py", "from .pipeline import StudyResult",
+     "sharemap.villages is not allowed to import sharemap.pipeline"),
+    # an upward import hidden behind a private helper is caught too
+    ("_engine.py", "from . import maps",
+     "sharemap.access is not allowed to import sharemap.maps"),
+    # the network does not know about snapping
+    ("network.py", "from .access import snap_points",
+     "sharemap.network is not allowed to import sharemap.access"),
+])
+def test_an_upward_import_breaks_the_contract(tmp_path, module, line, expect):
+    shutil.copytree(ROOT / "sharemap", tmp_path / "sharemap",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    path = tmp_path / "sharemap" / module
+    path.write_text(path.read_text(encoding="utf-8") + f"\n{line}  # upward\n",
+                    encoding="utf-8")
+    run = _lint_imports(tmp_path)
+    assert run.returncode != 0
+    assert "1 broken" in run.stdout
+    assert expect in " ".join(run.stdout.split())
