@@ -11,16 +11,25 @@ Presets (``preset_table()`` renders this as a Markdown table for the README)::
     ttareungyi          portal JSON master (OA-21235): statn_lnt/statn_lat, id lendplace_id,
                           name statn_addr2 or statn_addr1 (the master has no names), EPSG:4326
                         station info CSV/XLSX (OA-13252): 경도/위도, id 대여소번호,
-                          name 보관소(대여소)명 or 대여소명 or 상세주소, EPSG:4326
+                          name 보관소(대여소)명 or 대여소명 or 상세주소, EPSG:4326,
+                          capacity LCD 거치대수 + QR 거치대수 (or 거치대수)
                         open API bikeList: stationLongitude/stationLatitude, id stationId,
-                          name stationName, EPSG:4326
+                          name stationName, EPSG:4326, capacity rackTotCnt
                         tidy CSV: lon/lat, id station_id, name address_detail or address
-    nanumcar            open API NanumcarSpotList: LO/LA, id POSITN_CD, name POSITN_NM
-                        tidy CSV: lon/lat, id spot_id, name name
-    shared_parking      open API GetParkingInfo: LOT/LAT, id PKLT_CD, name PKLT_NM
-                        open API GetParkInfo: LNG/LAT, id PARKING_CODE, name PARKING_NAME
-                        Korean CSV: 경도/위도, id 주차장코드, name 주차장명
+                        tidy dock table: lon/lat, id station_no, name station_name,
+                          capacity total_docks or rack_count
+    nanumcar            open API NanumcarSpotList: LO/LA, id POSITN_CD, name POSITN_NM;
+                          one row per operator: rows merged, capacity = operators
+                        tidy CSV: lon/lat, id spot_id, name name, capacity n_operators
+    shared_parking      open API GetParkingInfo: LOT/LAT, id PKLT_CD, name PKLT_NM, capacity
+                          TPKCT; rows sharing an id merged (capacity summed)
+                        open API GetParkInfo: LNG/LAT, id PARKING_CODE, name PARKING_NAME,
+                          capacity CAPACITY; merged likewise
+                        Korean CSV (OA-13122): 경도/위도, id 주차장코드, name 주차장명,
+                          capacity 총 주차면; merged likewise (on-street car parks are
+                          published one row per bay)
                         tidy CSV: lon/lat (degrees) or x/y (CRS detected), id parking_id, name
+                        tidy public car parks: lon/lat, id park_code, capacity capacity_est
     tool_library        Korean CSV (공구대여소): 경도/위도, id 대여소ID or 연번,
                           name 대여소명 or 공구대여소명 or 시설명
                         tidy CSV: lon/lat, id lib_id, name name
@@ -34,9 +43,14 @@ Presets (``preset_table()`` renders this as a Markdown table for the README)::
 
 All preset layouts are in WGS84 (EPSG:4326) except the tidy x/y parking layout.
 
-Only the Ttareungyi, Nanumcar and public-reservation layouts were checked against
-real files; the parking, tool-library and toy-library layouts list the columns the
-preset expects (give ``x``, ``y``, ``id`` and ``name`` explicitly for other files).
+A layout that names a capacity reads it as :mod:`sharemap._capacity` says (empty
+or unreadable values count as 1, with a note). When two layouts share x/y names
+(two tidy ``lon``/``lat`` tables), the one whose id column is present is used.
+
+Only the Ttareungyi, Nanumcar, public-reservation and Korean public-parking layouts
+were checked against real files; the parking APIs, tool-library and toy-library
+layouts list the columns the preset expects (give ``x``, ``y``, ``id``, ``name`` and
+``capacity`` explicitly for other files).
 
 Without a preset and without ``x``/``y``, a geometry file uses its geometry and a
 table is searched for common coordinate names: x from ``lon``, ``lng``, ``long``,
@@ -74,6 +88,11 @@ class Layout:
     id: tuple[str, ...] = ()
     name: tuple[str, ...] = ()
     crs: str | None = WGS84
+    #: Alternatives for the capacity: each a group of columns added up (LCD + QR docks);
+    #: the first group whose columns are all present is used.
+    capacity: tuple[tuple[str, ...], ...] = ()
+    #: Rows sharing an id are one space (a car park published one row per bay).
+    merge: bool = False
 
 
 @dataclass(frozen=True)
@@ -86,6 +105,10 @@ class ColumnChoice:
     names: tuple[str, ...]
     crs: str | None
     layout: str
+    #: The columns whose sum is a row's capacity (empty: the layer has none).
+    capacity: tuple[str, ...] = ()
+    #: Whether rows sharing an id are merged into one space.
+    merge: bool = False
 
 
 _LON = ("lon", "lng", "long", "longitude", "x", "경도", "x좌표", "xcoord")
@@ -93,26 +116,37 @@ _LAT = ("lat", "latitude", "y", "위도", "y좌표", "ycoord")
 GENERIC = Layout("common coordinate names", _LON, _LAT, ("id",), ("name", "이름", "명칭", "시설명"),
                  None)
 
+_DOCKS = (("LCD 거치대수", "QR 거치대수"), ("거치대수",))
+
 PRESETS: dict[str, tuple[Layout, ...]] = {
     "ttareungyi": (
         Layout("portal JSON master (OA-21235)", ("statn_lnt",), ("statn_lat",),
                ("lendplace_id",), ("statn_addr2", "statn_addr1")),
         Layout("station info CSV/XLSX (OA-13252)", ("경도",), ("위도",), ("대여소번호",),
-               ("보관소(대여소)명", "대여소명", "상세주소")),
+               ("보관소(대여소)명", "대여소명", "상세주소"), capacity=_DOCKS),
         Layout("open API bikeList", ("stationLongitude",), ("stationLatitude",), ("stationId",),
-               ("stationName",)),
+               ("stationName",), capacity=(("rackTotCnt",),)),
         Layout("tidy CSV", ("lon",), ("lat",), ("station_id",), ("address_detail", "address")),
+        Layout("tidy dock table", ("lon",), ("lat",), ("station_no",), ("station_name",),
+               capacity=(("total_docks",), ("rack_count",))),
     ),
     "nanumcar": (
-        Layout("open API NanumcarSpotList", ("LO",), ("LA",), ("POSITN_CD",), ("POSITN_NM",)),
-        Layout("tidy CSV", ("lon",), ("lat",), ("spot_id",), ("name",)),
+        Layout("open API NanumcarSpotList", ("LO",), ("LA",), ("POSITN_CD",), ("POSITN_NM",),
+               merge=True),
+        Layout("tidy CSV", ("lon",), ("lat",), ("spot_id",), ("name",),
+               capacity=(("n_operators",),)),
     ),
     "shared_parking": (
-        Layout("open API GetParkingInfo", ("LOT",), ("LAT",), ("PKLT_CD",), ("PKLT_NM",)),
-        Layout("open API GetParkInfo", ("LNG",), ("LAT",), ("PARKING_CODE",), ("PARKING_NAME",)),
-        Layout("Korean CSV", ("경도",), ("위도",), ("주차장코드",), ("주차장명",)),
+        Layout("open API GetParkingInfo", ("LOT",), ("LAT",), ("PKLT_CD",), ("PKLT_NM",),
+               capacity=(("TPKCT",),), merge=True),
+        Layout("open API GetParkInfo", ("LNG",), ("LAT",), ("PARKING_CODE",), ("PARKING_NAME",),
+               capacity=(("CAPACITY",),), merge=True),
+        Layout("Korean CSV (OA-13122)", ("경도",), ("위도",), ("주차장코드",), ("주차장명",),
+               capacity=(("총 주차면",),), merge=True),
         Layout("tidy CSV, degrees", ("lon",), ("lat",), ("parking_id",), ("name",)),
         Layout("tidy CSV, TM metres", ("x",), ("y",), ("parking_id",), ("name",), None),
+        Layout("tidy public car parks", ("lon",), ("lat",), ("park_code",), ("name",),
+               capacity=(("capacity_est",),)),
     ),
     "tool_library": (
         Layout("Korean CSV (공구대여소)", ("경도",), ("위도",), ("대여소ID", "연번"),
@@ -177,19 +211,42 @@ def _require(columns: Sequence[str], wanted: str, role: str, file: str) -> str:
 
 def _pick_layout(columns: Sequence[str], layouts: Sequence[Layout], *,
                  need_xy: bool) -> Layout | None:
+    """Return the first layout that fits (of those sharing x/y names, one with its id).
+
+    Two tidy tables can both use ``lon``/``lat`` (a station list and a dock table):
+    the id column tells them apart, and without it the first of them is used.
+    """
+    found: Layout | None = None
     for lay in layouts:
         has_xy = _first(columns, lay.x) is not None and _first(columns, lay.y) is not None
-        if need_xy and has_xy:
+        fits = has_xy if need_xy else (has_xy or _first(columns, lay.id) is not None
+                                       or _first(columns, lay.name) is not None)
+        if not fits:
+            continue
+        if not lay.id or _first(columns, lay.id) is not None:
             return lay
-        if not need_xy and (has_xy or _first(columns, lay.id) or _first(columns, lay.name)):
-            return lay
-    return None
+        found = found or lay
+    return found
+
+
+def _capacity_columns(columns: Sequence[str], layout: Layout, capacity: str | Sequence[str]
+                      | None, file: str) -> tuple[str, ...]:
+    """Return the columns a row's capacity adds up (explicit, else the layout's first fit)."""
+    if capacity is not None:
+        wanted = [capacity] if isinstance(capacity, str) else list(capacity)
+        return tuple(_require(columns, c, "capacity", file) for c in wanted)
+    for group in layout.capacity:
+        found = [_find(columns, c) for c in group]
+        if all(f is not None for f in found):
+            return tuple(f for f in found if f is not None)
+    return ()
 
 
 def resolve_columns(  # noqa: PLR0913
     columns: Sequence[str], *, file: str, has_geometry: bool, preset: str | None = None,
     x: str | None = None, y: str | None = None, crs: str | None = None, id: str | None = None,
-    name: str | None = None,
+    name: str | None = None, capacity: str | Sequence[str] | None = None,
+    merge: bool | None = None,
 ) -> ColumnChoice:
     """Decide which columns give the coordinates, id and name of a layer.
 
@@ -203,6 +260,11 @@ def resolve_columns(  # noqa: PLR0913
         Whether the file has a geometry column (used when `x`/`y` are not given).
     preset, x, y, crs, id, name
         The layer options; explicit ones override the preset.
+    capacity
+        A column (or columns, added up) holding each row's capacity; default: the
+        preset's, else none.
+    merge
+        Whether rows sharing an id are one space; default: the preset's choice.
 
     Returns
     -------
@@ -248,7 +310,13 @@ def resolve_columns(  # noqa: PLR0913
         names = tuple(c for c in (_find(columns, n) for n in layout.name) if c is not None)
     if crs is None and label == layout.label:
         crs = layout.crs  # the preset's CRS holds only for the preset's own x/y columns
-    return ColumnChoice(x=xcol, y=ycol, id=id_col, names=names, crs=crs, layout=label)
+    merge = layout.merge if merge is None else merge
+    if merge and id_col is None:
+        msg = f"{file}: `merge` joins rows that share an id, but the layer has no `id` column"
+        raise ConfigError(msg)
+    return ColumnChoice(x=xcol, y=ycol, id=id_col, names=names, crs=crs, layout=label,
+                        capacity=_capacity_columns(columns, layout, capacity, file),
+                        merge=merge)
 
 
 def preset_table() -> str:
@@ -262,11 +330,18 @@ def preset_table() -> str:
     def alts(names: tuple[str, ...]) -> str:
         return " or ".join(f"`{n}`" for n in names) or "-"
 
-    lines = ["| preset | layout | x | y | id | name | crs |", "|---|---|---|---|---|---|---|"]
+    def capacity(lay: Layout) -> str:
+        text = " or ".join(" + ".join(f"`{c}`" for c in group) for group in lay.capacity)
+        if lay.merge:
+            text = f"{text or 'one per row'}, summed over rows sharing the id"
+        return text or "-"
+
+    lines = ["| preset | layout | x | y | id | name | capacity | crs |",
+             "|---|---|---|---|---|---|---|---|"]
     for preset, layouts in PRESETS.items():
         for lay in layouts:
             lines.append(
                 f"| `{preset}` | {lay.label} | {alts(lay.x)} | {alts(lay.y)} | {alts(lay.id)} "
-                f"| {alts(lay.name)} | {lay.crs or 'detected'} |"
+                f"| {alts(lay.name)} | {capacity(lay)} | {lay.crs or 'detected'} |"
             )
     return "\n".join(lines)

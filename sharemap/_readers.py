@@ -5,7 +5,11 @@ read (strings for text formats), plus the geometry's representative point for
 geometry files. Record positions (``source_row`` = position + 1) follow the file:
 CSV lines after the header, JSON array order, XLSX rows after the header, features
 in order. Blank lines (and CSV/XLSX rows whose cells are all empty) carry nothing
-and are not records.
+and are not records. CSV and XLSX files alike may carry Seoul's multi-row header
+(five rows under merged cells, as in the Ttareungyi station file OA-13252): the
+header rows are recognised and each column is named from its cells (see
+:func:`_header_block` and :func:`_header_names`); records are counted from the
+first data row.
 
 A CSV record with fewer fields than the header (a truncated last line) is
 ``unreadable_row``: it is incomplete, so even a coordinate it does carry may be
@@ -138,9 +142,10 @@ def _read_csv(data: bytes, encoding: str | None, file: str) -> RawTable:
     if not rows:
         msg = f"{file}: has no header line (the file is blank)"
         raise InputDataError(msg)
-    header = _unique_names(rows[0])
-    width = len(header)
-    records = rows[1:]
+    start, data_start = _header_block(rows)  # one header line, or Seoul's five merged rows
+    width = len(rows[start])
+    header = _unique_names(_header_names(rows, start, data_start, width))
+    records = rows[data_start:]
     if records and text.count('"') % 2 == 1 and any("\n" in f for f in records[-1]):
         msg = (f"{file}: data record {len(records)} opens a quote that is never closed, so it "
                "runs to the end of the file; close the quote or remove the record")
@@ -287,8 +292,8 @@ def _header_block(rows: list[tuple[Any, ...]]) -> tuple[int, int]:
     if start is None:
         start = next(i for i, r in enumerate(rows) if any(map(_filled, r)))
     head = list(rows[start])
-    width = max(len(r) for r in rows)
-    top = [c < len(head) and _filled(head[c]) for c in range(width)] + [True]
+    width = len(head)  # a record wider than the header fills a cell outside the spans
+    top = [_filled(head[c]) for c in range(width)] + [True]
     under_span = {c for c in range(width) if not top[c] or not top[c + 1]}
     end = start + 1
     while end < min(start + 7, len(rows)):
@@ -297,6 +302,29 @@ def _header_block(rows: list[tuple[Any, ...]]) -> tuple[int, int]:
             break
         end += 1
     return start, end
+
+
+def _header_names(rows: list[Any], start: int, end: int, width: int) -> list[str]:
+    """Column names from header rows ``start:end`` (whitespace in a cell collapsed).
+
+    A one-row header gives its cells. Under a multi-row header, a column is named
+    by its cells below a heading that spans several columns (``설치형태`` over
+    ``LCD`` / ``QR``, each over ``거치 대수``, gives ``LCD 거치 대수`` and
+    ``QR 거치 대수``; ``소재지(위치)`` over ``위도`` gives ``위도``), otherwise by
+    all its cells joined, so two columns under one heading keep apart.
+    """
+    def cell(r: Any, c: int) -> str:
+        return " ".join(str(r[c]).split()) if c < len(r) and _filled(r[c]) else ""
+
+    head = rows[start]
+    top = [cell(head, c) for c in range(width)] + ["end"]
+    names = []
+    for c in range(width):
+        lower = [t for t in (cell(r, c) for r in rows[start + 1:end]) if t]
+        spans = bool(top[c]) and not top[c + 1]
+        parts = lower if (spans or not top[c]) and lower else [top[c], *lower]
+        names.append(" ".join(t for t in parts if t))
+    return names
 
 
 def _read_excel(path: Path, sheet: str | None, file: str) -> RawTable:
@@ -321,11 +349,7 @@ def _read_excel(path: Path, sheet: str | None, file: str) -> RawTable:
         raise InputDataError(msg)
     start, data_start = _header_block(rows)
     width = max(len(r) for r in rows)
-    names = []
-    for c in range(width):
-        cells = [r[c] for r in rows[start:data_start] if c < len(r) and r[c] is not None
-                 and str(r[c]).strip()]
-        names.append(" ".join(str(cells[-1]).split()) if cells else "")
+    names = _header_names(rows, start, data_start, width)
     records = [list(r) + [None] * (width - len(r)) for r in rows[data_start:]]
     frame = pd.DataFrame(records, columns=_unique_names(names), dtype=object) if records else \
         pd.DataFrame({c: pd.Series([], dtype=object) for c in _unique_names(names)})

@@ -32,6 +32,12 @@ def _print_summary(summary: dict, out: Path) -> None:
     lines = [f"sharemap: {summary['study']}"]
     by_cat = ", ".join(f"{k} {v}" for k, v in c["spaces_by_category"].items()) or "none"
     lines.append(f"  spaces analysed : {c['spaces']} ({by_cat})")
+    caps = c.get("capacity_by_category") or {}
+    n_def = sum(i.get("capacity_defaulted", 0) for i in summary.get("inputs", []))
+    if n_def or any(v != c["spaces_by_category"].get(k) for k, v in caps.items()):
+        by_cap = ", ".join(f"{k} {v:,.0f}" for k, v in caps.items() if v is not None)
+        note = f"; {n_def} spaces without a readable value counted as 1" if n_def else ""
+        lines.append(f"  capacity        : {by_cap}{note}")
     by_reason = ", ".join(f"{k} {v}" for k, v in c["rejects_by_reason"].items()) or "none"
     lines.append(f"  rows rejected   : {c['rejects']} ({by_reason}) -> rejects.csv")
     lines.append(f"  blocks          : {c['blocks']}")

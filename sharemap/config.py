@@ -53,10 +53,15 @@ class LayerConfig:
     encoding: str | None = None
     sheet: str | None = None
     layer: str | None = None
+    #: The capacity column (or columns, added up); None: the preset's, else 1 per space.
+    capacity: str | tuple[str, ...] | None = None
+    #: Whether rows sharing an id are one space (None: the preset's choice).
+    merge: bool | None = None
 
-    def columns(self) -> dict[str, str]:
+    def columns(self) -> dict[str, Any]:
         """Return the explicit column options that were set (they override a preset)."""
-        keys = ("x", "y", "crs", "id", "name", "encoding", "sheet", "layer")
+        keys = ("x", "y", "crs", "id", "name", "encoding", "sheet", "layer", "capacity",
+                "merge")
         return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
 
 
@@ -291,7 +296,27 @@ def _parse_network(doc: dict[str, Any], base: Path, src: Path) -> NetworkConfig:
 
 
 _LAYER_KEYS = {"category", "path", "preset", "x", "y", "crs", "id", "name", "encoding", "sheet",
-               "layer"}
+               "layer", "capacity", "merge"}
+
+
+def _layer_extras(item: dict[str, Any], where: str, src: Path) -> dict[str, Any]:
+    """``capacity`` (a column or a list of columns to add up) and ``merge`` (a bool)."""
+    out: dict[str, Any] = {}
+    if "capacity" in item:
+        cap = item["capacity"]
+        cols = [cap] if isinstance(cap, str) else cap
+        if not isinstance(cols, list) or not cols or not all(
+                isinstance(c, str) and c for c in cols):
+            msg = (f"{src}: [{where}] `capacity` must be a column name, or a list of columns "
+                   f'to add up (e.g. ["LCD 거치대수", "QR 거치대수"]), got {cap!r}')
+            raise ConfigError(msg)
+        out["capacity"] = cap if isinstance(cap, str) else tuple(cols)
+    if "merge" in item:
+        if not isinstance(item["merge"], bool):
+            msg = f"{src}: [{where}] `merge` must be true or false, got {item['merge']!r}"
+            raise ConfigError(msg)
+        out["merge"] = item["merge"]
+    return out
 
 
 def _parse_layers(doc: dict[str, Any], base: Path, src: Path) -> tuple[LayerConfig, ...]:
@@ -310,7 +335,8 @@ def _parse_layers(doc: dict[str, Any], base: Path, src: Path) -> tuple[LayerConf
             if not isinstance(item.get(key), str) or not item[key]:
                 msg = f"{src}: [{where}] needs `{key}` (a string)"
                 raise ConfigError(msg)
-        opts = {k: item[k] for k in _LAYER_KEYS - {"category", "path"} if k in item}
+        opts = {k: item[k] for k in _LAYER_KEYS - {"category", "path", "capacity", "merge"}
+                if k in item}
         for key, val in opts.items():
             if not isinstance(val, str):
                 msg = f"{src}: [{where}] `{key}` must be a string, got {val!r}"
@@ -319,7 +345,7 @@ def _parse_layers(doc: dict[str, Any], base: Path, src: Path) -> tuple[LayerConf
             parse_crs(opts["crs"], what=f"{where}.crs")
         layers.append(
             LayerConfig(category=item["category"], path=_path(item["path"], "path", base, src),
-                        **opts)
+                        **opts, **_layer_extras(item, where, src))
         )
     return tuple(layers)
 

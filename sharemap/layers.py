@@ -18,6 +18,9 @@ Validation gives each record at most one reason, the first fault in :data:`REASO
   outside the system's area of use);
 - ``zero_coordinates``: x or y is exactly 0, Seoul's code for an unknown position;
 - ``outside_study_area``: the point is not covered by the study area;
+- ``merged``: in a layer whose rows sharing an id are one space (a car park
+  published one row per bay), a row merged into the space kept for its id (see
+  :mod:`sharemap._capacity`);
 - ``duplicate`` (by :func:`dedupe_spaces`): within 2 m of an earlier kept space of
   the same category;
 - ``off_network`` (by the network stage).
@@ -29,6 +32,10 @@ otherwise a table's values decide: Korean longitude/latitude ranges (124-132,
 Swapped latitude/longitude, TM metres declared as degrees, degrees declared as
 TM, and a layer that lands nowhere near the study area are errors naming the
 file, example rows and the fix.
+
+Capacity: every space has a ``capacity`` (docks, parking bays, operators; 1 where
+the layer has none) and a ``capacity_note`` (why the default of 1 was used, else
+""); see :mod:`sharemap._capacity`.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy.spatial import cKDTree
 
+from ._capacity import merge_groups, row_capacities
 from ._crs import KOREAN_TM_EPSG, parse_crs, require_projected
 from ._errors import CRSError, InputDataError
 from ._presets import ColumnChoice, resolve_columns
@@ -65,9 +73,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 REJECT_COLUMNS = ("source", "source_row", "category", "reason", "detail")
-SPACE_COLUMNS = ("space_id", "category", "name", "source", "source_row")
+SPACE_COLUMNS = ("space_id", "category", "name", "source", "source_row", "capacity",
+                 "capacity_note")
 REASONS = ("unreadable_row", "missing_coordinates", "invalid_coordinates", "zero_coordinates",
-           "outside_study_area", "duplicate", "off_network")
+           "outside_study_area", "merged", "duplicate", "off_network")
 
 #: distance beyond which a layer with no point in the study area is an error, not rejects
 NOWHERE_NEAR_M = 5000.0
@@ -141,7 +150,8 @@ def _examples(rows: np.ndarray, x: np.ndarray, y: np.ndarray, mask: np.ndarray) 
 
 
 def _empty_spaces(crs: CRS) -> gpd.GeoDataFrame:
-    data = {c: pd.Series([], dtype="int64" if c == "source_row" else "str") for c in SPACE_COLUMNS}
+    kinds = {"source_row": "int64", "capacity": "float64"}
+    data = {c: pd.Series([], dtype=kinds.get(c, "str")) for c in SPACE_COLUMNS}
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=crs), crs=crs)
 
 
@@ -405,6 +415,40 @@ def _place(x: np.ndarray, y: np.ndarray, v: _Verdicts, crs: CRS, target: CRS, ar
     return tx, ty
 
 
+def _merge_rows(raw: RawTable, choice: ColumnChoice, v: _Verdicts,
+                pts: tuple[np.ndarray, np.ndarray, np.ndarray],
+                cap: tuple[np.ndarray, np.ndarray]) -> None:
+    """Merge the usable rows that share an id into one space each (flags ``merged``).
+
+    The kept row's capacity becomes the group's sum (in place in `cap`).
+    """
+    tx, ty, rows = pts
+    caps, notes = cap
+    idx = np.flatnonzero(v.ok())
+    if choice.id is None or len(idx) < 2:
+        return
+    ids = _text(raw.frame[choice.id].iloc[idx])
+    kept = merge_groups(ids, tx[idx], ty[idx])  # positions into idx
+    others = kept != np.arange(len(idx))
+    if not others.any():
+        return
+    count = np.bincount(kept, minlength=len(idx))
+    total = np.bincount(kept, weights=caps[idx], minlength=len(idx))
+    defaulted = np.bincount(kept, weights=(notes[idx] != "").astype(float), minlength=len(idx))
+    for h in np.flatnonzero(count > 1):
+        caps[idx[h]] = total[h]
+        if defaulted[h]:
+            notes[idx[h]] = (f"{defaulted[h]:.0f} of the {count[h]} rows of id {ids[h]} had "
+                             "no readable capacity; each counted as 1")
+    detail = np.full(len(v.code), "", dtype=object)
+    detail[idx[others]] = [
+        f"one of the {count[k]} rows of id {ids[k]}: merged into space {ids[k]} (row "
+        f"{rows[idx[k]]}), whose capacity is their sum ({total[k]:g})" for k in kept[others]]
+    merged = np.zeros(len(v.code), dtype=bool)
+    merged[idx[others]] = True
+    v.flag(merged, "merged", lambda m: detail[m])
+
+
 def _space_ids(raw: RawTable, choice: ColumnChoice, keep: np.ndarray, rows: np.ndarray,
                stem: str, file: str) -> tuple[pd.Series, str | None]:
     """Ids of the kept records, made unique with ~2, ~3 suffixes; and a warning if needed."""
@@ -439,6 +483,7 @@ def read_layer(  # noqa: PLR0913
     name: str | None = None, encoding: str | None = None, sheet: str | None = None,
     layer: str | None = None, study_area: shapely.Geometry | None = None,
     analysis_crs: str = "EPSG:5186", source: str | None = None,
+    capacity: str | Sequence[str] | None = None, merge: bool | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     r"""Read one resource layer and validate every record.
 
@@ -463,6 +508,15 @@ def read_layer(  # noqa: PLR0913
         The metric CRS of the returned spaces.
     source
         The name recorded in ``source`` (default: the file name).
+    capacity
+        The column holding each space's capacity (docks, bays, ...), or several
+        columns added up; default: the preset's (see the README), else none
+        (every space 1). Empty or unreadable values count as 1, with a
+        ``capacity_note``.
+    merge
+        Whether rows sharing an id are one space whose capacity is their sum
+        (reason ``merged`` for the others); default: the preset's choice (the
+        parking and Nanumcar API layouts merge), else False.
 
     Returns
     -------
@@ -506,7 +560,7 @@ def read_layer(  # noqa: PLR0913
         return _empty_spaces(target), _rejects_frame(src, [], category, [], [])
     choice = resolve_columns(list(raw.frame.columns), file=file.name,
                              has_geometry=raw.has_geometry, preset=preset, x=x, y=y, crs=crs,
-                             id=id, name=name)
+                             id=id, name=name, capacity=capacity, merge=merge)
     rows = np.arange(1, n + 1, dtype=np.int64)
     v = _Verdicts(n)
     xs, ys, xlab, ylab = _coordinates(raw, choice, v)
@@ -517,6 +571,9 @@ def read_layer(  # noqa: PLR0913
     _flag_impossible(src_crs, xs, ys, v, labels)
     _flag_zero(xs, ys, v, labels)
     tx, ty = _place(xs, ys, v, src_crs, target, area, file.name)
+    caps, notes = row_capacities(raw.frame, choice.capacity)
+    if choice.merge:
+        _merge_rows(raw, choice, v, (tx, ty, rows), (caps, notes))
 
     keep = v.ok()
     ids, warning = _space_ids(raw, choice, keep, rows, file.stem, file.name)
@@ -533,14 +590,24 @@ def read_layer(  # noqa: PLR0913
             "name": pd.Series(names, dtype="str"),
             "source": pd.Series([src] * len(ids), dtype="str"),
             "source_row": pd.Series(rows[keep], dtype="int64"),
+            "capacity": pd.Series(caps[keep], dtype="float64"),
+            "capacity_note": pd.Series(notes[keep], dtype="str"),
         },
         geometry=gpd.points_from_xy(tx[keep], ty[keep]), crs=target,
     )
+    n_default = int((notes[keep] != "").sum())
+    if n_default:
+        eg = "; ".join(f"row {r}: {t}" for r, t in zip(rows[keep][notes[keep] != ""][:3],
+                                                      notes[keep][notes[keep] != ""][:3],
+                                                      strict=True))
+        logger.warning("%s: %d of %d spaces have no readable capacity and count as 1 (%s)",
+                       file.name, n_default, int(keep.sum()), eg)
     bad = ~keep
     rejects = _rejects_frame(src, rows[bad], category,
                              [REASONS[c - 1] for c in v.code[bad]], v.detail[bad])
-    logger.info("Read %s (%s, %s, %s): %d records, %d spaces, %d rejects", file.name, raw.fmt,
-                choice.layout, src_crs.to_string(), n, len(spaces), len(rejects))
+    logger.info("Read %s (%s, %s, %s): %d records, %d spaces, %d rejects; capacity: %s",
+                file.name, raw.fmt, choice.layout, src_crs.to_string(), n, len(spaces),
+                len(rejects), " + ".join(choice.capacity) or "none (1 per space)")
     return spaces, rejects
 
 
@@ -609,7 +676,9 @@ def dedupe_spaces(spaces: gpd.GeoDataFrame, *, tolerance_m: float = 2.0
     Greedy in input order within each category: a space within `tolerance_m` of
     an earlier *kept* space is a duplicate (of the nearest such space); a space
     near only rejected duplicates is kept. Pairs come from a k-d tree, so the
-    cost is that of the close pairs, not of all pairs.
+    cost is that of the close pairs, not of all pairs. The kept space keeps its own
+    ``capacity``: a duplicate is the same space listed again (a station listed twice,
+    a venue listed once per programme), so its capacity is not added.
     """
     require_projected(spaces.crs, "spaces")
     xy = shapely.get_coordinates(spaces.geometry.to_numpy())

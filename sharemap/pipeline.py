@@ -298,13 +298,16 @@ def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, i
     inputs = []
     for layer in config.layers:
         src = _rel(layer.path, config)
-        n_sp = int((spaces["source"] == src).sum())
+        mine = spaces[spaces["source"] == src]
+        n_sp = len(mine)
         rj = rejects[rejects["source"] == src]
         inputs.append({"source": src, "category": layer.category,
                        "rows_read": int(rows_read.get(src, 0)), "spaces": n_sp,
                        "rejects": len(rj),
                        "rejects_by_reason": rj["reason"].value_counts().sort_index().to_dict(),
-                       "accounted": int(rows_read.get(src, 0)) == n_sp + len(rj)})
+                       "accounted": int(rows_read.get(src, 0)) == n_sp + len(rj),
+                       "capacity": _num(mine["capacity"].sum()),
+                       "capacity_defaulted": int((mine["capacity_note"] != "").sum())})
     params = asdict(config)
     return {
         "study": config.name,
@@ -314,6 +317,8 @@ def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, i
         "counts": {
             "spaces": len(spaces),
             "spaces_by_category": spaces["category"].value_counts().sort_index().to_dict(),
+            "capacity_by_category": {str(k): _num(v) for k, v in spaces.groupby(
+                "category")["capacity"].sum().sort_index().items()},
             "rejects": len(rejects),
             "rejects_by_reason": rejects["reason"].value_counts().sort_index().to_dict(),
             "blocks": len(blocks),
@@ -507,7 +512,7 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
         paths["blocks.gpkg"] = _io.write_gpkg(_blocks_out(result), out / "blocks.gpkg",
                                               layer="blocks")
         sp = result.spaces[["space_id", "category", "name", "source", "source_row", "snap_m",
-                            "geometry"]]
+                            "capacity", "capacity_note", "geometry"]]
         paths["spaces.gpkg"] = _io.write_gpkg(to_web_crs(sp, "spaces"), out / "spaces.gpkg",
                                               layer="spaces")
         vil = to_web_crs(result.villages, "villages")

@@ -31,6 +31,7 @@ import shapely
 from scipy import sparse
 
 from . import _io
+from ._capacity import DEFAULT_CAPACITY
 from ._crs import to_web_crs
 from ._errors import InputDataError
 from .access import join_points, snap_points, walk_col, within_pairs
@@ -107,7 +108,9 @@ def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
         extra = extra.assign(
             source=extra["source"] if "source" in extra else "whatif",
             source_row=extra["source_row"] if "source_row" in extra
-            else np.arange(1, len(extra) + 1))
+            else np.arange(1, len(extra) + 1),
+            capacity=extra["capacity"] if "capacity" in extra else DEFAULT_CAPACITY,
+            capacity_note=extra["capacity_note"] if "capacity_note" in extra else "")
         # an added space within 2 m of a kept one of its category is the same space
         merged = gpd.GeoDataFrame(pd.concat([new, extra[cols]], ignore_index=True),
                                   crs=spaces.crs)

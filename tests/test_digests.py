@@ -61,11 +61,22 @@ def _digest(frame: pd.DataFrame | None) -> dict[str, object] | None:
     return out
 
 
+#: Columns added after a table's digest was first stored: they are pinned in an entry of
+#: their own, so the table keeps its digest, which shows that none of its earlier figures
+#: moved (issue 14: capacity per space).
+ADDED_COLUMNS = {"spaces": ("capacity", "capacity_note")}
+
+
+def _without_added(frame: pd.DataFrame, table: str) -> pd.DataFrame:
+    return frame.drop(columns=[c for c in ADDED_COLUMNS[table] if c in frame])
+
+
 def figure_digests(result) -> dict[str, object]:
     """The digest of every table a study publishes (in the analysis CRS)."""
     tables = {
         "blocks": result.blocks.drop(columns=[c for c in ("origin",) if c in result.blocks]),
-        "spaces": result.spaces,
+        "spaces": _without_added(result.spaces, "spaces"),
+        "space_capacity": result.spaces[["space_id", "category", *ADDED_COLUMNS["spaces"]]],
         "rejects": result.rejects,
         "villages": result.villages,
         "coverage": result.coverage,
