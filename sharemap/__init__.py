@@ -27,8 +27,10 @@ from ._errors import (
 from ._errors import (
     SharemapError as SharemapError,
 )
+from .access import PreparedPoints as PreparedPoints
 from .access import count_within as count_within
 from .access import isochrones as isochrones
+from .access import prepare_points as prepare_points
 from .access import snap_points as snap_points
 from .access import spaces_within as spaces_within
 from .access import walk_times as walk_times

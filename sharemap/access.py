@@ -7,6 +7,13 @@ to the edge is added once at each end. Points are joined into the graph as extra
 nodes that split their edges, so two points on the same street segment are
 connected directly along it, and every answer is an exact shortest path.
 
+Prepare once, then measure: :func:`prepare_points` snaps a set of origins and a set
+of targets and joins them into the network (a :class:`PreparedPoints`, which also
+says which points are off the network); :func:`walk_times`, :func:`spaces_within`,
+:func:`count_within` and :func:`isochrones` take it in place of the network, and so
+do the study's stages, so a study snaps its points once. Given the network and
+plain points instead, each measure prepares them itself.
+
 The searches run in :mod:`sharemap._engine`: compiled bounded Dijkstra searches
 whose cost grows with the nodes they reach, not with the size of the city (one
 multi-source pass per category for walk times; one bounded search per point of
@@ -34,11 +41,15 @@ from ._errors import InputDataError
 from .network import WalkNetwork, undirected_csr
 
 __all__ = [
+    "DEFAULT_MAX_SNAP_M",
     "JoinedPoints",
+    "PreparedPoints",
+    "as_prepared",
     "count_within",
     "isochrones",
     "join_points",
     "nearest_distance",
+    "prepare_points",
     "snap_points",
     "spaces_within",
     "walk_col",
@@ -50,6 +61,8 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 DEFAULT_SPEED_KMH = 4.8
+#: Points farther than this from every street are off the network (SPEC ``max_snap_m``).
+DEFAULT_MAX_SNAP_M = 250.0
 
 
 def walk_col(category: str) -> str:
@@ -77,7 +90,7 @@ def _points(geoms: gpd.GeoSeries | gpd.GeoDataFrame, network: WalkNetwork,
 
 
 def snap_points(network: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, *,
-                max_snap_m: float = 250.0) -> pd.DataFrame:
+                max_snap_m: float = DEFAULT_MAX_SNAP_M) -> pd.DataFrame:
     """Snap points to the nearest point of the nearest network edge.
 
     Parameters
@@ -359,18 +372,237 @@ def within_counts(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     return out
 
 
+# ------------------------------------------------------------------ prepare once, then measure
+
+#: The columns :func:`snap_points` gives (a table with them is reused as it is).
+SNAP_COLUMNS = ("edge", "position_m", "offset_m", "dist_u_m", "dist_v_m", "on_network")
+
+Points = gpd.GeoSeries | gpd.GeoDataFrame
+
+
+@dataclass(frozen=True, eq=False)
+class PreparedPoints:
+    """Origins and targets snapped to the network and joined into it: prepare once, measure often.
+
+    Made by :func:`prepare_points`. Every measure of this module (and the study's
+    stages) takes one: walk times, pairs and counts within a walk, nearest spaces,
+    isochrones. Snapping and joining are the costly part of a small query (seconds
+    for 100,000 points); the searches then touch only the nodes they reach.
+
+    Attributes
+    ----------
+    network
+        The walking network.
+    joined
+        The network with every on-network point joined in as a node: the origins
+        first, then the targets.
+    origin_snaps, target_snaps
+        :func:`snap_points` of the origins and of the targets, each aligned to its
+        points' index (the labels the measures look points up by).
+    max_snap_m
+        The snapping limit they were made with.
+    """
+
+    network: WalkNetwork
+    joined: JoinedPoints
+    origin_snaps: pd.DataFrame
+    target_snaps: pd.DataFrame
+    max_snap_m: float
+
+    @property
+    def n_origins(self) -> int:
+        """Number of origins (on the network or not)."""
+        return len(self.origin_snaps)
+
+    @property
+    def origin_idx(self) -> npt.NDArray[np.int64]:
+        """Positions of the origins in :attr:`joined`."""
+        return np.arange(self.n_origins, dtype=np.int64)
+
+    @property
+    def target_idx(self) -> npt.NDArray[np.int64]:
+        """Positions of the targets in :attr:`joined`."""
+        return self.n_origins + np.arange(len(self.target_snaps), dtype=np.int64)
+
+    @property
+    def off_network_origins(self) -> pd.Index:
+        """Labels of the origins farther than :attr:`max_snap_m` from every street."""
+        return self.origin_snaps.index[~self.origin_snaps["on_network"].to_numpy(bool)]
+
+    @property
+    def off_network_targets(self) -> pd.Index:
+        """Labels of the targets farther than :attr:`max_snap_m` from every street."""
+        return self.target_snaps.index[~self.target_snaps["on_network"].to_numpy(bool)]
+
+    def __repr__(self) -> str:
+        return (f"PreparedPoints({self.n_origins:,} origins, {len(self.target_snaps):,} "
+                f"targets, {len(self.off_network_origins) + len(self.off_network_targets):,} "
+                f"off the network; max_snap_m={self.max_snap_m:g})")
+
+    def locate(self, origins: Points | pd.Index | None = None,
+               targets: Points | pd.Index | None = None
+               ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Return the positions in :attr:`joined` of some origins and targets (by index label).
+
+        Parameters
+        ----------
+        origins, targets
+            Points (or index labels) among those the points were prepared with; None
+            for all of them.
+
+        Returns
+        -------
+        origin_idx, target_idx
+            Positions into :attr:`joined`, in the order given.
+
+        Raises
+        ------
+        InputDataError
+            When a label is not among the prepared points.
+        """
+        o = _positions(self.origin_snaps.index, origins, "origins")
+        t = _positions(self.target_snaps.index, targets, "targets")
+        return o, self.n_origins + t
+
+    def select(self, origins: Points | pd.Index | None = None,
+               targets: Points | pd.Index | None = None) -> PreparedPoints:
+        """Return these points narrowed to some origins and targets (by index label).
+
+        Nothing is snapped or joined again: the result shares :attr:`joined`'s graph.
+
+        Parameters
+        ----------
+        origins, targets
+            As for :meth:`locate`.
+
+        Returns
+        -------
+        points
+            Prepared points holding exactly `origins` and `targets`, in that order
+            (itself when they are all of them, in order).
+        """
+        o, t = self.locate(origins, targets)
+        if np.array_equal(o, self.origin_idx) and np.array_equal(t, self.target_idx):
+            return self
+        keep = np.concatenate([o, t])
+        joined = JoinedPoints(csr=self.joined.csr, n_base=self.joined.n_base,
+                              node=self.joined.node[keep], offset_m=self.joined.offset_m[keep])
+        return PreparedPoints(network=self.network, joined=joined,
+                              origin_snaps=self.origin_snaps.iloc[o],
+                              target_snaps=self.target_snaps.iloc[t - self.n_origins],
+                              max_snap_m=self.max_snap_m)
+
+
+def _positions(prepared: pd.Index, given: Points | pd.Index | None,
+               what: str) -> npt.NDArray[np.int64]:
+    """Positions of `given`'s labels in `prepared` (all of them for None)."""
+    if given is None:
+        return np.arange(len(prepared), dtype=np.int64)
+    labels = given if isinstance(given, pd.Index) else given.index
+    if labels.equals(prepared):
+        return np.arange(len(prepared), dtype=np.int64)
+    pos = prepared.get_indexer(labels) if prepared.is_unique else None
+    if pos is None or (pos < 0).any():
+        msg = (f"these {what} are not among the points prepared (looked up by index label); "
+               f"prepare them with `prepare_points(network, origins, targets)`")
+        raise InputDataError(msg)
+    return pos.astype(np.int64)
+
+
+def _snaps_of(network: WalkNetwork, points: Points | pd.DataFrame, max_snap_m: float,
+              what: str) -> pd.DataFrame:
+    if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame):
+        return snap_points(network, points, max_snap_m=max_snap_m)
+    if isinstance(points, pd.DataFrame) and set(SNAP_COLUMNS) <= set(points.columns):
+        return points
+    msg = (f"`{what}` must be points (a GeoSeries or GeoDataFrame) or their snaps from "
+           f"`snap_points`, got {type(points).__name__}")
+    raise InputDataError(msg)
+
+
+def prepare_points(network: WalkNetwork, origins: Points | pd.DataFrame,
+                   targets: Points | pd.DataFrame, *,
+                   max_snap_m: float = DEFAULT_MAX_SNAP_M) -> PreparedPoints:
+    """Snap origins and targets to the network and join them in: the work every measure shares.
+
+    Parameters
+    ----------
+    network
+        The walking network.
+    origins, targets
+        Points in the network's CRS (other geometries use their representative
+        point), or their snaps from :func:`snap_points`, reused as they are (a study
+        keeps its block origins' snaps: see ``StudyResult.block_snaps``).
+    max_snap_m
+        Points farther than this from every edge are off the network: they are
+        kept (and listed by ``off_network_origins`` / ``off_network_targets``) but
+        reach nothing.
+
+    Returns
+    -------
+    points
+        The prepared points, for :func:`walk_times`, :func:`spaces_within`,
+        :func:`count_within`, :func:`isochrones` and the study's stages.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from sharemap.datasets import demo_dir
+    >>> from sharemap.network import network_from_osm_xml
+    >>> net = network_from_osm_xml(demo_dir() / "walk.osm")
+    >>> spaces = gpd.GeoDataFrame({"category": ["bike", "tools"]},
+    ...                           geometry=list(net.nodes.geometry.iloc[[0, 50]]), crs=net.crs)
+    >>> origins = net.nodes.geometry.iloc[:3]
+    >>> pts = prepare_points(net, origins, spaces)
+    >>> walk_times(pts, origins, spaces).equals(walk_times(net, origins, spaces))
+    True
+    """
+    so = _snaps_of(network, origins, max_snap_m, "origins")
+    st = _snaps_of(network, targets, max_snap_m, "targets")
+    joined = join_points(network, pd.concat([so, st], ignore_index=True))
+    return PreparedPoints(network=network, joined=joined, origin_snaps=so, target_snaps=st,
+                          max_snap_m=float(max_snap_m))
+
+
+def as_prepared(network: WalkNetwork | PreparedPoints, origins: Points, targets: Points, *,
+                max_snap_m: float | None = None) -> PreparedPoints:
+    """Return `origins` and `targets` prepared: from prepared points, or on a network.
+
+    What every measure that takes "a network, or points prepared on it" calls first.
+
+    Parameters
+    ----------
+    network
+        The walking network, or points prepared on it (:func:`prepare_points`) that
+        include `origins` and `targets` (by index label).
+    origins, targets
+        The points the measure is for.
+    max_snap_m
+        The snapping limit: default 250 m, or the prepared points' own (another
+        value with prepared points is an error).
+
+    Returns
+    -------
+    points
+        Prepared points holding exactly `origins` then `targets`.
+
+    Raises
+    ------
+    InputDataError
+        When prepared points lack some of the points, or were snapped with another
+        `max_snap_m`.
+    """
+    if isinstance(network, PreparedPoints):
+        if max_snap_m is not None and float(max_snap_m) != network.max_snap_m:
+            msg = (f"`max_snap_m` = {max_snap_m:g}, but the points were prepared with "
+                   f"{network.max_snap_m:g}; leave it out or prepare them again")
+            raise InputDataError(msg)
+        return network.select(origins, targets)
+    return prepare_points(network, origins, targets,
+                          max_snap_m=DEFAULT_MAX_SNAP_M if max_snap_m is None else max_snap_m)
+
+
 # ----------------------------------------------------------------------- analyst API
-
-
-def _prepare(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame,
-             spaces: gpd.GeoDataFrame, max_snap_m: float
-             ) -> tuple[JoinedPoints, npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    so = snap_points(network, origins, max_snap_m=max_snap_m)
-    ss = snap_points(network, spaces, max_snap_m=max_snap_m)
-    joined = join_points(network, pd.concat([so, ss], ignore_index=True))
-    o_idx = np.arange(len(so), dtype=np.int64)
-    s_idx = np.arange(len(so), len(so) + len(ss), dtype=np.int64)
-    return joined, o_idx, s_idx
 
 
 def _categories(spaces: gpd.GeoDataFrame, category_col: str) -> list[str]:
@@ -380,26 +612,30 @@ def _categories(spaces: gpd.GeoDataFrame, category_col: str) -> list[str]:
     return list(dict.fromkeys(spaces[category_col].astype(str)))
 
 
-def walk_times(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame,
+def walk_times(network: WalkNetwork | PreparedPoints, origins: Points,
                spaces: gpd.GeoDataFrame, *, category_col: str = "category",
-               walk_speed_kmh: float = DEFAULT_SPEED_KMH, max_snap_m: float = 250.0
+               walk_speed_kmh: float = DEFAULT_SPEED_KMH, max_snap_m: float | None = None
                ) -> pd.DataFrame:
     """Compute walking minutes from every origin to the nearest space of each category.
 
     Parameters
     ----------
     network
-        The walking network.
+        The walking network, or points prepared on it (:func:`prepare_points`), so
+        that several measures snap and join the points once.
     origins
-        Origin points (e.g. block origins), in the network's CRS.
+        Origin points (e.g. block origins), in the network's CRS; with prepared
+        points, some or all of their origins (looked up by index label).
     spaces
-        Spaces with a category column, in the network's CRS.
+        Spaces with a category column, in the network's CRS; with prepared points,
+        some or all of their targets.
     category_col
         The column naming each space's category.
     walk_speed_kmh
         Walking speed.
     max_snap_m
-        Points farther than this from the network are not analysed (NaN).
+        Points farther than this from the network are not analysed (NaN); default
+        250 m, or the prepared points' own.
 
     Returns
     -------
@@ -421,19 +657,38 @@ def walk_times(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame,
     0.0
     """
     cats = _categories(spaces, category_col)
-    joined, o_idx, s_idx = _prepare(network, origins, spaces, max_snap_m)
+    points = as_prepared(network, origins, spaces, max_snap_m=max_snap_m)
+    o_idx, s_idx = points.origin_idx, points.target_idx
     speed = _m_per_min(walk_speed_kmh)
     labels = spaces[category_col].astype(str).to_numpy()
-    out = {walk_col(c): nearest_distance(joined, o_idx, s_idx[labels == c]) / speed
+    out = {walk_col(c): nearest_distance(points.joined, o_idx, s_idx[labels == c]) / speed
            for c in cats}
     return pd.DataFrame(out, index=origins.index)
 
 
-def spaces_within(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame,
+def spaces_within(network: WalkNetwork | PreparedPoints, origins: Points,
                   spaces: gpd.GeoDataFrame, *, minutes: float,
-                  walk_speed_kmh: float = DEFAULT_SPEED_KMH, max_snap_m: float = 250.0
+                  walk_speed_kmh: float = DEFAULT_SPEED_KMH, max_snap_m: float | None = None
                   ) -> pd.DataFrame:
     """Find every (origin, space) pair within `minutes` of walking.
+
+    Parameters
+    ----------
+    network
+        The walking network, or points prepared on it (:func:`prepare_points`).
+    origins
+        Origin points in the network's CRS (with prepared points: some or all of
+        their origins).
+    spaces
+        Spaces in the network's CRS (with prepared points: some or all of their
+        targets).
+    minutes
+        The longest walk kept.
+    walk_speed_kmh
+        Walking speed.
+    max_snap_m
+        Points farther than this from the network are not analysed; default 250 m,
+        or the prepared points' own.
 
     Returns
     -------
@@ -441,9 +696,10 @@ def spaces_within(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFram
         Columns ``origin`` (origins' index label), ``space`` (spaces' index label)
         and ``minutes``, sorted by origin then minutes.
     """
-    joined, o_idx, s_idx = _prepare(network, origins, spaces, max_snap_m)
+    points = as_prepared(network, origins, spaces, max_snap_m=max_snap_m)
+    o_idx, s_idx = points.origin_idx, points.target_idx
     speed = _m_per_min(walk_speed_kmh)
-    pairs = within_pairs(joined, o_idx, s_idx, max_m=minutes * speed)
+    pairs = within_pairs(points.joined, o_idx, s_idx, max_m=minutes * speed)
     return pd.DataFrame({
         "origin": origins.index.to_numpy()[pairs["origin"].to_numpy()],
         "space": spaces.index.to_numpy()[pairs["target"].to_numpy()],
@@ -451,20 +707,22 @@ def spaces_within(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFram
     })
 
 
-def count_within(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame,
+def count_within(network: WalkNetwork | PreparedPoints, origins: Points,
                  spaces: gpd.GeoDataFrame, *, minutes: Sequence[float] = (5, 10, 15),
                  category_col: str = "category", walk_speed_kmh: float = DEFAULT_SPEED_KMH,
-                 max_snap_m: float = 250.0) -> pd.DataFrame:
+                 max_snap_m: float | None = None) -> pd.DataFrame:
     """Count the spaces of each category within each walking time of every origin.
 
     Parameters
     ----------
     network
-        The walking network.
+        The walking network, or points prepared on it (:func:`prepare_points`).
     origins
-        Origin points, in the network's CRS.
+        Origin points, in the network's CRS (with prepared points: some or all of
+        their origins).
     spaces
-        Spaces with a category column, in the network's CRS.
+        Spaces with a category column, in the network's CRS (with prepared points:
+        some or all of their targets).
     minutes
         Walking times.
     category_col
@@ -472,7 +730,8 @@ def count_within(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame
     walk_speed_kmh
         Walking speed.
     max_snap_m
-        Points farther than this from the network are not analysed (count 0).
+        Points farther than this from the network are not analysed (count 0);
+        default 250 m, or the prepared points' own.
 
     Returns
     -------
@@ -480,11 +739,12 @@ def count_within(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame
         Aligned to `origins`' index, columns ``n_reachable_<category>_<minutes>``.
     """
     cats = _categories(spaces, category_col)
-    joined, o_idx, s_idx = _prepare(network, origins, spaces, max_snap_m)
+    points = as_prepared(network, origins, spaces, max_snap_m=max_snap_m)
+    o_idx, s_idx = points.origin_idx, points.target_idx
     speed = _m_per_min(walk_speed_kmh)
     mins = sorted({float(m) for m in minutes})
     labels = pd.Categorical(spaces[category_col].astype(str), categories=cats).codes
-    counts = within_counts(joined, o_idx, s_idx, labels.astype(np.int64),
+    counts = within_counts(points.joined, o_idx, s_idx, labels.astype(np.int64),
                            limits_m=[m * speed for m in mins], n_labels=len(cats))
     out = {}
     for c, cat in enumerate(cats):

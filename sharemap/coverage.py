@@ -20,6 +20,7 @@ from __future__ import annotations
 import itertools
 import logging
 import unicodedata
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,7 @@ import shapely
 
 from ._crs import to_analysis_crs
 from ._errors import InputDataError
-from .access import JoinedPoints, walk_col
+from .access import JoinedPoints, PreparedPoints, walk_col
 from .gaps import (
     GAP_COLUMNS,
     _gap_inputs,
@@ -612,7 +613,8 @@ class CoverageAudit:
 
 
 def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: WalkNetwork,
-                  config: StudyConfig, *, joined: JoinedPoints | None = None) -> CoverageAudit:
+                  config: StudyConfig, *, points: PreparedPoints | None = None,
+                  joined: JoinedPoints | None = None) -> CoverageAudit:
     """Run the whole coverage audit: coverage, group coverage, gaps and proximity time.
 
     Parameters
@@ -625,9 +627,11 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
         The walking network (to find each block's nearest space per category).
     config
         The study configuration.
+    points
+        The blocks' origins and the spaces, prepared (:func:`~sharemap.access.prepare_points`)
+        as the access stage measured them; saves snapping again.
     joined
-        The blocks' origins then the spaces joined into the network, as the access
-        stage joins them (``join_points`` on their snaps); saves snapping again.
+        Deprecated: ``points.joined``; give `points` instead.
 
     Returns
     -------
@@ -652,6 +656,11 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
         groups = _with_groups(coverage, blocks, cov.groups, units, minutes,
                               walk_speed_kmh=config.walk_speed_kmh, **kwargs)
     inputs = _gap_inputs(blocks, config)
+    if joined is not None:
+        warnings.warn("compute_audit(joined=...) is deprecated: give points=prepare_points(...)",
+                      FutureWarning, stacklevel=2)
+    elif points is not None:
+        joined = points.joined
     nearest = _listed_nearest(network, blocks, spaces, config, inputs[2], joined=joined)
     gaps = _gaps(blocks, spaces, config, inputs, nearest)
     return CoverageAudit(coverage=coverage, coverage_groups=groups, gaps=gaps,

@@ -22,7 +22,7 @@ import pandas as pd
 from scipy import sparse
 from scipy.sparse.csgraph import dijkstra
 
-from .access import JoinedPoints, join_points, snap_points, walk_col
+from .access import JoinedPoints, PreparedPoints, as_prepared, prepare_points, walk_col
 from .blocks import block_origins
 from .network import MIN_WEIGHT_M
 
@@ -79,23 +79,28 @@ def _node_space(idx: npt.NDArray[np.int64], s_node: npt.NDArray[np.int64],
     return node_space
 
 
-def nearest_spaces(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFrame,
-                   spaces: gpd.GeoDataFrame, *, categories: Sequence[str] | None = None,
-                   max_snap_m: float = 250.0) -> pd.DataFrame:
+def nearest_spaces(network: WalkNetwork | PreparedPoints,
+                   origins: gpd.GeoSeries | gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, *,
+                   categories: Sequence[str] | None = None,
+                   max_snap_m: float | None = None) -> pd.DataFrame:
     """Find, for each origin, its nearest space of each category and the walk to it.
 
     Parameters
     ----------
     network
-        The walking network.
+        The walking network, or the origins and spaces prepared on it
+        (:func:`~sharemap.access.prepare_points`).
     origins
-        Points (block origins) in the network's CRS.
+        Points (block origins) in the network's CRS (with prepared points: their
+        origins).
     spaces
-        Spaces with ``category``, in the network's CRS.
+        Spaces with ``category``, in the network's CRS (with prepared points: their
+        targets).
     categories
         Categories to search (default: those of `spaces`).
     max_snap_m
-        Points farther from every street are not analysed.
+        Points farther from every street are not analysed; default 250 m, or the
+        prepared points' own.
 
     Returns
     -------
@@ -112,10 +117,9 @@ def nearest_spaces(network: WalkNetwork, origins: gpd.GeoSeries | gpd.GeoDataFra
     """
     cats = list(dict.fromkeys(spaces["category"].astype(str))) if categories is None \
         else list(categories)
-    so = snap_points(network, origins, max_snap_m=max_snap_m)
-    ss = snap_points(network, spaces, max_snap_m=max_snap_m)
-    joined = join_points(network, pd.concat([so, ss], ignore_index=True))
-    out = _nearest_on(joined, len(so), spaces["category"].astype(str).to_numpy(), cats)
+    points = as_prepared(network, origins, spaces, max_snap_m=max_snap_m)
+    out = _nearest_on(points.joined, points.n_origins,
+                      spaces["category"].astype(str).to_numpy(), cats)
     return pd.DataFrame(out, index=origins.index)
 
 
@@ -205,10 +209,9 @@ def _listed_nearest(network: WalkNetwork, blocks: pd.DataFrame, spaces: gpd.GeoD
             raise ValueError(msg)
         points = (joined, joined.node[listed], len(blocks))
     elif len(listed):
-        so = snap_points(network, block_origins(blocks.iloc[listed]), max_snap_m=max_snap)
-        ss = snap_points(network, spaces, max_snap_m=max_snap)
-        mini = join_points(network, pd.concat([so, ss], ignore_index=True))
-        points = (mini, mini.node[:len(so)], len(so))
+        mini = prepare_points(network, block_origins(blocks.iloc[listed]), spaces,
+                              max_snap_m=max_snap)
+        points = (mini.joined, mini.joined.node[mini.origin_idx], mini.n_origins)
     space_cat = spaces["category"].astype(str).to_numpy()
     named = np.array([isinstance(v, str) for v in spaces["name"].astype("object")], dtype=bool)
     out: dict[str, npt.NDArray[np.int64]] = {}

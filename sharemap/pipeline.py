@@ -16,14 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
-import numpy as np
 import pandas as pd
 import shapely
 
 from . import _cache, _io
 from ._crs import to_web_crs
 from ._errors import InputDataError
-from .access import JoinedPoints, join_points, nearest_distance, snap_points, walk_col, within_pairs
+from .access import (
+    PreparedPoints,
+    nearest_distance,
+    prepare_points,
+    snap_points,
+    walk_col,
+    within_pairs,
+)
 from .blocks import block_origins, blocks_from_network, read_barriers, read_blocks
 from .config import StudyConfig
 from .coverage import (
@@ -83,6 +89,10 @@ class StudyResult:
     origin_snaps
         The blocks' origins snapped to the network (:func:`sharemap.snap_points`,
         aligned to `blocks`), as the study used them; see :meth:`block_snaps`.
+    points
+        The block origins and the analysed spaces snapped and joined into the network
+        (:func:`sharemap.access.prepare_points`), as the study measured them; see
+        :meth:`prepared_points`.
     """
 
     config: StudyConfig
@@ -99,6 +109,7 @@ class StudyResult:
     gaps: pd.DataFrame | None = None
     coverage_groups: pd.DataFrame | None = None
     origin_snaps: pd.DataFrame | None = None
+    points: PreparedPoints | None = None
 
     def block_snaps(self) -> pd.DataFrame:
         """Return the blocks' origins snapped to the network, aligned to `blocks`.
@@ -110,6 +121,19 @@ class StudyResult:
             return self.origin_snaps.set_axis(self.blocks.index)
         return snap_points(self.network, block_origins(self.blocks),
                            max_snap_m=self.config.network.max_snap_m)
+
+    def prepared_points(self) -> PreparedPoints:
+        """Return the block origins (see :meth:`block_snaps`) and the spaces, prepared.
+
+        The study's own when it kept them (so sweeps, explanations and audits snap
+        nothing again), else prepared now.
+        """
+        own = self.points
+        if (own is not None and own.n_origins == len(self.blocks)
+                and len(own.target_snaps) == len(self.spaces)):
+            return own
+        return prepare_points(self.network, self.block_snaps(), self.spaces,
+                              max_snap_m=self.config.network.max_snap_m)
 
 
 @contextmanager
@@ -141,6 +165,21 @@ def _any_column(path: Path) -> str:
         msg = f"{path}: the study-area file has no attribute columns"
         raise InputDataError(msg)
     return str(cols[0])
+
+
+def _snap_spaces(network: WalkNetwork, spaces: gpd.GeoDataFrame, max_snap_m: float
+                 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
+    """Snap the spaces; keep those on the network (numbered again, with ``snap_m``).
+
+    Returns the kept spaces, their snaps and the others as ``off_network`` rejects.
+    """
+    snaps = snap_points(network, spaces, max_snap_m=max_snap_m)
+    rejects = _off_network_rejects(spaces, snaps, max_snap_m)
+    on = snaps["on_network"].to_numpy()
+    spaces = spaces[on].reset_index(drop=True)
+    snaps = snaps[on].reset_index(drop=True)
+    spaces["snap_m"] = snaps["offset_m"].round(2).to_numpy()
+    return spaces, snaps, rejects
 
 
 def _off_network_rejects(spaces: gpd.GeoDataFrame, snaps: pd.DataFrame,
@@ -239,16 +278,13 @@ def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
     return blocks, units_by_level, unallocated
 
 
-def _access(config: StudyConfig, network: WalkNetwork, blocks: gpd.GeoDataFrame,
-            spaces: gpd.GeoDataFrame, origin_snaps: pd.DataFrame,
-            space_snaps: pd.DataFrame) -> tuple[pd.DataFrame, JoinedPoints]:
+def _access(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
+            points: PreparedPoints) -> pd.DataFrame:
     """Fill walk minutes per category into `blocks`; return the adjacency pairs.
 
-    The joined network (origins, then spaces) is returned too, for the audit.
+    `points`: the blocks' origins and the spaces, prepared.
     """
-    joined = join_points(network, pd.concat([origin_snaps, space_snaps], ignore_index=True))
-    o_idx = np.arange(len(origin_snaps), dtype=np.int64)
-    s_idx = len(origin_snaps) + np.arange(len(space_snaps), dtype=np.int64)
+    joined, o_idx, s_idx = points.joined, points.origin_idx, points.target_idx
     speed = config.walk_speed_m_min
     cats = spaces["category"].to_numpy()
     for cat in config.categories:
@@ -261,7 +297,7 @@ def _access(config: StudyConfig, network: WalkNetwork, blocks: gpd.GeoDataFrame,
         "category": cats[pairs["target"].to_numpy()],
         "minutes": (pairs["distance_m"].to_numpy() / speed).round(3),
     })
-    return adjacency, joined
+    return adjacency
 
 
 def _versions() -> dict[str, str]:
@@ -340,7 +376,7 @@ def _rel(path: Path, config: StudyConfig) -> str:
 
 def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDataFrame,
                         adjacency: pd.DataFrame, spaces: gpd.GeoDataFrame,
-                        t: dict[str, float], joined: JoinedPoints | None = None
+                        t: dict[str, float], points: PreparedPoints | None = None
                         ) -> tuple[gpd.GeoDataFrame, Any]:
     """Flag candidates, group villages and run the coverage audit (fills `blocks`)."""
     with _stage(t, "villages"):
@@ -351,7 +387,7 @@ def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDa
             blocks[col] = flags[col].to_numpy()
         blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces)
     with _stage(t, "coverage"):
-        audit = compute_audit(blocks, spaces, net, config, joined=joined)
+        audit = compute_audit(blocks, spaces, net, config, points=points)
         blocks["proximity_min"] = audit.proximity_min.to_numpy()
     return villages, audit
 
@@ -398,20 +434,16 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         blocks, blocks_key = _load_blocks(config, net, area, cache=cache, status=cached)
     with _stage(t, "snapping"):
         max_snap = config.network.max_snap_m
-        space_snaps = snap_points(net, spaces, max_snap_m=max_snap)
-        rejects = pd.concat([rejects, _off_network_rejects(spaces, space_snaps, max_snap)],
-                            ignore_index=True)
-        on = space_snaps["on_network"].to_numpy()
-        spaces = spaces[on].reset_index(drop=True)
-        space_snaps = space_snaps[on].reset_index(drop=True)
-        spaces["snap_m"] = space_snaps["offset_m"].round(2).to_numpy()
+        spaces, space_snaps, off = _snap_spaces(net, spaces, max_snap)
+        rejects = pd.concat([rejects, off], ignore_index=True)
         origin_snaps = _origin_snaps(net, blocks, max_snap, blocks_key, cached)
         rejects = rejects.sort_values(["source", "source_row"], ignore_index=True)
     with _stage(t, "access"):
-        adjacency, joined = _access(config, net, blocks, spaces, origin_snaps, space_snaps)
+        points = prepare_points(net, origin_snaps, space_snaps, max_snap_m=max_snap)
+        adjacency = _access(config, blocks, spaces, points)
     with _stage(t, "boundaries"):
         blocks, units, unallocated = _attach_boundaries(config, blocks, area)
-    villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t, joined)
+    villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t, points)
     coverage = audit.coverage
     parts = {"spaces": spaces, "rejects": rejects, "blocks": blocks, "villages": villages,
              "coverage_groups": audit.coverage_groups,
@@ -421,7 +453,8 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=coverage, boundaries=units, summary=summary, gaps=audit.gaps,
-                       coverage_groups=audit.coverage_groups, origin_snaps=origin_snaps)
+                       coverage_groups=audit.coverage_groups, origin_snaps=origin_snaps,
+                       points=points)
 
 
 def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> StudyResult:
@@ -449,20 +482,16 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
         "village_id"}
     blocks = result.blocks[[c for c in result.blocks.columns if c not in derived]].copy()
     max_snap = cfg.network.max_snap_m
-    snaps = snap_points(net, spaces, max_snap_m=max_snap)
-    rejects = _off_network_rejects(spaces, snaps, max_snap)
-    on = snaps["on_network"].to_numpy()
-    spaces = spaces[on].reset_index(drop=True)
-    snaps = snaps[on].reset_index(drop=True)
-    spaces["snap_m"] = snaps["offset_m"].round(2).to_numpy()
+    spaces, snaps, rejects = _snap_spaces(net, spaces, max_snap)
     origin_snaps = result.block_snaps()
-    adjacency, joined = _access(cfg, net, blocks, spaces, origin_snaps, snaps)
-    villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, joined)
+    points = prepare_points(net, origin_snaps, snaps, max_snap_m=max_snap)
+    adjacency = _access(cfg, blocks, spaces, points)
+    villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, points)
     return StudyResult(config=cfg, network=net, study_area=result.study_area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=audit.coverage, boundaries=result.boundaries, summary={},
                        gaps=audit.gaps, coverage_groups=audit.coverage_groups,
-                       origin_snaps=origin_snaps)
+                       origin_snaps=origin_snaps, points=points)
 
 
 def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
@@ -521,7 +550,8 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
         paths["coverage.csv"] = _io.write_csv(result.coverage, out / "coverage.csv")
         gaps, groups = result.gaps, result.coverage_groups
         if gaps is None or (groups is None and result.config.coverage.groups):
-            audit = compute_audit(result.blocks, result.spaces, result.network, result.config)
+            audit = compute_audit(result.blocks, result.spaces, result.network, result.config,
+                                  points=result.prepared_points())
             gaps, groups = audit.gaps, audit.coverage_groups
         if groups is not None:
             paths["coverage_groups.csv"] = _io.write_csv(groups, out / "coverage_groups.csv")

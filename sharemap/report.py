@@ -237,7 +237,8 @@ def _gather(result: StudyResult) -> _Audit:
     has_pop = "population" in blocks and bool(blocks["population"].notna().any())
     gaps, groups = result.gaps, result.coverage_groups
     if gaps is None:  # a result made without the audit (e.g. a what-if): compute it now
-        gaps = compute_audit(blocks, result.spaces, result.network, cfg).gaps
+        gaps = compute_audit(blocks, result.spaces, result.network, cfg,
+                             points=result.prepared_points()).gaps
     if groups is None and cfg.coverage.groups and has_pop:
         levels = [(b.level, f"{b.level}_id") for b in cfg.coverage.boundaries]
         groups = compute_group_coverage(

@@ -34,8 +34,7 @@ from . import _io
 from ._capacity import DEFAULT_CAPACITY
 from ._crs import to_web_crs
 from ._errors import InputDataError
-from .access import join_points, snap_points, walk_col, within_pairs
-from .blocks import block_origins
+from .access import prepare_points, snap_points, walk_col, within_pairs
 from .layers import dedupe_spaces
 from .pipeline import StudyResult, recompute_with_spaces
 from .villages import compute_candidates, compute_villages
@@ -191,14 +190,10 @@ def write_whatif(change: WhatIfResult, out_dir: str | Path) -> dict[str, Path]:
 def _adjacency_at(result: StudyResult, max_minutes: float) -> pd.DataFrame:
     """All (block, space) pairs within `max_minutes`, computed as the pipeline does."""
     cfg, blocks, spaces = result.config, result.blocks, result.spaces
-    max_snap = cfg.network.max_snap_m
-    o_snaps = result.block_snaps()
-    s_snaps = snap_points(result.network, spaces, max_snap_m=max_snap)
-    joined = join_points(result.network, pd.concat([o_snaps, s_snaps], ignore_index=True))
-    o_idx = np.arange(len(o_snaps), dtype=np.int64)
-    s_idx = len(o_snaps) + np.arange(len(s_snaps), dtype=np.int64)
+    points = result.prepared_points()
     speed = cfg.walk_speed_m_min
-    pairs = within_pairs(joined, o_idx, s_idx, max_m=max_minutes * speed)
+    pairs = within_pairs(points.joined, points.origin_idx, points.target_idx,
+                         max_m=max_minutes * speed)
     tgt = pairs["target"].to_numpy()
     return pd.DataFrame({
         "block_id": blocks["block_id"].to_numpy()[pairs["origin"].to_numpy()],
@@ -349,10 +344,9 @@ def _village_line(result: StudyResult, row: pd.Series) -> str:
 
 
 def _off_network_line(result: StudyResult, row: pd.Series) -> str | None:
-    one = result.blocks.loc[[row.name]]
-    max_snap = result.config.network.max_snap_m
-    snap = snap_points(result.network, block_origins(one), max_snap_m=max_snap)
-    if bool(snap["on_network"].iloc[0]):
+    points = result.prepared_points()
+    max_snap = points.max_snap_m
+    if row.name not in points.off_network_origins:
         return None
     return (f"Its origin (a point inside it) is more than max_snap_m = {max_snap:g} m from "
             "every walkable street, so no walking time was computed for it.")
@@ -482,15 +476,12 @@ def cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
     The walk is measured exactly as for spaces: snapping, along-edge distances and
     the straight-line offsets at both ends.
     """
-    net = result.network
     speed = result.config.walk_speed_m_min
-    max_snap = result.config.network.max_snap_m
-    so = result.block_snaps()
-    sp = snap_points(net, points, max_snap_m=max_snap)
-    joined = join_points(net, pd.concat([so, sp], ignore_index=True))
-    o_idx = np.arange(len(so), dtype=np.int64)
-    p_idx = len(so) + np.arange(len(sp), dtype=np.int64)
-    pairs = within_pairs(joined, p_idx, o_idx, max_m=minutes * speed)
+    # the block origins (as the study snapped them) and the sites, prepared
+    sites = prepare_points(result.network, result.block_snaps(), points,
+                           max_snap_m=result.config.network.max_snap_m)
+    pairs = within_pairs(sites.joined, sites.target_idx, sites.origin_idx,
+                         max_m=minutes * speed)
     data = np.ones(len(pairs), dtype=bool)
     return sparse.csr_matrix((data, (pairs["origin"].to_numpy(), pairs["target"].to_numpy())),
-                             shape=(len(sp), len(so)))
+                             shape=(len(points), len(result.blocks)))

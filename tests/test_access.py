@@ -551,3 +551,70 @@ def test_isochrones_do_not_cross_a_river_the_streets_do_not_cross():
     assert reach.contains(shapely.Point(X0 + 2000, Y0 + 60))  # on the bridge
     assert reach.contains(shapely.Point(X0 + 1000, Y0))  # 1,120 m: over and back west
     assert not reach.contains(shapely.Point(X0 + 1500, Y0 + 60))  # the river, not walked
+
+
+# ----------------------------------------------------------- prepare once, then measure
+
+
+def _hand_points():
+    """The points of test_walk_times_hand_checked, plus an origin and a space 300 m off."""
+    origins = points([(X0 + 50, Y0 + 10), (X0 + 200, Y0 + 200), (X0 + 100, Y0 - 300)])
+    spaces = points([(X0 + 80, Y0 - 5), (X0 + 150, Y0 + 205), (X0 + 100, Y0 + 100),
+                     (X0 - 300, Y0)], category=["a", "b", "a", "b"])
+    return origins.set_axis([10, 20, 30]), spaces.set_axis(["s1", "s2", "s3", "s4"])
+
+
+def test_prepared_points_give_the_same_answers_as_the_network(grid3):
+    origins, spaces = _hand_points()
+    pts = access.prepare_points(grid3, origins, spaces)
+    assert list(pts.off_network_origins) == [30]
+    assert list(pts.off_network_targets) == ["s4"]
+    t = access.walk_times(pts, origins, spaces)
+    assert t.loc[10, "walk_min_a"] == pytest.approx(45 / 80)  # the hand-worked answers
+    assert t.loc[20, "walk_min_b"] == pytest.approx(55 / 80)
+    assert t.loc[30].isna().all()
+    pd.testing.assert_frame_equal(t, access.walk_times(grid3, origins, spaces))
+    pd.testing.assert_frame_equal(access.count_within(pts, origins, spaces),
+                                  access.count_within(grid3, origins, spaces))
+    pd.testing.assert_frame_equal(access.spaces_within(pts, origins, spaces, minutes=3),
+                                  access.spaces_within(grid3, origins, spaces, minutes=3))
+    from sharemap.gaps import nearest_spaces
+
+    pd.testing.assert_frame_equal(nearest_spaces(pts, origins, spaces),
+                                  nearest_spaces(grid3, origins, spaces))
+
+
+def test_prepared_points_serve_any_subset_by_label(grid3):
+    origins, spaces = _hand_points()
+    pts = access.prepare_points(grid3, origins, spaces)
+    few_o, few_s = origins.loc[[20, 10]], spaces.loc[["s3", "s2"]]
+    sub = pts.select(few_o, few_s)
+    assert sub.joined.csr is pts.joined.csr  # nothing joined again
+    assert list(sub.origin_snaps.index) == [20, 10]
+    pd.testing.assert_frame_equal(access.walk_times(pts, few_o, few_s),
+                                  access.walk_times(grid3, few_o, few_s))
+    pd.testing.assert_frame_equal(access.count_within(pts, few_o, few_s, minutes=(2, 3)),
+                                  access.count_within(grid3, few_o, few_s, minutes=(2, 3)))
+    assert pts.select() is pts
+    stranger = points([(X0, Y0)], category=["a"]).set_axis(["new"])
+    with pytest.raises(access.InputDataError, match="not among the points prepared"):
+        access.walk_times(pts, origins, stranger)
+    with pytest.raises(access.InputDataError, match="prepared with 250"):
+        access.walk_times(pts, origins, spaces, max_snap_m=100)
+
+
+def test_prepared_points_reuse_snaps_as_given(grid3, monkeypatch):
+    origins, spaces = _hand_points()
+    so = access.snap_points(grid3, origins)
+    ss = access.snap_points(grid3, spaces)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("snapped again")
+
+    monkeypatch.setattr(access, "snap_points", refuse)
+    pts = access.prepare_points(grid3, so, ss)
+    t = access.walk_times(pts, origins, spaces)
+    assert t.loc[20, "walk_min_a"] == pytest.approx(200 / 80)
+    with pytest.raises(access.InputDataError, match="must be points"):
+        access.prepare_points(grid3, so, spaces.drop(columns="geometry"))
+    assert "3 origins, 4 targets, 2 off the network" in repr(pts)

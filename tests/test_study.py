@@ -162,3 +162,37 @@ def test_the_flat_api_points_at_the_study_level():
 
     assert suggest.candidate_sites is study.candidate_sites
     assert suggest.cover_matrix is study.cover_matrix
+
+
+# ------------------------------------------------------------- prepared once
+
+
+def test_study_commands_reuse_the_studys_prepared_points(demo, monkeypatch):
+    """Sweeps, explanations, audits and suggestions snap no block origin again."""
+    from sharemap import access, pipeline, study
+    from sharemap.coverage import compute_audit
+    from sharemap.suggest import suggest_sites
+
+    pts = demo.prepared_points()
+    assert pts is demo.points
+    assert pts.n_origins == len(demo.blocks) and len(pts.target_snaps) == len(demo.spaces)
+    snapped: list[int] = []
+    real = access.snap_points
+
+    def counting(network, points, **kwargs):
+        snapped.append(len(points))
+        return real(network, points, **kwargs)
+
+    for module in (access, pipeline, study):
+        monkeypatch.setattr(module, "snap_points", counting)
+    sweep(demo, adjacent_minutes=[3, 5], min_spaces=[3])
+    explain_block(demo, int(demo.blocks["block_id"].iloc[0]))
+    audit = compute_audit(demo.blocks, demo.spaces, demo.network, demo.config, points=pts)
+    pd.testing.assert_frame_equal(audit.gaps, demo.gaps)
+    assert snapped == []
+    sites = demo.spaces[demo.spaces["category"] == "facility"]
+    suggest_sites(demo, category="tools", add=1)
+    assert snapped == [len(sites)]  # the candidate sites only
+    w = whatif(demo, remove=[demo.spaces["space_id"].iloc[0]])
+    assert snapped[1:] == [len(demo.spaces) - 1]  # the spaces of the what-if only
+    assert w.after.points.n_origins == len(demo.blocks)

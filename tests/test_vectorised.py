@@ -23,7 +23,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from shapely.geometry import box
 
 from sharemap import coverage, gaps, villages
-from sharemap.access import join_points, snap_points, walk_col, walk_times
+from sharemap.access import join_points, prepare_points, snap_points, walk_col, walk_times
 from sharemap.blocks import block_origins
 from sharemap.config import GroupConfig
 from sharemap.network import network_from_graph
@@ -548,11 +548,10 @@ def _full_searches(monkeypatch) -> list[str]:
     return calls
 
 
-def _joined(blocks, spaces, net, config):
-    """The block origins then the spaces joined into the network, as the access stage does."""
-    so = snap_points(net, block_origins(blocks), max_snap_m=config.network.max_snap_m)
-    ss = snap_points(net, spaces, max_snap_m=config.network.max_snap_m)
-    return join_points(net, pd.concat([so, ss], ignore_index=True))
+def _prepared(blocks, spaces, net, config):
+    """The block origins and the spaces prepared on the network, as the access stage does."""
+    return prepare_points(net, block_origins(blocks), spaces,
+                          max_snap_m=config.network.max_snap_m)
 
 
 def _audit_equal(blocks, spaces, net, config, **kwargs):
@@ -574,9 +573,12 @@ def test_audit_equals_the_old_one_without_full_searches(seed, monkeypatch):
     listed = gaps[gaps["kind"] == "block"]
     assert listed["nearest_space_id"].notna().sum() > 20
     assert listed["nearest_space_id"].isna().sum() >= 2  # the island and the far block
-    # the same through the pipeline's joined points
-    _audit_equal(blocks, spaces, net, config, joined=_joined(blocks, spaces, net, config))
+    # the same through the pipeline's prepared points
+    points = _prepared(blocks, spaces, net, config)
+    _audit_equal(blocks, spaces, net, config, points=points)
     assert calls == []
+    with pytest.warns(FutureWarning, match="points=prepare_points"):  # the old keyword
+        _audit_equal(blocks, spaces, net, config, joined=points.joined)
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -586,8 +588,8 @@ def test_audit_with_tied_spaces_falls_back_to_the_full_search(seed, monkeypatch)
     calls = _full_searches(monkeypatch)
     _audit_equal(blocks, spaces, net, config)
     assert calls  # some category had a tie
-    # with the pipeline's joined points the full search runs on them (no new snapping)
-    _audit_equal(blocks, spaces, net, config, joined=_joined(blocks, spaces, net, config))
+    # with the pipeline's prepared points the full search runs on them (no new snapping)
+    _audit_equal(blocks, spaces, net, config, points=_prepared(blocks, spaces, net, config))
     assert len(calls) == 1
 
 
