@@ -1,10 +1,16 @@
-"""Atomic output writing: write to a temporary file beside the target, then rename."""
+"""Output writing: every file atomically, every CSV cell safe to open in a spreadsheet.
+
+Each writer writes a temporary file beside the target and renames it into place.
+:func:`write_csv` is the one CSV writer: text cells that a spreadsheet would run as
+a formula are neutralised (:func:`neutralise_cell`).
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +19,13 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-__all__ = ["atomic_path", "write_csv", "write_gpkg", "write_json", "write_text"]
+__all__ = ["atomic_path", "neutralise_cell", "neutralise_csv", "write_csv", "write_gpkg",
+           "write_json", "write_text"]
+
+#: First characters that make Excel, LibreOffice or Google Sheets read a cell as a
+#: formula (OWASP "CSV Injection": = + - @, tab and carriage return).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:[.,]\d*)*|[.,]\d+)(?:[eE][+-]?\d+)?%?")
 
 
 @contextlib.contextmanager
@@ -66,10 +78,44 @@ def write_json(obj: Any, path: str | os.PathLike[str]) -> Path:
     return write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n", path)
 
 
+def neutralise_cell(value: Any) -> Any:
+    """Return `value` made inert for spreadsheets when it is text that starts a formula.
+
+    A string starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets
+    a leading apostrophe, as OWASP advises (``=HYPERLINK(...)`` is shown as text, not
+    followed), unless it is a plain number such as ``-5`` or ``+82.5``, which a
+    spreadsheet reads as that number. Anything that is not a string is returned as is.
+    """
+    if (isinstance(value, str) and value.startswith(FORMULA_START)
+            and not _NUMBER.fullmatch(value)):
+        return "'" + value
+    return value
+
+
+def neutralise_csv(df: pd.DataFrame) -> pd.DataFrame:
+    """Return `df` with every text cell and column name passed through :func:`neutralise_cell`.
+
+    Numeric, boolean and date columns are left untouched (a number is never a formula).
+    """
+    out = df.rename(columns={c: neutralise_cell(c) for c in df.columns if isinstance(c, str)})
+    for pos in range(out.shape[1]):
+        col = out.iloc[:, pos]
+        if col.dtype == object or isinstance(col.dtype, pd.StringDtype):
+            out.isetitem(pos, col.map(neutralise_cell, na_action="ignore"))
+    return out
+
+
 def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
-    """Write `df` as UTF-8 CSV (with BOM, so Excel shows Korean text) atomically."""
+    """Write `df` as UTF-8 CSV (with BOM, so Excel shows Korean text) atomically.
+
+    Rows end in CRLF as RFC 4180 says, so a cell holding a line break is quoted. Text
+    cells that would start a spreadsheet formula are neutralised
+    (:func:`neutralise_csv`); this is sharemap's only CSV writer.
+    """
+    safe = neutralise_csv(df)
     with atomic_path(path) as tmp:
-        df.to_csv(tmp, index=False, encoding="utf-8-sig")
+        # CRLF rows (RFC 4180): a cell holding a lone CR or LF is then quoted
+        safe.to_csv(tmp, index=False, encoding="utf-8-sig", lineterminator="\r\n")
     return Path(path)
 
 
