@@ -1,19 +1,22 @@
-"""Content-addressed disk cache for derived layers (blocks and their origins' snaps).
+"""sharemap's one disk cache: content-addressed ``.npz`` entries (no pickle).
 
-The prepared network is cached by ``network.load_network`` (keyed on the source
-file). What a study derives from it, blocks above all, costs far more than
-reading the cached network, so it is kept too, keyed on the *content* it was
-derived from: the network's arrays, the study area, the barriers and every
-parameter, plus the code and library versions. A changed input therefore never
-hits a stale entry, whatever path it came by (a file, a download or an analyst's
-own network object).
+Three kinds of entry live here, each in its own folder of :func:`cache_dir`:
+``networks`` (the prepared walking network, keyed on the *bytes* of its source
+file, see :func:`file_digest`), ``blocks`` and ``origin_snaps`` (keyed on the
+content they were derived from: the network's arrays, the study area, the
+barriers and every parameter). Every key also holds the code and the library
+versions. A changed input therefore never hits a stale entry, whatever path it
+came by (a file, a download or an analyst's own network object).
 
-Entries are plain ``.npz`` arrays (no pickle), written atomically; the folder keeps
-the :data:`MAX_ENTRIES` most recently used entries of each kind.
+:func:`cached` is the one load-or-derive-and-save path: an entry that cannot be
+read (empty, truncated, corrupt, or of another layout) is logged as a warning and
+derived again, never an error. Entries are written atomically; each folder keeps
+the :data:`MAX_ENTRIES` most recently used entries.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -21,21 +24,21 @@ import os
 import weakref
 import zipfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
+from ._compat import package_version
 from ._io import atomic_path
 
-if TYPE_CHECKING:
-    from .network import WalkNetwork
-
-__all__ = ["MAX_ENTRIES", "cache_key", "cached_frame", "load_frame", "network_fingerprint",
-           "package_version", "save_frame"]
+__all__ = ["FRAME_CODEC", "MAX_ENTRIES", "Codec", "cache_dir", "cache_key", "cached",
+           "cached_frame", "entry_path", "file_digest", "frame_arrays", "frame_from_arrays",
+           "load_frame", "network_fingerprint", "read_entry", "save_frame", "write_entry"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +46,52 @@ logger = logging.getLogger(__name__)
 MAX_ENTRIES = 8
 
 _FINGERPRINTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+
+#: What reading a damaged ``.npz`` can raise: a 0-byte file (``EOFError``), a cut or
+#: overwritten one (``BadZipFile``, CRC errors), another layout (``KeyError``), ...
+_UNREADABLE = (OSError, EOFError, ValueError, KeyError, IndexError, TypeError,
+               zipfile.BadZipFile)
+
+T = TypeVar("T")
+
+
+class _Network(Protocol):
+    """What :func:`network_fingerprint` reads of a WalkNetwork (no import upward)."""
+
+    crs: Any
+    nodes: gpd.GeoDataFrame
+    edges: gpd.GeoDataFrame
+    edge_u: Any
+    edge_v: Any
+    edge_length: Any
+
+
+def cache_dir() -> Path:
+    """Return sharemap's per-user cache folder.
+
+    ``$SHAREMAP_CACHE_DIR`` when set, else ``$XDG_CACHE_HOME/sharemap``, else
+    ``~/.cache/sharemap``.
+    """
+    own = os.environ.get("SHAREMAP_CACHE_DIR")
+    if own:
+        return Path(own)
+    base = os.environ.get("XDG_CACHE_HOME")
+    return (Path(base) if base else Path.home() / ".cache") / "sharemap"
+
+
+def file_digest(path: str | os.PathLike[str], *, chunk_bytes: int = 1 << 20) -> str:
+    """Return the SHA-256 of a file's bytes (hex).
+
+    The network cache keys on this instead of a file's size and modification
+    time, which an edit can leave unchanged. SHA-256 runs at about 500 MB/s here
+    (CPU SHA extensions), next to 14 MB/s for parsing GraphML: about 3% of a
+    cold read (``benchmarks/bench_cache_key.py``).
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_bytes):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def _hash_update(h: Any, value: Any) -> None:
@@ -57,7 +106,7 @@ def _hash_update(h: Any, value: Any) -> None:
     h.update(b"\x1e")
 
 
-def network_fingerprint(network: WalkNetwork) -> str:
+def network_fingerprint(network: _Network) -> str:
     """Return a hash of everything in `network` that derived layers depend on.
 
     Node and edge coordinates, topology, lengths and the tags (highway, name,
@@ -81,16 +130,6 @@ def network_fingerprint(network: WalkNetwork) -> str:
     out = h.hexdigest()
     _FINGERPRINTS[network] = out
     return out
-
-
-def package_version(pkg: str, missing: str = "unknown") -> str:
-    """Return the installed version of `pkg` (`missing` when it is not installed)."""
-    from importlib import metadata
-
-    try:
-        return metadata.version(pkg)
-    except metadata.PackageNotFoundError:
-        return missing
 
 
 def _versions() -> dict[str, str]:
@@ -126,15 +165,111 @@ def cache_key(*parts: Any, code: tuple[Path, ...] = ()) -> str:
 
 def entry_path(kind: str, key: str) -> Path:
     """Return the file of cache entry `key` of `kind` (``<cache_dir>/<kind>/<key>.npz``)."""
-    from ._osm import cache_dir
-
     return cache_dir() / kind / f"{key}.npz"
 
 
-def save_frame(frame: pd.DataFrame, path: Path) -> bool:
-    """Write `frame` (numeric/bool/str columns, optional Polygon geometry) to `path`.
+def write_entry(path: Path, arrays: dict[str, Any], *, replaces: str | None = None) -> None:
+    """Write `arrays` to `path` atomically, then prune its folder.
 
-    Returns False (and writes nothing) for content this format does not hold.
+    `replaces` is a file-name prefix: other entries starting with it are removed
+    (an older version of the same source, for entries too big to keep several).
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())  # a crash must not leave a 0-byte entry behind the rename
+    if replaces is not None:
+        for old in path.parent.glob(f"{replaces}*.npz"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    _prune(path.parent)
+
+
+def read_entry(path: Path) -> dict[str, np.ndarray] | None:
+    """Read every array of entry `path`; None when absent.
+
+    Raises what a damaged file raises (see ``_UNREADABLE``); :func:`cached` turns
+    that into a warning and a fresh derivation.
+    """
+    if not path.is_file():
+        return None
+    with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as z:
+        return {name: z[name] for name in z.files}
+
+
+@dataclass(frozen=True)
+class Codec(Generic[T]):
+    """How an object becomes a dict of plain arrays (None: it cannot) and back."""
+
+    encode: Callable[[T], dict[str, Any] | None]
+    decode: Callable[[dict[str, np.ndarray]], T]
+
+
+def cached(kind: str, key: str, derive: Callable[[], T], *, what: str, codec: Codec[T],
+           valid: Callable[[T], bool] = lambda obj: True,
+           replaces: str | None = None, keep: Callable[[], bool] = lambda: True,
+           ) -> tuple[T, str]:
+    """Read entry `key` of `kind` from the cache, or `derive` it and save it there.
+
+    Parameters
+    ----------
+    kind, key
+        The entry's folder and name (:func:`entry_path`).
+    derive
+        Computes the object on a miss.
+    what
+        Names the object in log messages.
+    codec
+        Object to a dict of plain arrays (None: this object cannot be stored) and back.
+    valid
+        An entry it refuses is derived again.
+    replaces
+        See :func:`write_entry`.
+    keep
+        Called after `derive`: False means the inputs changed while being read, so
+        the result is not saved under `key`.
+
+    Returns
+    -------
+    obj, status
+        The object and how it was had: ``"hit"``, ``"miss"`` (derived and saved) or
+        ``"off"`` (derived; not storable, inputs changed, or the folder is not
+        writable, the last two logged as a warning naming `what`).
+    """
+    path = entry_path(kind, key)
+    try:
+        arrays = read_entry(path)
+        obj = codec.decode(arrays) if arrays is not None else None
+    except _UNREADABLE as exc:
+        logger.warning("Ignoring an unreadable %s cache file %s (%s: %s); deriving it again",
+                       what, path, type(exc).__name__, exc)
+        obj = None
+    if obj is not None and valid(obj):
+        with contextlib.suppress(OSError):
+            os.utime(path)  # most recently used: kept longest by _prune
+        logger.info("Loaded %s from the cache: %s", what, path)
+        return obj, "hit"
+    obj = derive()
+    if not keep():
+        logger.warning("%s changed while it was read; not caching it", what)
+        return obj, "off"
+    try:
+        arrays = codec.encode(obj)
+        if arrays is None:
+            return obj, "off"
+        write_entry(path, arrays, replaces=replaces)
+    except OSError as exc:
+        logger.warning("Could not write the %s cache file %s (%s)", what, path, exc)
+        return obj, "off"
+    return obj, "miss"
+
+
+def frame_arrays(frame: pd.DataFrame) -> dict[str, Any] | None:
+    """Encode `frame` (numeric/bool columns, optional Polygon geometry) as arrays.
+
+    None for content this format does not hold.
     """
     arrays: dict[str, Any] = {}
     columns = []
@@ -143,7 +278,7 @@ def save_frame(frame: pd.DataFrame, path: Path) -> bool:
             continue
         values = frame[col].to_numpy()
         if values.dtype.kind not in "biuf":
-            return False
+            return None
         arrays[f"col_{len(columns)}"] = values
         columns.append(str(col))
     meta: dict[str, Any] = {"columns": columns, "index": frame.index.dtype.kind in "iu"}
@@ -152,7 +287,7 @@ def save_frame(frame: pd.DataFrame, path: Path) -> bool:
     if isinstance(frame, gpd.GeoDataFrame):
         geoms = frame.geometry.to_numpy()
         if len(geoms) and not (shapely.get_type_id(geoms) == 3).all():
-            return False
+            return None
         if len(geoms):
             _, coords, offsets = shapely.to_ragged_array(geoms)
             arrays["coords"] = coords
@@ -162,62 +297,56 @@ def save_frame(frame: pd.DataFrame, path: Path) -> bool:
         meta["crs"] = frame.crs.to_wkt() if frame.crs is not None else None
         meta["n"] = len(geoms)
     arrays["meta"] = np.array(json.dumps(meta))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **arrays)
-    _prune(path.parent)
+    return arrays
+
+
+def frame_from_arrays(z: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Decode what :func:`frame_arrays` encoded."""
+    meta = json.loads(str(z["meta"]))
+    data = {col: z[f"col_{k}"] for k, col in enumerate(meta["columns"])}
+    index = z["index"] if meta["index"] else None
+    frame = pd.DataFrame(data, index=index)
+    if "geometry" not in meta:
+        return frame
+    if meta["n"]:
+        offsets = (z["offsets_0"], z["offsets_1"])
+        geoms = shapely.from_ragged_array(shapely.GeometryType.POLYGON, z["coords"], offsets)
+    else:
+        geoms = np.empty(0, dtype=object)
+    if len(geoms) != len(frame):
+        msg = f"{len(geoms)} geometries for {len(frame)} rows"
+        raise ValueError(msg)
+    gdf = gpd.GeoDataFrame(frame, geometry=geoms, crs=meta["crs"])
+    return gdf.rename_geometry(meta["geometry"]) if meta["geometry"] != "geometry" else gdf
+
+
+def save_frame(frame: pd.DataFrame, path: Path) -> bool:
+    """Write `frame` to `path` (see :func:`frame_arrays`); False (nothing written) if it cannot."""
+    arrays = frame_arrays(frame)
+    if arrays is None:
+        return False
+    write_entry(path, arrays)
     return True
 
 
 def load_frame(path: Path) -> pd.DataFrame | None:
     """Read a frame written by :func:`save_frame`; None when absent or unreadable."""
-    if not path.is_file():
-        return None
     try:
-        with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
-            data = {col: z[f"col_{k}"] for k, col in enumerate(meta["columns"])}
-            index = z["index"] if meta["index"] else None
-            frame = pd.DataFrame(data, index=index)
-            if "geometry" in meta:
-                if meta["n"]:
-                    offsets = (z["offsets_0"], z["offsets_1"])
-                    geoms = shapely.from_ragged_array(shapely.GeometryType.POLYGON,
-                                                      z["coords"], offsets)
-                else:
-                    geoms = np.empty(0, dtype=object)
-                frame = gpd.GeoDataFrame(frame, geometry=geoms, crs=meta["crs"])
-                frame = frame.rename_geometry(meta["geometry"]) if meta[
-                    "geometry"] != "geometry" else frame
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        arrays = read_entry(path)
+        return frame_from_arrays(arrays) if arrays is not None else None
+    except _UNREADABLE as exc:
         logger.warning("Ignoring an unreadable cache file %s (%s)", path, exc)
         return None
-    os.utime(path)  # most recently used: kept longest by _prune
-    return frame
 
 
 def cached_frame(kind: str, key: str, derive: Callable[[], pd.DataFrame], *, what: str,
                  valid: Callable[[pd.DataFrame], bool] = lambda frame: True
                  ) -> tuple[pd.DataFrame, str]:
-    """Read entry `key` of `kind` from the cache, or `derive` it and save it there.
+    """:func:`cached` for a (Geo)DataFrame."""
+    return cached(kind, key, derive, what=what, codec=FRAME_CODEC, valid=valid)
 
-    An entry that `valid` refuses is derived again. Returns the frame and how it was
-    had: ``"hit"``, ``"miss"`` (derived and saved) or ``"off"`` (derived; the format
-    cannot hold it or the folder is not writable, logged as a warning naming `what`).
-    """
-    path = entry_path(kind, key)
-    cached = load_frame(path)
-    if cached is not None and valid(cached):
-        logger.info("Loaded %s from the cache: %s", what, path)
-        return cached, "hit"
-    frame = derive()
-    try:
-        status = "miss" if save_frame(frame, path) else "off"
-    except OSError as exc:
-        logger.warning("Could not write the %s cache file %s (%s)", what, path, exc)
-        status = "off"
-    return frame, status
+
+FRAME_CODEC: Codec[pd.DataFrame] = Codec(frame_arrays, frame_from_arrays)
 
 
 def _prune(folder: Path) -> None:

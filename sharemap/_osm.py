@@ -8,24 +8,16 @@ download can fail into one :class:`NetworkDownloadError`.
 from __future__ import annotations
 
 import logging
-import os
-from pathlib import Path
 from typing import Any
 
 import networkx as nx
 
+from ._cache import cache_dir
 from ._errors import NetworkDownloadError
 
-__all__ = ["cache_dir", "download_walk_graph"]
+__all__ = ["download_walk_graph"]
 
 logger = logging.getLogger(__name__)
-
-
-def cache_dir() -> Path:
-    """Return sharemap's per-user cache folder (``$XDG_CACHE_HOME/sharemap`` or ``~/.cache``)."""
-    base = os.environ.get("SHAREMAP_CACHE_DIR") or os.environ.get("XDG_CACHE_HOME")
-    root = Path(base) if base else Path.home() / ".cache"
-    return root if os.environ.get("SHAREMAP_CACHE_DIR") else root / "sharemap"
 
 
 def download_walk_graph(*, place: str | None = None,

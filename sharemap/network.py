@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import logging
-import zipfile
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -26,8 +25,8 @@ from pyproj import CRS
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-from . import _graphml
-from ._cache import package_version
+from . import _cache, _graphml
+from ._compat import package_version
 from ._crs import require_projected
 from ._errors import InputDataError, MissingDependencyError
 
@@ -583,23 +582,23 @@ def network_from_bbox(bbox: tuple[float, float, float, float], *,
                               source=f"bbox:{','.join(str(b) for b in bbox)}")
 
 
-#: Bump when the prepared network's content or the cache file layout changes.
-_CACHE_FORMAT = 1
+#: Bump when the prepared network's content or the cache entry layout changes.
+_CACHE_FORMAT = 2
 _FILE_SOURCES = ("graphml", "osm_xml", "osm_pbf")
 
 
-def _cache_file(kind: str, value: Any, target: CRS) -> Path | None:
-    """Name the cache file of a prepared network (None when the source is not readable).
+def _cache_key(kind: str, value: Any, target: CRS) -> tuple[str, str] | None:
+    """Name the cache entry of a prepared network: ``(prefix, key)``; None if unreadable.
 
-    The name holds a hash of what the network depends on: the source (for files:
-    resolved path, size and modification time), the CRS, the versions of sharemap
-    and osmnx, and the code of this module and of the GraphML reader; so a changed
-    file, CRS or release misses.
+    The key hashes what the network depends on: for a file, its *content*
+    (:func:`sharemap._cache.file_digest`; a file edited in place keeps its size and
+    may keep its modification time), else the place name or bounding box; the CRS;
+    the versions of sharemap and osmnx; and the code of this module and of the
+    GraphML reader. The prefix names the source, so a newer version of the same
+    file replaces the older entry instead of piling up beside it.
     """
     import hashlib
     import json
-
-    from ._osm import cache_dir
 
     code = hashlib.sha256(Path(__file__).read_bytes())
     code.update(Path(_graphml.__file__).read_bytes())  # the GraphML reader's code too
@@ -610,28 +609,25 @@ def _cache_file(kind: str, value: Any, target: CRS) -> Path | None:
     if kind in _FILE_SOURCES:
         try:
             p = Path(value).resolve()
-            st = p.stat()
+            parts["sha256"] = _cache.file_digest(p)
         except OSError:
             return None
         ident = str(p)
-        parts.update(path=ident, size=st.st_size, mtime_ns=st.st_mtime_ns)
     else:
         ident = json.dumps(value if isinstance(value, str) else list(value))
         parts["value"] = ident
     slug = hashlib.sha256(f"{kind}:{ident}".encode()).hexdigest()[:12]
     key = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_dir() / "networks" / f"{slug}-{key}.npz"
+    return f"{slug}-", f"{slug}-{key}"
 
 
-def _save_cached(net: WalkNetwork, path: Path) -> bool:
-    """Write `net` to `path` atomically as plain arrays (no pickle); False if it cannot."""
+def _network_arrays(net: WalkNetwork) -> dict[str, Any] | None:
+    """Encode `net` as plain arrays (no pickle); None if it cannot be."""
     import json
-
-    from ._io import atomic_path
 
     geoms = net.edges.geometry.to_numpy()
     if len(geoms) and not (shapely.get_type_id(geoms) == 1).all():
-        return False
+        return None
     arrays: dict[str, Any] = {}
     osmid = net.nodes["osmid"].to_numpy()
     if osmid.dtype.kind in "iu":
@@ -641,7 +637,7 @@ def _save_cached(net: WalkNetwork, path: Path) -> bool:
     for col in _TAG_COLUMNS:
         codes, values = pd.factorize(net.edges[col])
         if (codes < 0).any():
-            return False
+            return None
         arrays[f"{col}_codes"] = codes.astype(np.int32)
         arrays[f"{col}_values"] = np.asarray(values, dtype=str)
     coords, index = shapely.get_coordinates(geoms, return_index=True)
@@ -651,30 +647,27 @@ def _save_cached(net: WalkNetwork, path: Path) -> bool:
         length_m=net.edge_length, crs=np.array(net.crs.to_wkt()),
         info=np.array(json.dumps(net.info)),
     )
-    with atomic_path(path) as tmp:
-        np.savez(tmp, **arrays)
-    for old in path.parent.glob(f"{path.name.split('-')[0]}-*.npz"):
-        if old != path:
-            old.unlink(missing_ok=True)
-    return True
+    return arrays
 
 
-def _load_cached(path: Path) -> WalkNetwork:
+def _network_from_arrays(z: dict[str, Any]) -> WalkNetwork:
+    """Decode what :func:`_network_arrays` encoded."""
     import json
 
-    with np.load(path, allow_pickle=False) as z:
-        crs = CRS.from_wkt(str(z["crs"]))
-        osmid = z["osmid"] if "osmid" in z else z["osmid_str"].astype(object)
-        nodes = gpd.GeoDataFrame({"osmid": osmid}, geometry=shapely.points(z["node_xy"]),
-                                 crs=crs)
-        frame = pd.DataFrame({"u": z["u"], "v": z["v"]})
-        for col in _TAG_COLUMNS:
-            frame[col] = z[f"{col}_values"].astype(object)[z[f"{col}_codes"]]
-            frame[col] = frame[col].astype(str)
-        frame["length_m"] = z["length_m"]
-        lines = shapely.linestrings(z["edge_xy"], indices=z["edge_index"])
-        edges = gpd.GeoDataFrame(frame, geometry=lines, crs=crs)
-        info = json.loads(str(z["info"]))
+    crs = CRS.from_wkt(str(z["crs"]))
+    osmid = z["osmid"] if "osmid" in z else z["osmid_str"].astype(object)
+    nodes = gpd.GeoDataFrame({"osmid": osmid}, geometry=shapely.points(z["node_xy"]), crs=crs)
+    frame = pd.DataFrame({"u": z["u"], "v": z["v"]})
+    for col in _TAG_COLUMNS:
+        frame[col] = z[f"{col}_values"].astype(object)[z[f"{col}_codes"]]
+        frame[col] = frame[col].astype(str)
+    frame["length_m"] = z["length_m"]
+    lines = shapely.linestrings(z["edge_xy"], indices=z["edge_index"])
+    if len(lines) != len(frame):
+        msg = f"{len(lines)} edge lines for {len(frame)} edges"
+        raise ValueError(msg)
+    edges = gpd.GeoDataFrame(frame, geometry=lines, crs=crs)
+    info = json.loads(str(z["info"]))
     return WalkNetwork(nodes=nodes, edges=edges, crs=crs, info=info)
 
 
@@ -691,7 +684,7 @@ def load_network(config: StudyConfig | NetworkConfig, *, crs: Any = None,
         The metric CRS (defaults to the study's).
     cache
         Keep the prepared network in the user cache folder
-        (``sharemap._osm.cache_dir() / "networks"``; ``SHAREMAP_CACHE_DIR`` overrides)
+        (``sharemap._cache.cache_dir() / "networks"``; ``SHAREMAP_CACHE_DIR`` overrides)
         and read it from there next time.
 
     Returns
@@ -704,10 +697,11 @@ def load_network(config: StudyConfig | NetworkConfig, *, crs: Any = None,
     -----
     Reading and projecting an OSM file dominates a study's run time; the prepared
     network (node and edge arrays, no pickle) loads in a fraction of it. The cache
-    entry is keyed on the source file's path, size and modification time (or the
+    entry is keyed on the source file's content (SHA-256 of its bytes; or the
     place name or bounding box), the CRS and the software versions, so a changed
     file or CRS is read afresh; entries for an older version of the same source
-    are removed. A downloaded place is cached like osmnx caches its responses: clear
+    are removed. An unreadable entry is logged as a warning and rebuilt. A
+    downloaded place is cached like osmnx caches its responses: clear
     the folder to fetch OpenStreetMap again.
     """
     net_cfg = getattr(config, "network", config)
@@ -720,22 +714,20 @@ def load_network(config: StudyConfig | NetworkConfig, *, crs: Any = None,
         "place": network_from_place,
         "bbox": network_from_bbox,
     }
-    path = _cache_file(net_cfg.source, net_cfg.value, target) if cache else None
-    if path is not None and path.is_file():
-        try:
-            net = _load_cached(path)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-            logger.warning("Ignoring an unreadable network cache file %s (%s)", path, exc)
-        else:
-            logger.info("Loaded the prepared walking network from the cache: %s", path)
-            return WalkNetwork(nodes=net.nodes, edges=net.edges, crs=net.crs,
-                               info={**net.info, "cache": "hit"})
-    net = loaders[net_cfg.source](net_cfg.value, crs=target)
-    status = "off"
-    if path is not None:
-        try:
-            status = "miss" if _save_cached(net, path) else "off"
-        except OSError as exc:
-            logger.warning("Could not write the network cache file %s (%s)", path, exc)
+    load = loaders[net_cfg.source]
+    named = _cache_key(net_cfg.source, net_cfg.value, target) if cache else None
+    if named is None:
+        net, status = load(net_cfg.value, crs=target), "off"
+    else:
+        prefix, key = named
+
+        def unchanged() -> bool:  # the file was not edited while it was being read
+            return _cache_key(net_cfg.source, net_cfg.value, target) == named
+
+        net, status = _cache.cached(
+            "networks", key, lambda: load(net_cfg.value, crs=target),
+            what="prepared walking network",
+            codec=_cache.Codec(_network_arrays, _network_from_arrays), replaces=prefix,
+            keep=unchanged if net_cfg.source in _FILE_SOURCES else lambda: True)
     return WalkNetwork(nodes=net.nodes, edges=net.edges, crs=net.crs,
                        info={**net.info, "cache": status})

@@ -20,6 +20,7 @@ import pandas as pd
 import shapely
 
 from . import _cache, _io
+from ._compat import package_version
 from ._crs import to_web_crs
 from ._errors import InputDataError
 from .access import (
@@ -302,7 +303,7 @@ def _access(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
 
 def _versions() -> dict[str, str]:
     return {"python": platform.python_version(),
-            **{pkg: _cache.package_version(pkg, missing="not installed") for pkg in (
+            **{pkg: package_version(pkg, missing="not installed") for pkg in (
                 "sharemap", "geopandas", "shapely", "pyproj", "osmnx", "networkx", "numpy",
                 "pandas", "scipy", "folium")}}
 

@@ -184,3 +184,115 @@ def test_block_snaps_are_the_studys_own_and_equal_a_fresh_snapping(cache_dir):
     # a result whose blocks no longer match its snaps snaps them again
     fewer = replace(result, blocks=result.blocks.iloc[:5])
     pd.testing.assert_frame_equal(fewer.block_snaps(), fresh.iloc[:5])
+
+
+# ------------------------------------------------------ issue 16 #2, #8; issue 13 one cache
+
+
+def test_network_cache_keys_on_content_not_on_size_and_mtime(seoul_data, tmp_path, cache_dir):
+    """Issue 16 #2: the real GraphML edited in place (same size, mtime restored) misses."""
+    import os
+    import shutil
+
+    from sharemap.config import NetworkConfig
+
+    path = tmp_path / "walk.graphml"
+    shutil.copyfile(seoul_data / "network" / "dongdaemun_walk.graphml", path)
+    cfg = NetworkConfig(source="graphml", value=path)
+    first = load_network(cfg, crs="EPSG:5186")
+    assert first.info["cache"] == "miss"
+    stat = path.stat()
+    data = path.read_bytes()
+    assert data.count(b"127.05") > 100
+    path.write_bytes(data.replace(b"127.05", b"127.95"))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert (path.stat().st_size, path.stat().st_mtime_ns) == (stat.st_size, stat.st_mtime_ns)
+
+    second = load_network(cfg, crs="EPSG:5186")
+    assert second.info["cache"] == "miss"  # not the old network under the old key
+    fresh = load_network(cfg, crs="EPSG:5186", cache=False)
+    for net in (second, load_network(cfg, crs="EPSG:5186")):  # the next one is a hit
+        np.testing.assert_array_equal(
+            shapely.get_coordinates(net.nodes.geometry.to_numpy()),
+            shapely.get_coordinates(fresh.nodes.geometry.to_numpy()))
+    assert not np.allclose(shapely.get_coordinates(first.nodes.geometry.to_numpy())[:, 0].max(),
+                           shapely.get_coordinates(fresh.nodes.geometry.to_numpy())[:, 0].max())
+    assert len(_entries(cache_dir, "networks")) == 1  # the edited file replaced its entry
+
+
+def test_file_changed_while_read_is_not_cached(tmp_path, cache_dir, monkeypatch):
+    from sharemap import network as network_module
+
+    cfg = _demo_config()
+    path = tmp_path / "walk.osm"
+    path.write_bytes(cfg.network.value.read_bytes())
+    real = network_module.network_from_osm_xml
+
+    def edit_while_reading(p, **kwargs):
+        net = real(p, **kwargs)
+        path.write_bytes(path.read_bytes() + b"\n")
+        return net
+
+    monkeypatch.setattr(network_module, "network_from_osm_xml", edit_while_reading)
+    net_cfg = replace(cfg.network, source="osm_xml", value=path)
+    assert load_network(net_cfg, crs=cfg.crs).info["cache"] == "off"
+    assert not _entries(cache_dir, "networks")
+
+
+def _damage(path, how):
+    data = path.read_bytes()
+    if how == "empty":
+        path.write_bytes(b"")
+    elif how == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif how == "flipped":
+        mid = len(data) // 2
+        path.write_bytes(data[:mid] + bytes([data[mid] ^ 0xFF]) + data[mid + 1:])
+    else:
+        path.write_bytes(b"PK\x03\x04 not really a zip")
+
+
+@pytest.mark.parametrize("how", ["empty", "truncated", "flipped", "garbage"])
+def test_damaged_entries_in_every_cache_folder_warn_and_are_rebuilt(cache_dir, caplog, how):
+    """Issue 16 #8: a 0-byte (or otherwise damaged) .npz never stops a run."""
+    first = pipeline.run_study(_demo_config())
+    kinds = ("networks", "blocks", "origin_snaps")
+    for kind in kinds:
+        (entry,) = _entries(cache_dir, kind)
+        _damage(entry, how)
+    with caplog.at_level("WARNING", logger="sharemap"):
+        second = pipeline.run_study(_demo_config())
+    assert second.summary["cache"] == {"network": "miss", "blocks": "miss",
+                                      "origin_snaps": "miss"}
+    assert caplog.text.count("Ignoring an unreadable") == 3
+    pd.testing.assert_frame_equal(second.coverage, first.coverage)
+    third = pipeline.run_study(_demo_config())  # the rebuilt entries are whole again
+    assert set(third.summary["cache"].values()) == {"hit"}
+
+
+def _imports(module_file):
+    """``{(module, name)}`` of a module's relative imports, TYPE_CHECKING ones too."""
+    import ast
+
+    tree = ast.parse(module_file.read_text(encoding="utf-8"))
+    return {(node.module or "", alias.name) for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.level == 1 for alias in node.names}
+
+
+def test_one_cache_module_with_no_cycle_and_no_download_module():
+    """Issue 13: _cache owns the cache folder; it imports neither network nor _osm."""
+    from pathlib import Path
+
+    import sharemap
+
+    pkg = Path(sharemap.__file__).parent
+    cache_imports = {mod for mod, _ in _imports(pkg / "_cache.py")}
+    assert not cache_imports & {"network", "_osm", "pipeline", "blocks", "access"}
+    for module in ("network.py", "pipeline.py", "_cache.py"):
+        assert ("_osm", "cache_dir") not in _imports(pkg / module)
+    assert ("_cache", "package_version") not in _imports(pkg / "network.py")
+    network_src = (pkg / "network.py").read_text(encoding="utf-8")
+    assert "np.savez" not in network_src and "np.load" not in network_src  # one implementation
+    defined = [f.name for f in pkg.glob("*.py")
+               if "def package_version(" in f.read_text(encoding="utf-8")]
+    assert defined == ["_compat.py"]
