@@ -51,7 +51,8 @@ import shapely
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from sharemap import _engine
-from sharemap.access import isochrones, join_points, snap_points
+from sharemap.access import join_points, snap_points
+from sharemap.isochrones import isochrones
 from sharemap.network import WalkNetwork, undirected_csr
 
 CRS = "EPSG:5186"
@@ -239,7 +240,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
     n_iso = min(args.isochrones, 100) if args.small else args.isochrones
     t = Timer()
     out: dict[str, Any] = {"machine": machine(), "backend": _engine.default_backend(),
-                           "threads": _engine._threads()}
+                           "threads": _engine.threads()}
     print(f"machine: {out['machine']}; engine: {out['backend']} on {out['threads']} threads")
 
     # warm the compiled kernels (loads numba's cache; compiles on a new machine)
@@ -452,10 +453,11 @@ def exact_isochrones(net: WalkNetwork, points: gpd.GeoDataFrame,
     and whether every outline covers the exact polygon less half a grid cell and stays
     within a cell of it.
     """
-    from sharemap.access import _m_per_min, _pieces, _reach_table, _segments
+    from sharemap.access import metres_per_minute
+    from sharemap.isochrones import _pieces, _reach_table, _segments  # the same segments
 
     snaps = snap_points(net, points)
-    budget = 15 * _m_per_min(4.8)
+    budget = 15 * metres_per_minute(4.8)
     start = time.perf_counter()
     reach = _reach_table(net, snaps, budget)
     owner, segs = _segments(net, *_pieces(net, reach, snaps, budget))

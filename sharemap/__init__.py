@@ -29,7 +29,6 @@ from ._errors import (
 )
 from .access import PreparedPoints as PreparedPoints
 from .access import count_within as count_within
-from .access import isochrones as isochrones
 from .access import prepare_points as prepare_points
 from .access import snap_points as snap_points
 from .access import spaces_within as spaces_within
@@ -41,6 +40,10 @@ from .config import StudyConfig as StudyConfig
 from .config import read_config as read_config
 from .coverage import compute_coverage as compute_coverage
 from .coverage import read_boundaries as read_boundaries
+
+# `sharemap.isochrones` is the function, bound after its module (sharemap/isochrones.py)
+# is imported; the module stays importable as `from sharemap.isochrones import ...`
+from .isochrones import isochrones as isochrones
 from .layers import read_layer as read_layer
 from .layers import read_layers as read_layers
 from .network import WalkNetwork as WalkNetwork

@@ -48,6 +48,7 @@ __all__ = [
     "multi_source",
     "multi_source_many",
     "pairs_within",
+    "threads",
 ]
 
 logger = logging.getLogger(__name__)
@@ -85,7 +86,8 @@ def _backend(backend: str | None) -> str:
     return name
 
 
-def _threads() -> int:
+def threads() -> int:
+    """Return the number of threads the searches use: the cores this process may use, at most 8."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not on Linux
@@ -332,7 +334,7 @@ def _chunks(n_groups: int, parts: int) -> list[tuple[int, int]]:
 
 
 def _map(fn: Callable[[int, int], Any], n_groups: int) -> list[Any]:
-    chunks = _chunks(n_groups, _threads())
+    chunks = _chunks(n_groups, threads())
     if len(chunks) <= 1:
         return [fn(a, b) for a, b in chunks]
     with ThreadPoolExecutor(max_workers=len(chunks)) as pool:

@@ -1,4 +1,4 @@
-"""Walking access: snapping points to the network, walk times, reachable spaces, isochrones.
+"""Walking access: snapping points to the network, walk times, reachable spaces.
 
 Every distance here follows ``SPEC.md``: a point joins the network at the nearest
 point of the nearest edge; from there it walks along that edge (in both
@@ -10,8 +10,8 @@ connected directly along it, and every answer is an exact shortest path.
 Prepare once, then measure: :func:`prepare_points` snaps a set of origins and a set
 of targets and joins them into the network (a :class:`PreparedPoints`, which also
 says which points are off the network); :func:`walk_times`, :func:`spaces_within`,
-:func:`count_within` and :func:`isochrones` take it in place of the network, and so
-do the study's stages, so a study snaps its points once. Given the network and
+:func:`count_within` and :func:`sharemap.isochrones.isochrones` take it in place of the
+network, and so do the study's stages, so a study snaps its points once. Given the network and
 plain points instead, each measure prepares them itself.
 
 The searches run in :mod:`sharemap._engine`: compiled bounded Dijkstra searches
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +33,6 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 from scipy import sparse
-from tqdm import tqdm  # not tqdm.auto: it warns in Jupyter without ipywidgets
 
 from ._crs import check_same_crs
 from ._errors import InputDataError
@@ -46,9 +44,10 @@ __all__ = [
     "PreparedPoints",
     "as_prepared",
     "count_within",
-    "isochrones",
     "join_points",
+    "metres_per_minute",
     "nearest_distance",
+    "point_array",
     "prepare_points",
     "snap_points",
     "spaces_within",
@@ -70,12 +69,17 @@ def walk_col(category: str) -> str:
     return f"walk_min_{category}"
 
 
-def _m_per_min(walk_speed_kmh: float) -> float:
+def metres_per_minute(walk_speed_kmh: float) -> float:
+    """Return the metres walked per minute at `walk_speed_kmh` (4.8 km/h: 80 m)."""
     return walk_speed_kmh * 1000.0 / 60.0
 
 
-def _points(geoms: gpd.GeoSeries | gpd.GeoDataFrame, network: WalkNetwork,
-            what: str) -> npt.NDArray[np.object_]:
+def point_array(geoms: gpd.GeoSeries | gpd.GeoDataFrame, network: WalkNetwork,
+                what: str) -> npt.NDArray[np.object_]:
+    """Return `geoms` as an array of points (representative points of other shapes).
+
+    Raises CRSError (naming `what`) unless they are in the network's CRS.
+    """
     series = geoms.geometry if isinstance(geoms, gpd.GeoDataFrame) else geoms
     check_same_crs(series.crs, network.crs, f"{what} and the network")
     arr = series.to_numpy()
@@ -116,7 +120,7 @@ def snap_points(network: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, 
     Vectorised with shapely's STRtree ``query_nearest``; ties go to the edge
     listed first.
     """
-    arr = _points(points, network, "points")
+    arr = point_array(points, network, "points")
     n = len(arr)
     edge = np.full(n, -1, dtype=np.int64)
     offset = np.full(n, np.nan)
@@ -384,10 +388,11 @@ Points = gpd.GeoSeries | gpd.GeoDataFrame
 class PreparedPoints:
     """Origins and targets snapped to the network and joined into it: prepare once, measure often.
 
-    Made by :func:`prepare_points`. Every measure of this module (and the study's
-    stages) takes one: walk times, pairs and counts within a walk, nearest spaces,
-    isochrones. Snapping and joining are the costly part of a small query (seconds
-    for 100,000 points); the searches then touch only the nodes they reach.
+    Made by :func:`prepare_points`. Every measure takes one: walk times, pairs and
+    counts within a walk (this module), nearest spaces (:mod:`sharemap.gaps`),
+    isochrones (:mod:`sharemap.isochrones`), and the study's stages. Snapping and
+    joining are the costly part of a small query (seconds for 100,000 points); the
+    searches then touch only the nodes they reach.
 
     Attributes
     ----------
@@ -499,6 +504,8 @@ def _positions(prepared: pd.Index, given: Points | pd.Index | None,
     if given is None:
         return np.arange(len(prepared), dtype=np.int64)
     labels = given if isinstance(given, pd.Index) else given.index
+    if not len(labels):
+        return np.empty(0, dtype=np.int64)
     if labels.equals(prepared):
         return np.arange(len(prepared), dtype=np.int64)
     pos = prepared.get_indexer(labels) if prepared.is_unique else None
@@ -542,7 +549,8 @@ def prepare_points(network: WalkNetwork, origins: Points | pd.DataFrame,
     -------
     points
         The prepared points, for :func:`walk_times`, :func:`spaces_within`,
-        :func:`count_within`, :func:`isochrones` and the study's stages.
+        :func:`count_within`, :func:`sharemap.isochrones.isochrones` and the
+        study's stages.
 
     Examples
     --------
@@ -564,8 +572,9 @@ def prepare_points(network: WalkNetwork, origins: Points | pd.DataFrame,
                           max_snap_m=float(max_snap_m))
 
 
-def as_prepared(network: WalkNetwork | PreparedPoints, origins: Points, targets: Points, *,
-                max_snap_m: float | None = None) -> PreparedPoints:
+def as_prepared(network: WalkNetwork | PreparedPoints, origins: Points | pd.Index,
+                targets: Points | pd.Index, *, max_snap_m: float | None = None
+                ) -> PreparedPoints:
     """Return `origins` and `targets` prepared: from prepared points, or on a network.
 
     What every measure that takes "a network, or points prepared on it" calls first.
@@ -576,7 +585,7 @@ def as_prepared(network: WalkNetwork | PreparedPoints, origins: Points, targets:
         The walking network, or points prepared on it (:func:`prepare_points`) that
         include `origins` and `targets` (by index label).
     origins, targets
-        The points the measure is for.
+        The points the measure is for (with prepared points, index labels will do).
     max_snap_m
         The snapping limit: default 250 m, or the prepared points' own (another
         value with prepared points is an error).
@@ -659,7 +668,7 @@ def walk_times(network: WalkNetwork | PreparedPoints, origins: Points,
     cats = _categories(spaces, category_col)
     points = as_prepared(network, origins, spaces, max_snap_m=max_snap_m)
     o_idx, s_idx = points.origin_idx, points.target_idx
-    speed = _m_per_min(walk_speed_kmh)
+    speed = metres_per_minute(walk_speed_kmh)
     labels = spaces[category_col].astype(str).to_numpy()
     out = {walk_col(c): nearest_distance(points.joined, o_idx, s_idx[labels == c]) / speed
            for c in cats}
@@ -698,7 +707,7 @@ def spaces_within(network: WalkNetwork | PreparedPoints, origins: Points,
     """
     points = as_prepared(network, origins, spaces, max_snap_m=max_snap_m)
     o_idx, s_idx = points.origin_idx, points.target_idx
-    speed = _m_per_min(walk_speed_kmh)
+    speed = metres_per_minute(walk_speed_kmh)
     pairs = within_pairs(points.joined, o_idx, s_idx, max_m=minutes * speed)
     return pd.DataFrame({
         "origin": origins.index.to_numpy()[pairs["origin"].to_numpy()],
@@ -741,7 +750,7 @@ def count_within(network: WalkNetwork | PreparedPoints, origins: Points,
     cats = _categories(spaces, category_col)
     points = as_prepared(network, origins, spaces, max_snap_m=max_snap_m)
     o_idx, s_idx = points.origin_idx, points.target_idx
-    speed = _m_per_min(walk_speed_kmh)
+    speed = metres_per_minute(walk_speed_kmh)
     mins = sorted({float(m) for m in minutes})
     labels = pd.Categorical(spaces[category_col].astype(str), categories=cats).codes
     counts = within_counts(points.joined, o_idx, s_idx, labels.astype(np.int64),
@@ -754,251 +763,17 @@ def count_within(network: WalkNetwork | PreparedPoints, origins: Points,
     return pd.DataFrame(out, index=origins.index)
 
 
-# ------------------------------------------------------------------------- isochrones
+def __getattr__(name: str) -> Any:
+    # isochrones moved to their own module, sharemap.isochrones (the one import of
+    # this module that points up; the import contract allows it)
+    if name == "isochrones":
+        import warnings
 
-#: Points per batch of isochrone searches (bounds the memory of the reach tables).
-_ISO_BATCH = 128
+        from .isochrones import isochrones  # the module, not sharemap.isochrones
 
-
-def _engine_threads() -> int:
-    from . import _engine
-
-    return _engine._threads()
-
-
-def _reach_table(network: WalkNetwork, snaps: pd.DataFrame, budget_m: float
-                 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
-                            npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """For every point, the edges it reaches: (point, edge, walk to ``u``, walk to ``v``).
-
-    One bounded search per point, started at both ends of its street; a walk is
-    ``inf`` at an end not reached within `budget_m`.
-    """
-    from . import _engine
-
-    k = len(snaps)
-    eu = network.edge_u[snaps["edge"].to_numpy()]
-    ev = network.edge_v[snaps["edge"].to_numpy()]
-    src = np.column_stack([eu, ev]).ravel()
-    off = snaps[["dist_u_m", "dist_v_m"]].to_numpy(np.float64).ravel()
-    n = network.n_nodes
-    g, node, d = _engine.pairs_within(network.csr, src, off, np.arange(n), np.zeros(n),
-                                      max_m=budget_m, group_ptr=np.arange(0, 2 * k + 1, 2))
-    ptr, inc_edge, inc_end = network.node_edges
-    cnt = ptr[node + 1] - ptr[node]
-    rep = np.repeat(np.arange(len(node)), cnt)
-    first = np.cumsum(cnt) - cnt
-    pos = ptr[node][rep] + np.arange(int(cnt.sum())) - first[rep]
-    m = len(network.edges)
-    keys, inv = np.unique(g[rep] * m + inc_edge[pos], return_inverse=True)
-    du = np.full(len(keys), np.inf)
-    dv = np.full(len(keys), np.inf)
-    at_u = inc_end[pos] == 0
-    du[inv[at_u]] = d[rep][at_u]
-    dv[inv[~at_u]] = d[rep][~at_u]
-    return keys // m, keys % m, du, dv
-
-
-def _pieces(network: WalkNetwork, reach: tuple[npt.NDArray[Any], ...], snaps: pd.DataFrame,
-            budget: float) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
-                                    npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Return the reached stretch ``[a, b]`` (metres from ``u``) of each edge, per point."""
-    pt, e, du, dv = reach
-    length = network.edge_length[e]
-    ra = budget - du
-    rb = budget - dv
-    full = (np.maximum(ra, 0) + np.maximum(rb, 0) >= length) & ((ra > 0) | (rb > 0))
-    from_u = ~full & (ra > 0)
-    from_v = ~full & (rb > 0)
-    # the point's own street, walked both ways from the snap position
-    r = budget - snaps["offset_m"].to_numpy(np.float64)
-    own = np.flatnonzero(r > 0)
-    oe = snaps["edge"].to_numpy(np.int64)[own]
-    op = snaps["position_m"].to_numpy(np.float64)[own]
-    return (
-        np.concatenate([pt[full], pt[from_u], pt[from_v], own]),
-        np.concatenate([e[full], e[from_u], e[from_v], oe]),
-        np.concatenate([np.zeros(full.sum()), np.zeros(from_u.sum()),
-                        length[from_v] - rb[from_v], np.maximum(op - r[own], 0.0)]),
-        np.concatenate([length[full], np.minimum(ra[from_u], length[from_u]), length[from_v],
-                        np.minimum(op + r[own], network.edge_length[oe])]),
-    )
-
-
-def _segments(network: WalkNetwork, owner: npt.NDArray[np.int64], edge: npt.NDArray[np.int64],
-              a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]
-              ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-    """Cut each edge stretch ``[a, b]`` into straight segments ``(x1, y1, x2, y2)``."""
-    xy, vptr, along = network.edge_vertices
-    nseg = vptr[edge + 1] - vptr[edge] - 1
-    rep = np.repeat(np.arange(len(edge)), nseg)
-    first = np.cumsum(nseg) - nseg
-    j = vptr[edge][rep] + np.arange(int(nseg.sum())) - first[rep]
-    c0, c1 = along[j], along[j + 1]
-    lo, hi = a[rep], b[rep]
-    keep = (c1 > lo) & (c0 < hi) & (hi > lo)
-    j, c0, c1, lo, hi, rep = j[keep], c0[keep], c1[keep], lo[keep], hi[keep], rep[keep]
-    step = c1 - c0
-    t0 = ((np.maximum(lo, c0) - c0) / step)[:, None]
-    t1 = ((np.minimum(hi, c1) - c0) / step)[:, None]
-    p, q = xy[j], xy[j + 1]
-    return owner[rep], np.hstack([p + t0 * (q - p), p + t1 * (q - p)])
-
-
-def _connectors(points: npt.NDArray[np.object_], network: WalkNetwork, snaps: pd.DataFrame,
-                budget: float) -> npt.NDArray[np.float64]:
-    """Return the walk from each point towards its street, as far as `budget` allows."""
-    lines = network.edges.geometry.to_numpy()[snaps["edge"].to_numpy()]
-    on_street = shapely.line_interpolate_point(lines, snaps["position_m"].to_numpy())
-    start = shapely.get_coordinates(points)
-    end = shapely.get_coordinates(on_street)
-    off = snaps["offset_m"].to_numpy(np.float64)
-    frac = np.divide(np.minimum(budget, off), off, out=np.zeros_like(off), where=off > 0)
-    return np.hstack([start, start + frac[:, None] * (end - start)])
-
-
-def _contour(field: npt.NDArray[np.float64], xs: npt.NDArray[np.float64],
-             ys: npt.NDArray[np.float64], level: float) -> shapely.Geometry:
-    """Trace the region ``field <= level`` as a (multi)polygon, with holes."""
-    import contourpy
-
-    gen = contourpy.contour_generator(xs, ys, field, name="serial",
-                                      fill_type=contourpy.FillType.OuterOffset)
-    pts, offs = gen.filled(-1.0, level)
-    if not len(pts):
-        return shapely.Polygon()
-    coords = np.concatenate(pts)
-    ring_len = np.concatenate([np.diff(o) for o in offs])
-    n_rings = np.array([len(o) - 1 for o in offs])
-    rings = shapely.linearrings(coords, indices=np.repeat(np.arange(len(ring_len)), ring_len))
-    polys = shapely.polygons(rings, indices=np.repeat(np.arange(len(offs)), n_rings))
-    geom = polys[0] if len(polys) == 1 else shapely.multipolygons(polys)
-    return geom if shapely.is_valid(geom) else shapely.make_valid(geom)
-
-
-def _nested_polygons(segs_by_level: list[npt.NDArray[np.float64]], buffer_m: float,
-                     px: float) -> list[shapely.Geometry]:
-    """Polygons within `buffer_m` of each level's segments, each containing the last.
-
-    One distance field per point: each level lowers the previous level's field with
-    its own segments, so the fields are nested by construction, and so are their
-    contours (a lower field crosses the level farther out along every grid line, and
-    a saddle cell joins whenever the higher field's does), up to floating-point
-    rounding of the crossing points (about 1e-10 m).
-    """
-    from . import _engine
-
-    allseg = segs_by_level[-1]
-    if not len(allseg):
-        return [shapely.Polygon() for _ in segs_by_level]
-    margin = buffer_m + 2 * px
-    lo = np.minimum(allseg[:, [0, 1]], allseg[:, [2, 3]]).min(axis=0) - margin
-    hi = np.maximum(allseg[:, [0, 1]], allseg[:, [2, 3]]).max(axis=0) + margin
-    nx_, ny_ = (np.ceil((hi - lo) / px).astype(int) + 1).tolist()
-    xs = lo[0] + px * np.arange(nx_)
-    ys = lo[1] + px * np.arange(ny_)
-    field = np.full((ny_, nx_), 2.0 * buffer_m)
-    out = []
-    for segs in segs_by_level:
-        field = _engine.distance_field(segs, x0=lo[0], y0=lo[1], px=px, shape=(ny_, nx_),
-                                       radius=buffer_m, field=field.copy())
-        out.append(_contour(field, xs, ys, buffer_m))
-    return out
-
-
-def isochrones(network: WalkNetwork, points: gpd.GeoDataFrame, *,
-               minutes: Sequence[float] = (5, 10, 15),
-               walk_speed_kmh: float = DEFAULT_SPEED_KMH, buffer_m: float = 25.0,
-               max_snap_m: float = 250.0, resolution_m: float | None = None,
-               progress: bool = False) -> gpd.GeoDataFrame:
-    """Street-following isochrone polygons for each point and walking time.
-
-    Parameters
-    ----------
-    network
-        The walking network.
-    points
-        Points in the network's CRS (their other columns are carried over).
-    minutes
-        Walking times; polygons are nested (5 ⊂ 10 ⊂ 15).
-    walk_speed_kmh
-        Walking speed.
-    buffer_m
-        Half-width of the band drawn around every reached street.
-    max_snap_m
-        Points farther than this from the network get no polygon.
-    resolution_m
-        Grid spacing of the distance field the outline is traced on (default
-        `buffer_m` / 3).
-    progress
-        Show a progress bar.
-
-    Returns
-    -------
-    isochrones
-        One row per point on the network and time: the point's columns (its index
-        as ``index``), ``minutes``, and the polygon: every place within `buffer_m`
-        of the streets reached (including the reached part of edges where time runs
-        out, and the walk from the point to its street).
-
-    Notes
-    -----
-    One bounded search per point (from both ends of its street) gives the walk to
-    every node within the longest time; from it, the reached stretch of every edge
-    at each time, cut into straight segments with plain array arithmetic. Instead of
-    buffering and unioning segments with GEOS (tens of milliseconds per polygon),
-    the exact distance to the nearest reached segment is computed on a grid of
-    `resolution_m` around the point (compiled) and the polygon is the contour at
-    `buffer_m` (contourpy's marching squares, linear interpolation along grid
-    lines): along straight streets the outline is exact, at the round ends and
-    corners it departs from a true buffer by well under a metre at the default
-    resolution. Only streets are buffered, so a polygon never spans a river or
-    railway the network does not cross (wider than twice `buffer_m`). Counting
-    never uses these polygons; they are for display.
-
-    Examples
-    --------
-    >>> import geopandas as gpd
-    >>> from sharemap.datasets import demo_dir
-    >>> from sharemap.network import network_from_osm_xml
-    >>> net = network_from_osm_xml(demo_dir() / "walk.osm")
-    >>> pts = gpd.GeoDataFrame(geometry=[net.nodes.geometry.iloc[0]], crs=net.crs)
-    >>> iso = isochrones(net, pts, minutes=(5, 10))
-    >>> five, ten = iso.geometry.iloc[0], iso.geometry.iloc[1]
-    >>> bool(five.difference(ten).area < 1e-6)  # nested, up to contour rounding
-    True
-    """
-    snaps_all = snap_points(network, points, max_snap_m=max_snap_m)
-    arr = _points(points, network, "points")
-    mins = sorted(float(m) for m in minutes)
-    budgets = [m * _m_per_min(walk_speed_kmh) for m in mins]
-    px = float(resolution_m) if resolution_m is not None else buffer_m / 3.0
-    on = np.flatnonzero(snaps_all["on_network"].to_numpy())
-    geoms: list[shapely.Geometry] = []
-    bar = tqdm(total=len(on), disable=not progress, desc="isochrones", unit="point")
-    for start in range(0, len(on), _ISO_BATCH):
-        rows = on[start:start + _ISO_BATCH]
-        snaps = snaps_all.iloc[rows]
-        reach = _reach_table(network, snaps, budgets[-1])
-        per_level = []
-        for budget in budgets:
-            owner, segs = _segments(network, *_pieces(network, reach, snaps, budget))
-            conn = _connectors(arr[rows], network, snaps, budget)
-            owner = np.concatenate([owner, np.arange(len(rows))])
-            segs = np.vstack([segs, conn])
-            order = np.argsort(owner, kind="stable")
-            split = np.searchsorted(owner[order], np.arange(len(rows) + 1))
-            per_level.append((segs[order], split))
-        def trace(i: int, per_level: list[Any] = per_level) -> list[shapely.Geometry]:
-            return _nested_polygons([s[sp[i]:sp[i + 1]] for s, sp in per_level], buffer_m, px)
-
-        # the distance field (compiled) and shapely release the GIL: trace on threads
-        with ThreadPoolExecutor(max_workers=_engine_threads()) as pool:
-            for polys in pool.map(trace, range(len(rows))):
-                geoms.extend(polys)
-        bar.update(len(rows))
-    bar.close()
-    base = pd.DataFrame(points.drop(columns=points.geometry.name))
-    base = base.iloc[np.repeat(on, len(mins))].reset_index(drop=False)
-    base["minutes"] = np.tile(mins, len(on))
-    return gpd.GeoDataFrame(base, geometry=geoms, crs=network.crs)
+        warnings.warn("sharemap.access.isochrones is deprecated: use "
+                      "sharemap.isochrones.isochrones (or sharemap.isochrones)",
+                      FutureWarning, stacklevel=2)
+        return isochrones
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -531,7 +531,7 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
     paths
         Output file name to path.
     """
-    from .access import isochrones
+    from .isochrones import isochrones
     from .maps import build_map, save_map, save_split_maps, static_map
 
     out = Path(out_dir)
@@ -563,10 +563,10 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
         iso = None
         chosen = result.spaces[result.spaces["category"].isin(mcfg.isochrone_categories)]
         if len(chosen):
-            iso = isochrones(result.network, chosen[["space_id", "category", "name", "geometry"]],
+            iso = isochrones(result.prepared_points(),
+                             chosen[["space_id", "category", "name", "geometry"]],
                              minutes=mcfg.isochrone_minutes,
-                             walk_speed_kmh=result.config.walk_speed_kmh,
-                             max_snap_m=result.config.network.max_snap_m, progress=progress)
+                             walk_speed_kmh=result.config.walk_speed_kmh, progress=progress)
         bounds = next(iter(reversed(result.boundaries.values())), None)
         fmap = build_map(result.blocks, result.spaces, result.villages, color_by=mcfg.color_by,
                          boundaries=bounds, isochrones=iso, title=result.config.name,

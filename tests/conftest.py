@@ -6,6 +6,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pytest
 
 X0, Y0 = 200_000.0, 550_000.0
@@ -143,3 +144,20 @@ def driver():
     drv = _browser.launch()
     yield drv
     _browser.quit_browser(drv)
+
+
+def random_grid(seed: int, n: int = 12) -> tuple[dict[int, tuple[float, float]],
+                                                list[tuple[int, int]]]:
+    """An irregular n x n street grid (~90 m blocks, jittered nodes, ~15% of streets missing)."""
+    rng = np.random.default_rng(seed)
+    nodes = {10 * r + c: (X0 + c * 90 + rng.uniform(-20, 20),
+                          Y0 + r * 90 + rng.uniform(-20, 20))
+             for r in range(n) for c in range(n)}
+    edges = []
+    for r in range(n):
+        for c in range(n):
+            if c + 1 < n and rng.random() > 0.15:
+                edges.append((10 * r + c, 10 * r + c + 1))
+            if r + 1 < n and rng.random() > 0.15:
+                edges.append((10 * r + c, 10 * (r + 1) + c))
+    return nodes, edges
