@@ -60,6 +60,7 @@ from .pipeline import write_outputs as write_outputs
 from .report import write_report as write_report
 from .study import explain_block as explain_block
 from .study import sweep as sweep
+from .supply import compute_supply as compute_supply
 from .villages import compute_candidates as compute_candidates
 from .villages import compute_villages as compute_villages
 

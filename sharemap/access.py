@@ -283,7 +283,7 @@ def _sides(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
 
 def within_pairs(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
                  target_idx: npt.NDArray[np.int64], *, max_m: float,
-                 backend: str | None = None) -> pd.DataFrame:
+                 backend: str | None = None, sort: bool = True) -> pd.DataFrame:
     """Find all (origin, target) pairs within `max_m` metres of walking, with the distance.
 
     Parameters
@@ -296,6 +296,9 @@ def within_pairs(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
         The longest walk kept (inclusive, within 1e-9 m).
     backend
         ``"numba"`` or ``"scipy"``.
+    sort
+        Sort the pairs by origin, distance and target (False: in no particular
+        order, which saves sorting millions of pairs when only sums are needed).
 
     Returns
     -------
@@ -306,7 +309,9 @@ def within_pairs(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     Notes
     -----
     One bounded search per point of the smaller side (walking is symmetric), each
-    costing in proportion to the nodes within `max_m` of it.
+    costing in proportion to the nodes within `max_m` of it; the searches run in
+    node order (nodes are numbered along a Hilbert curve), so consecutive searches
+    find the nodes they reach still in the CPU cache.
     """
     from . import _engine
 
@@ -318,11 +323,16 @@ def within_pairs(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     o_pts, t_pts = origin_idx[org_ok], target_idx[tgt_ok]
     from_targets = len(tgt_ok) < len(org_ok)
     src, tgt = (t_pts, o_pts) if from_targets else (o_pts, t_pts)
+    order = np.argsort(joined.node[src], kind="stable")
+    src = src[order]
     g, t, d = _engine.pairs_within(joined.csr, joined.node[src], joined.offset_m[src],
                                    joined.node[tgt], joined.offset_m[tgt],
                                    max_m=max_m + 1e-9, backend=backend)
+    g = order[g]
     o, tt = (t, g) if from_targets else (g, t)
     pairs = pd.DataFrame({"origin": org_ok[o], "target": tgt_ok[tt], "distance_m": d})
+    if not sort:
+        return pairs
     return pairs.sort_values(["origin", "distance_m", "target"], ignore_index=True)
 
 

@@ -55,6 +55,12 @@ def _print_summary(summary: dict, out: Path) -> None:
                              if v is not None)
         pct += f" ({by_group} at their own pace)" if by_group else ""
         lines.append(f"  {what} within {head['threshold_min']:g} min of every category: {pct}")
+    supply = summary.get("supply_headline") or {}
+    if supply:
+        per = ", ".join(f"{k} {v:,.2f}" for k, v in supply["per_1000_residents"].items()
+                        if v is not None)
+        lines.append(f"  supply per 1,000 residents (E2SFCA, {supply['minutes']:g} min): {per}"
+                     " -> supply.csv")
     cache = summary.get("cache") or {}
     if cache:
         lines.append("  cache           : " + ", ".join(

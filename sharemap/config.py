@@ -6,6 +6,7 @@ an error that names it, so a typo is never silently ignored.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 from dataclasses import dataclass, field, replace
@@ -30,6 +31,7 @@ __all__ = [
     "NetworkConfig",
     "PopulationTableConfig",
     "StudyConfig",
+    "SupplyConfig",
     "VillagesConfig",
     "WeightsConfig",
     "read_config",
@@ -91,11 +93,18 @@ class BlocksConfig:
 
 @dataclass(frozen=True)
 class VillagesConfig:
-    """The adjacency rule for sharing-village candidates."""
+    """The adjacency rule for sharing-village candidates.
+
+    ``count = "spaces"`` (default): a candidate has at least `min_spaces` adjacent
+    spaces (or distinct categories). ``count = "capacity"``: the adjacent spaces'
+    capacity adds up to at least `min_capacity`.
+    """
 
     adjacent_minutes: float = 5.0
     min_spaces: int = 3
     distinct_categories: bool = False
+    count: str = "spaces"
+    min_capacity: float | None = None
 
 
 @dataclass(frozen=True)
@@ -198,6 +207,40 @@ class MapConfig:
     split_by: str | None = None
 
 
+#: E2SFCA distance-decay weights of the catchment's thirds (Luo & Qi 2009).
+DEFAULT_BAND_WEIGHTS = (1.0, 0.68, 0.22)
+
+
+def default_bands(minutes: float) -> tuple[tuple[float, float], ...]:
+    """Return the default bands: the catchment in thirds, weighted 1.0, 0.68 and 0.22.
+
+    Examples
+    --------
+    >>> default_bands(15.0)
+    ((5.0, 1.0), (10.0, 0.68), (15.0, 0.22))
+    """
+    return tuple((minutes * (k + 1) / 3, w) for k, w in enumerate(DEFAULT_BAND_WEIGHTS))
+
+
+#: The default bands of a 15-minute catchment: ((5, 1.0), (10, 0.68), (15, 0.22)).
+DEFAULT_BANDS = default_bands(15.0)
+
+
+@dataclass(frozen=True)
+class SupplyConfig:
+    """Supply per resident (E2SFCA): the catchment, its distance-decay bands, categories.
+
+    ``bands`` are ``(upper_minute, weight)`` pairs: a walk of t minutes takes the
+    weight of the first band with ``t <= upper_minute``; the last upper minute is the
+    catchment (`minutes`). ``((minutes, 1.0),)`` is the plain two-step method.
+    ``categories`` None means every category of the study.
+    """
+
+    minutes: float = 15.0
+    bands: tuple[tuple[float, float], ...] = DEFAULT_BANDS
+    categories: tuple[str, ...] | None = None
+
+
 @dataclass(frozen=True)
 class StudyConfig:
     """A whole study: parameters, network source, layers, blocks, villages and coverage.
@@ -217,6 +260,7 @@ class StudyConfig:
     coverage: CoverageConfig = field(default_factory=CoverageConfig)
     map: MapConfig = field(default_factory=MapConfig)
     source: Path | None = None
+    supply: SupplyConfig = field(default_factory=SupplyConfig)
 
     @property
     def walk_speed_m_min(self) -> float:
@@ -227,6 +271,13 @@ class StudyConfig:
     def categories(self) -> tuple[str, ...]:
         """The study's categories, in layer order, each once."""
         return tuple(dict.fromkeys(layer.category for layer in self.layers))
+
+    @property
+    def supply_categories(self) -> tuple[str, ...]:
+        """The categories whose supply per resident is computed (``[supply] categories``)."""
+        chosen = self.supply.categories
+        return self.categories if chosen is None else tuple(
+            c for c in self.categories if c in chosen)
 
     def with_villages(self, **changes: Any) -> StudyConfig:
         """Return a copy with some adjacency-rule options changed."""
@@ -490,9 +541,33 @@ def _parse_coverage(doc: dict[str, Any], base: Path, src: Path) -> CoverageConfi
     )
 
 
+def _villages_count(vil: dict[str, Any], src: Path) -> tuple[str, float | None]:
+    """``count`` ("spaces" or "capacity") and ``min_capacity`` (needed with capacity)."""
+    count = vil.get("count", "spaces")
+    if count not in ("spaces", "capacity"):
+        msg = f'{src}: `villages.count` must be "spaces" or "capacity", got {count!r}'
+        raise ConfigError(msg)
+    if count == "spaces":
+        if "min_capacity" in vil:
+            msg = (f'{src}: `villages.min_capacity` applies with count = "capacity" only; '
+                   'set count = "capacity" or remove it')
+            raise ConfigError(msg)
+        return count, None
+    if "min_capacity" not in vil:
+        msg = (f'{src}: `villages.count = "capacity"` needs `min_capacity`, the capacity the '
+               "adjacent spaces must add up to (e.g. min_capacity = 30)")
+        raise ConfigError(msg)
+    if vil.get("distinct_categories", False):
+        msg = (f'{src}: `villages.distinct_categories` counts categories; it does not combine '
+               'with count = "capacity"')
+        raise ConfigError(msg)
+    return count, _number(vil["min_capacity"], "villages.min_capacity", src)
+
+
 def _parse_villages(doc: dict[str, Any], src: Path) -> VillagesConfig:
     vil = _table(doc, "villages", src)
-    _check_keys(vil, {"adjacent_minutes", "min_spaces", "distinct_categories"}, "villages", src)
+    _check_keys(vil, {"adjacent_minutes", "min_spaces", "distinct_categories", "count",
+                      "min_capacity"}, "villages", src)
     min_spaces = vil.get("min_spaces", 3)
     if isinstance(min_spaces, bool) or not isinstance(min_spaces, int) or min_spaces < 1:
         msg = f"{src}: `villages.min_spaces` must be a whole number >= 1, got {min_spaces!r}"
@@ -501,10 +576,66 @@ def _parse_villages(doc: dict[str, Any], src: Path) -> VillagesConfig:
     if not isinstance(distinct, bool):
         msg = f"{src}: `villages.distinct_categories` must be true or false"
         raise ConfigError(msg)
+    count, min_capacity = _villages_count(vil, src)
     return VillagesConfig(
         adjacent_minutes=_number(vil.get("adjacent_minutes", 5), "villages.adjacent_minutes", src),
-        min_spaces=min_spaces, distinct_categories=distinct,
+        min_spaces=min_spaces, distinct_categories=distinct, count=count,
+        min_capacity=min_capacity,
     )
+
+
+def _parse_bands(value: Any, src: Path) -> tuple[tuple[float, float], ...]:
+    example = "[[5, 1.0], [10, 0.68], [15, 0.22]]"
+    if not isinstance(value, list) or not value or not all(
+            isinstance(b, list) and len(b) == 2 for b in value):
+        msg = f"{src}: `supply.bands` must be a list of [upper_minute, weight] pairs like {example}"
+        raise ConfigError(msg)
+    bands = tuple((_number(u, "supply.bands upper minute", src),
+                   _number(w, "supply.bands weight", src, positive=False)) for u, w in value)
+    uppers = [u for u, _ in bands]
+    if any(b <= a for a, b in itertools.pairwise(uppers)):
+        msg = f"{src}: `supply.bands` upper minutes must increase, got {uppers}"
+        raise ConfigError(msg)
+    if any(w < 0 for _, w in bands) or not any(w > 0 for _, w in bands):
+        msg = f"{src}: `supply.bands` weights must be >= 0 and not all 0, got {value!r}"
+        raise ConfigError(msg)
+    return bands
+
+
+def _parse_supply(doc: dict[str, Any], src: Path, categories: tuple[str, ...],
+                  has_population: bool) -> SupplyConfig:
+    """``[supply]``: minutes, bands (default: the catchment in thirds) and categories."""
+    if "supply" not in doc:
+        return SupplyConfig()
+    sup = _table(doc, "supply", src)
+    _check_keys(sup, {"minutes", "bands", "categories"}, "supply", src)
+    if not has_population:
+        msg = (f"{src}: [supply] needs residents: give `population` on a level of "
+               "[coverage] boundaries")
+        raise ConfigError(msg)
+    minutes = _number(sup["minutes"], "supply.minutes", src) if "minutes" in sup else None
+    bands = _parse_bands(sup["bands"], src) if "bands" in sup else None
+    if bands is None:
+        bands = default_bands(minutes if minutes is not None else 15.0)
+    if minutes is None:
+        minutes = bands[-1][0]
+    if bands[-1][0] != minutes:
+        msg = (f"{src}: `supply.bands` end at {bands[-1][0]:g} min but `supply.minutes` is "
+               f"{minutes:g}: the last band's upper minute is the catchment; make them equal")
+        raise ConfigError(msg)
+    chosen = sup.get("categories")
+    if chosen is not None:
+        if not isinstance(chosen, list) or not chosen or not all(
+                isinstance(c, str) for c in chosen):
+            msg = f"{src}: `supply.categories` must be a list of category names"
+            raise ConfigError(msg)
+        unknown = [c for c in chosen if c not in categories]
+        if unknown:
+            msg = (f"{src}: `supply.categories` names {', '.join(map(repr, unknown))}, not a "
+                   f"category of the study's layers ({', '.join(categories)})")
+            raise ConfigError(msg)
+    return SupplyConfig(minutes=minutes, bands=bands,
+                        categories=None if chosen is None else tuple(chosen))
 
 
 def _parse_blocks(doc: dict[str, Any], base: Path, src: Path) -> BlocksConfig:
@@ -592,8 +723,8 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
     ConfigError
         On an unknown key, a missing key or a value of the wrong kind.
     """
-    _check_keys(doc, {"study", "network", "layers", "blocks", "villages", "coverage", "map"},
-                "top level", source)
+    _check_keys(doc, {"study", "network", "layers", "blocks", "villages", "coverage", "map",
+                      "supply"}, "top level", source)
     study = _table(doc, "study", source)
     _check_keys(study, {"name", "crs", "walk_speed_kmh", "area", "area_filter"}, "study", source)
     crs = study.get("crs", "EPSG:5186")
@@ -602,6 +733,9 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
     if not isinstance(area_filter, dict):
         msg = f"{source}: `study.area_filter` must be a table of column = value"
         raise ConfigError(msg)
+    layers = _parse_layers(doc, base, source)
+    coverage = _parse_coverage(doc, base, source)
+    categories = tuple(dict.fromkeys(layer.category for layer in layers))
     return StudyConfig(
         name=str(study.get("name", source.stem)),
         crs=str(crs),
@@ -609,12 +743,13 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
         area=_path(study["area"], "study.area", base, source) if "area" in study else None,
         area_filter=dict(area_filter),
         network=_parse_network(doc, base, source),
-        layers=_parse_layers(doc, base, source),
+        layers=layers,
         blocks=_parse_blocks(doc, base, source),
         villages=_parse_villages(doc, source),
-        coverage=_parse_coverage(doc, base, source),
+        coverage=coverage,
         map=_parse_map(doc, source),
         source=source,
+        supply=_parse_supply(doc, source, categories, coverage.population_level is not None),
     )
 
 

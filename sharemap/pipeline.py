@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -43,6 +44,7 @@ from .coverage import (
 )
 from .layers import REJECT_COLUMNS, _relative_source, read_layers
 from .network import WalkNetwork, load_network
+from .supply import supply_col, supply_headline, supply_per_block, supply_table
 from .villages import compute_candidates, compute_villages
 
 __all__ = ["OUTPUT_FILES", "StudyResult", "recompute_with_spaces", "run_study", "write_outputs"]
@@ -51,6 +53,8 @@ logger = logging.getLogger(__name__)
 
 OUTPUT_FILES = ("blocks.gpkg", "spaces.gpkg", "villages.geojson", "coverage.csv", "gaps.csv",
                 "rejects.csv", "map.html", "map.png", "summary.json")
+#: Written when the blocks have residents (see :mod:`sharemap.supply`).
+SUPPLY_FILE = "supply.csv"
 
 
 @dataclass(frozen=True, eq=False)
@@ -94,6 +98,10 @@ class StudyResult:
         The block origins and the analysed spaces snapped and joined into the network
         (:func:`sharemap.access.prepare_points`), as the study measured them; see
         :meth:`prepared_points`.
+    supply
+        Supply per 1,000 residents by unit and category (``supply.csv``, see
+        :func:`sharemap.supply.supply_table`); None when the blocks have no residents
+        or ``[supply] categories`` is empty.
     """
 
     config: StudyConfig
@@ -111,6 +119,7 @@ class StudyResult:
     coverage_groups: pd.DataFrame | None = None
     origin_snaps: pd.DataFrame | None = None
     points: PreparedPoints | None = None
+    supply: pd.DataFrame | None = None
 
     def block_snaps(self) -> pd.DataFrame:
         """Return the blocks' origins snapped to the network, aligned to `blocks`.
@@ -301,6 +310,29 @@ def _access(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
     return adjacency
 
 
+def _supply(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
+            points: PreparedPoints, units: dict[str, gpd.GeoDataFrame]) -> pd.DataFrame | None:
+    """Fill ``supply_per_1000_<category>`` into `blocks`; return the ``supply.csv`` table.
+
+    `points` are the blocks' origins and the spaces as the access stage prepared
+    them. None when the blocks have no residents.
+    """
+    cats = config.supply_categories
+    if "population" not in blocks or not cats:
+        return None
+    per_block = supply_per_block(
+        points, population=blocks["population"].to_numpy(dtype=np.float64, na_value=np.nan),
+        capacity=spaces["capacity"].to_numpy(dtype=np.float64),
+        space_category=spaces["category"].to_numpy(), categories=cats,
+        walk_speed_m_min=config.walk_speed_m_min, bands=config.supply.bands)
+    for cat in cats:
+        blocks[supply_col(cat)] = per_block[supply_col(cat)].to_numpy()
+    levels = [b.level for b in config.coverage.boundaries]
+    where = {lv: assign_units(spaces.geometry, units[lv]) for lv in levels}
+    return supply_table(blocks, spaces, categories=cats, levels=levels, city_name=config.name,
+                        space_units=where)
+
+
 def _versions() -> dict[str, str]:
     return {"python": platform.python_version(),
             **{pkg: package_version(pkg, missing="not installed") for pkg in (
@@ -365,6 +397,9 @@ def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, i
             "population_unallocated": unallocated,
         },
         "coverage_headline": _headline(result["coverage"], result.get("coverage_groups")),
+        "supply_headline": (None if result.get("supply") is None else {
+            "method": "E2SFCA", "minutes": config.supply.bands[-1][0],
+            "per_1000_residents": supply_headline(result["supply"])}),
         "versions": _versions(),
         "seconds": timings,
     }
@@ -444,18 +479,20 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         adjacency = _access(config, blocks, spaces, points)
     with _stage(t, "boundaries"):
         blocks, units, unallocated = _attach_boundaries(config, blocks, area)
+    with _stage(t, "supply"):
+        supply = _supply(config, blocks, spaces, points, units)
     villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t, points)
     coverage = audit.coverage
     parts = {"spaces": spaces, "rejects": rejects, "blocks": blocks, "villages": villages,
              "coverage_groups": audit.coverage_groups,
-             "coverage": coverage, "network": net}
+             "coverage": coverage, "network": net, "supply": supply}
     summary = _summary(config, parts, rows_read, t, unallocated)
     summary["cache"] = {"network": str(net.info.get("cache", "given")), **cached}
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=coverage, boundaries=units, summary=summary, gaps=audit.gaps,
                        coverage_groups=audit.coverage_groups, origin_snaps=origin_snaps,
-                       points=points)
+                       points=points, supply=supply)
 
 
 def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> StudyResult:
@@ -479,6 +516,7 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     """
     cfg, net = result.config, result.network
     derived = {walk_col(c) for c in cfg.categories} | {
+        supply_col(c) for c in cfg.categories} | {
         "adjacent_spaces", "adjacent_categories", "adjacent_space_ids", "candidate",
         "village_id"}
     blocks = result.blocks[[c for c in result.blocks.columns if c not in derived]].copy()
@@ -487,12 +525,13 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     origin_snaps = result.block_snaps()
     points = prepare_points(net, origin_snaps, snaps, max_snap_m=max_snap)
     adjacency = _access(cfg, blocks, spaces, points)
+    supply = _supply(cfg, blocks, spaces, points, result.boundaries)
     villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, points)
     return StudyResult(config=cfg, network=net, study_area=result.study_area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=audit.coverage, boundaries=result.boundaries, summary={},
                        gaps=audit.gaps, coverage_groups=audit.coverage_groups,
-                       origin_snaps=origin_snaps, points=points)
+                       origin_snaps=origin_snaps, points=points, supply=supply)
 
 
 def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
@@ -506,6 +545,7 @@ def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
         cols += [b.level, f"{b.level}_id"]
     cols += [walk_col(c) for c in cfg.categories]
     cols.append("proximity_min")
+    cols += [supply_col(c) for c in cfg.categories if supply_col(c) in result.blocks]
     cols += ["adjacent_spaces", "adjacent_categories", "adjacent_space_ids", "candidate",
              "village_id"]
     # full precision: coverage.csv must agree exactly with what this file says
@@ -558,6 +598,8 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
             paths["coverage_groups.csv"] = _io.write_csv(groups, out / "coverage_groups.csv")
         paths["gaps.csv"] = _io.write_csv(gaps, out / "gaps.csv")
         paths["rejects.csv"] = _io.write_csv(result.rejects, out / "rejects.csv")
+        if result.supply is not None:
+            paths[SUPPLY_FILE] = _io.write_csv(result.supply, out / SUPPLY_FILE)
     with _stage(timings, "map"):
         mcfg = result.config.map
         iso = None

@@ -63,20 +63,28 @@ def _digest(frame: pd.DataFrame | None) -> dict[str, object] | None:
 
 #: Columns added after a table's digest was first stored: they are pinned in an entry of
 #: their own, so the table keeps its digest, which shows that none of its earlier figures
-#: moved (issue 14: capacity per space).
-ADDED_COLUMNS = {"spaces": ("capacity", "capacity_note")}
+#: moved (issue 14: capacity per space, and supply per resident per block).
+ADDED_COLUMNS = {"spaces": ("capacity", "capacity_note"), "blocks": ("supply_per_1000_",)}
+
+
+def _added(frame: pd.DataFrame, table: str) -> list[str]:
+    return [c for c in frame.columns if str(c).startswith(ADDED_COLUMNS[table])]
 
 
 def _without_added(frame: pd.DataFrame, table: str) -> pd.DataFrame:
-    return frame.drop(columns=[c for c in ADDED_COLUMNS[table] if c in frame])
+    return frame.drop(columns=_added(frame, table))
 
 
 def figure_digests(result) -> dict[str, object]:
     """The digest of every table a study publishes (in the analysis CRS)."""
+    blocks = result.blocks.drop(columns=[c for c in ("origin",) if c in result.blocks])
     tables = {
-        "blocks": result.blocks.drop(columns=[c for c in ("origin",) if c in result.blocks]),
+        "blocks": _without_added(blocks, "blocks"),
+        "block_supply": blocks[["block_id", *_added(blocks, "blocks")]],
+        "supply": result.supply,
         "spaces": _without_added(result.spaces, "spaces"),
-        "space_capacity": result.spaces[["space_id", "category", *ADDED_COLUMNS["spaces"]]],
+        "space_capacity": result.spaces[["space_id", "category", *_added(result.spaces,
+                                                                         "spaces")]],
         "rejects": result.rejects,
         "villages": result.villages,
         "coverage": result.coverage,
