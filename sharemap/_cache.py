@@ -272,7 +272,7 @@ def frame_arrays(frame: pd.DataFrame) -> dict[str, Any] | None:
     None for content this format does not hold.
     """
     arrays: dict[str, Any] = {}
-    columns = []
+    columns: list[str] = []
     for col in frame.columns:
         if isinstance(frame, gpd.GeoDataFrame) and col == frame.geometry.name:
             continue

@@ -28,7 +28,7 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -38,7 +38,7 @@ from scipy.sparse.csgraph import dijkstra
 try:  # an explicit check: without numba every function takes the scipy path
     import numba
 except ImportError:  # pragma: no cover - numba is a dependency
-    numba = None
+    numba = None  # type: ignore[assignment]
 
 __all__ = [
     "HAVE_NUMBA",
@@ -64,7 +64,8 @@ NodeArray = npt.NDArray[np.int32]
 FloatArray = npt.NDArray[np.float64]
 
 
-def _jit(fn: Callable[..., Any], *, inline: str = "never") -> Callable[..., Any]:
+def _jit(fn: Callable[..., Any], *, inline: Literal["never", "always"] = "never"
+         ) -> Callable[..., Any]:
     if numba is None:  # pragma: no cover
         return fn
     return numba.njit(cache=True, nogil=True, inline=inline)(fn)
@@ -99,7 +100,7 @@ def threads() -> int:
 
 
 @functools.partial(_jit, inline="always")  # as fast as writing it out at each call
-def _heap_push(hd, hn, size, d, node):
+def _heap_push(hd: FloatArray, hn: NodeArray, size: int, d: float, node: int) -> int:
     """Sift (`d`, `node`) up into the 4-ary heap of `size` entries; return the new size."""
     i = size
     while i > 0:
@@ -115,7 +116,9 @@ def _heap_push(hd, hn, size, d, node):
 
 
 @_jit
-def _search(indptr, indices, weights, src, off, limit, dist, touched, hd, hn):  # noqa: C901, PLR0912, PLR0913, PLR0917
+def _search(indptr: NodeArray, indices: NodeArray, weights: FloatArray,  # noqa: C901, PLR0912, PLR0913, PLR0917
+            src: NodeArray, off: FloatArray, limit: float, dist: FloatArray,
+            touched: NodeArray, hd: FloatArray, hn: NodeArray) -> int:
     """Dijkstra from `src` (initial distances `off`) up to `limit`; return nodes touched.
 
     `dist` must be +inf everywhere on entry; on return ``dist[touched[:n]]`` hold the
@@ -175,7 +178,8 @@ def _search(indptr, indices, weights, src, off, limit, dist, touched, hd, hn):  
 
 
 @functools.partial(_jit, inline="always")
-def _search_buffers(indptr, indices, src_ptr):
+def _search_buffers(indptr: NodeArray, indices: NodeArray, src_ptr: IntArray
+                    ) -> tuple[FloatArray, NodeArray, FloatArray, NodeArray]:
     """Allocate what :func:`_search` needs for one search per group of `src_ptr`.
 
     ``dist`` all +inf, ``touched`` (the nodes one search reached) and the heap's keys
@@ -191,8 +195,10 @@ def _search_buffers(indptr, indices, src_ptr):
 
 
 @_jit
-def _pairs_kernel(indptr, indices, weights, src_ptr, src, off, limit,  # noqa: PLR0913, PLR0917
-                  tgt_ptr, tgt, tgt_off):
+def _pairs_kernel(indptr: NodeArray, indices: NodeArray,  # noqa: PLR0913, PLR0917
+                  weights: FloatArray, src_ptr: IntArray, src: NodeArray, off: FloatArray,
+                  limit: float, tgt_ptr: IntArray, tgt: IntArray, tgt_off: FloatArray
+                  ) -> tuple[IntArray, IntArray, FloatArray]:
     """One bounded search per source group; emit (group, target, distance) within `limit`."""
     dist, touched, hd, hn = _search_buffers(indptr, indices, src_ptr)
     cap = 1024
@@ -229,8 +235,10 @@ def _pairs_kernel(indptr, indices, weights, src_ptr, src, off, limit,  # noqa: P
 
 
 @_jit
-def _counts_kernel(indptr, indices, weights, src_ptr, src, off, limits,  # noqa: PLR0913, PLR0917
-                   tgt_ptr, tgt, tgt_off, label, to_source, out):
+def _counts_kernel(indptr: NodeArray, indices: NodeArray,  # noqa: PLR0913, PLR0917
+                   weights: FloatArray, src_ptr: IntArray, src: NodeArray, off: FloatArray,
+                   limits: FloatArray, tgt_ptr: IntArray, tgt: IntArray, tgt_off: FloatArray,
+                   label: IntArray, to_source: bool, out: npt.NDArray[np.int32]) -> None:
     """Count (source, target) pairs by distance band into ``out[label, row, band]``.
 
     With `to_source`, rows are source groups and `label` is per target; otherwise
@@ -263,7 +271,9 @@ def _counts_kernel(indptr, indices, weights, src_ptr, src, off, limits,  # noqa:
 
 
 @_jit
-def _field_kernel(field, x0, y0, px, sx1, sy1, sx2, sy2, radius):  # noqa: PLR0913, PLR0917
+def _field_kernel(field: FloatArray, x0: float, y0: float,  # noqa: PLR0913, PLR0917
+                  px: float, sx1: FloatArray, sy1: FloatArray, sx2: FloatArray,
+                  sy2: FloatArray, radius: float) -> None:
     """Lower each pixel of `field` to its distance from each segment.
 
     Pixel ``(j, i)`` has its centre at ``(x0 + i px, y0 + j px)``; only pixels within

@@ -456,10 +456,11 @@ class DataLayer(folium.GeoJson):
     def data(self, value: dict[str, Any]) -> None:  # folium's __init__ sets a placeholder
         self._decoded = None
 
-    def render(self, **kwargs: Any) -> None:
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]  # as folium's
         """Render as folium does, then put the encoded layer in place of its token."""
-        super().render(**kwargs)
-        script = self.get_root().script
+        super().render(**kwargs)  # type: ignore[no-untyped-call]  # folium's is untyped
+        root: Any = self.get_root()  # the Figure: typed as a plain Element
+        script = root.script
         name = self.get_name()
         small = script._children[name]
         script._children[name] = _RawScript(small.render().replace(self.token, self.encoded))

@@ -54,7 +54,7 @@ def download_walk_graph(*, place: str | None = None,
     try:
         if place is not None:
             graph: Any = ox.graph_from_place(place, network_type="walk", retain_all=True)
-        else:
+        elif bbox is not None:
             graph = ox.graph_from_bbox(bbox, network_type="walk", retain_all=True)
     except Exception as exc:  # requests, osmnx response and geocoder errors
         msg = (

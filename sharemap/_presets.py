@@ -282,6 +282,8 @@ def resolve_columns(  # noqa: PLR0913
     if (x is None) != (y is None):
         msg = f"{file}: give both `x` and `y` columns (got x={x!r}, y={y!r})"
         raise ConfigError(msg)
+    xcol: str | None
+    ycol: str | None
     if x is not None and y is not None:
         xcol, ycol = _require(columns, x, "x", file), _require(columns, y, "y", file)
         layout = _pick_layout(columns, layouts, need_xy=False) or GENERIC

@@ -68,14 +68,15 @@ def unit_layers(layers: dict[str, gpd.GeoDataFrame | None], unit: pd.Series,
         msg = "no units to split the map by"
         raise InputDataError(msg)
     area = gpd.GeoSeries([unit[units.geometry.name]], crs=units.crs)
-    out: dict[str, gpd.GeoDataFrame | None] = {"blocks": blocks[in_unit]}
+    unit_blocks = blocks[in_unit]
+    out: dict[str, gpd.GeoDataFrame | None] = {"blocks": unit_blocks}
     if spaces is not None:
         near = area.to_crs(spaces.crs).buffer(_tolerance(spaces.crs, pad_m)).iloc[0]
         out["spaces"] = spaces[spaces.geometry.intersects(near).to_numpy()]
     else:
         out["spaces"] = None
     if villages is not None and "village_id" in blocks.columns:
-        ids = set(pd.to_numeric(out["blocks"]["village_id"], errors="coerce").dropna())
+        ids = set(pd.to_numeric(unit_blocks["village_id"], errors="coerce").dropna())
         vid = pd.to_numeric(villages["village_id"], errors="coerce")
         out["villages"] = villages[vid.isin(ids).to_numpy()]
     else:

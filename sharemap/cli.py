@@ -27,7 +27,7 @@ EPILOG_DEMO = """example:
 """
 
 
-def _print_summary(summary: dict, out: Path) -> None:
+def _print_summary(summary: dict[str, Any], out: Path) -> None:
     c = summary["counts"]
     lines = [f"sharemap: {summary['study']}"]
     by_cat = ", ".join(f"{k} {v}" for k, v in c["spaces_by_category"].items()) or "none"
@@ -328,7 +328,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
     parser.add_argument("-q", "--quiet", action="store_true", help="errors only, no progress")
     # -v/-q also work after the subcommand (`sharemap demo -q`)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS,
                         help="more log output")
     common.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,

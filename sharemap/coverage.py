@@ -648,13 +648,14 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
     units = _level_units(blocks, [(b.level, f"{b.level}_id") for b in cov.boundaries],
                          config.name)
     minutes = _minutes(blocks, config.categories)
-    kwargs = {"categories": config.categories, "thresholds": cov.thresholds_minutes}
+    cats, ths = config.categories, cov.thresholds_minutes
     pop = _population(blocks["population"]) if "population" in blocks else None
-    coverage = _coverage_table(units, minutes, pop, **kwargs)
+    coverage = _coverage_table(units, minutes, pop, categories=cats, thresholds=ths)
     groups = None
     if cov.groups and "population" in blocks:
         groups = _with_groups(coverage, blocks, cov.groups, units, minutes,
-                              walk_speed_kmh=config.walk_speed_kmh, **kwargs)
+                              walk_speed_kmh=config.walk_speed_kmh, categories=cats,
+                              thresholds=ths)
     inputs = _gap_inputs(blocks, config)
     if joined is not None:
         warnings.warn("compute_audit(joined=...) is deprecated: give points=prepare_points(...)",

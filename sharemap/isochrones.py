@@ -143,7 +143,8 @@ def _contour(field: npt.NDArray[np.float64], xs: npt.NDArray[np.float64],
 
     gen = contourpy.contour_generator(xs, ys, field, name="serial",
                                       fill_type=contourpy.FillType.OuterOffset)
-    pts, offs = gen.filled(-1.0, level)
+    filled: Any = gen.filled(-1.0, level)  # (points, offsets) for FillType.OuterOffset
+    pts, offs = filled
     if not len(pts):
         return shapely.Polygon()
     coords = np.concatenate(pts)

@@ -317,7 +317,7 @@ def _source_crs(raw: RawTable, choice: ColumnChoice,
     `pts` holds x, y and source rows of the records usable so far (non-zero numbers).
     """
     x, y, rows = pts
-    declared = choice.crs
+    declared: str | CRS | None = choice.crs
     if declared is None and choice.x is None:
         if raw.crs is None:
             msg = (f"{file}: the file has no coordinate reference system; declare one, "

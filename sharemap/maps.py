@@ -148,7 +148,7 @@ class _HtmlControl(MacroElement):
     """)
 
     def __init__(self, html_text: str, *, position: str, css_class: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca's is untyped
         self._name = "HtmlControl"
         self.html = html_text
         self.position = position
@@ -195,17 +195,18 @@ def _level_columns(blocks: gpd.GeoDataFrame) -> list[str]:
 
 
 def _add_layer(m: folium.Map, group_name: str, encoded: str, *, show: bool = True,
-               **options: Any) -> folium.FeatureGroup:
-    """Add an encoded layer inside a toggleable FeatureGroup named `group_name`."""
+               canvas: bool = False, **options: Any) -> folium.FeatureGroup:
+    """Add an encoded layer inside a toggleable FeatureGroup named `group_name`.
+
+    `options` are Leaflet path options; `canvas` draws the layer on the blocks'
+    shared canvas (see ``MAP_JS``).
+    """
     group = folium.FeatureGroup(name=group_name, show=show)
+    if canvas:
+        options["sharemap_canvas"] = _CANVAS_PANE
     DataLayer(encoded, **options).add_to(group)
     group.add_to(m)
     return group
-
-
-def _canvas(canvas: bool) -> dict[str, str]:
-    """Layer option drawing it on the blocks' shared canvas (see ``MAP_JS``), if asked."""
-    return {"sharemap_canvas": _CANVAS_PANE} if canvas else {}
 
 
 def _add_boundaries(m: folium.Map, boundaries: gpd.GeoDataFrame, *,
@@ -216,7 +217,7 @@ def _add_boundaries(m: folium.Map, boundaries: gpd.GeoDataFrame, *,
         cols["tip"] = cols["name"]
     _add_layer(m, "Boundaries", layer_json(geometry, cols, {}), pane="sharemap-boundaries",
                color="#6b6b6b", weight=1.2, fill_color="#fbfaf6", fill_opacity=0.6,
-               dash_array="4 3", **_canvas(canvas))
+               dash_array="4 3", canvas=canvas)
     return geometry.bounds
 
 
@@ -266,7 +267,7 @@ def _add_blocks(m: folium.Map, blocks: gpd.GeoDataFrame, *, color_by: str,
         f"walk to {color_by[len(_WALK_PREFIX):]}"
     name = f"Blocks by {escape_text(what)} ({len(blocks):,}; {n_cand:,} candidates outlined)"
     _add_layer(m, name, layer_json(geometry, cols, spec), pane="sharemap-blocks",
-               color="#ffffff", weight=0.6, fill_opacity=0.65, **_canvas(canvas))
+               color="#ffffff", weight=0.6, fill_opacity=0.65, canvas=canvas)
     return geometry.bounds
 
 
@@ -413,10 +414,11 @@ def _base_map(tiles: str | None, title: str | None) -> folium.Map:
         msg = (f"`tiles` = {tiles!r} cannot be used ({exc}); "
                "use a name such as 'OpenStreetMap', or None for no base map")
         raise ConfigError(msg) from None
-    m.get_root().header.add_child(Element(_CSS), name="sharemap_css")
-    m.get_root().header.add_child(Element(MAP_JS), name="sharemap_js")
+    root: Any = m.get_root()  # the Figure: typed as a plain Element
+    root.header.add_child(Element(_CSS), name="sharemap_css")
+    root.header.add_child(Element(MAP_JS), name="sharemap_js")
     if title:
-        m.get_root().title = escape_text(title)
+        root.title = escape_text(title)
         _HtmlControl(f"<div class='sharemap-title'>{escape_text(title)}</div>",
                      position="topleft", css_class="sharemap-box").add_to(m)
     for name, z in _PANES:
@@ -653,10 +655,12 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
 # ---------------------------------------------------------------------------
 # one map per boundary unit (a whole city in pieces a browser opens quickly)
 
-def save_split_maps(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
-                    villages: gpd.GeoDataFrame, out_dir: str | Path, *, level: str,
-                    units: gpd.GeoDataFrame, pad_m: float = 400.0,
-                    **map_options: Any) -> dict[str, Path]:
+def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
+        blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
+        out_dir: str | Path, *, level: str, units: gpd.GeoDataFrame, pad_m: float = 400.0,
+        color_by: str = _ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
+        isochrones: gpd.GeoDataFrame | None = None, title: str | None = None,
+        tiles: str | None = "OpenStreetMap") -> dict[str, Path]:
     """Write one self-contained map per unit of a boundary level, and an index page.
 
     Parameters
@@ -672,9 +676,12 @@ def save_split_maps(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
         The level's units with ``name``, ``id`` and polygons (``StudyResult.boundaries``).
     pad_m
         Spaces this far outside a unit are shown too (those that serve its border blocks).
-    **map_options
-        Passed to :func:`build_map`: ``color_by``, ``tiles``, ``title`` (the unit's name
-        is added), ``boundaries`` and ``isochrones`` (both cut to each unit).
+    color_by, tiles
+        As for :func:`build_map`.
+    title
+        As for :func:`build_map`; the unit's name is added.
+    boundaries, isochrones
+        As for :func:`build_map`, cut to each unit.
 
     Returns
     -------
@@ -702,12 +709,11 @@ def save_split_maps(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
         "blocks": _check_layer(blocks, "blocks", ["block_id"]),
         "spaces": _check_layer(spaces, "spaces", ["space_id", "category"]),
         "villages": _check_layer(villages, "villages", ["village_id", "rank"]),
-        "boundaries": _check_layer(map_options.pop("boundaries", None), "boundaries", []),
-        "isochrones": _check_layer(map_options.pop("isochrones", None), "isochrones",
+        "boundaries": _check_layer(boundaries, "boundaries", []),
+        "isochrones": _check_layer(isochrones, "isochrones",
                                    ["space_id", "category", "minutes"]),
         "units": units_ok,
     }
-    title = map_options.pop("title", None)
     folder = Path(out_dir)
     keys = (pd.Series([], dtype=object) if layers["blocks"] is None
             else block_units(layers["blocks"], level, units_ok))
@@ -720,17 +726,18 @@ def save_split_maps(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
             logger.info("Split maps: %s %s has no blocks; no map", level, unit["name"])
             continue
         part = unit_layers(layers, unit, in_unit, pad_m)
+        unit_blocks = part["blocks"] if part["blocks"] is not None else blocks.iloc[:0]
         unit_title = f"{title} · {unit['name']}" if title else str(unit["name"])
         m = build_map(part["blocks"], part["spaces"], part["villages"],
                       boundaries=part["boundaries"], isochrones=part["isochrones"],
-                      title=unit_title, **map_options)
+                      title=unit_title, color_by=color_by, tiles=tiles)
         _HtmlControl(f"<a href=\"index.html\">&larr; all {escape_text(level)} maps</a>",
                      position="topleft", css_class="sharemap-box").add_to(m)
         name = unit_file(str(unit["id"]), used)
         paths[name] = save_map(m, folder / name)
         rows.append({"name": unit["name"], "id": unit["id"], "file": name,
                      "blocks": int(in_unit.sum()),
-                     "candidates": int(sum(_truthy(v) for v in part["blocks"].get(
+                     "candidates": int(sum(_truthy(v) for v in unit_blocks.get(
                          "candidate", pd.Series([], dtype=bool)))),
                      "villages": 0 if part["villages"] is None else len(part["villages"]),
                      "spaces": 0 if part["spaces"] is None else len(part["spaces"]),

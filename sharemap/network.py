@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -671,17 +672,57 @@ def _network_from_arrays(z: dict[str, Any]) -> WalkNetwork:
     return WalkNetwork(nodes=nodes, edges=edges, crs=crs, info=info)
 
 
-def load_network(config: StudyConfig | NetworkConfig, *, crs: Any = None,
+def _network_and_crs(config: NetworkConfig | StudyConfig, crs: Any
+                     ) -> tuple[NetworkConfig, CRS]:
+    """Return the network source and the projected CRS of a :func:`load_network` call.
+
+    The deprecated calls (a whole study, or no CRS) still work for one release,
+    with a FutureWarning that names the replacement.
+    """
+    from .config import NetworkConfig, StudyConfig
+
+    if isinstance(config, StudyConfig):
+        warnings.warn("load_network(study_config) is deprecated: pass "
+                      "load_network(config.network, config.crs)", FutureWarning, stacklevel=3)
+        return config.network, require_projected(config.crs if crs is None else crs,
+                                                 "network crs")
+    if not isinstance(config, NetworkConfig):
+        msg = f"`config` must be a NetworkConfig (a study's `config.network`), not {config!r}"
+        raise TypeError(msg)
+    if crs is None:
+        warnings.warn("load_network(network_config) without a CRS is deprecated (EPSG:5186 "
+                      "is assumed): pass load_network(config.network, config.crs)",
+                      FutureWarning, stacklevel=3)
+        crs = "EPSG:5186"
+    return config, require_projected(crs, "network crs")
+
+
+def _read_source(config: NetworkConfig, crs: CRS) -> WalkNetwork:
+    """Read and prepare the network `config` names (no cache)."""
+    if config.source == "graphml":
+        return network_from_graphml(config.value, crs=crs)
+    if config.source == "osm_xml":
+        return network_from_osm_xml(config.value, crs=crs)
+    if config.source == "osm_pbf":
+        return network_from_osm_pbf(config.value, crs=crs)
+    if config.source == "place":
+        return network_from_place(config.value, crs=crs)
+    return network_from_bbox(config.value, crs=crs)
+
+
+def load_network(config: NetworkConfig, crs: Any = None, *,
                  cache: bool = True) -> WalkNetwork:
-    """Load the network a study configuration names (from the cache when it can).
+    """Load the walking network a study names (from the cache when it can).
 
     Parameters
     ----------
     config
-        A :class:`~sharemap.config.StudyConfig` (its ``network`` and ``crs`` are used)
-        or a bare :class:`~sharemap.config.NetworkConfig` with `crs`.
+        Where the network comes from: a study's ``config.network``.
     crs
-        The metric CRS (defaults to the study's).
+        The metric CRS to project to: a study's ``config.crs`` (anything
+        :class:`pyproj.CRS` accepts). Passing a whole
+        :class:`~sharemap.config.StudyConfig` as `config`, or no `crs`, is
+        deprecated (FutureWarning) and will be removed in the next release.
     cache
         Keep the prepared network in the user cache folder
         (``sharemap._cache.cache_dir() / "networks"``; ``SHAREMAP_CACHE_DIR`` overrides)
@@ -703,21 +744,20 @@ def load_network(config: StudyConfig | NetworkConfig, *, crs: Any = None,
     are removed. An unreadable entry is logged as a warning and rebuilt. A
     downloaded place is cached like osmnx caches its responses: clear
     the folder to fetch OpenStreetMap again.
+
+    Examples
+    --------
+    >>> from sharemap import read_config
+    >>> from sharemap.datasets import get_path
+    >>> config = read_config(get_path("demo"))
+    >>> net = load_network(config.network, config.crs, cache=False)
+    >>> net.crs.to_epsg()
+    5186
     """
-    net_cfg = getattr(config, "network", config)
-    target = require_projected(crs if crs is not None else getattr(config, "crs", "EPSG:5186"),
-                               "network crs")
-    loaders = {
-        "graphml": network_from_graphml,
-        "osm_xml": network_from_osm_xml,
-        "osm_pbf": network_from_osm_pbf,
-        "place": network_from_place,
-        "bbox": network_from_bbox,
-    }
-    load = loaders[net_cfg.source]
+    net_cfg, target = _network_and_crs(config, crs)
     named = _cache_key(net_cfg.source, net_cfg.value, target) if cache else None
     if named is None:
-        net, status = load(net_cfg.value, crs=target), "off"
+        net, status = _read_source(net_cfg, target), "off"
     else:
         prefix, key = named
 
@@ -725,7 +765,7 @@ def load_network(config: StudyConfig | NetworkConfig, *, crs: Any = None,
             return _cache_key(net_cfg.source, net_cfg.value, target) == named
 
         net, status = _cache.cached(
-            "networks", key, lambda: load(net_cfg.value, crs=target),
+            "networks", key, lambda: _read_source(net_cfg, target),
             what="prepared walking network",
             codec=_cache.Codec(_network_arrays, _network_from_arrays), replaces=prefix,
             keep=unchanged if net_cfg.source in _FILE_SOURCES else lambda: True)

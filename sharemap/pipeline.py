@@ -345,7 +345,7 @@ def _headline(coverage: pd.DataFrame, groups: pd.DataFrame | None = None) -> dic
     if city.empty:
         return {}
     row = city.loc[city["threshold_min"].sub(15).abs().idxmin()]
-    out = {"threshold_min": float(row["threshold_min"]),
+    out: dict[str, Any] = {"threshold_min": float(row["threshold_min"]),
            "share_blocks_all": _num(row["share_blocks"]),
            "share_population_all": _num(row["share_population"])}
     if groups is not None:
@@ -463,7 +463,8 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     with _stage(t, "study_area"):
         area = read_study_area(config)
     with _stage(t, "network"):
-        net = network if network is not None else load_network(config, cache=cache)
+        net = (network if network is not None
+               else load_network(config.network, config.crs, cache=cache))
     with _stage(t, "layers"):
         spaces, rejects, rows_read = read_layers(config, study_area=area)
     with _stage(t, "blocks"):

@@ -364,10 +364,12 @@ def _chart_section(a: _Audit) -> str:
         cov = a.coverage[a.coverage["level"] == "city"]
         for cat in [*a.categories, "all"]:
             sub = cov[cov["category"] == cat].sort_values("threshold_min")
-            kw = {"color": a.colours[cat], "marker": "o", "lw": 2.6 if cat == "all" else 1.6}
-            ax.plot(sub["threshold_min"], 100 * sub[what], label=_plain(cat), **kw)
+            ax.plot(sub["threshold_min"], 100 * sub[what], label=_plain(cat),
+                    color=a.colours[cat], marker="o", lw=2.6 if cat == "all" else 1.6)
             for i, label in enumerate(a.labels):
                 g = a.groups
+                if g is None:  # labels come from the groups
+                    break
                 gs = g[(g["group"] == label) & (g["level"] == "city") & (g["category"] == cat)]
                 gs = gs.sort_values("threshold_min")
                 ax.plot(gs["threshold_min"], 100 * gs["share_population"], ls=("--", ":")[i % 2],
@@ -511,7 +513,8 @@ def _maps_section(a: _Audit) -> str:
     from ._mapstyle import _UNREACHABLE
     from .maps import WALK_CLASSES
 
-    panels = [(walk_col(c), c, f"walk to the nearest {c} space") for c in a.categories]
+    panels: list[tuple[str, str | None, str]] = [
+        (walk_col(c), c, f"walk to the nearest {c} space") for c in a.categories]
     if "proximity_min" in a.result.blocks:
         panels.append(("proximity_min", None, "walk to the farthest of the nearest spaces "
                        "(all categories)"))

@@ -230,7 +230,8 @@ def suggest_sites(result: StudyResult, *, category: str, add: int, minutes: floa
 
 
 def _suggest_population(result: StudyResult, sites: gpd.GeoDataFrame, category: str, add: int,
-                        minutes: float, exact: bool) -> tuple[dict[str, Any], list]:
+                        minutes: float, exact: bool
+                        ) -> tuple[dict[str, Any], list[tuple[int, float]]]:
     pop = _population(result)
     covered = (result.blocks[walk_col(category)] <= minutes).to_numpy()
     cover = cover_matrix(result, sites, minutes=minutes)
@@ -251,7 +252,7 @@ def _suggest_population(result: StudyResult, sites: gpd.GeoDataFrame, category: 
 
 
 def _suggest_villages(result: StudyResult, sites: gpd.GeoDataFrame, add: int,
-                      exact: bool) -> tuple[dict[str, Any], list]:
+                      exact: bool) -> tuple[dict[str, Any], list[tuple[int, float]]]:
     vcfg = result.config.villages
     if vcfg.distinct_categories:
         msg = "the villages objective counts spaces; set distinct_categories = false"

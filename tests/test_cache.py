@@ -77,7 +77,8 @@ def test_prune_keeps_the_most_recent(tmp_path):
 
 
 def test_fingerprint_sees_every_change():
-    net = load_network(read_config(get_path("demo")), cache=False)
+    cfg = read_config(get_path("demo"))
+    net = load_network(cfg.network, cfg.crs, cache=False)
     base = _cache.network_fingerprint(net)
     assert _cache.network_fingerprint(net) == base  # memoised, and stable
 

@@ -258,3 +258,21 @@ def test_merged_tags_do_not_depend_on_the_hash_seed():
             for seed in ("1", "2", "3")}
     assert len(outs) == 1
     assert ";" in outs.pop()  # the demo has merged ways, so the check means something
+
+
+def test_load_network_takes_a_network_config_and_a_crs(tmp_path):
+    """The study-wide call still works for one release, with a FutureWarning naming the fix."""
+    from sharemap.config import NetworkConfig, StudyConfig
+
+    cfg = NetworkConfig(source="graphml", value=_graphml(tmp_path / "g.graphml"))
+    net = network.load_network(cfg, "EPSG:5179", cache=False)
+    assert net.crs.to_epsg() == 5179
+    study = StudyConfig(name="t", crs="EPSG:5179", network=cfg, layers=())
+    with pytest.warns(FutureWarning, match=r"load_network\(config\.network, config\.crs\)"):
+        old = network.load_network(study, cache=False)
+    assert old.crs == net.crs
+    assert (old.csr != net.csr).nnz == 0
+    with pytest.warns(FutureWarning, match="without a CRS"):
+        assert network.load_network(cfg, cache=False).crs.to_epsg() == 5186
+    with pytest.raises(TypeError, match="must be a NetworkConfig"):
+        network.load_network(str(cfg.value), CRS)

@@ -658,7 +658,7 @@ class _Ctx:
 
 def _make_ctx(net: _Net, allowed: Polygon, dongs: list[tuple[dict[str, Any], Polygon]],
               rng: _Rng) -> _Ctx:
-    segs = []
+    segs: list[tuple[_XY, _XY, str]] = []
     for e in net.edges:
         hw = e.tags["highway"]
         if hw in _ROAD_CLASSES or (hw == "service" and e.tags.get("name")):
@@ -672,7 +672,8 @@ def _place(ctx: _Ctx, n: int, *, centres: Sequence[_XY], share: float, radius: f
            min_sep: float = 25.0, footprint: bool = False, within: Polygon | None = None
            ) -> list[dict[str, Any]]:
     """Place `n` spaces 5-30 m off a street; a `share` of them near one of `centres`."""
-    rng, out = ctx.rng, []
+    rng = ctx.rng
+    out: list[dict[str, Any]] = []
     lengths = [math.dist(p, q) for p, q, _ in ctx.segments]
     for _attempt in range(20_000):
         if len(out) == n:
