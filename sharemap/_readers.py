@@ -25,6 +25,7 @@ import csv
 import io
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -277,7 +278,7 @@ def _filled(value: Any) -> bool:
     return value is not None and str(value).strip() != ""
 
 
-def _header_block(rows: list[tuple[Any, ...]]) -> tuple[int, int]:
+def _header_block(rows: Sequence[Sequence[Any]]) -> tuple[int, int]:
     """Return (first header row, first data row) for a one- or multi-row header.
 
     The header starts at the first row with two or more filled cells (a title

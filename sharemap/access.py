@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
@@ -391,7 +391,7 @@ def within_counts(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
 #: The columns :func:`snap_points` gives (a table with them is reused as it is).
 SNAP_COLUMNS = ("edge", "position_m", "offset_m", "dist_u_m", "dist_v_m", "on_network")
 
-Points = gpd.GeoSeries | gpd.GeoDataFrame
+Points: TypeAlias = gpd.GeoSeries | gpd.GeoDataFrame
 
 
 @dataclass(frozen=True, eq=False)
