@@ -58,12 +58,18 @@ T = TypeVar("T")
 class _Network(Protocol):
     """What :func:`network_fingerprint` reads of a WalkNetwork (no import upward)."""
 
-    crs: Any
-    nodes: gpd.GeoDataFrame
-    edges: gpd.GeoDataFrame
-    edge_u: Any
-    edge_v: Any
-    edge_length: Any
+    @property
+    def crs(self) -> Any: ...
+    @property
+    def nodes(self) -> gpd.GeoDataFrame: ...
+    @property
+    def edges(self) -> gpd.GeoDataFrame: ...
+    @property
+    def edge_u(self) -> Any: ...
+    @property
+    def edge_v(self) -> Any: ...
+    @property
+    def edge_length(self) -> Any: ...
 
 
 def cache_dir() -> Path:
