@@ -1,10 +1,15 @@
-"""The static study figure (``map.png``): matplotlib, no tiles, no network.
+"""Static figures: ``map.png`` and the small maps of ``report.html`` (matplotlib, no tiles).
 
 Private module; use :func:`sharemap.maps.static_map`. It draws the same things as the
 interactive map, with the same colours: blocks by adjacent spaces or walking time,
 candidate blocks and villages outlined (village ranks labelled), spaces as coloured
 dots per category, boundary outlines with unit names, a legend and a scale bar.
 Korean text needs a CJK font; :func:`korean_font` finds one if installed.
+
+Every static figure is drawn here: :mod:`sharemap.report` draws its per-category
+maps with :func:`draw_blocks`, :func:`draw_boundaries` and :func:`draw_spaces`, in
+:func:`font_context`, with the colours of :func:`category_colours` and
+:func:`class_legend`, so the report, ``map.png`` and ``map.html`` agree.
 """
 
 from __future__ import annotations
@@ -46,7 +51,19 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["KOREAN_FONTS", "korean_font", "static_map"]
+__all__ = [
+    "KOREAN_FONTS",
+    "category_colours",
+    "class_legend",
+    "draw_blocks",
+    "draw_boundaries",
+    "draw_spaces",
+    "font_context",
+    "import_matplotlib",
+    "korean_font",
+    "plain",
+    "static_map",
+]
 
 logger = logging.getLogger("sharemap.maps")
 
@@ -64,7 +81,7 @@ _NICE_LENGTHS_M = (10, 20, 25, 50, 100, 200, 250, 500, 1_000, 2_000, 2_500, 5_00
                    20_000, 25_000, 50_000, 100_000)
 
 
-def _matplotlib(purpose: str = "drawing map.png") -> Any:
+def import_matplotlib(purpose: str = "drawing map.png") -> Any:
     """Import matplotlib, or say what `purpose` needs it for and how to install it."""
     try:
         import matplotlib
@@ -94,30 +111,35 @@ def korean_font() -> str | None:
 
 
 @contextmanager
-def _font_context() -> Iterator[None]:
-    """Use a Korean font (DejaVu Sans as fallback) and silence missing-glyph warnings."""
+def font_context(*, without: str = "Korean names in map.png show as empty boxes",
+                 rc: dict[str, Any] | None = None) -> Iterator[str | None]:
+    """Use a Korean font (DejaVu Sans as fallback) and silence missing-glyph warnings.
+
+    Yields the Korean font family, or None (then a warning saying `without` is logged).
+    `rc`: more matplotlib settings for the figures drawn inside.
+    """
     import matplotlib
 
     family = korean_font()
     if family is None:
-        logger.warning("No Korean font found: Korean names in map.png show as empty boxes "
-                       "(install one, e.g. `apt-get install fonts-noto-cjk`)")
+        logger.warning("No Korean font found: %s (install one, e.g. `apt-get install "
+                       "fonts-noto-cjk`)", without)
     families = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
-    with matplotlib.rc_context({"font.family": families, "svg.fonttype": "none"}), \
-            warnings.catch_warnings():
+    settings: dict[Any, Any] = {"font.family": families, "svg.fonttype": "none", **(rc or {})}
+    with matplotlib.rc_context(settings), warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
         warnings.filterwarnings("ignore", message=r".*findfont: Font family", category=UserWarning)
-        yield
+        yield family
 
 
-def _halo() -> list[Any]:
+def _halo(width: float = 2.2) -> list[Any]:
     """Return a white outline that keeps text readable over coloured blocks."""
     from matplotlib import patheffects
 
-    return [patheffects.withStroke(linewidth=2.2, foreground="#ffffff")]
+    return [patheffects.withStroke(linewidth=width, foreground="#ffffff")]
 
 
-def _plain(text: Any) -> str:
+def plain(text: Any) -> str:
     """Text from data, safe from matplotlib's mathtext (``$...$``)."""
     if text is None or (isinstance(text, float) and math.isnan(text)) or text is pd.NA:
         return ""
@@ -207,33 +229,58 @@ def _scale_bar(ax: Axes, bounds: tuple[float, float, float, float], unit_m: floa
 
 
 # ---------------------------------------------------------------------------
-# layers
+# layers (also drawn by the report's maps)
+
+#: How boundaries are drawn: under the blocks with a pale fill and dashed edges
+#: (map.png, where they show between blocks), or as dark lines over them (the
+#: report's small maps, where the units are what a reader looks for).
+_BOUNDARY_STYLES: dict[str, dict[str, Any]] = {
+    "under": {"facecolors": _BOUNDARY_FILL, "edgecolors": _BOUNDARY_EDGE, "linewidths": 0.8,
+              "linestyles": (0, (4, 3)), "zorder": 1},
+    "over": {"facecolors": "none", "edgecolors": "#444444", "linewidths": 0.6, "zorder": 3},
+}
 
 
-def _draw_boundaries(ax: Axes, boundaries: gpd.GeoDataFrame) -> None:
-    _add_polygons(ax, boundaries, facecolors=_BOUNDARY_FILL, edgecolors=_BOUNDARY_EDGE,
-                  linewidths=0.8, linestyles=(0, (4, 3)), zorder=1)
-    if "name" not in boundaries.columns or len(boundaries) > _MAX_UNIT_LABELS:
+def draw_boundaries(ax: Axes, boundaries: gpd.GeoDataFrame, *, style: str = "under",
+                    max_names: int = _MAX_UNIT_LABELS, name_size: float = 7.5,
+                    ascii_names_only: bool = False) -> None:
+    """Draw boundary units (see :data:`_BOUNDARY_STYLES`) and their ``name`` at their middle.
+
+    Names are left off when there are more than `max_names` units; with
+    `ascii_names_only` (no Korean font), names a font cannot show are left off.
+    """
+    _add_polygons(ax, boundaries, **_BOUNDARY_STYLES[style])
+    if "name" not in boundaries.columns or len(boundaries) > max_names:
         return
+    halo = _halo(2.2 if style == "under" else 2.0)
     for name, point in zip(boundaries["name"], boundaries.geometry.representative_point(),
                            strict=True):
-        ax.text(point.x, point.y, _plain(name), ha="center", va="center", fontsize=7.5,
-                color="#333", zorder=7, clip_on=True, path_effects=_halo())
+        text = plain(name)
+        if ascii_names_only and not text.isascii():
+            continue
+        ax.text(point.x, point.y, text, ha="center", va="center", fontsize=name_size,
+                color="#333" if style == "under" else "#222", zorder=7, clip_on=True,
+                path_effects=halo)
 
 
-def _draw_blocks(ax: Axes, blocks: gpd.GeoDataFrame, color_by: str) -> None:
+def draw_blocks(ax: Axes, blocks: gpd.GeoDataFrame, color_by: str, *,
+                linewidth: float = 0.25, candidates: bool = True) -> None:
+    """Fill blocks by the classes of `color_by` (adjacent spaces, else walking minutes).
+
+    One compound path per colour; candidate blocks outlined when `candidates`.
+    """
     from matplotlib.collections import PathCollection
 
     classes = ADJACENT_CLASSES if color_by == _ADJACENT else WALK_CLASSES
-    palette = [colour for _upper, _label, colour in classes] + [_UNREACHABLE[1]]
+    palette = [colour for _label, colour in class_legend(color_by)]
     index = class_index(blocks[color_by], classes)
     rings = _rings(blocks.geometry.to_numpy())
     used = [i for i in range(len(palette)) if (index == i).any()]
     paths = [_path(rings, index == i) for i in used]  # one path per colour
     ax.add_collection(PathCollection(paths, facecolors=[palette[i] for i in used],
-                                     edgecolors="#ffffff", linewidths=0.25, zorder=2),
+                                     edgecolors="#ffffff", linewidths=linewidth, zorder=2),
                       autolim=False)
-    if "candidate" in blocks.columns:
+    if candidates and "candidate" in blocks.columns:
         cand = truthy_mask(blocks["candidate"])
         if cand.any():
             ax.add_collection(PathCollection([_path(rings, cand)], facecolors="none",
@@ -246,22 +293,41 @@ def _draw_villages(ax: Axes, villages: gpd.GeoDataFrame) -> None:
                   zorder=4)
     top = villages.sort_values("rank", kind="stable").head(_MAX_RANK_LABELS)
     for rank, point in zip(top["rank"], top.geometry.representative_point(), strict=True):
-        ax.text(point.x, point.y, f"#{_plain(_int_text(rank))}", ha="center", va="center",
+        ax.text(point.x, point.y, f"#{plain(_int_text(rank))}", ha="center", va="center",
                 fontsize=7, fontweight="bold", color="#ffffff", zorder=9, clip_on=True,
                 bbox={"boxstyle": "round,pad=0.15", "fc": VILLAGE_COLOUR, "ec": "none",
                       "alpha": 0.9})
 
 
-def _draw_spaces(ax: Axes, spaces: gpd.GeoDataFrame, styles: dict[str, tuple[str, str]],
-                 cats: pd.Series) -> None:
+def draw_spaces(ax: Axes, spaces: gpd.GeoDataFrame, colours: dict[str, str], *,
+                size: float = 16, linewidth: float = 0.5) -> None:
+    """Draw spaces as dots in their category's colour (categories not in `colours`: none)."""
     points = spaces.geometry.representative_point()
-    for cat, (colour, _icon) in styles.items():
+    cats = _categories(spaces)
+    for cat, colour in colours.items():
         sel = (cats == cat).to_numpy()
-        ax.scatter(points.x.to_numpy()[sel], points.y.to_numpy()[sel], s=16, c=colour,
-                   edgecolors="#ffffff", linewidths=0.5, zorder=5)
+        ax.scatter(points.x.to_numpy()[sel], points.y.to_numpy()[sel], s=size, c=colour,
+                   edgecolors="#ffffff", linewidths=linewidth, zorder=5)
 
 
-def _legend(ax: Axes, color_by: str, styles: dict[str, tuple[str, str]],
+def _categories(spaces: gpd.GeoDataFrame) -> pd.Series:
+    """Each space's category as text ("" when missing)."""
+    return spaces["category"].astype(object).where(spaces["category"].notna(), "").map(str)
+
+
+def category_colours(categories: Sequence[str]) -> dict[str, str]:
+    """Return each category's colour, as on the maps (built-ins fixed, others from a cycle)."""
+    styles = _category_styles(_ordered_categories(categories))
+    return {c: styles[c][0] for c in categories}
+
+
+def class_legend(color_by: str) -> list[tuple[str, str]]:
+    """Return (label, colour) of every block class of `color_by`, "unreachable" last."""
+    classes = ADJACENT_CLASSES if color_by == _ADJACENT else WALK_CLASSES
+    return [(label, c) for _upper, label, c in classes] + [_UNREACHABLE]
+
+
+def _legend(ax: Axes, color_by: str, colours: dict[str, str],
             counts: dict[str, int], *, has_villages: bool) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -269,24 +335,24 @@ def _legend(ax: Axes, color_by: str, styles: dict[str, tuple[str, str]],
     def header(text: str) -> tuple[Any, str]:
         return Patch(visible=False), text
 
+    classes = class_legend(color_by)
     if color_by == _ADJACENT:
         entries = [header("Adjacent sharing spaces")]
-        classes: Sequence[tuple[float, str, str]] = ADJACENT_CLASSES
+        classes = classes[:-1]  # a count is never unreachable
     else:
-        entries = [header(f"Walk to {_plain(color_by[len(_WALK_PREFIX):])}")]
-        classes = (*WALK_CLASSES, (math.nan, *_UNREACHABLE))
+        entries = [header(f"Walk to {plain(color_by[len(_WALK_PREFIX):])}")]
     entries += [(Patch(facecolor=c, edgecolor="#999", linewidth=0.5), label)
-                for _upper, label, c in classes]
+                for label, c in classes]
     entries.append((Patch(facecolor="none", edgecolor=CANDIDATE_COLOUR, linewidth=1.0),
                     "candidate block"))
     if has_villages:
         entries.append((Patch(facecolor="none", edgecolor=VILLAGE_COLOUR, linewidth=2.0),
                         "sharing village (#rank)"))
-    if styles:
+    if colours:
         entries.append(header("Sharing spaces"))
         entries += [(Line2D([], [], marker="o", linestyle="", markersize=6, markerfacecolor=c,
-                            markeredgecolor="#ffffff"), f"{_plain(cat)} ({counts[cat]:,})")
-                    for cat, (c, _icon) in styles.items()]
+                            markeredgecolor="#ffffff"), f"{plain(cat)} ({counts[cat]:,})")
+                    for cat, c in colours.items()]
     legend = ax.legend([h for h, _ in entries], [t for _, t in entries], loc="upper left",
                        bbox_to_anchor=(1.01, 1.0), frameon=False, fontsize=8,
                        handlelength=1.4, borderaxespad=0.0)
@@ -300,19 +366,19 @@ def _draw(ax: Axes, layers: dict[str, gpd.GeoDataFrame | None], color_by: str) -
     blocks, spaces = layers["blocks"], layers["spaces"]
     villages, bounds = layers["villages"], layers["boundaries"]
     if bounds is not None:
-        _draw_boundaries(ax, bounds)
+        draw_boundaries(ax, bounds)
     if blocks is not None:
-        _draw_blocks(ax, blocks, color_by)
+        draw_blocks(ax, blocks, color_by)
     if villages is not None:
         _draw_villages(ax, villages)
-    styles: dict[str, tuple[str, str]] = {}
+    colours: dict[str, str] = {}
     counts: dict[str, int] = {}
     if spaces is not None:
-        cats = spaces["category"].astype(object).where(spaces["category"].notna(), "").map(str)
-        styles = _category_styles(_ordered_categories(cats))
+        cats = _categories(spaces)
+        colours = category_colours(_ordered_categories(cats))
         counts = cats.value_counts().to_dict()
-        _draw_spaces(ax, spaces, styles, cats)
-    _legend(ax, color_by, styles, counts, has_villages=villages is not None)
+        draw_spaces(ax, spaces, colours)
+    _legend(ax, color_by, colours, counts, has_villages=villages is not None)
 
 
 def _caption(layers: dict[str, gpd.GeoDataFrame | None], crs: Any) -> str:
@@ -382,7 +448,7 @@ def static_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
     >>> static_map(blocks, spaces, spaces.iloc[:0]).get_size_inches().round(1).tolist()
     [9.0, 7.0]
     """
-    _matplotlib()
+    import_matplotlib()
     from matplotlib.figure import Figure
 
     layers = {
@@ -395,7 +461,7 @@ def static_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
     present = [gdf for gdf in layers.values() if gdf is not None]
     crs = _plot_crs(present) if present else None
     layers = {k: None if g is None else _to_crs(g, crs) for k, g in layers.items()}
-    with _font_context():
+    with font_context():
         fig = Figure(figsize=(9.0, 7.0), dpi=dpi, facecolor="#ffffff")
         ax = fig.add_axes((0.02, 0.06, 0.70, 0.86))
         ax.set_facecolor(_BACKGROUND)
@@ -404,7 +470,7 @@ def static_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
         for spine in ax.spines.values():
             spine.set_edgecolor("#bbbbbb")
         if title:
-            fig.suptitle(_plain(title), x=0.02, ha="left", fontsize=13, fontweight="bold")
+            fig.suptitle(plain(title), x=0.02, ha="left", fontsize=13, fontweight="bold")
         if crs is None:
             ax.text(0.5, 0.5, "nothing to show", ha="center", va="center",
                     transform=ax.transAxes, color="#777")

@@ -5,7 +5,9 @@ category at the audit threshold (15 minutes, or the nearest configured one) for
 all residents and each population group, a chart of coverage by category and
 walking time, the largest gaps with the nearest space, and small static maps.
 It works offline: CSS is inline, the chart is inline SVG and the maps are PNG
-data URIs drawn with matplotlib (no tiles). Every text taken from input files is
+data URIs drawn with matplotlib (no tiles) by the static-map code that draws
+``map.png`` (:mod:`sharemap._static_map`: its fonts, colours and layers), so the
+report, ``map.png`` and ``map.html`` agree. Every text taken from input files is
 HTML-escaped.
 """
 
@@ -17,9 +19,7 @@ import io
 import logging
 import math
 import re
-import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -27,13 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import shapely
 
 from . import _io, _static_map
 from .access import walk_col
 from .coverage import compute_audit, compute_group_coverage, finest_level
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -47,7 +48,6 @@ _TOP_UNITS = 5
 _TOP_BLOCKS = 5
 _MAX_MAP_LABELS = 40
 _ALL_COLOUR = "#111111"
-_OTHER_COLOURS = ("#8c564b", "#e377c2", "#7f7f7f", "#393b79", "#8c8c1e", "#843c39", "#17becf")
 
 _CSS = """
 body { font: 15px/1.5 "Noto Sans KR", "Noto Sans CJK KR", "Malgun Gothic", "Apple SD Gothic Neo",
@@ -83,7 +83,7 @@ ul.method li { margin-bottom: 4px; } code { background: #f0f0eb; padding: 0 3px;
 
 
 def _matplotlib() -> Any:
-    return _static_map._matplotlib("writing report.html (its chart and maps)")
+    return _static_map.import_matplotlib("writing report.html (its chart and maps)")
 
 
 def _esc(value: Any) -> str:
@@ -137,37 +137,15 @@ def _td(text: str, *, cls: str = "", style: str = "") -> str:
 
 
 def _colours(categories: Sequence[str]) -> dict[str, str]:
-    from .maps import CATEGORY_STYLES
-
-    others = [c for c in categories if c not in CATEGORY_STYLES]
-    out = {c: CATEGORY_STYLES[c][0] if c in CATEGORY_STYLES
-           else _OTHER_COLOURS[others.index(c) % len(_OTHER_COLOURS)] for c in categories}
-    out["all"] = _ALL_COLOUR
-    return out
+    """Each category's colour, as on the maps, and black for ``all``."""
+    return {**_static_map.category_colours(categories), "all": _ALL_COLOUR}
 
 
-def _plain(text: Any) -> str:
-    """Text for matplotlib, safe from mathtext (``$...$``)."""
-    return str(text).replace("$", r"\$")
-
-
-@contextmanager
-def _figures() -> Iterator[str | None]:
-    """Matplotlib settings for the report's figures: a Korean font when one is installed."""
-    mpl = _matplotlib()
-    from ._static_map import korean_font
-
-    family = korean_font()
-    if family is None:
-        logger.warning("No Korean font found: Korean names are left off the report's maps "
-                       "(install one, e.g. `apt-get install fonts-noto-cjk`)")
-    families = [family, "DejaVu Sans"] if family else ["DejaVu Sans"]
-    with mpl.rc_context({"font.family": families, "svg.fonttype": "none",
-                         "svg.hashsalt": "sharemap", "font.size": 9}), \
-            warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
-        warnings.filterwarnings("ignore", message=r".*findfont: Font family", category=UserWarning)
-        yield family
+def _figures() -> AbstractContextManager[str | None]:
+    """Matplotlib settings for the report's figures: those of map.png (a Korean font)."""
+    _matplotlib()
+    return _static_map.font_context(without="Korean names are left off the report's maps",
+                                    rc={"svg.hashsalt": "sharemap", "font.size": 9})
 
 
 def _png(fig: Figure) -> str:
@@ -364,7 +342,7 @@ def _chart_section(a: _Audit) -> str:
         cov = a.coverage[a.coverage["level"] == "city"]
         for cat in [*a.categories, "all"]:
             sub = cov[cov["category"] == cat].sort_values("threshold_min")
-            ax.plot(sub["threshold_min"], 100 * sub[what], label=_plain(cat),
+            ax.plot(sub["threshold_min"], 100 * sub[what], label=_static_map.plain(cat),
                     color=a.colours[cat], marker="o", lw=2.6 if cat == "all" else 1.6)
             for i, label in enumerate(a.labels):
                 g = a.groups
@@ -374,7 +352,7 @@ def _chart_section(a: _Audit) -> str:
                 gs = gs.sort_values("threshold_min")
                 ax.plot(gs["threshold_min"], 100 * gs["share_population"], ls=("--", ":")[i % 2],
                         color=a.colours[cat], lw=1.2, marker=".",
-                        label=_plain(f"{cat}, {label}") if cat == "all" else None)
+                        label=_static_map.plain(f"{cat}, {label}") if cat == "all" else None)
         ax.set_xlabel("walking time (minutes)")
         ax.set_ylabel("% of residents covered" if a.has_pop else "% of blocks covered")
         ax.set_xticks(list(a.result.config.coverage.thresholds_minutes))
@@ -445,57 +423,18 @@ def _gaps_section(a: _Audit) -> str:
             f'<div class="grid2">{body}</div></section>')
 
 
-def _paths(geoms: Sequence[Any]) -> list[Any]:
-    from matplotlib.path import Path as MplPath
-
-    out = []
-    for geom in geoms:
-        rings = [MplPath(np.asarray(ring.coords)[:, :2], closed=True)
-                 for poly in shapely.get_parts(geom) if poly.geom_type == "Polygon"
-                 for ring in (poly.exterior, *poly.interiors) if len(ring.coords) >= 4]
-        out.append(MplPath.make_compound_path(*rings) if rings else MplPath(np.empty((0, 2))))
-    return out
-
-
-def _walk_colours(minutes: pd.Series) -> list[str]:
-    from ._mapstyle import _UNREACHABLE
-    from .maps import WALK_CLASSES
-
-    bins = np.array([c[0] for c in WALK_CLASSES])
-    colours = np.array([c[2] for c in WALK_CLASSES], dtype=object)
-    vals = minutes.to_numpy(float)
-    idx = np.minimum(np.searchsorted(bins, np.nan_to_num(vals, nan=0.0), side="left"),
-                     len(bins) - 1)
-    return np.where(np.isnan(vals), _UNREACHABLE[1], colours[idx]).tolist()
-
-
 def _draw_map(ax: Axes, a: _Audit, column: str, cat: str | None, font: str | None) -> None:
-    from matplotlib.collections import PathCollection
-
+    """One small map: blocks by `column`'s walk, the finest units on top, the spaces."""
     r = a.result
     b = r.blocks
-    ax.add_collection(PathCollection(_paths(b.geometry.to_numpy()),
-                                     facecolors=_walk_colours(b[column]), edgecolors="#ffffff",
-                                     linewidths=0.15))
+    _static_map.draw_blocks(ax, b, column, linewidth=0.15, candidates=False)
     units = r.boundaries.get(a.level) if a.level else None
     if units is not None:
-        ax.add_collection(PathCollection(_paths(units.geometry.to_numpy()), facecolors="none",
-                                         edgecolors="#444444", linewidths=0.6))
-        if len(units) <= _MAX_MAP_LABELS:
-            from matplotlib import patheffects
-
-            halo = [patheffects.withStroke(linewidth=2, foreground="#ffffff")]
-            for unit in units.itertuples():
-                text = str(unit.name)
-                if font is None and not text.isascii():
-                    continue
-                pt = unit.geometry.representative_point()
-                ax.annotate(_plain(text), (pt.x, pt.y), ha="center", va="center", fontsize=6,
-                            color="#222222", path_effects=halo)
+        _static_map.draw_boundaries(ax, units, style="over", max_names=_MAX_MAP_LABELS,
+                                    name_size=6, ascii_names_only=font is None)
     sp = r.spaces if cat is None else r.spaces[r.spaces["category"] == cat]
-    for c, grp in sp.groupby("category", sort=False):
-        ax.scatter(grp.geometry.x, grp.geometry.y, s=9, color=a.colours.get(str(c), "#333"),
-                   edgecolors="#ffffff", linewidths=0.4, zorder=3)
+    _static_map.draw_spaces(ax, sp, {c: a.colours[c] for c in a.categories}, size=9,
+                            linewidth=0.4)
     xmin, ymin, xmax, ymax = b.total_bounds
     if units is not None and len(units):
         ux0, uy0, ux1, uy1 = units.total_bounds
@@ -509,9 +448,6 @@ def _draw_map(ax: Axes, a: _Audit, column: str, cat: str | None, font: str | Non
 
 def _maps_section(a: _Audit) -> str:
     from matplotlib.figure import Figure
-
-    from ._mapstyle import _UNREACHABLE
-    from .maps import WALK_CLASSES
 
     panels: list[tuple[str, str | None, str]] = [
         (walk_col(c), c, f"walk to the nearest {c} space") for c in a.categories]
@@ -527,8 +463,7 @@ def _maps_section(a: _Audit) -> str:
             figs.append(f'<figure><img alt="{_esc(caption)}" src="{_png(fig)}">'
                         f"<figcaption>{_esc(caption)}</figcaption></figure>")
     legend = "".join(f'<span class="sw" style="background:{c}"></span>{_esc(lb)}'
-                     for _, lb, c in WALK_CLASSES)
-    legend += f'<span class="sw" style="background:{_UNREACHABLE[1]}"></span>unreachable'
+                     for lb, c in _static_map.class_legend(walk_col("any")))
     spaces = "".join(f'<span class="sw" style="background:{a.colours[c]};border-radius:7px">'
                      f"</span>{_esc(c)}" for c in a.categories)
     return ('<section id="maps"><h2>Maps</h2><p class="lede">Blocks coloured by the walk from '

@@ -208,3 +208,45 @@ def test_report_opens_offline_in_a_browser(driver, demo):
         "return document.querySelectorAll('#chart svg text').length") > 5
     title = driver.execute_script("return document.title")
     assert EVIL_STUDY in title
+
+
+# ------------------------------------------------------------- one drawing code
+
+
+def test_report_maps_are_drawn_by_the_static_map_code(demo, monkeypatch):
+    """Each small map's blocks go through map.png's draw_blocks, by the panel's walk."""
+    from sharemap import _static_map
+
+    result, _ = demo
+    drawn: list[str] = []
+    real = _static_map.draw_blocks
+
+    def spy(ax, blocks, color_by, **kwargs):
+        drawn.append(color_by)
+        return real(ax, blocks, color_by, **kwargs)
+
+    monkeypatch.setattr(_static_map, "draw_blocks", spy)
+    render_report(result)
+    assert drawn == [f"walk_min_{c}" for c in result.config.categories] + ["proximity_min"]
+
+
+def test_report_colours_are_the_maps_colours():
+    """A category of the user's own gets the colour map.html's legend gives it."""
+    from sharemap import report
+    from sharemap._mapstyle import CATEGORY_STYLES
+    from sharemap.maps import build_map
+
+    cats = ["zeta", "bike", "alpha"]  # the maps colour the extra ones in sorted order
+    colours = report._colours(cats)
+    spaces = gpd.GeoDataFrame({"space_id": ["z", "b", "a"], "category": cats},
+                              geometry=gpd.points_from_xy([127.0] * 3, [37.5] * 3),
+                              crs="EPSG:4326")
+    page = build_map(None, spaces, None, tiles=None).get_root().render()
+    # the legend's swatch for a category: style='background:<colour>'...</span><category>
+    swatch = {cat: re.search(r"background:(#[0-9a-f]{6})\\u0027\\u003e(?:(?!background:).)*?"
+                             r"\\u003c/span\\u003e" + cat, page).group(1)
+              for cat in cats}
+    assert swatch == {c: colours[c] for c in cats}
+    assert colours["bike"] == CATEGORY_STYLES["bike"][0]
+    assert colours["alpha"] != colours["zeta"]
+    assert colours["all"] == "#111111"
