@@ -205,20 +205,48 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
-def _floats(text: str) -> list[float]:
+def _minutes(text: str) -> float:
+    """Parse an option in minutes: finite and in the study file's range (> 0, <= 180)."""
+    from ._validate import LIMITS, check_number
+
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
+        value = float(text)
     except ValueError:
-        msg = f"expected comma-separated numbers, got {text!r}"
+        msg = f"expected minutes (a number), got {text!r}"
         raise argparse.ArgumentTypeError(msg) from None
+    return check_number(value, "the value", LIMITS["minutes"],
+                        error=argparse.ArgumentTypeError)
+
+
+def _count(key: str) -> Any:
+    """Return a parser of an option holding a whole number within ``LIMITS[key]``."""
+    from ._validate import LIMITS, check_whole
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            msg = f"expected a whole number, got {text!r}"
+            raise argparse.ArgumentTypeError(msg) from None
+        return check_whole(value, "the value", LIMITS[key], error=argparse.ArgumentTypeError)
+
+    return parse
+
+
+def _floats(text: str) -> list[float]:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
+        msg = f"expected comma-separated minutes, got {text!r}"
+        raise argparse.ArgumentTypeError(msg)
+    return [_minutes(v) for v in values]
 
 
 def _ints(text: str) -> list[int]:
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
+    values = [v.strip() for v in text.split(",") if v.strip()]
+    if not values:
         msg = f"expected comma-separated whole numbers, got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
+        raise argparse.ArgumentTypeError(msg)
+    return [_count("min_spaces")(v) for v in values]
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -300,8 +328,9 @@ def _planning_commands(add: Any) -> None:
               _cmd_suggest)
     sug.add_argument("config", help="the study's TOML file")
     sug.add_argument("--category", required=True, help="category to add sites for")
-    sug.add_argument("--add", type=int, required=True, help="number of sites to choose")
-    sug.add_argument("--minutes", type=float, default=15.0, help="coverage threshold (15)")
+    sug.add_argument("--add", type=_count("add"), required=True,
+                     help="number of sites to choose")
+    sug.add_argument("--minutes", type=_minutes, default=15.0, help="coverage threshold (15)")
     sug.add_argument("--objective", choices=("population", "villages"), default="population")
     sug.add_argument("--candidates", help="candidate sites file (read like a layer)")
     _column_options(sug)

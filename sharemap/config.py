@@ -7,6 +7,7 @@ an error that names it, so a typo is never silently ignored.
 from __future__ import annotations
 
 import itertools
+import math
 import re
 import sys
 from dataclasses import dataclass, field, replace
@@ -15,6 +16,8 @@ from typing import Any
 
 from ._crs import parse_crs, require_projected
 from ._errors import ConfigError
+from ._presets import PRESETS
+from ._validate import LIMITS, Limit, check_number, check_whole
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -305,14 +308,9 @@ def _table(doc: dict[str, Any], key: str, src: Path) -> dict[str, Any]:
     return value
 
 
-def _number(value: Any, key: str, src: Path, *, positive: bool = True) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        msg = f"{src}: `{key}` must be a number, got {value!r}"
-        raise ConfigError(msg)
-    if positive and value <= 0:
-        msg = f"{src}: `{key}` must be positive, got {value!r}"
-        raise ConfigError(msg)
-    return float(value)
+def _number(value: Any, key: str, src: Path, limit: Limit) -> float:
+    """Return a finite number in `limit` (TOML has NaN and infinity too), else raise."""
+    return check_number(value, f"{src}: `{key}`", limit)
 
 
 def _path(value: Any, key: str, base: Path, src: Path) -> Path:
@@ -334,16 +332,28 @@ def _parse_network(doc: dict[str, Any], base: Path, src: Path) -> NetworkConfig:
     if source in ("graphml", "osm_xml", "osm_pbf"):
         value = _path(value, f"network.{source}", base, src)
     elif source == "bbox":
-        ok = isinstance(value, list) and len(value) == 4
-        if not ok or not all(isinstance(v, (int, float)) for v in value):
-            msg = f"{src}: `network.bbox` must be [west, south, east, north] in degrees"
-            raise ConfigError(msg)
-        value = tuple(float(v) for v in value)
+        value = _bbox(value, src)
     elif not isinstance(value, str):
         msg = f"{src}: `network.place` must be a place name string"
         raise ConfigError(msg)
-    max_snap = _number(net.get("max_snap_m", 250.0), "network.max_snap_m", src)
+    max_snap = _number(net.get("max_snap_m", 250.0), "network.max_snap_m", src,
+                       LIMITS["max_snap_m"])
     return NetworkConfig(source=source, value=value, max_snap_m=max_snap)
+
+
+def _bbox(value: Any, src: Path) -> tuple[float, float, float, float]:
+    """Parse ``network.bbox``: [west, south, east, north] in degrees, west < east, south < north."""
+    msg = f"{src}: `network.bbox` must be [west, south, east, north] in degrees, got {value!r}"
+    if not isinstance(value, list) or len(value) != 4:
+        raise ConfigError(msg)
+    lon, lat = Limit(-180.0, 180.0, low_inclusive=True), Limit(-90.0, 90.0, low_inclusive=True)
+    w, s, e, n = (check_number(v, f"{src}: `network.bbox` {k}", lim) for v, k, lim in
+                  zip(value, ("west", "south", "east", "north"), (lon, lat, lon, lat),
+                      strict=True))
+    if not (w < e and s < n):
+        msg = f"{msg} (west must be less than east, and south less than north)"
+        raise ConfigError(msg)
+    return w, s, e, n
 
 
 _LAYER_KEYS = {"category", "path", "preset", "x", "y", "crs", "id", "name", "encoding", "sheet",
@@ -394,11 +404,34 @@ def _parse_layers(doc: dict[str, Any], base: Path, src: Path) -> tuple[LayerConf
                 raise ConfigError(msg)
         if "crs" in opts:
             parse_crs(opts["crs"], what=f"{where}.crs")
-        layers.append(
-            LayerConfig(category=item["category"], path=_path(item["path"], "path", base, src),
-                        **opts, **_layer_extras(item, where, src))
-        )
+        _check_layer_options(opts, where, src)
+        layer = LayerConfig(category=item["category"],
+                            path=_path(item["path"], "path", base, src), **opts,
+                            **_layer_extras(item, where, src))
+        same = next((j for j, other in enumerate(layers, start=1) if other == layer), None)
+        if same is not None:
+            msg = (f"{src}: [{where}] repeats [layers #{same}] (the same file, category and "
+                   "options): its rows would be counted twice; remove one")
+            raise ConfigError(msg)
+        layers.append(layer)
     return tuple(layers)
+
+
+def _check_layer_options(opts: dict[str, str], where: str, src: Path) -> None:
+    """Check that a layer's preset and encoding exist (before any file is read)."""
+    import codecs
+
+    if "preset" in opts and opts["preset"] not in PRESETS:
+        msg = (f"{src}: [{where}] unknown preset {opts['preset']!r}; known presets: "
+               f"{', '.join(sorted(PRESETS))}")
+        raise ConfigError(msg)
+    if "encoding" in opts:
+        try:
+            codecs.lookup(opts["encoding"])
+        except LookupError:
+            msg = (f"{src}: [{where}] unknown encoding {opts['encoding']!r} (try 'utf-8' or "
+                   "'cp949')")
+            raise ConfigError(msg) from None
 
 
 def _parse_boundary(item: Any, i: int, base: Path, src: Path) -> BoundaryConfig:
@@ -414,14 +447,26 @@ def _parse_boundary(item: Any, i: int, base: Path, src: Path) -> BoundaryConfig:
     if item["level"] == "city":
         msg = f"{src}: [{where}] level name 'city' is reserved for the whole study"
         raise ConfigError(msg)
-    flt = item.get("filter", {})
-    if not isinstance(flt, dict):
-        msg = f"{src}: [{where}] `filter` must be a table of column = value"
-        raise ConfigError(msg)
+    opts = _text_opts(item, ("id", "population"), where, src)
     return BoundaryConfig(
         level=item["level"], path=_path(item["path"], "path", base, src), name=item["name"],
-        id=item.get("id"), population=item.get("population"), filter=dict(flt),
+        id=opts.get("id"), population=opts.get("population"),
+        filter=_filter(item.get("filter", {}), f"{where}.filter", src),
     )
+
+
+def _filter(value: Any, key: str, src: Path) -> dict[str, Any]:
+    """Parse a filter table: column = a text, number or true/false (compared as text)."""
+    if not isinstance(value, dict):
+        msg = f"{src}: `{key}` must be a table of column = value"
+        raise ConfigError(msg)
+    for col, val in value.items():
+        ok = isinstance(val, (str, int, bool)) or (isinstance(val, float) and math.isfinite(val))
+        if not ok:
+            msg = (f"{src}: `{key}.{col}` must be a text or a number to compare the column "
+                   f"with, got {val!r}")
+            raise ConfigError(msg)
+    return dict(value)
 
 
 def _text_opts(item: dict[str, Any], keys: tuple[str, ...], where: str, src: Path
@@ -484,7 +529,8 @@ def _parse_groups(value: Any, src: Path) -> tuple[GroupConfig, ...]:
         if "column" not in opts:
             msg = f"{src}: [{where}] needs `column` (the group's count column)"
             raise ConfigError(msg)
-        speed = _number(item.get("walk_speed_kmh", 3.6), f"{where}.walk_speed_kmh", src)
+        speed = _number(item.get("walk_speed_kmh", 3.6), f"{where}.walk_speed_kmh", src,
+                        LIMITS["walk_speed_kmh"])
         group = GroupConfig(column=opts["column"], label=opts.get("label", opts["column"]),
                             walk_speed_kmh=speed)
         if not group.slug:
@@ -499,10 +545,7 @@ def _parse_groups(value: Any, src: Path) -> tuple[GroupConfig, ...]:
 
 
 def _parse_gap_blocks(value: Any, src: Path) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        msg = f"{src}: `coverage.gap_blocks` must be a whole number >= 0, got {value!r}"
-        raise ConfigError(msg)
-    return value
+    return check_whole(value, f"{src}: `coverage.gap_blocks`", LIMITS["gap_blocks"])
 
 
 def _parse_coverage(doc: dict[str, Any], base: Path, src: Path) -> CoverageConfig:
@@ -513,7 +556,8 @@ def _parse_coverage(doc: dict[str, Any], base: Path, src: Path) -> CoverageConfi
     if not isinstance(thresholds, list) or not thresholds:
         msg = f"{src}: `coverage.thresholds_minutes` must be a non-empty list of minutes"
         raise ConfigError(msg)
-    ths = tuple(sorted({_number(t, "coverage.thresholds_minutes", src) for t in thresholds}))
+    ths = tuple(sorted({_number(t, "coverage.thresholds_minutes", src,
+                                           LIMITS["minutes"]) for t in thresholds}))
     raw = cov.get("boundaries", [])
     if not isinstance(raw, list):
         msg = f"{src}: `coverage.boundaries` must be a list of tables"
@@ -561,24 +605,24 @@ def _villages_count(vil: dict[str, Any], src: Path) -> tuple[str, float | None]:
         msg = (f'{src}: `villages.distinct_categories` counts categories; it does not combine '
                'with count = "capacity"')
         raise ConfigError(msg)
-    return count, _number(vil["min_capacity"], "villages.min_capacity", src)
+    return count, _number(vil["min_capacity"], "villages.min_capacity", src,
+                          LIMITS["capacity"])
 
 
 def _parse_villages(doc: dict[str, Any], src: Path) -> VillagesConfig:
     vil = _table(doc, "villages", src)
     _check_keys(vil, {"adjacent_minutes", "min_spaces", "distinct_categories", "count",
                       "min_capacity"}, "villages", src)
-    min_spaces = vil.get("min_spaces", 3)
-    if isinstance(min_spaces, bool) or not isinstance(min_spaces, int) or min_spaces < 1:
-        msg = f"{src}: `villages.min_spaces` must be a whole number >= 1, got {min_spaces!r}"
-        raise ConfigError(msg)
+    min_spaces = check_whole(vil.get("min_spaces", 3), f"{src}: `villages.min_spaces`",
+                             LIMITS["min_spaces"])
     distinct = vil.get("distinct_categories", False)
     if not isinstance(distinct, bool):
         msg = f"{src}: `villages.distinct_categories` must be true or false"
         raise ConfigError(msg)
     count, min_capacity = _villages_count(vil, src)
     return VillagesConfig(
-        adjacent_minutes=_number(vil.get("adjacent_minutes", 5), "villages.adjacent_minutes", src),
+        adjacent_minutes=_number(vil.get("adjacent_minutes", 5), "villages.adjacent_minutes", src,
+                                 LIMITS["minutes"]),
         min_spaces=min_spaces, distinct_categories=distinct, count=count,
         min_capacity=min_capacity,
     )
@@ -590,8 +634,8 @@ def _parse_bands(value: Any, src: Path) -> tuple[tuple[float, float], ...]:
             isinstance(b, list) and len(b) == 2 for b in value):
         msg = f"{src}: `supply.bands` must be a list of [upper_minute, weight] pairs like {example}"
         raise ConfigError(msg)
-    bands = tuple((_number(u, "supply.bands upper minute", src),
-                   _number(w, "supply.bands weight", src, positive=False)) for u, w in value)
+    bands = tuple((_number(u, "supply.bands upper minute", src, LIMITS["minutes"]),
+                   _number(w, "supply.bands weight", src, LIMITS["weight"])) for u, w in value)
     uppers = [u for u, _ in bands]
     if any(b <= a for a, b in itertools.pairwise(uppers)):
         msg = f"{src}: `supply.bands` upper minutes must increase, got {uppers}"
@@ -613,7 +657,8 @@ def _parse_supply(doc: dict[str, Any], src: Path, categories: tuple[str, ...],
         msg = (f"{src}: [supply] needs residents: give `population` on a level of "
                "[coverage] boundaries")
         raise ConfigError(msg)
-    minutes = _number(sup["minutes"], "supply.minutes", src) if "minutes" in sup else None
+    minutes = (_number(sup["minutes"], "supply.minutes", src, LIMITS["minutes"])
+               if "minutes" in sup else None)
     bands = _parse_bands(sup["bands"], src) if "bands" in sup else None
     if bands is None:
         bands = default_bands(minutes if minutes is not None else 15.0)
@@ -642,7 +687,8 @@ def _parse_blocks(doc: dict[str, Any], base: Path, src: Path) -> BlocksConfig:
     blk = _table(doc, "blocks", src)
     _check_keys(blk, {"path", "min_area_m2", "layer", "barriers", "sidewalks"}, "blocks", src)
     path = _path(blk["path"], "blocks.path", base, src) if "path" in blk else None
-    min_area = _number(blk.get("min_area_m2", 1000), "blocks.min_area_m2", src, positive=False)
+    min_area = _number(blk.get("min_area_m2", 1000), "blocks.min_area_m2", src,
+                       LIMITS["min_area_m2"])
     raw = blk.get("barriers", [])
     if isinstance(raw, str):
         raw = [raw]
@@ -654,36 +700,71 @@ def _parse_blocks(doc: dict[str, Any], base: Path, src: Path) -> BlocksConfig:
     if not isinstance(sidewalks, bool):
         msg = f"{src}: `blocks.sidewalks` must be true or false, got {sidewalks!r}"
         raise ConfigError(msg)
-    return BlocksConfig(path=path, min_area_m2=min_area, layer=blk.get("layer"),
+    layer = _text_opts(blk, ("layer",), "blocks", src).get("layer")
+    return BlocksConfig(path=path, min_area_m2=min_area, layer=layer,
                         barriers=barriers, sidewalks=sidewalks)
 
 
-def _parse_map(doc: dict[str, Any], src: Path) -> MapConfig:
+def _parse_map(doc: dict[str, Any], src: Path, categories: tuple[str, ...]) -> MapConfig:
+    """``[map]``, checked against the study's categories (before any work is done)."""
     mp = _table(doc, "map", src)
     _check_keys(mp, {"color_by", "isochrone_categories", "isochrone_minutes", "tiles",
                      "split_by"}, "map", src)
-    color_by = mp.get("color_by", "adjacent_spaces")
     cats = mp.get("isochrone_categories", [])
-    if not isinstance(color_by, str):
-        msg = f"{src}: `map.color_by` must be a string"
-        raise ConfigError(msg)
     if not isinstance(cats, list) or not all(isinstance(c, str) for c in cats):
         msg = f"{src}: `map.isochrone_categories` must be a list of category names"
+        raise ConfigError(msg)
+    unknown = [c for c in cats if c not in categories]
+    if unknown:
+        msg = (f"{src}: `map.isochrone_categories` names {', '.join(map(repr, unknown))}, "
+               f"not a category of the study's [[layers]] ({', '.join(map(repr, categories))})")
         raise ConfigError(msg)
     mins = mp.get("isochrone_minutes", [5, 10, 15])
     if not isinstance(mins, list) or not mins:
         msg = f"{src}: `map.isochrone_minutes` must be a non-empty list of minutes"
         raise ConfigError(msg)
-    tiles = mp.get("tiles", "OpenStreetMap")
-    if not isinstance(tiles, str):
-        msg = f"{src}: `map.tiles` must be a tile name, or \"none\" for no base map"
-        raise ConfigError(msg)
+    minutes = sorted({_number(m, "map.isochrone_minutes", src, LIMITS["minutes"])
+                      for m in mins})
     return MapConfig(
-        color_by=color_by, isochrone_categories=tuple(cats),
-        isochrone_minutes=tuple(sorted(_number(m, "map.isochrone_minutes", src) for m in mins)),
-        tiles=None if tiles.lower() == "none" else tiles,
+        color_by=_color_by(mp.get("color_by", "adjacent_spaces"), categories, src),
+        isochrone_categories=tuple(dict.fromkeys(cats)),
+        isochrone_minutes=tuple(minutes),
+        tiles=_tiles(mp.get("tiles", "OpenStreetMap"), src),
         split_by=_split_by(mp, doc, src),
     )
+
+
+def _color_by(value: Any, categories: tuple[str, ...], src: Path) -> str:
+    """``map.color_by``: ``adjacent_spaces`` or ``walk_min_<category>`` of a study category."""
+    allowed = ["adjacent_spaces", *(f"walk_min_{c}" for c in categories)]
+    if not isinstance(value, str) or value not in allowed:
+        msg = f"{src}: `map.color_by` = {value!r} is not a block measure; use one of: " + \
+            ", ".join(allowed)
+        raise ConfigError(msg)
+    return value
+
+
+def _tiles(value: Any, src: Path) -> str | None:
+    """``map.tiles``: "none", or a tile provider name that folium knows (via xyzservices)."""
+    hint = ('a provider name such as "OpenStreetMap" or "CartoDB positron", or "none" for no '
+            "base map")
+    if not isinstance(value, str) or not value.strip():
+        msg = f"{src}: `map.tiles` must be {hint}, got {value!r}"
+        raise ConfigError(msg)
+    if value.lower() == "none":
+        return None
+    if value.lower() == "openstreetmap":
+        return value
+    import xyzservices  # folium's own provider list (a folium dependency; light to import)
+
+    try:
+        xyzservices.providers.query_name(value)
+    except ValueError:
+        what = "a URL needs an attribution, which sharemap cannot pass; use" if "/" in value \
+            else "not a tile provider; use"
+        msg = f"{src}: `map.tiles` = {value!r}: {what} {hint}"
+        raise ConfigError(msg) from None
+    return value
 
 
 def _split_by(mp: dict[str, Any], doc: dict[str, Any], src: Path) -> str | None:
@@ -729,25 +810,26 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
     _check_keys(study, {"name", "crs", "walk_speed_kmh", "area", "area_filter"}, "study", source)
     crs = study.get("crs", "EPSG:5186")
     require_projected(parse_crs(crs, what="study.crs"), "study.crs")
-    area_filter = study.get("area_filter", {})
-    if not isinstance(area_filter, dict):
-        msg = f"{source}: `study.area_filter` must be a table of column = value"
+    name = study.get("name", source.stem)
+    if not isinstance(name, str):
+        msg = f"{source}: `study.name` must be a text, got {name!r}"
         raise ConfigError(msg)
     layers = _parse_layers(doc, base, source)
     coverage = _parse_coverage(doc, base, source)
     categories = tuple(dict.fromkeys(layer.category for layer in layers))
     return StudyConfig(
-        name=str(study.get("name", source.stem)),
+        name=name,
         crs=str(crs),
-        walk_speed_kmh=_number(study.get("walk_speed_kmh", 4.8), "study.walk_speed_kmh", source),
+        walk_speed_kmh=_number(study.get("walk_speed_kmh", 4.8), "study.walk_speed_kmh", source,
+                               LIMITS["walk_speed_kmh"]),
         area=_path(study["area"], "study.area", base, source) if "area" in study else None,
-        area_filter=dict(area_filter),
+        area_filter=_filter(study.get("area_filter", {}), "study.area_filter", source),
         network=_parse_network(doc, base, source),
         layers=layers,
         blocks=_parse_blocks(doc, base, source),
         villages=_parse_villages(doc, source),
         coverage=coverage,
-        map=_parse_map(doc, source),
+        map=_parse_map(doc, source, categories),
         source=source,
         supply=_parse_supply(doc, source, categories, coverage.population_level is not None),
     )
@@ -787,4 +869,35 @@ def read_config(path: str | Path) -> StudyConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         msg = f"{src}: not a valid TOML file ({exc})"
         raise ConfigError(msg) from None
-    return parse_config(doc, base=src.resolve().parent, source=src)
+    config = parse_config(doc, base=src.resolve().parent, source=src)
+    _check_files(config, src)
+    return config
+
+
+def input_files(config: StudyConfig) -> list[tuple[str, Path]]:
+    """Every file a study reads, as (key in the study file, path)."""
+    files: list[tuple[str, Path]] = []
+    if config.area is not None:
+        files.append(("study.area", config.area))
+    if isinstance(config.network.value, Path):
+        files.append((f"network.{config.network.source}", config.network.value))
+    files += [(f"layers #{i}.path", lay.path) for i, lay in enumerate(config.layers, start=1)]
+    if config.blocks.path is not None:
+        files.append(("blocks.path", config.blocks.path))
+    files += [("blocks.barriers", p) for p in config.blocks.barriers]
+    cov = config.coverage
+    files += [(f"coverage.boundaries #{i}.path", b.path)
+              for i, b in enumerate(cov.boundaries, start=1)]
+    if cov.population_table is not None:
+        files.append(("coverage.population_table.path", cov.population_table.path))
+    if cov.weights is not None:
+        files.append(("coverage.weights.path", cov.weights.path))
+    return files
+
+
+def _check_files(config: StudyConfig, src: Path) -> None:
+    """Every input file must exist before any work starts (one line naming the key)."""
+    for key, path in input_files(config):
+        if not path.exists():
+            msg = f"{src}: `{key}` file not found: {path}"
+            raise ConfigError(msg)

@@ -34,6 +34,7 @@ from . import _io
 from ._capacity import DEFAULT_CAPACITY
 from ._crs import to_web_crs
 from ._errors import InputDataError
+from ._validate import LIMITS, check_number, check_whole
 from .access import prepare_points, snap_points, walk_col, within_pairs
 from .layers import dedupe_spaces
 from .pipeline import StudyResult, recompute_with_spaces
@@ -245,11 +246,13 @@ def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
     >>> table[["adjacent_minutes", "min_spaces"]].values.tolist()
     [[3.0, 2.0], [3.0, 3.0], [5.0, 2.0], [5.0, 3.0]]
     """
-    minutes = sorted({float(m) for m in adjacent_minutes})
-    counts = sorted({int(k) for k in min_spaces})
-    if not minutes or not counts or minutes[0] <= 0 or counts[0] < 1:
-        msg = ("`adjacent_minutes` must be positive minutes and `min_spaces` whole numbers "
-               f">= 1, got {list(adjacent_minutes)} and {list(min_spaces)}")
+    minutes = sorted({check_number(m, "`adjacent_minutes`", LIMITS["minutes"],
+                                   error=InputDataError) for m in adjacent_minutes})
+    counts = sorted({check_whole(k, "`min_spaces`", LIMITS["min_spaces"], error=InputDataError)
+                     for k in min_spaces})
+    if not minutes or not counts:
+        msg = ("`adjacent_minutes` and `min_spaces` need at least one value each, got "
+               f"{list(adjacent_minutes)} and {list(min_spaces)}")
         raise InputDataError(msg)
     distinct = (result.config.villages.distinct_categories if distinct_categories is None
                 else distinct_categories)

@@ -37,6 +37,7 @@ from scipy import sparse
 from . import _io
 from ._crs import to_web_crs
 from ._errors import ConfigError, InputDataError
+from ._validate import LIMITS, check_number, check_whole
 from .access import walk_col
 from .pipeline import StudyResult
 from .study import candidate_sites, cover_matrix
@@ -203,9 +204,8 @@ def suggest_sites(result: StudyResult, *, category: str, add: int, minutes: floa
         msg = (f"category {category!r} is not in the study; its categories are "
                f"{', '.join(result.config.categories)}")
         raise ConfigError(msg)
-    if add < 1:
-        msg = f"`add` must be at least 1, got {add}"
-        raise ConfigError(msg)
+    add = check_whole(add, "`add`", LIMITS["add"])
+    minutes = check_number(minutes, "`minutes`", LIMITS["minutes"])
     sites = candidate_sites(result, candidates=candidates)
     if sites.empty:
         msg = "no candidate sites: give --candidates, or a study area for the grid"

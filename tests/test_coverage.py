@@ -472,7 +472,7 @@ gap_blocks = 7""")
                         '{ column = "c", label = "plus" }]', "differ"),
                        ('population_table = { path = "p.csv", on = "x" }', "'on'"),
                        ("gap_blocks = -1", "gap_blocks"),
-                       ('groups = [{ column = "a", walk_speed_kmh = 0 }]', "positive")):
+                       ('groups = [{ column = "a", walk_speed_kmh = 0 }]', "must be > 0")):
         with pytest.raises(ConfigError, match=match):
             _config(tmp_path, bad)
 

@@ -722,6 +722,7 @@ def test_read_layers_from_config(tmp_path):
 study = {{ name = "t", crs = "EPSG:5186" }}
 network = {{ graphml = "walk.graphml" }}
 """)
+    (tmp_path / "walk.graphml").touch()  # read_config checks that every input exists
     config = read_config(cfg)
     spaces, rejects, rows_read = read_layers(config, study_area=AREA)
     assert rows_read == {"data/bikes.csv": 2, "data/more_bikes.json": 2, "data/tools.csv": 1}

@@ -664,10 +664,13 @@ def test_save_split_maps_by_name_column_and_errors(layers, tmp_path):
 
 
 def test_split_by_config_key(tmp_path):
+    import shutil
+
     from sharemap.config import read_config
 
+    folder = shutil.copytree(get_path("demo").parent, tmp_path / "demo")  # inputs must exist
     demo = get_path("demo").read_text(encoding="utf-8")
-    cfg = tmp_path / "study.toml"
+    cfg = folder / "study.toml"
     cfg.write_text(demo.replace("[map]\n", '[map]\nsplit_by = "gu"\n'), encoding="utf-8")
     assert read_config(cfg).map.split_by == "gu"
     assert read_config(get_path("demo")).map.split_by is None
