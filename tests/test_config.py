@@ -13,10 +13,10 @@ import shutil
 
 import pytest
 
+from sharemap._errors import ConfigError
 from sharemap.cli import main
 from sharemap.config import read_config
 from sharemap.datasets import get_path
-from sharemap._errors import ConfigError
 
 DEMO = get_path("demo").read_text(encoding="utf-8")
 
@@ -193,8 +193,8 @@ def test_library_checks_the_same_numbers():
     from types import SimpleNamespace
 
     from sharemap._errors import InputDataError
-    from sharemap.suggest import suggest_sites
     from sharemap.study import sweep
+    from sharemap.suggest import suggest_sites
 
     fake = SimpleNamespace(config=read_config(get_path("demo")))
     with pytest.raises(ConfigError, match=r"`minutes` must be a finite number"):
