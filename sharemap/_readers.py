@@ -28,7 +28,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,10 @@ from pyproj import CRS
 
 from ._errors import ConfigError, InputDataError
 
-__all__ = ["RawTable", "decode_bytes", "read_table"]
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = ["RawTable", "decode_bytes", "read_table", "read_vector"]
 
 logger = logging.getLogger(__name__)
 
@@ -427,6 +430,45 @@ def _read_gis(path: Path, *, layer: str | None, encoding: str | None, file: str)
     crs = CRS.from_user_input(df.crs) if df.crs is not None else None
     return RawTable(frame=frame, fmt=path.suffix.lstrip(".").upper(), geom_x=gx, geom_y=gy,
                     crs=crs)
+
+
+def read_vector(path: str | Path, *, what: str, layer: str | None = None) -> gpd.GeoDataFrame:
+    """Read a GIS layer (boundaries, blocks, barriers, weights, the study area) with GDAL.
+
+    The one place where a GDAL read failure becomes an :class:`InputDataError`.
+
+    Parameters
+    ----------
+    path
+        Any vector file GDAL reads (GeoJSON, GeoPackage, Shapefile, ...).
+    what
+        What the file is, for messages (``"boundaries"``, ``"blocks"``, ...).
+    layer
+        The layer of a multi-layer file (default: the first).
+
+    Returns
+    -------
+    frame
+        The features in file order (RangeIndex), in the file's CRS.
+
+    Raises
+    ------
+    InputDataError
+        If the file does not exist or GDAL cannot read it (one line naming the file).
+    """
+    import geopandas as gpd
+
+    p = Path(path)
+    if not p.exists():
+        msg = f"{p}: {what} file not found"
+        raise InputDataError(msg)
+    try:
+        gdf = gpd.read_file(p, layer=layer)
+    except Exception as exc:  # pyogrio/GDAL raise many types; the user needs one line
+        reason = " ".join(f"{type(exc).__name__}: {exc}".split())
+        msg = f"{p}: cannot read {what} ({reason})"
+        raise InputDataError(msg) from None
+    return gdf.reset_index(drop=True)
 
 
 # ----------------------------------------------------------------------------- dispatch

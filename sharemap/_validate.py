@@ -15,7 +15,7 @@ from typing import Any
 
 from ._errors import ConfigError
 
-__all__ = ["LIMITS", "Limit", "check_number", "check_whole"]
+__all__ = ["LIMITS", "Limit", "check_number", "check_whole", "plain_repr"]
 
 
 @dataclass(frozen=True)
@@ -87,7 +87,7 @@ def check_number(value: Any, what: str, limit: Limit, *,
         msg = f"{what} must be a finite number ({limit.describe()}), got {number!r}"
         raise error(msg)
     if not limit.holds(number):
-        msg = f"{what} must be {limit.describe()}, got {_show(value)}"
+        msg = f"{what} must be {limit.describe()}, got {plain_repr(value)}"
         raise error(msg)
     return number
 
@@ -99,10 +99,10 @@ def check_whole(value: Any, what: str, limit: Limit, *,
     if not is_int and _numpy_number(value):
         is_int = float(value).is_integer()
     if not is_int:
-        msg = f"{what} must be a whole number ({limit.describe()}), got {_show(value)}"
+        msg = f"{what} must be a whole number ({limit.describe()}), got {plain_repr(value)}"
         raise error(msg)
     if not limit.holds(float(value)):
-        msg = f"{what} must be a whole number {limit.describe()}, got {_show(value)}"
+        msg = f"{what} must be a whole number {limit.describe()}, got {plain_repr(value)}"
         raise error(msg)
     return int(value)
 
@@ -118,7 +118,7 @@ def _plain(value: float) -> str:
     return f"{int(value):,}" if float(value).is_integer() else f"{value:g}"
 
 
-def _show(value: Any) -> str:
+def plain_repr(value: Any) -> str:
     """Format a value for a message as plain Python, never a numpy repr (``np.int64(5)``)."""
     if _numpy_number(value):
         value = value.item()

@@ -88,6 +88,8 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 
 from ._crs import to_analysis_crs
 from ._errors import InputDataError
+from ._readers import read_vector
+from ._validate import plain_repr
 from .network import WalkNetwork
 
 __all__ = [
@@ -206,14 +208,7 @@ def read_barriers(paths: Sequence[str | Path], *, crs: Any) -> gpd.GeoSeries:
     parts = []
     for path in paths:
         p = Path(path)
-        if not p.exists():
-            msg = f"{p}: barrier file not found (listed in [blocks] barriers)"
-            raise InputDataError(msg)
-        try:
-            gdf = gpd.read_file(p)
-        except Exception as exc:
-            msg = f"{p}: cannot read barriers ({type(exc).__name__}: {exc})"
-            raise InputDataError(msg) from None
+        gdf = read_vector(p, what="barrier")
         gdf = to_analysis_crs(gdf, crs, f"barrier file {p}")
         geoms = gdf.geometry[~gdf.geometry.is_empty & gdf.geometry.notna()]
         geoms = geoms[geoms.geom_type.isin(
@@ -771,20 +766,14 @@ def read_blocks(path: str | Path, *, crs: Any, area: shapely.Geometry | None = N
         and geometry.
     """
     p = Path(path)
-    if not p.exists():
-        msg = f"{p}: blocks file not found"
-        raise InputDataError(msg)
-    try:
-        gdf = gpd.read_file(p, layer=layer) if layer else gpd.read_file(p)
-    except Exception as exc:
-        msg = f"{p}: cannot read blocks ({type(exc).__name__}: {exc})"
-        raise InputDataError(msg) from None
+    gdf = read_vector(p, what="blocks", layer=layer)
     gdf = to_analysis_crs(gdf, crs, f"blocks file {p}")
     gdf = gdf[gdf.geom_type.isin(["Polygon", "MultiPolygon"])]
     if "block_id" in gdf:
         ids = gdf["block_id"]
         if ids.duplicated().any():
-            msg = f"{p}: column `block_id` repeats values, e.g. {ids[ids.duplicated()].iloc[0]!r}"
+            first = plain_repr(ids[ids.duplicated()].iloc[0])
+            msg = f"{p}: column `block_id` repeats values, e.g. {first}"
             raise InputDataError(msg)
         geoms = gdf.geometry if area is None else gdf.geometry.intersection(area)
         out = gpd.GeoDataFrame({"block_id": ids.to_numpy()}, geometry=geoms.to_numpy(), crs=gdf.crs)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
@@ -43,6 +44,11 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     lines.append(f"  blocks          : {c['blocks']}")
     lines.append(f"  candidates      : {c['candidates']} blocks with enough adjacent spaces")
     lines.append(f"  villages        : {c['villages']}")
+    units = summary.get("boundary_rejects") or []
+    if units:
+        shown = ", ".join(f"{u['unit']} ({u['reason']})" for u in units[:3])
+        more = f" and {len(units) - 3} more" if len(units) > 3 else ""
+        lines.append(f"  boundary units  : {len(units)} not used: {shown}{more} -> summary.json")
     head = summary.get("coverage_headline") or {}
     if head:
         share = head.get("share_population_all")
@@ -387,6 +393,13 @@ def _configure_logging(verbose: int, quiet: bool) -> None:
     logger.setLevel(level)
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Print a warning as one line (a data issue for the user, not a code location)."""
+    text = " ".join(str(message).split())
+    print(f"sharemap: warning: {text}", file=sys.stderr if file is None else file)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     parser = _parser()
@@ -402,7 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging(args.verbose, args.quiet)
     args.progress = not args.quiet and sys.stderr.isatty()
     try:
-        return int(args.func(args))
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning  # restored on leaving the block
+            return int(args.func(args))
     except SharemapError as exc:
         print(f"sharemap: error: {exc}", file=sys.stderr)
         return 2

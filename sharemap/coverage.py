@@ -32,8 +32,16 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
+from ._boundaries import (
+    BOUNDARY_REJECT_COLUMNS,
+    boundary_rejects_message,
+    covered_units,
+    repair_units,
+)
 from ._crs import to_analysis_crs
 from ._errors import InputDataError
+from ._readers import read_table, read_vector
+from ._validate import plain_repr
 from .access import JoinedPoints, PreparedPoints, walk_col
 from .gaps import (
     GAP_COLUMNS,
@@ -65,7 +73,9 @@ __all__ = [
     "finest_level",
     "nearest_spaces",
     "proximity_minutes",
+    "read_area",
     "read_boundaries",
+    "read_boundary_units",
 ]
 
 logger = logging.getLogger(__name__)
@@ -107,8 +117,8 @@ def _counts(values: pd.Series, file: str, column: str, rows: npt.NDArray[np.int6
     bad = (num.isna() | (num < 0)).to_numpy()
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        msg = (f"{file}: {what} {int(rows[i])}: column `{column}` value {values.iloc[i]!r} is "
-               "not a count of residents (a number >= 0)")
+        msg = (f"{file}: {what} {int(rows[i])}: column `{column}` value "
+               f"{plain_repr(values.iloc[i])} is not a count of residents (a number >= 0)")
         raise InputDataError(msg)
     return num.to_numpy(np.float64)
 
@@ -117,8 +127,6 @@ def _table_values(gdf: gpd.GeoDataFrame, keep: npt.NDArray[np.bool_],
                   table: PopulationTableConfig, columns: Sequence[str], bfile: str,
                   name: str) -> pd.DataFrame:
     """Join the population table to the kept units; every kept unit must match one row."""
-    from ._readers import read_table
-
     raw = read_table(table.path, encoding=table.encoding, sheet=table.sheet)
     tfile, frame = table.path.name, raw.frame
     if raw.unreadable:
@@ -206,6 +214,13 @@ def read_boundaries(path: str | Path, *, crs: Any, name: str, id: str | None = N
         (float, NaN when not given), one float column per entry of `columns` (under
         its own name), and geometry.
 
+    Warns
+    -----
+    UserWarning
+        Naming the units left out (no geometry, not a polygon), the units lying
+        inside an earlier unit, and the invalid polygons that were repaired; see
+        :func:`read_boundary_units` for the list itself.
+
     Raises
     ------
     InputDataError
@@ -213,12 +228,33 @@ def read_boundaries(path: str | Path, *, crs: Any, name: str, id: str | None = N
         not a number, or a unit has no row in the population table (the message
         lists the units and the table rows that do not match).
     """
+    units, rejects = read_boundary_units(path, crs=crs, name=name, id=id,
+                                         population=population, filter=filter,
+                                         columns=columns, table=table)
+    if len(rejects):
+        warnings.warn(boundary_rejects_message(rejects, "boundary"), UserWarning, stacklevel=2)
+    return units
+
+
+def read_boundary_units(path: str | Path, *, crs: Any, name: str, id: str | None = None,
+                        population: str | None = None, filter: dict[str, Any] | None = None,
+                        columns: Sequence[str] = (), table: PopulationTableConfig | None = None
+                        ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Read a boundary layer like :func:`read_boundaries`; also return the units not used.
+
+    Returns
+    -------
+    units
+        As :func:`read_boundaries` returns them: invalid polygons repaired (with a
+        warning), units without a usable polygon left out.
+    rejects
+        One row per unit left out (``missing_geometry``, ``not_a_polygon``) or lying
+        inside an earlier unit (``covered_by_another_unit``; still among `units`, but
+        it receives no block): :data:`~sharemap._boundaries.BOUNDARY_REJECT_COLUMNS`,
+        with the unit's residents (NaN without a population column).
+    """
     p = Path(path)
-    try:
-        gdf = gpd.read_file(p)
-    except Exception as exc:
-        msg = f"{p}: cannot read boundaries ({type(exc).__name__}: {exc})"
-        raise InputDataError(msg) from None
+    gdf = read_vector(p, what="boundaries")
     counts = [c for c in (population, *columns) if c is not None]
     reserved = {"name", "id", "population", "geometry"} & set(columns)
     if reserved:
@@ -231,12 +267,7 @@ def read_boundaries(path: str | Path, *, crs: Any, name: str, id: str | None = N
         if col is not None and col not in gdf:
             msg = f"{p}: no column {col!r} (given as `{key}`); columns are {list(gdf.columns)}"
             raise InputDataError(msg)
-    keep = np.ones(len(gdf), dtype=bool)
-    for col, value in (filter or {}).items():
-        keep &= (gdf[col].astype(str) == str(value)).to_numpy()
-    if not keep.any():
-        msg = f"{p}: no feature matches the filter {filter}"
-        raise InputDataError(msg)
+    keep = _filter_mask(gdf, filter, p)
     feature = np.flatnonzero(keep) + 1
     if table is not None and counts:
         values = _table_values(gdf, keep, table, counts, p.name, name)
@@ -253,7 +284,89 @@ def read_boundaries(path: str | Path, *, crs: Any, name: str, id: str | None = N
            "population": (values[population].to_numpy() if population
                           else np.full(len(gdf), np.nan))}
     out.update({c: values[c].to_numpy() for c in columns})
-    return gpd.GeoDataFrame(out, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+    units = gpd.GeoDataFrame(out, geometry=gdf.geometry.to_numpy(), crs=gdf.crs)
+    return _usable_units(units, feature, p)
+
+
+def _usable_units(units: gpd.GeoDataFrame, feature: npt.NDArray[np.int64], p: Path
+                  ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Repair invalid polygons (warning), set aside units without one, find covered units."""
+    geoms, reasons, details, repaired = repair_units(units.geometry.to_numpy())
+    if repaired:
+        names = ", ".join(repr(units["name"].iloc[i]) for i in repaired[:10])
+        warnings.warn(f"{p}: {len(repaired)} unit(s) had an invalid polygon (self-intersecting, "
+                      f"e.g. a bow-tie) and were repaired with make_valid: {names}",
+                      UserWarning, stacklevel=3)
+    units = units.set_geometry(gpd.GeoSeries(geoms, crs=units.crs))
+    usable = np.array([r is None for r in reasons])
+    for j, i in covered_units(geoms[usable]).items():
+        j_all, i_all = np.flatnonzero(usable)[[j, i]]
+        reasons[j_all] = "covered_by_another_unit"
+        details[j_all] = (f"lies inside unit {units['name'].iloc[i_all]} (feature "
+                          f"{feature[i_all]}), which comes first in the file and takes its "
+                          "block origins")
+    listed = np.flatnonzero([r is not None for r in reasons])
+    rejects = pd.DataFrame({
+        "source": p.name, "feature": feature[listed].astype(np.int64),
+        "unit": units["name"].to_numpy()[listed], "unit_id": units["id"].to_numpy()[listed],
+        "reason": [reasons[i] for i in listed],
+        "population": units["population"].to_numpy()[listed].astype(float),
+        "detail": [details[i] for i in listed]}, columns=list(BOUNDARY_REJECT_COLUMNS))
+    return units[usable].reset_index(drop=True), rejects
+
+
+def read_area(path: str | Path, *, crs: Any, filter: dict[str, Any] | None = None
+              ) -> shapely.Geometry:
+    """Read a study area: the union of a polygon file's features (those matching `filter`).
+
+    Parameters
+    ----------
+    path
+        Any polygon file GDAL reads.
+    crs
+        The analysis CRS.
+    filter
+        Keep only features whose columns equal these values.
+
+    Returns
+    -------
+    area
+        One valid (Multi)Polygon in `crs`. Invalid polygons are repaired
+        (``make_valid``); features without a polygon are skipped.
+
+    Raises
+    ------
+    InputDataError
+        If the file cannot be read, a filter column is missing, no feature matches,
+        or no feature has a polygon.
+    """
+    p = Path(path)
+    gdf = read_vector(p, what="the study area")
+    keep = _filter_mask(gdf, filter, p)
+    geoms, reasons, _, _ = repair_units(
+        to_analysis_crs(gdf[keep], crs, f"study area {p}").geometry.to_numpy())
+    usable = geoms[[r is None for r in reasons]]
+    if not len(usable):
+        msg = f"{p}: no feature of the study area has a polygon"
+        raise InputDataError(msg)
+    return shapely.make_valid(shapely.union_all(usable))
+
+
+def _filter_mask(gdf: gpd.GeoDataFrame, filter: dict[str, Any] | None, p: Path
+                 ) -> npt.NDArray[np.bool_]:
+    """Features whose columns equal the filter's values (compared as text)."""
+    for col in filter or {}:
+        if col not in gdf:
+            msg = (f"{p}: no column {col!r} (given as `filter {col}`); columns are "
+                   f"{list(gdf.columns)}")
+            raise InputDataError(msg)
+    keep = np.ones(len(gdf), dtype=bool)
+    for col, value in (filter or {}).items():
+        keep &= (gdf[col].astype(str) == str(value)).to_numpy()
+    if not keep.any():
+        msg = f"{p}: no feature matches the filter {filter}"
+        raise InputDataError(msg)
+    return keep
 
 
 def assign_units(origins: gpd.GeoSeries, units: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -310,11 +423,7 @@ def block_weights(blocks: gpd.GeoDataFrame, path: str | Path, *, crs: Any,
         missing or not a number >= 0.
     """
     p = Path(path)
-    try:
-        gdf = gpd.read_file(p, layer=layer) if layer else gpd.read_file(p)
-    except Exception as exc:
-        msg = f"{p}: cannot read the weights layer ({type(exc).__name__}: {exc})"
-        raise InputDataError(msg) from None
+    gdf = read_vector(p, what="the weights layer", layer=layer)
     if column is not None and column not in gdf:
         msg = f"{p}: no column {column!r} (given as weights `column`); columns are {list(gdf)}"
         raise InputDataError(msg)

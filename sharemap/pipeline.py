@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import platform
 import time
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -21,9 +22,9 @@ import pandas as pd
 import shapely
 
 from . import _cache, _io
+from ._boundaries import boundary_rejects_message
 from ._compat import package_version
 from ._crs import to_web_crs
-from ._errors import InputDataError
 from .access import (
     PreparedPoints,
     nearest_distance,
@@ -40,7 +41,8 @@ from .coverage import (
     block_weights,
     compute_audit,
     proximity_minutes,
-    read_boundaries,
+    read_area,
+    read_boundary_units,
 )
 from .layers import REJECT_COLUMNS, _relative_source, read_layers
 from .network import WalkNetwork, load_network
@@ -158,23 +160,7 @@ def read_study_area(config: StudyConfig) -> shapely.Geometry | None:
     """Read ``[study].area`` (filtered by ``area_filter``) as one polygon in the study CRS."""
     if config.area is None:
         return None
-    units = read_boundaries(config.area, crs=config.crs, name=_any_column(config.area),
-                            filter=config.area_filter)
-    return shapely.make_valid(shapely.union_all(units.geometry.to_numpy()))
-
-
-def _any_column(path: Path) -> str:
-    import pyogrio
-
-    try:
-        cols = pyogrio.read_info(path)["fields"]
-    except Exception as exc:
-        msg = f"{path}: cannot read the study area ({type(exc).__name__}: {exc})"
-        raise InputDataError(msg) from None
-    if not len(cols):
-        msg = f"{path}: the study-area file has no attribute columns"
-        raise InputDataError(msg)
-    return str(cols[0])
+    return read_area(config.area, crs=config.crs, filter=config.area_filter)
 
 
 def _snap_spaces(network: WalkNetwork, spaces: gpd.GeoDataFrame, max_snap_m: float
@@ -258,8 +244,12 @@ def _origin_snaps(network: WalkNetwork, blocks: gpd.GeoDataFrame, max_snap_m: fl
 
 
 def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
-                       area: shapely.Geometry | None
+                       area: shapely.Geometry | None, rejected: list[pd.DataFrame]
                        ) -> tuple[gpd.GeoDataFrame, dict[str, gpd.GeoDataFrame], float | None]:
+    """Give blocks their units and residents; collect the boundary units not used in `rejected`.
+
+    The residents of units left out (no polygon) count as unallocated.
+    """
     origins = block_origins(blocks)
     cov = config.coverage
     units_by_level = {}
@@ -271,10 +261,15 @@ def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
                                 layer=cov.weights.layer, column=cov.weights.column)
     for bcfg in cov.boundaries:
         pop_level = bcfg.population is not None
-        units = read_boundaries(bcfg.path, crs=config.crs, name=bcfg.name, id=bcfg.id,
-                                population=bcfg.population, filter=bcfg.filter,
-                                columns=tuple(groups.values()) if pop_level else (),
-                                table=cov.population_table if pop_level else None)
+        units, rejects = read_boundary_units(
+            bcfg.path, crs=config.crs, name=bcfg.name, id=bcfg.id,
+            population=bcfg.population, filter=bcfg.filter,
+            columns=tuple(groups.values()) if pop_level else (),
+            table=cov.population_table if pop_level else None)
+        if len(rejects):
+            warnings.warn(boundary_rejects_message(rejects, bcfg.level), UserWarning,
+                          stacklevel=4)
+            rejected.append(rejects.assign(level=bcfg.level))
         assigned = assign_units(origins, units)
         blocks[bcfg.level] = assigned["name"].to_numpy()
         blocks[f"{bcfg.level}_id"] = assigned["id"].to_numpy()
@@ -285,6 +280,8 @@ def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
                                                 weights=weights, column=src_col)
                 blocks[out_col] = pop.to_numpy()
                 unallocated = lost if out_col == "population" else unallocated
+            left_out = rejects["reason"] != "covered_by_another_unit"  # those are in `lost`
+            unallocated = (unallocated or 0.0) + float(rejects["population"][left_out].sum())
     return blocks, units_by_level, unallocated
 
 
@@ -405,6 +402,18 @@ def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, i
     }
 
 
+def _boundary_rejects(frames: list[pd.DataFrame]) -> list[dict[str, Any]]:
+    """summary.json's ``boundary_rejects``: every boundary unit not used, and why."""
+    out = []
+    for frame in frames:
+        for row in frame.itertuples(index=False):
+            out.append({"level": row.level, "source": row.source, "feature": int(row.feature),
+                        "unit": str(row.unit), "unit_id": str(row.unit_id),
+                        "reason": row.reason, "population": _num(row.population),
+                        "detail": row.detail})
+    return out
+
+
 def _rel(path: Path, config: StudyConfig) -> str:
     # the same `source` string the layer reader wrote into spaces and rejects
     return _relative_source(path, config.source.resolve().parent if config.source else None)
@@ -479,7 +488,8 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         points = prepare_points(net, origin_snaps, space_snaps, max_snap_m=max_snap)
         adjacency = _access(config, blocks, spaces, points)
     with _stage(t, "boundaries"):
-        blocks, units, unallocated = _attach_boundaries(config, blocks, area)
+        boundary_rejects: list[pd.DataFrame] = []
+        blocks, units, unallocated = _attach_boundaries(config, blocks, area, boundary_rejects)
     with _stage(t, "supply"):
         supply = _supply(config, blocks, spaces, points, units)
     villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t, points)
@@ -489,6 +499,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
              "coverage": coverage, "network": net, "supply": supply}
     summary = _summary(config, parts, rows_read, t, unallocated)
     summary["cache"] = {"network": str(net.info.get("cache", "given")), **cached}
+    summary["boundary_rejects"] = _boundary_rejects(boundary_rejects)
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=coverage, boundaries=units, summary=summary, gaps=audit.gaps,
