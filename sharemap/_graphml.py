@@ -10,9 +10,11 @@ The arrays mean exactly what osmnx's graph would: nodes in document order, edges
 in the order networkx iterates a ``MultiDiGraph`` (by source node, then by the
 first appearance of each target, then by document order). Files that rely on
 GraphML features osmnx's reader treats in some special way (undirected graphs,
-nested graphs, repeated node ids or edge keys, typed keys, yFiles data, edges to
-undeclared nodes) raise :class:`UnsupportedGraphMLError`, so that the caller can
-read them the slow, general way instead.
+nested graphs, repeated node ids or edge keys, typed keys, yFiles data) raise
+:class:`UnsupportedGraphMLError`, so that the caller can read them the slow, general
+way instead. Files that osmnx cannot read either (a node without ``x``/``y``, an
+edge to a node the file does not declare) raise :class:`InputDataError` naming the
+node.
 """
 
 from __future__ import annotations
@@ -379,18 +381,33 @@ def _column(store: _Store, keys: _Keys, name: str, n: int) -> npt.NDArray[np.obj
     return out
 
 
-def _coordinates(store: _Store, keys: _Keys, n: int) -> tuple[npt.NDArray[np.float64], ...]:
+def _coordinates(store: _Store, keys: _Keys, ids: list[str]
+                 ) -> tuple[npt.NDArray[np.float64], ...]:
+    """Node x and y; a node without a finite number for either is an error naming it.
+
+    osmnx cannot read such a node either (``graph_to_gdfs`` raises a KeyError), so
+    the file is refused here rather than handed over.
+    """
+    n = len(ids)
     out = []
     for name in ("x", "y"):
         col = _column(store, keys, name, n)
         missing = np.flatnonzero(col == None)  # noqa: E711 (elementwise)
         if len(missing):
-            raise UnsupportedGraphMLError(f"{len(missing)} node(s) without {name!r}")
+            more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+            msg = (f"node {ids[missing[0]]}{more} has no {name!r} coordinate; every node "
+                   "needs x and y")
+            raise _BadGraphML(msg)
         try:
-            out.append(np.fromiter(map(float, col), dtype=np.float64, count=n))
+            values = np.fromiter(map(float, col), dtype=np.float64, count=n)
         except ValueError as exc:
             msg = f"a node {name!r} value is not a number ({exc})"
             raise _BadGraphML(msg) from None
+        bad = np.flatnonzero(~np.isfinite(values))
+        if len(bad):
+            msg = f"node {ids[bad[0]]} has {name} = {col[bad[0]]!r}, not a finite number"
+            raise _BadGraphML(msg)
+        out.append(values)
     return tuple(out)
 
 
@@ -499,11 +516,16 @@ def _assemble(parsed: _Handler, keys: _Keys, edge_tags: tuple[str, ...]) -> Grap
     if not index.is_unique:
         raise UnsupportedGraphMLError("a node id declared twice")
     n = len(ids)
-    x, y = _coordinates(node_data, keys, n)
+    x, y = _coordinates(node_data, keys, node_ids)
     u = index.get_indexer(_ints(sources, "edge source"))
     v = index.get_indexer(_ints(targets, "edge target"))
     if (u < 0).any() or (v < 0).any():
-        raise UnsupportedGraphMLError("an edge to an undeclared node")
+        # networkx would add the node without coordinates, and osmnx fail on it
+        i = int(np.flatnonzero((u < 0) | (v < 0))[0])
+        node = sources[i] if u[i] < 0 else targets[i]
+        msg = (f"the edge {sources[i]} -> {targets[i]} names node {node}, which the file "
+               "does not declare (no <node> with its x and y)")
+        raise _BadGraphML(msg)
     m = len(u)
     order = _edge_order(u.astype(np.int64), v.astype(np.int64), n, parsed.edge_ids)
     identity = bool((order == np.arange(m)).all())

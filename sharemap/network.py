@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import math
 import warnings
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -364,6 +365,29 @@ def _prepare(node_ids: npt.NDArray[Any], node_geoms: npt.NDArray[np.object_],
     return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=crs, info=info)
 
 
+def _check_node_coordinates(G: nx.MultiDiGraph, source: str) -> None:
+    """Every node needs finite ``x`` and ``y`` (osmnx raises a bare KeyError otherwise).
+
+    networkx adds a node that only an edge names with no attributes at all, so a
+    graph read from a file with an edge to an undeclared node fails here too.
+    """
+    for name in ("x", "y"):
+        values = nx.get_node_attributes(G, name)
+        for node in G.nodes:
+            value = values.get(node)
+            try:
+                ok = value is not None and math.isfinite(float(value))
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                why = (f"has no {name!r} coordinate" if value is None else
+                       f"has {name} = {value!r}, not a finite number")
+                hint = (" (an edge names a node the file does not declare?)" if not G.nodes[node]
+                        else "")
+                msg = f"{source}: node {node} {why}{hint}; every node needs x and y"
+                raise InputDataError(msg)
+
+
 def network_from_graph(G: nx.MultiDiGraph, *, crs: Any = "EPSG:5186",
                        source: str = "graph") -> WalkNetwork:
     """Prepare an osmnx graph as a :class:`WalkNetwork`.
@@ -389,6 +413,7 @@ def network_from_graph(G: nx.MultiDiGraph, *, crs: Any = "EPSG:5186",
     edge (used by snapping) and edge weights agree exactly.
     """
     target = require_projected(crs, "network crs")
+    _check_node_coordinates(G, source)
     nodes, edges = _edge_frame(G, target)
     pos = pd.Series(np.arange(len(nodes)), index=nodes.index)
     frame = pd.DataFrame({

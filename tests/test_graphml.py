@@ -279,12 +279,51 @@ def test_typed_keys(tmp_path):
         network_from_graphml(tag)
 
 
-def test_edge_to_undeclared_node_is_left_to_osmnx(tmp_path):
+def test_edge_to_undeclared_node_is_a_one_line_error_naming_it(tmp_path):
+    """Issue 16 #10: it went to osmnx, which raised a bare KeyError; osmnx cannot read it."""
     path = tmp_path / "dangling.graphml"
     edges = [*HAND_EDGES, (1, 99, 0, {"highway": "footway", "geometry": _wkt((0, 0), (9, 9))})]
     path.write_text(_graphml_text(HAND_NODES, edges), encoding="utf-8")
-    with pytest.raises(UnsupportedGraphMLError, match="undeclared node"):
-        read_graphml(path)
+    want = (f"{path}: not a readable osmnx GraphML file (the edge 1 -> 99 names node 99, which "
+            "the file does not declare (no <node> with its x and y))")
+    with pytest.raises(InputDataError) as err:
+        network_from_graphml(path)
+    assert str(err.value) == want
+    with pytest.raises(InputDataError, match=r"node 99 has no 'x' coordinate \(an edge names a "
+                       "node the file does not declare"):  # and the osmnx path names it too
+        network._network_from_graphml_osmnx(path)
+
+
+@pytest.mark.parametrize(("old", "new", "words"), [
+    ('<node id="3"><data key="n0">200100.0</data>', '<node id="3">',
+     "node 3 has no 'x' coordinate; every node needs x and y"),
+    ('<data key="n1">550100.0</data></node>\n    <node id="4">',
+     '</node>\n    <node id="4">', "node 3 has no 'y' coordinate"),
+    ('<node id="4"><data key="n0">200000.0</data>', '<node id="4"><data key="n0">nan</data>',
+     "node 4 has x = 'nan', not a finite number"),
+])
+def test_node_without_coordinates_is_a_one_line_error_naming_it(tmp_path, old, new, words):
+    text = _graphml_text(HAND_NODES, HAND_EDGES)
+    assert old in text
+    path = tmp_path / "bad.graphml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(InputDataError) as err:
+        network_from_graphml(path)
+    assert words in str(err.value) and "\n" not in str(err.value)
+    with pytest.raises(InputDataError, match="every node needs x and y"):
+        network._network_from_graphml_osmnx(path)  # osmnx's own path: a KeyError before
+
+
+def test_graph_without_node_coordinates_names_the_node():
+    import networkx as nx
+
+    from sharemap.network import network_from_graph
+
+    g = nx.MultiDiGraph(crs=CRS)
+    g.add_node(1, x=X0, y=Y0)
+    g.add_edge(1, 2, highway="footway")  # node 2 only named by the edge
+    with pytest.raises(InputDataError, match=r"^graph: node 2 has no 'x' coordinate \(an edge "):
+        network_from_graph(g, crs=CRS)
 
 
 # ------------------------------------------------------------------ (c) projected GraphML
