@@ -97,7 +97,7 @@ def decode_bytes(data: bytes, encoding: str | None, file: str) -> tuple[str, str
         candidates = [encoding]
     else:
         candidates = [enc for bom, enc in _BOMS if data.startswith(bom)] or ["utf-8", "cp949"]
-    bad_at = 0  # where the last candidate failed
+    failed: dict[str, int] = {}  # where each candidate failed
     for enc in candidates:
         try:
             text = data.decode(enc)
@@ -107,14 +107,27 @@ def decode_bytes(data: bytes, encoding: str | None, file: str) -> tuple[str, str
         except UnicodeDecodeError as exc:
             if exc.start >= len(data) - 3 and b"\n" not in data[exc.start:]:
                 return data.decode(enc, errors="replace"), enc
-            bad_at = exc.start
+            failed[enc] = exc.start
             continue
         return text.lstrip("\ufeff"), enc
+    raise InputDataError(_decode_error(data, failed, file))
+
+
+def _decode_error(data: bytes, failed: dict[str, int], file: str) -> str:
+    """Name the line where the encoding that read furthest stops (mixed files included)."""
+    enc, bad_at = max(failed.items(), key=lambda kv: kv[1])  # the first of equals
     line = data[:bad_at].count(b"\n") + 1
-    tried = " or ".join(candidates)
-    msg = (f"{file}: cannot decode line {line} (byte {bad_at}) as {tried}; "
-           "set `encoding` to the file's encoding")
-    raise InputDataError(msg)
+    if len(failed) == 1:
+        return (f"{file}: cannot decode line {line} (byte {bad_at}) as {enc}; "
+                "set `encoding` to the file's encoding")
+    if line > 1 and all(data[:bad_at].count(b"\n") > data[:b].count(b"\n")
+                        for e, b in failed.items() if e != enc):
+        # the lines before `line` read as `enc`, and no other encoding gets as far
+        return (f"{file}: line {line} (byte {bad_at}) is not {enc} although the lines before "
+                f"it are: the file mixes text encodings ({' and '.join(failed)} tried); "
+                f"re-save it in one encoding (UTF-8), or fix line {line}")
+    return (f"{file}: cannot decode line {line} (byte {bad_at}) as {' or '.join(failed)}; "
+            "set `encoding` to the file's encoding")
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -473,6 +486,41 @@ def read_vector(path: str | Path, *, what: str, layer: str | None = None) -> gpd
 
 # ----------------------------------------------------------------------------- dispatch
 
+#: File signatures of binary formats that end up with a text suffix (a renamed file).
+_SIGNATURES = ((b"PK\x03\x04", "a ZIP archive"), (b"PK\x05\x06", "an empty ZIP archive"),
+               (b"\x1f\x8b", "a gzip archive"), (b"\xd0\xcf\x11\xe0", "an old Excel .xls "
+               "workbook (or another MS Office file)"), (b"SQLite format 3\x00",
+               "an SQLite database (a GeoPackage?)"), (b"%PDF", "a PDF document"),
+               (b"7z\xbc\xaf", "a 7-Zip archive"), (b"Rar!", "a RAR archive"),
+               (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"))
+
+
+def _zip_kind(data: bytes) -> tuple[str, str]:
+    """Say what a ZIP archive holds (an .xlsx workbook, a zipped Shapefile) and what to do."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = zf.namelist()
+    except zipfile.BadZipFile:
+        return "a damaged ZIP archive", "give the file it was made from"
+    if "xl/workbook.xml" in names:
+        return "an Excel .xlsx workbook", "rename it to .xlsx"
+    if any(n.lower().endswith(".shp") for n in names):
+        return "a zipped Shapefile", "rename it to .zip (GDAL reads it) or unzip it"
+    shown = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+    return f"a ZIP archive ({shown or 'empty'})", "unzip it and give the file inside"
+
+
+def _refuse_binary(data: bytes, suffix: str, file: str) -> None:
+    """Refuse a binary file given as text (a renamed .xlsx, a zip): decoding it is pointless."""
+    for magic, kind in _SIGNATURES:
+        if data.startswith(magic):
+            what, fix = _zip_kind(data) if magic == b"PK\x03\x04" else (
+                kind, "save it in the format its name says")
+            msg = f"{file}: is {what}, not a {suffix.lstrip('.').upper() or 'text'} file; {fix}"
+            raise InputDataError(msg)
+
 
 def _check_options(suffix: str, sheet: str | None, layer: str | None, file: str) -> None:
     if sheet is not None and suffix not in EXCEL_SUFFIXES:
@@ -534,6 +582,7 @@ def read_table(path: Path, *, encoding: str | None = None, sheet: str | None = N
         if not data.strip():
             msg = f"{file}: the file is empty (only blank space)"
             raise InputDataError(msg)
+        _refuse_binary(data, suffix, file)
         is_json = suffix in JSON_SUFFIXES or (
             suffix not in TEXT_SUFFIXES and data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"[")
         )

@@ -37,6 +37,8 @@ __all__ = [
     "SupplyConfig",
     "VillagesConfig",
     "WeightsConfig",
+    "check_input_files",
+    "input_files",
     "read_config",
 ]
 
@@ -408,10 +410,12 @@ def _parse_layers(doc: dict[str, Any], base: Path, src: Path) -> tuple[LayerConf
         layer = LayerConfig(category=item["category"],
                             path=_path(item["path"], "path", base, src), **opts,
                             **_layer_extras(item, where, src))
-        same = next((j for j, other in enumerate(layers, start=1) if other == layer), None)
+        ident = (layer.path, layer.category, layer.sheet, layer.layer)
+        same = next((j for j, other in enumerate(layers, start=1)
+                     if (other.path, other.category, other.sheet, other.layer) == ident), None)
         if same is not None:
-            msg = (f"{src}: [{where}] repeats [layers #{same}] (the same file, category and "
-                   "options): its rows would be counted twice; remove one")
+            msg = (f"{src}: [{where}] reads the same file, sheet/layer and category as "
+                   f"[layers #{same}]: its rows would be counted twice; remove one")
             raise ConfigError(msg)
         layers.append(layer)
     return tuple(layers)
@@ -869,9 +873,7 @@ def read_config(path: str | Path) -> StudyConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         msg = f"{src}: not a valid TOML file ({exc})"
         raise ConfigError(msg) from None
-    config = parse_config(doc, base=src.resolve().parent, source=src)
-    _check_files(config, src)
-    return config
+    return parse_config(doc, base=src.resolve().parent, source=src)
 
 
 def input_files(config: StudyConfig) -> list[tuple[str, Path]]:
@@ -895,9 +897,25 @@ def input_files(config: StudyConfig) -> list[tuple[str, Path]]:
     return files
 
 
-def _check_files(config: StudyConfig, src: Path) -> None:
-    """Every input file must exist before any work starts (one line naming the key)."""
+def check_input_files(config: StudyConfig, *, network: bool = True) -> None:
+    """Check that every file the study reads exists (a run does this before any work).
+
+    Parameters
+    ----------
+    config
+        The study.
+    network
+        Check the network file too (not when a prepared network is given).
+
+    Raises
+    ------
+    ConfigError
+        Naming the study file, the key and the missing path.
+    """
+    src = config.source if config.source is not None else Path("study")
     for key, path in input_files(config):
+        if not network and key.startswith("network."):
+            continue
         if not path.exists():
             msg = f"{src}: `{key}` file not found: {path}"
             raise ConfigError(msg)

@@ -66,6 +66,7 @@ __all__ = [
     "REJECT_COLUMNS",
     "SPACE_COLUMNS",
     "dedupe_spaces",
+    "layer_sources",
     "read_layer",
     "read_layers",
 ]
@@ -107,19 +108,24 @@ class _Verdicts:
 
 
 def _text(series: pd.Series) -> list[str]:
-    """Values as display strings: missing -> '', 102.0 -> '102', strings stripped."""
+    """Values as display strings: missing -> '', 102.0 -> '102', strings stripped.
+
+    NUL characters are removed: GDAL ends a string at the first one, so a name
+    holding one would be cut short (or to '') in every GeoPackage written.
+    """
     kind = pd.api.types.infer_dtype(series, skipna=True)
     if kind in ("string", "empty"):
-        return series.astype(object).where(series.notna(), "").str.strip().tolist()
-    out = []
-    for v in series.to_numpy(dtype=object):
-        if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-            out.append("")
-        elif isinstance(v, float) and v.is_integer():
-            out.append(str(int(v)))
-        else:
-            out.append(str(v).strip())
-    return out
+        out = series.astype(object).where(series.notna(), "").str.strip().tolist()
+    else:
+        out = []
+        for v in series.to_numpy(dtype=object):
+            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
+                out.append("")
+            elif isinstance(v, float) and v.is_integer():
+                out.append(str(int(v)))
+            else:
+                out.append(str(v).strip())
+    return [t.replace("\x00", "").strip() if "\x00" in t else t for t in out]
 
 
 def _parse_numbers(series: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -721,6 +727,23 @@ def _relative_source(path: Path, base: Path | None) -> str:
         return path.as_posix()
 
 
+def layer_sources(config: StudyConfig) -> list[str]:
+    """Name the ``source`` that each layer's spaces and rejects carry, in layer order.
+
+    A path relative to the configuration file's folder; where one file is read by
+    several layers from different sheets or GIS layers, the sheet or layer name
+    follows a ``#`` (``bikes.xlsx#2022``), so that ``(source, source_row)`` still
+    names one record.
+    """
+    base = config.source.resolve().parent if config.source is not None else None
+    plain = [_relative_source(lay.path, base) for lay in config.layers]
+    parts: dict[str, set[tuple[str | None, str | None]]] = {}
+    for src, lay in zip(plain, config.layers, strict=True):
+        parts.setdefault(src, set()).add((lay.sheet, lay.layer))
+    return [f"{src}#{lay.sheet or lay.layer}" if len(parts[src]) > 1 and (lay.sheet or lay.layer)
+            else src for src, lay in zip(plain, config.layers, strict=True)]
+
+
 def read_layers(config: StudyConfig, *, study_area: shapely.Geometry | None = None
                 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, dict[str, int]]:
     """Read every layer of a study, then merge duplicates across them.
@@ -739,21 +762,21 @@ def read_layers(config: StudyConfig, *, study_area: shapely.Geometry | None = No
     rejects
         All rejects, sorted by source then source row.
     rows_read
-        Data records read per source (a path relative to the configuration file's folder).
+        Data records per source (see :func:`layer_sources`); a file that two layers
+        read (as two categories) counts its records once.
     """
-    base = config.source.resolve().parent if config.source is not None else None
     all_spaces: list[gpd.GeoDataFrame] = []
     all_rejects: list[pd.DataFrame] = []
     rows_read: dict[str, int] = {}
     target = require_projected(config.crs, "study crs")
-    for lay in config.layers:
-        src = _relative_source(lay.path, base)
+    for lay, src in zip(config.layers, layer_sources(config), strict=True):
         spaces, rejects = read_layer(lay.path, category=lay.category, preset=lay.preset,
                                      study_area=study_area, analysis_crs=config.crs,
                                      source=src, **lay.columns())
         all_spaces.append(spaces)
         all_rejects.append(rejects)
-        rows_read[src] = rows_read.get(src, 0) + len(spaces) + len(rejects)
+        # a file read by two layers (two categories) has its records once, not twice
+        rows_read[src] = len(spaces) + len(rejects)
     spaces = _concat_spaces(all_spaces, target)
     spaces, dups = dedupe_spaces(spaces)
     rejects = pd.concat([*all_rejects, dups], ignore_index=True)

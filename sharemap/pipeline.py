@@ -34,7 +34,7 @@ from .access import (
     within_pairs,
 )
 from .blocks import block_origins, blocks_from_network, read_barriers, read_blocks
-from .config import StudyConfig
+from .config import StudyConfig, check_input_files
 from .coverage import (
     allocate_population,
     assign_units,
@@ -44,7 +44,7 @@ from .coverage import (
     read_area,
     read_boundary_units,
 )
-from .layers import REJECT_COLUMNS, _relative_source, read_layers
+from .layers import REJECT_COLUMNS, layer_sources, read_layers
 from .network import WalkNetwork, load_network
 from .supply import supply_col, supply_headline, supply_per_block, supply_table
 from .villages import compute_candidates, compute_villages
@@ -362,11 +362,11 @@ def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, i
              timings: dict[str, float], unallocated: float | None) -> dict[str, Any]:
     spaces, rejects, blocks = result["spaces"], result["rejects"], result["blocks"]
     inputs = []
-    for layer in config.layers:
-        src = _rel(layer.path, config)
-        mine = spaces[spaces["source"] == src]
+    for layer, src in zip(config.layers, layer_sources(config), strict=True):
+        # one file may be read by two layers, as two categories: each counts its own
+        mine = spaces[(spaces["source"] == src) & (spaces["category"] == layer.category)]
         n_sp = len(mine)
-        rj = rejects[rejects["source"] == src]
+        rj = rejects[(rejects["source"] == src) & (rejects["category"] == layer.category)]
         inputs.append({"source": src, "category": layer.category,
                        "rows_read": int(rows_read.get(src, 0)), "spaces": n_sp,
                        "rejects": len(rj),
@@ -412,11 +412,6 @@ def _boundary_rejects(frames: list[pd.DataFrame]) -> list[dict[str, Any]]:
                         "reason": row.reason, "population": _num(row.population),
                         "detail": row.detail})
     return out
-
-
-def _rel(path: Path, config: StudyConfig) -> str:
-    # the same `source` string the layer reader wrote into spaces and rejects
-    return _relative_source(path, config.source.resolve().parent if config.source else None)
 
 
 def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDataFrame,
@@ -467,6 +462,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     ...       == (result.blocks["adjacent_spaces"] >= 3)).all())
     True
     """
+    check_input_files(config, network=network is None)  # named before any work
     t: dict[str, float] = {}
     cached: dict[str, str] = {}  # what came from the cache, for summary.json
     with _stage(t, "study_area"):

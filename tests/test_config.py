@@ -151,7 +151,8 @@ def test_a_layer_listed_twice_is_refused(study):
              '[[layers]]\ncategory = "toys"\npath = "toy_libraries.csv"\nx = "lon"\ny = "lat"\n'
              'crs = "EPSG:4326"\nid = "lib_id"\nname = "name"\n\n'
              '[[layers]]\ncategory = "facility"')
-    with pytest.raises(ConfigError, match=r"\[layers #6\] repeats \[layers #5\]"):
+    with pytest.raises(ConfigError, match=r"\[layers #6\] reads the same file, sheet/layer and "
+                       r"category as \[layers #5\]"):
         read_config(study(twice))
 
 

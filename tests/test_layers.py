@@ -796,3 +796,109 @@ def test_preset_table_has_one_row_per_layout():
     lines = preset_table().splitlines()
     assert len(lines) == 2 + sum(len(v) for v in PRESETS.values())
     assert lines[2].startswith("| `ttareungyi` | portal JSON master (OA-21235) | `statn_lnt` |")
+
+
+# ------------------------------------------------------------------ issue 16: odd files
+
+
+def test_nul_characters_are_removed_not_allowed_to_cut_a_name(tmp_path):
+    """GDAL ends a string at NUL: spaces.gpkg held '' and 'ab' for these two names."""
+    from sharemap._io import write_gpkg
+
+    f = tmp_path / "t.csv"
+    f.write_bytes("lib_id,name,lon,lat\nT1,\x00공구\x00도서관,127.05,37.58\n"
+                  "T\x002,ab\x00cd,127.051,37.581\n".encode())
+    spaces, _ = read_layer(f, category="tools", id="lib_id", x="lon", y="lat",
+                           crs="EPSG:4326")
+    assert spaces[["space_id", "name"]].values.tolist() == [["T1", "공구도서관"],
+                                                            ["T2", "abcd"]]
+    back = gpd.read_file(write_gpkg(spaces, tmp_path / "s.gpkg", layer="spaces"))
+    assert back["name"].tolist() == ["공구도서관", "abcd"]
+
+
+def test_mixed_encodings_name_the_line_that_is_not_utf8(tmp_path):
+    """Lines 1-5 UTF-8, line 6 CP949, the rest UTF-8: line 6 is named (was line 2).
+
+    UTF-8 stops at line 6; CP949 stops on line 2 (UTF-8 Hangul is not CP949), so the
+    encoding that read furthest is the file's and line 6 is where the other begins.
+    """
+    utf8 = [f"T{i},공구도서관{i},127.05,37.58" for i in range(1, 8)]
+    data = ("lib_id,name,lon,lat\n" + "\n".join(utf8[:4]) + "\n").encode("utf-8")
+    bad_at = len(data)
+    data += "T9,한글이름,127.05,37.58\n".encode("cp949")
+    data += ("\n".join(utf8[4:]) + "\n").encode("utf-8")
+    f = tmp_path / "mixed.csv"
+    f.write_bytes(data)
+    with pytest.raises(InputDataError) as err:
+        read_layer(f, category="tools", id="lib_id", x="lon", y="lat", crs="EPSG:4326")
+    assert str(err.value).startswith(
+        f"mixed.csv: line 6 (byte {bad_at + 3}) is not utf-8 although the lines before it are: "
+        "the file mixes text encodings")  # 'T9,' are ASCII, then the first CP949 byte
+    # a file in neither encoding from its first line still says to set `encoding`
+    f.write_bytes(b"id,name\n1," + bytes([0x80, 0xFF, 0x80]) + b",x\n")
+    with pytest.raises(InputDataError, match=r"cannot decode line 2 .* set `encoding`"):
+        read_layer(f, category="tools")
+
+
+def test_binary_files_with_a_text_name_say_what_they_are(tmp_path):
+    """A zip, an .xlsx renamed .csv or a GeoPackage renamed .json: no 'set encoding'."""
+    import zipfile
+
+    zipped = tmp_path / "a.csv"
+    with zipfile.ZipFile(zipped, "w") as zf:
+        zf.writestr("data.csv", "lon,lat\n127.05,37.58\n")
+    book = tmp_path / "b.xlsx"
+    pd.DataFrame({"lon": [127.05], "lat": [37.58]}).to_excel(book, index=False)
+    renamed = tmp_path / "b.csv"
+    renamed.write_bytes(book.read_bytes())
+    gpkg = tmp_path / "c.gpkg"
+    gpd.GeoDataFrame(geometry=[Point(0, 0)], crs=5186).to_file(gpkg)
+    as_json = tmp_path / "c.json"
+    as_json.write_bytes(gpkg.read_bytes())
+    for f, want in ((zipped, "a.csv: is a ZIP archive (data.csv), not a CSV file; unzip it "
+                             "and give the file inside"),
+                    (renamed, "b.csv: is an Excel .xlsx workbook, not a CSV file; rename it "
+                              "to .xlsx"),
+                    (as_json, "c.json: is an SQLite database (a GeoPackage?), not a JSON "
+                              "file")):
+        with pytest.raises(InputDataError) as err:
+            read_layer(f, category="tools", x="lon", y="lat", crs="EPSG:4326")
+        assert str(err.value).startswith(want)
+        assert "encoding" not in str(err.value)
+
+
+def _study(tmp_path, layers: str) -> Path:
+    (tmp_path / "walk.graphml").touch()  # read_config checks that inputs exist
+    return write(tmp_path / "study.toml", f'[study]\nname = "t"\ncrs = "EPSG:5186"\n'
+                 f'[network]\ngraphml = "walk.graphml"\n{layers}')
+
+
+def test_one_file_read_by_two_layers_counts_its_rows_once(tmp_path):
+    """Three records read as tools and as toys: 3 rows each, not 6 (issue 16)."""
+    write(tmp_path / "libs.csv", "id,name,lon,lat\n1,a,127.05,37.58\n2,b,0,0\n"
+          "3,c,127.06,37.59\n")
+    cols = 'path = "libs.csv"\nx = "lon"\ny = "lat"\ncrs = "EPSG:4326"\nid = "id"\n'
+    cfg = read_config(_study(tmp_path, f'[[layers]]\ncategory = "tools"\n{cols}'
+                                       f'[[layers]]\ncategory = "toys"\n{cols}'))
+    spaces, rejects, rows_read = read_layers(cfg)
+    assert rows_read == {"libs.csv": 3}
+    for cat in ("tools", "toys"):
+        assert (spaces["category"] == cat).sum() + (rejects["category"] == cat).sum() == 3
+
+
+def test_one_workbook_read_by_two_layers_from_two_sheets(tmp_path):
+    """The sheet names the source, so (source, source_row) still names one record."""
+    book = tmp_path / "bikes.xlsx"
+    with pd.ExcelWriter(book) as xw:
+        pd.DataFrame({"id": ["a1", "a2"], "lon": [127.05, 0.0], "lat": [37.58, 0.0]}).to_excel(
+            xw, sheet_name="2022", index=False)
+        pd.DataFrame({"id": ["b1"], "lon": [127.06], "lat": [37.59]}).to_excel(
+            xw, sheet_name="2025", index=False)
+    cols = 'path = "bikes.xlsx"\nx = "lon"\ny = "lat"\ncrs = "EPSG:4326"\nid = "id"\n'
+    cfg = read_config(_study(tmp_path, f'[[layers]]\ncategory = "bike"\n{cols}sheet = "2022"\n'
+                                       f'[[layers]]\ncategory = "bike"\n{cols}sheet = "2025"\n'))
+    spaces, rejects, rows_read = read_layers(cfg)
+    assert rows_read == {"bikes.xlsx#2022": 2, "bikes.xlsx#2025": 1}
+    assert spaces[["space_id", "source"]].values.tolist() == [["a1", "bikes.xlsx#2022"],
+                                                              ["b1", "bikes.xlsx#2025"]]
+    assert rejects[["source", "source_row"]].values.tolist() == [["bikes.xlsx#2022", 2]]

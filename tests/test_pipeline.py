@@ -181,3 +181,31 @@ def test_adjacent_counts_agree_with_an_independent_spec_computation(dongdaemun, 
     assert (counts == ours).mean() >= 0.99
     assert (result.blocks["candidate"].to_numpy()
             == (counts >= result.config.villages.min_spaces)).mean() >= 0.99
+
+
+def test_one_file_in_two_layers_is_accounted_per_layer(tmp_path):
+    """The demo's tool libraries read a second time as category "repair" (issue 16).
+
+    The file has 3 records: each layer's summary entry reads 3 rows (was 6 each, the
+    file counted twice) and accounts for its own spaces and rejects.
+    """
+    import shutil
+
+    from sharemap.datasets import get_path
+
+    folder = shutil.copytree(get_path("demo").parent, tmp_path / "demo")
+    text = get_path("demo").read_text(encoding="utf-8")
+    tools = text[text.index('[[layers]]\ncategory = "tools"'):]
+    tools = tools[:tools.index("\n\n") + 1]
+    text = text.replace("[blocks]", tools.replace('"tools"', '"repair"') + "\n[blocks]")
+    (folder / "study.toml").write_text(text, encoding="utf-8")
+    result = run_study(read_config(folder / "study.toml"), cache=False)
+    entries = {e["category"]: e for e in result.summary["inputs"]
+               if e["source"] == "tool_libraries.csv"}
+    assert sorted(entries) == ["repair", "tools"]
+    for cat, entry in entries.items():
+        assert entry["rows_read"] == 3, cat
+        n_sp = int((result.spaces["category"] == cat).sum())
+        n_rj = int((result.rejects["category"] == cat).sum())
+        assert (entry["spaces"], entry["rejects"]) == (n_sp, n_rj)
+        assert entry["rows_read"] == n_sp + n_rj and entry["accounted"]
