@@ -53,7 +53,7 @@ LIMITS: dict[str, Limit] = {
     "min_spaces": Limit(1, 1_000_000, low_inclusive=True),
     "gap_blocks": Limit(0, 1_000_000, low_inclusive=True),
     "add": Limit(1, 10_000, low_inclusive=True),
-    "capacity": Limit(0.0, 1e9, unit="(docks, bays, seats)"),
+    "capacity": Limit(0.0, 1e9),
     "weight": Limit(0.0, 1e6, low_inclusive=True),
 }
 

@@ -387,7 +387,7 @@ def _parse_layers(doc: dict[str, Any], base: Path, src: Path) -> tuple[LayerConf
     if not isinstance(raw, list) or not raw:
         msg = f"{src}: at least one [[layers]] table is required"
         raise ConfigError(msg)
-    layers = []
+    layers: list[LayerConfig] = []
     for i, item in enumerate(raw, start=1):
         where = f"layers #{i}"
         if not isinstance(item, dict):
