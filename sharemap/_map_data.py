@@ -45,7 +45,7 @@ from branca.element import Element
 from pyproj import CRS, Transformer
 
 from ._crs import WEB_CRS
-from ._mapstyle import _int_text, escape_text, polygon_rings
+from ._mapstyle import escape_text, int_text, polygon_rings
 
 __all__ = ["COORD_DECIMALS", "MAP_JS", "RESERVED_PROPERTIES", "DataLayer", "EncodedGeometry",
            "bool_column", "decode_layer", "encode_geometry", "id_list_column", "json_list",
@@ -344,7 +344,7 @@ def text_column(values: Sequence[Any] | pd.Series) -> str:
     """Escaped text (whole floats without ".0"); a dictionary when values repeat."""
     series = pd.Series(values, dtype=object).reset_index(drop=True)
     codes, uniques = pd.factorize(series, use_na_sentinel=True)
-    texts = [escape_text(_int_text(u)) for u in uniques]
+    texts = [escape_text(int_text(u)) for u in uniques]
     if len(uniques) * 2 <= len(series):
         return _json({"d": texts, "i": [None if c < 0 else int(c) for c in codes.tolist()]})
     return _json([None if c < 0 else texts[c] for c in codes.tolist()])

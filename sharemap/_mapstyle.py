@@ -1,7 +1,9 @@
-"""Styles and input checks shared by the interactive map and the static figure.
+"""Styles and input checks shared by the interactive map, the static figures and the report.
 
-Private: :mod:`sharemap.maps` re-exports the public names (``ADJACENT_CLASSES``,
-``WALK_CLASSES``, ``CATEGORY_STYLES``, :func:`escape_text`).
+Private module (its names are for the map modules: :mod:`sharemap.maps`,
+``_map_data``, ``_split_maps``, ``_static_map``); :mod:`sharemap.maps` re-exports
+those meant for users (``ADJACENT_CLASSES``, ``WALK_CLASSES``, ``CATEGORY_STYLES``,
+:func:`escape_text`).
 """
 
 from __future__ import annotations
@@ -21,22 +23,33 @@ from pyproj import CRS
 from ._errors import ConfigError, CRSError, InputDataError
 
 __all__ = [
+    "ADJACENT",
     "ADJACENT_CLASSES",
     "CANDIDATE_COLOUR",
     "CATEGORY_STYLES",
+    "UNREACHABLE",
     "VILLAGE_COLOUR",
     "WALK_CLASSES",
+    "WALK_PREFIX",
     "Rings",
+    "category_styles",
+    "check_color_by",
+    "check_layer",
     "class_index",
     "escape_text",
+    "fmt_num",
+    "int_text",
+    "ordered_categories",
     "polygon_rings",
+    "tolerance",
+    "truthy",
     "truthy_mask",
 ]
 
 logger = logging.getLogger("sharemap.maps")
 
-_WALK_PREFIX = "walk_min_"
-_ADJACENT = "adjacent_spaces"
+WALK_PREFIX = "walk_min_"
+ADJACENT = "adjacent_spaces"
 
 #: Block classes by adjacent-space count: (upper bound inclusive, label, colour).
 ADJACENT_CLASSES: tuple[tuple[float, str, str], ...] = (
@@ -48,7 +61,7 @@ WALK_CLASSES: tuple[tuple[float, str, str], ...] = (
     (5, "0–5 min", "#1a9850"), (10, "5–10 min", "#a6d96a"), (15, "10–15 min", "#fee08b"),
     (math.inf, "over 15 min", "#f46d43"),
 )
-_UNREACHABLE = ("unreachable", "#8c8c8c")
+UNREACHABLE = ("unreachable", "#8c8c8c")
 
 #: Built-in categories: (marker colour, Font Awesome 6 solid icon name).
 CATEGORY_STYLES: dict[str, tuple[str, str]] = {
@@ -93,7 +106,7 @@ def escape_text(value: Any) -> str:
 
 
 
-def _check_layer(gdf: gpd.GeoDataFrame | None, name: str,
+def check_layer(gdf: gpd.GeoDataFrame | None, name: str,
                  required: Sequence[str]) -> gpd.GeoDataFrame | None:
     """Check type, CRS and columns of an input layer; None or empty gives None."""
     if gdf is None:
@@ -120,7 +133,7 @@ def _check_layer(gdf: gpd.GeoDataFrame | None, name: str,
 
 
 
-def _fmt_num(value: Any, fmt: str, missing: str = "–") -> str:
+def fmt_num(value: Any, fmt: str, missing: str = "–") -> str:
     """Format a number, or `missing` when it is absent or NaN."""
     try:
         number = float(value)
@@ -129,22 +142,8 @@ def _fmt_num(value: Any, fmt: str, missing: str = "–") -> str:
     return missing if math.isnan(number) else format(number, fmt)
 
 
-def _classify(value: Any, classes: Sequence[tuple[float, str, str]]) -> str:
-    """Colour of the class holding `value` (grey when missing: unreachable)."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return _UNREACHABLE[1]
-    if math.isnan(number):
-        return _UNREACHABLE[1]
-    for upper, _label, colour in classes:
-        if number <= upper:
-            return colour
-    return classes[-1][2]
-
-
 def class_index(values: Any, classes: Sequence[tuple[float, str, str]]) -> np.ndarray:
-    """Index of the class holding each value (as :func:`_classify`), ``len(classes)`` if missing.
+    """Index of the class holding each value (upper bounds inclusive), ``len(classes)`` if missing.
 
     Examples
     --------
@@ -160,7 +159,7 @@ def class_index(values: Any, classes: Sequence[tuple[float, str, str]]) -> np.nd
 
 
 def truthy_mask(values: Any) -> np.ndarray:
-    """Boolean array of :func:`_truthy` for each value."""
+    """Boolean array of :func:`truthy` for each value."""
     series = pd.Series(values, dtype=object)
     return series.where(series.notna(), False).map(bool).to_numpy(dtype=bool)
 
@@ -219,11 +218,11 @@ def polygon_rings(geoms: Sequence[Any] | np.ndarray) -> Rings:
     return Rings(vertex[np.repeat(keep, size)], size[keep], row[keep], ext[keep])
 
 
-def _check_color_by(blocks: gpd.GeoDataFrame | None, color_by: str) -> None:
+def check_color_by(blocks: gpd.GeoDataFrame | None, color_by: str) -> None:
     """Raise ConfigError unless `color_by` names a block measure the map can show."""
     columns = [] if blocks is None else [str(c) for c in blocks.columns]
-    allowed = [_ADJACENT, *sorted(c for c in columns if c.startswith(_WALK_PREFIX))]
-    if color_by == _ADJACENT or (color_by.startswith(_WALK_PREFIX) and color_by in allowed):
+    allowed = [ADJACENT, *sorted(c for c in columns if c.startswith(WALK_PREFIX))]
+    if color_by == ADJACENT or (color_by.startswith(WALK_PREFIX) and color_by in allowed):
         if blocks is not None and len(blocks) and color_by not in columns:
             msg = f"`color_by` = {color_by!r} but the blocks have no column {color_by!r}"
             raise InputDataError(msg)
@@ -233,14 +232,14 @@ def _check_color_by(blocks: gpd.GeoDataFrame | None, color_by: str) -> None:
     raise ConfigError(msg)
 
 
-def _category_styles(categories: Sequence[str]) -> dict[str, tuple[str, str]]:
+def category_styles(categories: Sequence[str]) -> dict[str, tuple[str, str]]:
     """Marker colour and icon for each category (built-ins fixed, others from a cycle)."""
     others = [c for c in categories if c not in CATEGORY_STYLES]
     return {c: CATEGORY_STYLES[c] if c in CATEGORY_STYLES else
             _EXTRA_STYLES[others.index(c) % len(_EXTRA_STYLES)] for c in categories}
 
 
-def _ordered_categories(values: Iterable[str]) -> list[str]:
+def ordered_categories(values: Iterable[str]) -> list[str]:
     """Built-in categories in their SPEC order, then the others sorted."""
     seen = set(values)
     builtin = [c for c in CATEGORY_STYLES if c in seen]
@@ -248,21 +247,21 @@ def _ordered_categories(values: Iterable[str]) -> list[str]:
 
 
 
-def _truthy(value: Any) -> bool:
+def truthy(value: Any) -> bool:
     """Tell whether a boolean-like value is true (missing counts as False)."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return False
     return bool(value)
 
 
-def _int_text(value: Any) -> Any:
+def int_text(value: Any) -> Any:
     """Show whole floats (ids read back as float because of NaN) without ".0"."""
     if isinstance(value, float | np.floating) and not math.isnan(value) and value.is_integer():
         return int(value)
     return value
 
 
-def _tolerance(crs: Any, metres: float) -> float:
+def tolerance(crs: Any, metres: float) -> float:
     """`metres` expressed in the units of `crs` (degrees for a geographic CRS)."""
     parsed = CRS.from_user_input(crs)
     if parsed.is_geographic:

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ._errors import InputDataError
-from ._mapstyle import _int_text, _tolerance, escape_text
+from ._mapstyle import escape_text, int_text, tolerance
 
 __all__ = ["block_units", "index_html", "unit_file", "unit_layers"]
 
@@ -45,7 +45,7 @@ def unit_file(unit_id: str, used: set[str]) -> str:
 def block_units(blocks: gpd.GeoDataFrame, level: str, units: gpd.GeoDataFrame) -> pd.Series:
     """Return the unit id of every block (None if none), from ``<level>_id``/``<level>``."""
     def as_text(values: pd.Series) -> pd.Series:
-        return values.astype(object).map(lambda v: None if pd.isna(v) else str(_int_text(v)))
+        return values.astype(object).map(lambda v: None if pd.isna(v) else str(int_text(v)))
 
     if f"{level}_id" in blocks.columns:
         return as_text(blocks[f"{level}_id"])
@@ -71,7 +71,7 @@ def unit_layers(layers: dict[str, gpd.GeoDataFrame | None], unit: pd.Series,
     unit_blocks = blocks[in_unit]
     out: dict[str, gpd.GeoDataFrame | None] = {"blocks": unit_blocks}
     if spaces is not None:
-        near = area.to_crs(spaces.crs).buffer(_tolerance(spaces.crs, pad_m)).iloc[0]
+        near = area.to_crs(spaces.crs).buffer(tolerance(spaces.crs, pad_m)).iloc[0]
         out["spaces"] = spaces[spaces.geometry.intersects(near).to_numpy()]
     else:
         out["spaces"] = None
@@ -84,7 +84,7 @@ def unit_layers(layers: dict[str, gpd.GeoDataFrame | None], unit: pd.Series,
             villages.geometry.intersects(area.to_crs(villages.crs).iloc[0]).to_numpy()]
     bounds = layers["boundaries"]
     if bounds is not None:
-        inside = area.to_crs(bounds.crs).buffer(_tolerance(bounds.crs, 1.0)).iloc[0]
+        inside = area.to_crs(bounds.crs).buffer(tolerance(bounds.crs, 1.0)).iloc[0]
         bounds = bounds[bounds.geometry.representative_point().within(inside).to_numpy()]
     out["boundaries"] = bounds if bounds is not None and len(bounds) else \
         gpd.GeoDataFrame({"name": [unit["name"]]}, geometry=area, crs=area.crs)

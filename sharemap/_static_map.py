@@ -29,20 +29,20 @@ import pandas as pd
 from ._errors import MissingDependencyError
 from ._io import atomic_path
 from ._mapstyle import (
-    _ADJACENT,
-    _UNREACHABLE,
-    _WALK_PREFIX,
+    ADJACENT,
     ADJACENT_CLASSES,
     CANDIDATE_COLOUR,
+    UNREACHABLE,
     VILLAGE_COLOUR,
     WALK_CLASSES,
+    WALK_PREFIX,
     Rings,
-    _category_styles,
-    _check_color_by,
-    _check_layer,
-    _int_text,
-    _ordered_categories,
+    category_styles,
+    check_color_by,
+    check_layer,
     class_index,
+    int_text,
+    ordered_categories,
     polygon_rings,
     truthy_mask,
 )
@@ -271,7 +271,7 @@ def draw_blocks(ax: Axes, blocks: gpd.GeoDataFrame, color_by: str, *,
     """
     from matplotlib.collections import PathCollection
 
-    classes = ADJACENT_CLASSES if color_by == _ADJACENT else WALK_CLASSES
+    classes = ADJACENT_CLASSES if color_by == ADJACENT else WALK_CLASSES
     palette = [colour for _label, colour in class_legend(color_by)]
     index = class_index(blocks[color_by], classes)
     rings = _rings(blocks.geometry.to_numpy())
@@ -293,7 +293,7 @@ def _draw_villages(ax: Axes, villages: gpd.GeoDataFrame) -> None:
                   zorder=4)
     top = villages.sort_values("rank", kind="stable").head(_MAX_RANK_LABELS)
     for rank, point in zip(top["rank"], top.geometry.representative_point(), strict=True):
-        ax.text(point.x, point.y, f"#{plain(_int_text(rank))}", ha="center", va="center",
+        ax.text(point.x, point.y, f"#{plain(int_text(rank))}", ha="center", va="center",
                 fontsize=7, fontweight="bold", color="#ffffff", zorder=9, clip_on=True,
                 bbox={"boxstyle": "round,pad=0.15", "fc": VILLAGE_COLOUR, "ec": "none",
                       "alpha": 0.9})
@@ -317,14 +317,14 @@ def _categories(spaces: gpd.GeoDataFrame) -> pd.Series:
 
 def category_colours(categories: Sequence[str]) -> dict[str, str]:
     """Return each category's colour, as on the maps (built-ins fixed, others from a cycle)."""
-    styles = _category_styles(_ordered_categories(categories))
+    styles = category_styles(ordered_categories(categories))
     return {c: styles[c][0] for c in categories}
 
 
 def class_legend(color_by: str) -> list[tuple[str, str]]:
     """Return (label, colour) of every block class of `color_by`, "unreachable" last."""
-    classes = ADJACENT_CLASSES if color_by == _ADJACENT else WALK_CLASSES
-    return [(label, c) for _upper, label, c in classes] + [_UNREACHABLE]
+    classes = ADJACENT_CLASSES if color_by == ADJACENT else WALK_CLASSES
+    return [(label, c) for _upper, label, c in classes] + [UNREACHABLE]
 
 
 def _legend(ax: Axes, color_by: str, colours: dict[str, str],
@@ -336,11 +336,11 @@ def _legend(ax: Axes, color_by: str, colours: dict[str, str],
         return Patch(visible=False), text
 
     classes = class_legend(color_by)
-    if color_by == _ADJACENT:
+    if color_by == ADJACENT:
         entries = [header("Adjacent sharing spaces")]
         classes = classes[:-1]  # a count is never unreachable
     else:
-        entries = [header(f"Walk to {plain(color_by[len(_WALK_PREFIX):])}")]
+        entries = [header(f"Walk to {plain(color_by[len(WALK_PREFIX):])}")]
     entries += [(Patch(facecolor=c, edgecolor="#999", linewidth=0.5), label)
                 for label, c in classes]
     entries.append((Patch(facecolor="none", edgecolor=CANDIDATE_COLOUR, linewidth=1.0),
@@ -375,7 +375,7 @@ def _draw(ax: Axes, layers: dict[str, gpd.GeoDataFrame | None], color_by: str) -
     counts: dict[str, int] = {}
     if spaces is not None:
         cats = _categories(spaces)
-        colours = category_colours(_ordered_categories(cats))
+        colours = category_colours(ordered_categories(cats))
         counts = cats.value_counts().to_dict()
         draw_spaces(ax, spaces, colours)
     _legend(ax, color_by, colours, counts, has_villages=villages is not None)
@@ -394,7 +394,7 @@ def _caption(layers: dict[str, gpd.GeoDataFrame | None], crs: Any) -> str:
 
 
 def static_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
-               villages: gpd.GeoDataFrame, *, color_by: str = _ADJACENT,
+               villages: gpd.GeoDataFrame, *, color_by: str = ADJACENT,
                boundaries: gpd.GeoDataFrame | None = None, path: str | Path | None = None,
                title: str | None = None, dpi: int = 150) -> Figure:
     """Draw the study as a static figure (``map.png``) with no tiles and no network.
@@ -452,12 +452,12 @@ def static_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
     from matplotlib.figure import Figure
 
     layers = {
-        "blocks": _check_layer(blocks, "blocks", ["block_id"]),
-        "spaces": _check_layer(spaces, "spaces", ["space_id", "category"]),
-        "villages": _check_layer(villages, "villages", ["village_id", "rank"]),
-        "boundaries": _check_layer(boundaries, "boundaries", []),
+        "blocks": check_layer(blocks, "blocks", ["block_id"]),
+        "spaces": check_layer(spaces, "spaces", ["space_id", "category"]),
+        "villages": check_layer(villages, "villages", ["village_id", "rank"]),
+        "boundaries": check_layer(boundaries, "boundaries", []),
     }
-    _check_color_by(blocks, color_by)
+    check_color_by(blocks, color_by)
     present = [gdf for gdf in layers.values() if gdf is not None]
     crs = _plot_crs(present) if present else None
     layers = {k: None if g is None else _to_crs(g, crs) for k, g in layers.items()}

@@ -45,9 +45,7 @@ from ._validate import plain_repr
 from .access import JoinedPoints, PreparedPoints, walk_col
 from .gaps import (
     GAP_COLUMNS,
-    _gap_inputs,
-    _gaps,
-    _listed_nearest,
+    audit_gaps,
     compute_gaps,
     finest_level,
     nearest_spaces,
@@ -751,7 +749,7 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
     Notes
     -----
     The gap blocks' nearest spaces are those of :func:`nearest_spaces`, found by
-    searches from the listed blocks only (see ``_listed_nearest``).
+    searches from the listed blocks only (see :func:`~sharemap.gaps.audit_gaps`).
     """
     cov = config.coverage
     units = _level_units(blocks, [(b.level, f"{b.level}_id") for b in cov.boundaries],
@@ -765,13 +763,11 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
         groups = _with_groups(coverage, blocks, cov.groups, units, minutes,
                               walk_speed_kmh=config.walk_speed_kmh, categories=cats,
                               thresholds=ths)
-    inputs = _gap_inputs(blocks, config)
     if joined is not None:
         warnings.warn("compute_audit(joined=...) is deprecated: give points=prepare_points(...)",
                       FutureWarning, stacklevel=2)
     elif points is not None:
         joined = points.joined
-    nearest = _listed_nearest(network, blocks, spaces, config, inputs[2], joined=joined)
-    gaps = _gaps(blocks, spaces, config, inputs, nearest)
+    gaps = audit_gaps(blocks, spaces, network, config, joined=joined)
     return CoverageAudit(coverage=coverage, coverage_groups=groups, gaps=gaps,
                          proximity_min=proximity_minutes(blocks, config.categories))

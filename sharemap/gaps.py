@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .config import StudyConfig
     from .network import WalkNetwork
 
-__all__ = ["GAP_COLUMNS", "compute_gaps", "finest_level", "nearest_spaces"]
+__all__ = ["GAP_COLUMNS", "audit_gaps", "compute_gaps", "finest_level", "nearest_spaces"]
 
 logger = logging.getLogger(__name__)
 
@@ -432,6 +432,41 @@ def compute_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, nearest: pd.DataFra
     pos = {cat: nearest.loc[blocks.index[o.mask], f"space_{cat}"].to_numpy()
            for cat, o in inputs[2].items()}
     return _gaps(blocks, spaces, config, inputs, pos)
+
+
+def audit_gaps(blocks: pd.DataFrame, spaces: gpd.GeoDataFrame, network: WalkNetwork,
+               config: StudyConfig, *, joined: JoinedPoints | None = None) -> pd.DataFrame:
+    """Compute the audit's ``gaps.csv``: :func:`compute_gaps` without the full search.
+
+    Parameters
+    ----------
+    blocks
+        Blocks with walk minutes, population, group populations and level columns.
+    spaces
+        The analysed spaces (``space_id``, ``category``, ``name``).
+    network
+        The walking network.
+    config
+        The study: categories, ``coverage.audit_minutes``, groups, ``gap_blocks``.
+    joined
+        The blocks' origins then the spaces joined into the network
+        (``PreparedPoints.joined``, as the access stage measured them); None: the
+        listed blocks and the spaces are snapped now.
+
+    Returns
+    -------
+    gaps
+        The table of :func:`compute_gaps` with :func:`nearest_spaces` for `nearest`.
+
+    Notes
+    -----
+    Only the blocks ``gaps.csv`` lists need their nearest space: each is searched
+    from its own origin (see ``_listed_nearest``), which gives what the full
+    search of :func:`nearest_spaces` would.
+    """
+    inputs = _gap_inputs(blocks, config)
+    nearest = _listed_nearest(network, blocks, spaces, config, inputs[2], joined=joined)
+    return _gaps(blocks, spaces, config, inputs, nearest)
 
 
 def _gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, config: StudyConfig,

@@ -49,24 +49,24 @@ from ._map_data import (
     text_column,
 )
 from ._mapstyle import (
-    _ADJACENT,
-    _UNREACHABLE,
-    _WALK_PREFIX,
+    ADJACENT,
     ADJACENT_CLASSES,
     CANDIDATE_COLOUR,
     CATEGORY_STYLES,
+    UNREACHABLE,
     VILLAGE_COLOUR,
     WALK_CLASSES,
-    _category_styles,
-    _check_color_by,
-    _check_layer,
-    _fmt_num,
-    _int_text,
-    _ordered_categories,
-    _tolerance,
-    _truthy,
+    WALK_PREFIX,
+    category_styles,
+    check_color_by,
+    check_layer,
     class_index,
     escape_text,
+    fmt_num,
+    int_text,
+    ordered_categories,
+    tolerance,
+    truthy,
 )
 from ._split_maps import block_units, index_html, unit_file, unit_layers
 from ._static_map import korean_font, static_map
@@ -163,7 +163,7 @@ def _display_geoms(gdf: gpd.GeoDataFrame, *, simplify: bool) -> np.ndarray:
     """Geometries of `gdf` simplified for display (in the CRS of `gdf`)."""
     geoms = gdf.geometry.to_numpy()
     if simplify:
-        geoms = shapely.simplify(geoms, _tolerance(gdf.crs, SIMPLIFY_M), preserve_topology=True)
+        geoms = shapely.simplify(geoms, tolerance(gdf.crs, SIMPLIFY_M), preserve_topology=True)
     return geoms
 
 
@@ -187,10 +187,10 @@ def _values(series: pd.Series, decimals: int | None = None) -> str:
 
 def _level_columns(blocks: gpd.GeoDataFrame) -> list[str]:
     """Boundary level columns such as ``dong``: text columns other than the known ones."""
-    known = {"block_id", "area_m2", "population", _ADJACENT, "adjacent_categories",
+    known = {"block_id", "area_m2", "population", ADJACENT, "adjacent_categories",
              "candidate", "village_id", "adjacent_space_ids", blocks.geometry.name,
              *RESERVED_PROPERTIES}
-    return [c for c in blocks.columns if c not in known and not str(c).startswith(_WALK_PREFIX)
+    return [c for c in blocks.columns if c not in known and not str(c).startswith(WALK_PREFIX)
             and pd.api.types.is_string_dtype(blocks[c].dtype)][:4]
 
 
@@ -230,9 +230,9 @@ def _block_columns(blocks: gpd.GeoDataFrame, walk_cols: Sequence[str],
         cols[str(lvl)] = text_column(blocks[lvl])
         rows.append([escape_text(lvl), "t", str(lvl)])
     numeric = [("area_m2", 0, "area", "ha"), ("population", 0, "residents", "n0"),
-               *((c, 1, f"walk to {escape_text(c[len(_WALK_PREFIX):])}", "min")
+               *((c, 1, f"walk to {escape_text(c[len(WALK_PREFIX):])}", "min")
                  for c in walk_cols),
-               (_ADJACENT, 0, "adjacent spaces", "adj"), ("adjacent_categories", 0, "", "")]
+               (ADJACENT, 0, "adjacent spaces", "adj"), ("adjacent_categories", 0, "", "")]
     for col, decimals, label, fmt in numeric:
         if col in blocks.columns:
             cols[col] = number_column(blocks[col], decimals)
@@ -252,19 +252,19 @@ def _block_columns(blocks: gpd.GeoDataFrame, walk_cols: Sequence[str],
 
 def _add_blocks(m: folium.Map, blocks: gpd.GeoDataFrame, *, color_by: str,
                 canvas: bool) -> Bounds | None:
-    walk_cols = [c for c in blocks.columns if str(c).startswith(_WALK_PREFIX)]
-    classes = ADJACENT_CLASSES if color_by == _ADJACENT else WALK_CLASSES
+    walk_cols = [c for c in blocks.columns if str(c).startswith(WALK_PREFIX)]
+    classes = ADJACENT_CLASSES if color_by == ADJACENT else WALK_CLASSES
     geometry, kept = _encode(blocks, kind="polygon", simplify=True)
     cols, rows = _block_columns(kept, walk_cols, _level_columns(kept))
     values = kept[color_by] if color_by in kept.columns else pd.Series(np.nan, index=kept.index)
     cols["class"] = number_column(class_index(values, classes))
     spec = {"title": ["Block ", "block_id"], "rows": rows, "by": "class", "keys": ["fillColor"],
-            "pal": [c for _u, _label, c in classes] + [_UNREACHABLE[1]],
+            "pal": [c for _u, _label, c in classes] + [UNREACHABLE[1]],
             "flag": "candidate", "flagStyle": {"color": CANDIDATE_COLOUR, "weight": 2.2}}
-    n_cand = int(np.fromiter((_truthy(v) for v in kept["candidate"]), bool, len(kept)).sum()
+    n_cand = int(np.fromiter((truthy(v) for v in kept["candidate"]), bool, len(kept)).sum()
                  ) if "candidate" in kept.columns else 0
-    what = "adjacent spaces" if color_by == _ADJACENT else \
-        f"walk to {color_by[len(_WALK_PREFIX):]}"
+    what = "adjacent spaces" if color_by == ADJACENT else \
+        f"walk to {color_by[len(WALK_PREFIX):]}"
     name = f"Blocks by {escape_text(what)} ({len(blocks):,}; {n_cand:,} candidates outlined)"
     _add_layer(m, name, layer_json(geometry, cols, spec), pane="sharemap-blocks",
                color="#ffffff", weight=0.6, fill_opacity=0.65, canvas=canvas)
@@ -289,7 +289,7 @@ def _add_villages(m: folium.Map, villages: gpd.GeoDataFrame | None) -> Bounds | 
             if c in kept.columns and c != "categories"}
     if "categories" in kept.columns:
         cols["categories"] = text_column(kept["categories"])
-    ranks = [_int_text(r) for r in kept["rank"]]
+    ranks = [int_text(r) for r in kept["rank"]]
     texts = [escape_text(r) for r in ranks]
     cols["label"] = json_list([f"#{t}" if isinstance(r, int) and r <= 20 else None
                                 for r, t in zip(ranks, texts, strict=True)])
@@ -309,7 +309,7 @@ def _add_isochrones(m: folium.Map, isochrones: gpd.GeoDataFrame) -> Bounds | Non
     geometry, kept = _encode(iso, kind="polygon", simplify=True)
     kept_min = pd.to_numeric(kept["minutes"], errors="coerce")
     levels = sorted(minutes.dropna().unique())
-    tips = [f"{escape_text(c)} {escape_text(s)}: {_fmt_num(mi, 'g')} min walk"
+    tips = [f"{escape_text(c)} {escape_text(s)}: {fmt_num(mi, 'g')} min walk"
             for c, s, mi in zip(kept["category"], kept["space_id"], kept_min, strict=True)]
     cols = {"space_id": text_column(kept["space_id"]), "category": text_column(kept["category"]),
             "minutes": number_column(kept_min),
@@ -361,11 +361,11 @@ def _add_spaces(m: folium.Map, spaces: gpd.GeoDataFrame,
 def _legend_html(color_by: str, styles: dict[str, tuple[str, str]],
                  *, has_villages: bool, has_isochrones: bool) -> str:
     """Legend HTML: block classes, outlines and the category colours (all escaped)."""
-    if color_by == _ADJACENT:
+    if color_by == ADJACENT:
         head, classes = "Adjacent sharing spaces", ADJACENT_CLASSES
     else:
-        head = f"Walk to {escape_text(color_by[len(_WALK_PREFIX):])}"
-        classes = (*WALK_CLASSES, (math.nan, *_UNREACHABLE))
+        head = f"Walk to {escape_text(color_by[len(WALK_PREFIX):])}"
+        classes = (*WALK_CLASSES, (math.nan, *UNREACHABLE))
     parts = [f"<b>{head}</b><br>"]
     parts += [f"<span class='sw' style='background:{c}'></span>{label}<br>"
               for _u, label, c in classes]
@@ -427,7 +427,7 @@ def _base_map(tiles: str | None, title: str | None) -> folium.Map:
 
 
 def build_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, *,
-              color_by: str = _ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
+              color_by: str = ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
               isochrones: gpd.GeoDataFrame | None = None, title: str | None = None,
               tiles: str | None = "OpenStreetMap") -> folium.Map:
     """Build the study map: blocks by a measure, spaces by category, villages by rank.
@@ -505,16 +505,16 @@ def build_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.
     >>> type(m).__name__
     'Map'
     """
-    blocks_ok = _check_layer(blocks, "blocks", ["block_id"])
-    _check_color_by(blocks, color_by)
-    spaces_ok = _check_layer(spaces, "spaces", ["space_id", "category"])
-    villages_ok = _check_layer(villages, "villages", ["village_id", "rank"])
-    bounds_ok = _check_layer(boundaries, "boundaries", [])
-    iso_ok = _check_layer(isochrones, "isochrones", ["space_id", "category", "minutes"])
+    blocks_ok = check_layer(blocks, "blocks", ["block_id"])
+    check_color_by(blocks, color_by)
+    spaces_ok = check_layer(spaces, "spaces", ["space_id", "category"])
+    villages_ok = check_layer(villages, "villages", ["village_id", "rank"])
+    bounds_ok = check_layer(boundaries, "boundaries", [])
+    iso_ok = check_layer(isochrones, "isochrones", ["space_id", "category", "minutes"])
 
-    categories = [] if spaces_ok is None else _ordered_categories(
+    categories = [] if spaces_ok is None else ordered_categories(
         spaces_ok["category"].astype(object).where(spaces_ok["category"].notna(), "").map(str))
-    styles = _category_styles(categories)
+    styles = category_styles(categories)
 
     m = _base_map(tiles, title)
     canvas = blocks_ok is not None and len(blocks_ok) > CANVAS_THRESHOLD
@@ -658,7 +658,7 @@ def save_map(m: folium.Map, path: str | Path) -> Path:
 def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
         blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.GeoDataFrame,
         out_dir: str | Path, *, level: str, units: gpd.GeoDataFrame, pad_m: float = 400.0,
-        color_by: str = _ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
+        color_by: str = ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
         isochrones: gpd.GeoDataFrame | None = None, title: str | None = None,
         tiles: str | None = "OpenStreetMap") -> dict[str, Path]:
     """Write one self-contained map per unit of a boundary level, and an index page.
@@ -701,16 +701,16 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
     when they cross into a neighbour) and the finer boundaries inside it. The index page
     links the maps with relative links, so the folder can be copied anywhere.
     """
-    units_ok = _check_layer(units, "units", ["name", "id"])
+    units_ok = check_layer(units, "units", ["name", "id"])
     if units_ok is None:
         msg = f"no units to split the map by (level {level!r} has none)"
         raise InputDataError(msg)
     layers: dict[str, Any] = {
-        "blocks": _check_layer(blocks, "blocks", ["block_id"]),
-        "spaces": _check_layer(spaces, "spaces", ["space_id", "category"]),
-        "villages": _check_layer(villages, "villages", ["village_id", "rank"]),
-        "boundaries": _check_layer(boundaries, "boundaries", []),
-        "isochrones": _check_layer(isochrones, "isochrones",
+        "blocks": check_layer(blocks, "blocks", ["block_id"]),
+        "spaces": check_layer(spaces, "spaces", ["space_id", "category"]),
+        "villages": check_layer(villages, "villages", ["village_id", "rank"]),
+        "boundaries": check_layer(boundaries, "boundaries", []),
+        "isochrones": check_layer(isochrones, "isochrones",
                                    ["space_id", "category", "minutes"]),
         "units": units_ok,
     }
@@ -737,7 +737,7 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
         paths[name] = save_map(m, folder / name)
         rows.append({"name": unit["name"], "id": unit["id"], "file": name,
                      "blocks": int(in_unit.sum()),
-                     "candidates": int(sum(_truthy(v) for v in unit_blocks.get(
+                     "candidates": int(sum(truthy(v) for v in unit_blocks.get(
                          "candidate", pd.Series([], dtype=bool)))),
                      "villages": 0 if part["villages"] is None else len(part["villages"]),
                      "spaces": 0 if part["spaces"] is None else len(part["spaces"]),

@@ -56,3 +56,45 @@ def test_an_upward_import_breaks_the_contract(tmp_path, module, line, expect):
     assert run.returncode != 0
     assert "1 broken" in run.stdout
     assert expect in " ".join(run.stdout.split())
+
+
+def _private_names_taken_across_modules(package: Path) -> list[str]:
+    """``from .x import _name`` and ``x._name`` (x a sibling module) anywhere in the package."""
+    import ast
+
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        where = path.relative_to(package.parent).as_posix()
+        siblings = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.level:
+                for alias in node.names:
+                    private = alias.name.startswith("_") and not alias.name.startswith("__")
+                    if private and node.module is not None:
+                        found.append(f"{where}:{node.lineno} {node.module}.{alias.name}")
+                    siblings.add(alias.asname or alias.name)
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in siblings and node.attr.startswith("_")
+                    and not node.attr.startswith("__")):
+                found.append(f"{where}:{node.lineno} {node.value.id}.{node.attr}")
+    return found
+
+
+def test_no_module_takes_another_modules_private_names():
+    """A helper lives in the module that owns it: private names stay in their module.
+
+    (Private *modules* such as ``_engine`` are for the package; their helpers have
+    plain names.)
+    """
+    assert _private_names_taken_across_modules(ROOT / "sharemap") == []
+
+
+def test_the_private_name_check_sees_both_forms(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "a.py").write_text("from .b import _hidden\nfrom . import c\nc._inner()\n",
+                              encoding="utf-8")
+    assert _private_names_taken_across_modules(pkg) == ["pkg/a.py:1 b._hidden",
+                                                        "pkg/a.py:3 c._inner"]
