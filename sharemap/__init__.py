@@ -1,7 +1,40 @@
 """sharemap: 15-minute walking access to Seoul's sharing services and sharing villages.
 
 The public API is flat (``sharemap.run_study``, ``sharemap.walk_times``, ...);
-the modules stay importable one per pipeline stage.
+the modules stay importable, one per pipeline stage.
+
+The house
+---------
+Data flow one way, and so do imports: a module imports only the modules below it
+(import-linter checks it in CI: ``[tool.importlinter]`` in pyproject.toml). From
+the bottom up:
+
+- the stages, each computing one thing from plain tables and returning
+  GeoDataFrames: ``config`` (the study TOML), ``layers`` (spaces from files),
+  ``network`` (the walking graph), ``access`` (snapping, :class:`PreparedPoints`,
+  walk times, pairs and counts within a walk), ``blocks`` and ``isochrones``,
+  ``villages``, ``gaps``, ``coverage``, ``supply``, ``maps``;
+- the study level: ``pipeline`` chains the stages into a :class:`StudyResult` and
+  writes a run's folder; ``study`` asks a finished study new questions (what-if,
+  sweep, explain, candidate sites); ``report`` and ``suggest`` build on them;
+- ``cli`` on top: each subcommand is one call into the API.
+
+Prepare once, then compute: a study snaps and joins its block origins and spaces
+once (:func:`prepare_points`), and every stage and command reuses them. Private
+modules (``_engine``, ``_readers``, ``_static_map``, ...) serve the modules that
+import them, and a private name never crosses modules.
+
+Where a new thing goes
+----------------------
+- a new layer format: a file type in ``_readers``; a Seoul column layout in
+  ``_presets`` (a preset);
+- a new measure: its own stage module (as ``supply``), taking prepared points for
+  any walk, called in ``pipeline.run_study`` and placed in the import contract; a
+  new kind of walk between points (pairs, counts, nearest): ``access``;
+- a new output: a run's files are written in ``pipeline`` (``write_outputs``); a
+  command's own files beside its computation (``study``, ``suggest``, ``report``);
+- a new command: a subcommand in ``cli`` making one call, to a function in
+  ``study`` when it needs a whole study.
 """
 
 from __future__ import annotations

@@ -1,7 +1,10 @@
 """The ``sharemap`` command line: a thin shell over the public API.
 
-Every subcommand makes one call into the library; a :class:`SharemapError`
-becomes a one-line message and exit code 2.
+Every subcommand makes one call into the library (the whole-study questions
+``explain``, ``sweep`` and ``whatif`` into :mod:`sharemap.study`); a
+:class:`SharemapError` becomes a one-line message and exit code 2. A new command is
+a ``_cmd_<name>`` function here and one entry in the parser; its computation goes
+into the library, not here.
 """
 
 from __future__ import annotations

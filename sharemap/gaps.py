@@ -3,9 +3,10 @@
 ``compute_gaps`` ranks the boundary units with the most residents outside each
 category's threshold and lists the largest blocks outside with their walk time and
 nearest space (``gaps.csv``); ``nearest_spaces`` finds, for any points, the
-nearest space of each category by walking. The audit in :mod:`sharemap.coverage`
-calls them; they are a module of their own because they search the network while
-the rest of the audit only counts.
+nearest space of each category by walking, and ``audit_gaps`` is ``gaps.csv`` as
+the audit in :mod:`sharemap.coverage` makes it (searching from the listed blocks
+only, on the study's prepared points). They are a module of their own because they
+search the network while the rest of the audit only counts.
 """
 
 from __future__ import annotations

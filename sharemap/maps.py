@@ -9,7 +9,8 @@ Every text taken from input data (names, ids, sources, categories, boundary
 names) is HTML-escaped with :func:`escape_text` before it reaches a popup, a
 tooltip, the legend or the layer control.
 
-Also here: :func:`static_map` (the ``map.png`` figure, matplotlib, no tiles),
+Also here: :func:`static_map` (the ``map.png`` figure, matplotlib, no tiles; drawn
+in ``_static_map``, which draws the report's maps too),
 :func:`save_split_maps` (one map per gu or other boundary unit, plus an index
 page, for a whole city) and :func:`notebook_map` (show a map in Jupyter offline).
 """

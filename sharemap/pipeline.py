@@ -2,6 +2,14 @@
 
 ``run_study`` returns every intermediate result as GeoDataFrames an analyst can
 keep working with; ``write_outputs`` writes the SPEC's output folder atomically.
+
+This is the bottom of the study level: it imports the stages (layers, network,
+access, blocks, villages, gaps, coverage, supply, maps), which never import it.
+The study's block origins and spaces are snapped and joined once
+(:func:`sharemap.access.prepare_points`), kept in ``StudyResult.points`` and reused
+by every stage and by what builds on a finished study (:mod:`sharemap.study`:
+what-ifs through :func:`recompute_with_spaces`, sweeps, explanations; and
+:mod:`sharemap.suggest`, :mod:`sharemap.report`).
 """
 
 from __future__ import annotations

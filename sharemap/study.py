@@ -12,8 +12,10 @@ takes a finished study and asks it a new question lives here:
 - :func:`candidate_sites` and :func:`cover_matrix`: the sites :mod:`sharemap.suggest`
   chooses among, and which blocks each reaches.
 
-A new question about a whole study (a new command's computation) goes here; the
-command itself goes into :mod:`sharemap.cli`.
+Everything here reuses the study's prepared points (``StudyResult.prepared_points()``:
+its block origins and spaces, snapped and joined once); only new points (candidate
+sites, a what-if's spaces) are snapped. A new question about a whole study (a new
+command's computation) goes here; the command itself goes into :mod:`sharemap.cli`.
 """
 
 from __future__ import annotations

@@ -1,4 +1,9 @@
-"""Where to add the next facilities: coverage-maximising site suggestions and what-ifs.
+"""Where to add the next facilities: coverage-maximising site suggestions.
+
+The candidate sites and which blocks each reaches come from the study level
+(:func:`sharemap.study.candidate_sites`, :func:`sharemap.study.cover_matrix`, on the
+study's prepared block origins); this module chooses among them. To check a choice,
+:func:`sharemap.study.whatif` recomputes the study with the sites added.
 
 Objectives
 ----------

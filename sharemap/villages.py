@@ -6,6 +6,10 @@ A village's score is ``n_spaces + 2 * n_categories + population / 1000``: each
 distinct adjacent space counts 1, each distinct category 2 (mixing kinds of
 sharing is the plan's aim), and every 1,000 residents 1. Rank 1 is the highest
 score; ties go to the lower ``village_id``.
+
+A stage: blocks and adjacency pairs in, flags and villages out. What needs a whole
+study (sweeps over several rules, explanations of one block) is in
+:mod:`sharemap.study`.
 """
 
 from __future__ import annotations

@@ -98,3 +98,28 @@ def test_the_private_name_check_sees_both_forms(tmp_path):
                               encoding="utf-8")
     assert _private_names_taken_across_modules(pkg) == ["pkg/a.py:1 b._hidden",
                                                         "pkg/a.py:3 c._inner"]
+
+
+def _contract_layers() -> set[str]:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    (contract,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "one-way"]
+    return {name.strip(" ()") for layer in contract["layers"] for name in layer.split("|")}
+
+
+def _public_modules() -> set[str]:
+    return {p.stem for p in (ROOT / "sharemap").glob("*.py") if not p.stem.startswith("_")}
+
+
+def test_every_public_module_has_its_place_in_the_contract_and_the_readme():
+    """A new module is placed in the one-way order and in README's Layout, or CI says so."""
+    missing = sorted(_public_modules() - _contract_layers())
+    assert not missing, (f"add {missing} to the layers of [tool.importlinter] in "
+                         "pyproject.toml, at the level of what they import")
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    layout = readme.split("## Layout", 1)[1].split("```")[1]
+    unlisted = sorted(m for m in _public_modules() if f"  {m}.py " not in layout)
+    assert not unlisted, f"README's Layout does not say what {unlisted} hold"
