@@ -31,8 +31,8 @@ Presets (``preset_table()`` renders this as a Markdown table for the README)::
                         tidy CSV: lon/lat (degrees) or x/y (CRS detected), id parking_id, name
                         tidy public car parks: lon/lat, id park_code, capacity capacity_est
     tool_library        Korean CSV (공구대여소): 경도/위도, id 대여소ID or 연번,
-                          name 대여소명 or 공구대여소명 or 시설명
-                        tidy CSV: lon/lat, id lib_id, name name
+                          name 대여소명 or 공구대여소명 or 공구대여소 or 시설명, hours 운영시간
+                        tidy CSV: lon/lat, id lib_id, name name, hours opening_hours
     toy_library         Korean CSV (장난감도서관): 경도/위도, id 시설ID or 연번,
                           name 시설명 or 도서관명 or 장난감도서관명
                         tidy CSV: lon/lat, id lib_id, name name
@@ -47,8 +47,9 @@ A layout that names a capacity reads it as :mod:`sharemap._capacity` says (empty
 or unreadable values count as 1, with a note). When two layouts share x/y names
 (two tidy ``lon``/``lat`` tables), the one whose id column is present is used.
 
-Only the Ttareungyi, Nanumcar, public-reservation and Korean public-parking layouts
-were checked against real files; the parking APIs, tool-library and toy-library
+Only the Ttareungyi, Nanumcar, public-reservation, Korean public-parking and
+tool-library layouts were checked against real files (the tool-library files of
+Dongdaemun-gu and Seongbuk-gu from data.go.kr); the parking APIs and toy-library
 layouts list the columns the preset expects (give ``x``, ``y``, ``id``, ``name`` and
 ``capacity`` explicitly for other files).
 
@@ -72,6 +73,7 @@ __all__ = [
     "Layout",
     "normalize_column",
     "preset_table",
+    "require_column",
     "resolve_columns",
 ]
 
@@ -93,6 +95,8 @@ class Layout:
     capacity: tuple[tuple[str, ...], ...] = ()
     #: Rows sharing an id are one space (a car park published one row per bay).
     merge: bool = False
+    #: opening-hours column (OSM syntax or a Korean form; see :mod:`sharemap.hours`)
+    hours: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ class ColumnChoice:
     capacity: tuple[str, ...] = ()
     #: Whether rows sharing an id are merged into one space.
     merge: bool = False
+    hours: str | None = None
 
 
 _LON = ("lon", "lng", "long", "longitude", "x", "경도", "x좌표", "xcoord")
@@ -149,9 +154,11 @@ PRESETS: dict[str, tuple[Layout, ...]] = {
                capacity=(("capacity_est",),)),
     ),
     "tool_library": (
+        # checked against data.go.kr's Dongdaemun-gu (2024-08-13) and Seongbuk-gu
+        # (2025-03-12) files: 공구대여소명 / 공구대여소, 위도, 경도, 운영시간; no id column
         Layout("Korean CSV (공구대여소)", ("경도",), ("위도",), ("대여소ID", "연번"),
-               ("대여소명", "공구대여소명", "시설명")),
-        Layout("tidy CSV", ("lon",), ("lat",), ("lib_id",), ("name",)),
+               ("대여소명", "공구대여소명", "공구대여소", "시설명"), hours=("운영시간",)),
+        Layout("tidy CSV", ("lon",), ("lat",), ("lib_id",), ("name",), hours=("opening_hours",)),
     ),
     "toy_library": (
         Layout("Korean CSV (장난감도서관)", ("경도",), ("위도",), ("시설ID", "연번"),
@@ -200,7 +207,8 @@ def _layouts(preset: str | None) -> tuple[Layout, ...]:
     return PRESETS[preset]
 
 
-def _require(columns: Sequence[str], wanted: str, role: str, file: str) -> str:
+def require_column(columns: Sequence[str], wanted: str, role: str, file: str) -> str:
+    """Return the file's column for `wanted`, or raise naming the file, role and columns."""
     found = _find(columns, wanted)
     if found is None:
         msg = (f"{file}: column {wanted!r} (`{role}`) not found; columns found: "
@@ -234,7 +242,7 @@ def _capacity_columns(columns: Sequence[str], layout: Layout, capacity: str | Se
     """Return the columns a row's capacity adds up (explicit, else the layout's first fit)."""
     if capacity is not None:
         wanted = [capacity] if isinstance(capacity, str) else list(capacity)
-        return tuple(_require(columns, c, "capacity", file) for c in wanted)
+        return tuple(require_column(columns, c, "capacity", file) for c in wanted)
     for group in layout.capacity:
         found = [_find(columns, c) for c in group]
         if all(f is not None for f in found):
@@ -246,7 +254,7 @@ def resolve_columns(  # noqa: PLR0913
     columns: Sequence[str], *, file: str, has_geometry: bool, preset: str | None = None,
     x: str | None = None, y: str | None = None, crs: str | None = None, id: str | None = None,
     name: str | None = None, capacity: str | Sequence[str] | None = None,
-    merge: bool | None = None,
+    merge: bool | None = None, hours: str | None = None,
 ) -> ColumnChoice:
     """Decide which columns give the coordinates, id and name of a layer.
 
@@ -258,7 +266,7 @@ def resolve_columns(  # noqa: PLR0913
         The file name, for messages.
     has_geometry
         Whether the file has a geometry column (used when `x`/`y` are not given).
-    preset, x, y, crs, id, name
+    preset, x, y, crs, id, name, hours
         The layer options; explicit ones override the preset.
     capacity
         A column (or columns, added up) holding each row's capacity; default: the
@@ -285,7 +293,8 @@ def resolve_columns(  # noqa: PLR0913
     xcol: str | None
     ycol: str | None
     if x is not None and y is not None:
-        xcol, ycol = _require(columns, x, "x", file), _require(columns, y, "y", file)
+        xcol = require_column(columns, x, "x", file)
+        ycol = require_column(columns, y, "y", file)
         layout = _pick_layout(columns, layouts, need_xy=False) or GENERIC
         label = "explicit columns"
     elif has_geometry:
@@ -305,9 +314,10 @@ def resolve_columns(  # noqa: PLR0913
         layout = found
         xcol, ycol = _first(columns, layout.x), _first(columns, layout.y)
         label = layout.label
-    id_col = _require(columns, id, "id", file) if id is not None else _first(columns, layout.id)
+    id_col = (require_column(columns, id, "id", file) if id is not None
+              else _first(columns, layout.id))
     if name is not None:
-        names: tuple[str, ...] = (_require(columns, name, "name", file),)
+        names: tuple[str, ...] = (require_column(columns, name, "name", file),)
     else:
         names = tuple(c for c in (_find(columns, n) for n in layout.name) if c is not None)
     if crs is None and label == layout.label:
@@ -316,9 +326,11 @@ def resolve_columns(  # noqa: PLR0913
     if merge and id_col is None:
         msg = f"{file}: `merge` joins rows that share an id, but the layer has no `id` column"
         raise ConfigError(msg)
+    hours_col = (require_column(columns, hours, "hours", file) if hours is not None
+                 else _first(columns, layout.hours))
     return ColumnChoice(x=xcol, y=ycol, id=id_col, names=names, crs=crs, layout=label,
                         capacity=_capacity_columns(columns, layout, capacity, file),
-                        merge=merge)
+                        merge=merge, hours=hours_col)
 
 
 def preset_table() -> str:
@@ -327,7 +339,7 @@ def preset_table() -> str:
     Returns
     -------
     table
-        One row per layout: preset, layout, x, y, id, name and CRS columns.
+        One row per layout: preset, layout, x, y, id, name, CRS and hours columns.
     """
     def alts(names: tuple[str, ...]) -> str:
         return " or ".join(f"`{n}`" for n in names) or "-"
@@ -338,12 +350,13 @@ def preset_table() -> str:
             text = f"{text or 'one per row'}, summed over rows sharing the id"
         return text or "-"
 
-    lines = ["| preset | layout | x | y | id | name | capacity | crs |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| preset | layout | x | y | id | name | capacity | crs | hours |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for preset, layouts in PRESETS.items():
         for lay in layouts:
             lines.append(
                 f"| `{preset}` | {lay.label} | {alts(lay.x)} | {alts(lay.y)} | {alts(lay.id)} "
-                f"| {alts(lay.name)} | {capacity(lay)} | {lay.crs or 'detected'} |"
+                f"| {alts(lay.name)} | {capacity(lay)} | {lay.crs or 'detected'} "
+                f"| {alts(lay.hours)} |"
             )
     return "\n".join(lines)

@@ -44,6 +44,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
         lines.append(f"  capacity        : {by_cap}{note}")
     by_reason = ", ".join(f"{k} {v}" for k, v in c["rejects_by_reason"].items()) or "none"
     lines.append(f"  rows rejected   : {c['rejects']} ({by_reason}) -> rejects.csv")
+    lines += _hours_lines(summary)
     lines.append(f"  blocks          : {c['blocks']}")
     lines.append(f"  candidates      : {c['candidates']} blocks with enough adjacent spaces")
     lines.append(f"  villages        : {c['villages']}")
@@ -79,15 +80,37 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     print("\n".join(lines))
 
 
+def _hours_lines(summary: dict) -> list[str]:
+    """Say which time was asked about and which hours values were not understood."""
+    lines = []
+    hours = summary.get("hours")
+    if summary.get("at") and hours:
+        lines.append(f"  {'at ' + summary['at']:<16}: only the spaces open then are counted; "
+                     "spaces with unknown hours are kept (counted as open)")
+        lines += [f"    {cat:<14}: {c['open']} open, {c['closed']} closed (not counted), "
+                  f"{c['unknown']} hours unknown (kept)" for cat, c in hours.items()]
+    odd = {i["source"]: i["hours_not_understood"] for i in summary.get("inputs", [])
+           if i.get("hours_not_understood")}
+    for src, values in odd.items():
+        shown = ", ".join(f"{v!r} x{n}" for v, n in list(values.items())[:3])
+        lines.append(f"  hours not understood in {src}: {sum(values.values())} spaces, kept "
+                     f"as unknown ({shown})")
+    return lines
+
+
+def _with_at(config: Any, at: str | None) -> Any:
+    return config if at is None else config.with_at(at, what="--at")
+
+
 def _run(config_path: Path, out: Path, progress: bool, split_by: str | None = None, *,
-         cache: bool = True) -> int:
+         cache: bool = True, at: str | None = None) -> int:
     from dataclasses import replace
 
     from ._errors import ConfigError
     from .config import read_config
     from .pipeline import run_study, write_outputs
 
-    config = read_config(config_path)
+    config = _with_at(read_config(config_path), at)
     if split_by:
         levels = [b.level for b in config.coverage.boundaries]
         if split_by not in levels:
@@ -106,14 +129,14 @@ def _run(config_path: Path, out: Path, progress: bool, split_by: str | None = No
 
 def _cmd_run(args: argparse.Namespace) -> int:
     return _run(Path(args.config), Path(args.out), args.progress, args.split_by,
-                cache=args.cache)
+                cache=args.cache, at=args.at)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .datasets import get_path
 
     return _run(get_path("demo"), Path(args.out), args.progress, args.split_by,
-                cache=args.cache)
+                cache=args.cache, at=args.at)
 
 
 EPILOG_SUGGEST = """examples:
@@ -284,15 +307,24 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
+    from . import _io
     from .config import read_config
+    from .hours import parse_times_of_week
     from .pipeline import run_study, write_outputs
     from .report import write_report
+    from .study import coverage_by_time
 
-    result = run_study(read_config(args.config), cache=args.cache)
+    times = parse_times_of_week(args.times) if args.times else None  # checked before the run
+    result = run_study(_with_at(read_config(args.config), args.at), cache=args.cache)
     out = Path(args.out)
     write_outputs(result, out, progress=args.progress)
-    report = write_report(result, out / "report.html")
+    by_time = coverage_by_time(result, times) if times else None
+    if by_time is not None:
+        _io.write_csv(by_time, out / "coverage_by_time.csv")
+    report = write_report(result, out / "report.html", by_time=by_time)
     _print_summary(result.summary, out)
+    if by_time is not None:
+        print(f"  by time of week : {out / 'coverage_by_time.csv'}")
     print(f"  report          : {report}")
     return 0
 
@@ -313,10 +345,17 @@ def _study_commands(add: Any) -> None:
     demo.add_argument("--out", default="sharemap-demo", help="output folder")
     demo.add_argument("--split-by", help="also one map per unit of this boundary level (dong)")
     au = add("audit", "run a study and write a coverage-gap report (report.html) for a "
-             "district office", "example:\n  sharemap audit data/demo/study.toml --out out/audit",
+             "district office", "examples:\n  sharemap audit data/demo/study.toml --out out/audit"
+             '\n  sharemap audit study.toml --times "Mon 09:00,Mon 19:00,Sat 14:00" --out out/a',
              _cmd_audit)
     au.add_argument("config", help="the study's TOML file")
     au.add_argument("--out", required=True, help="output folder")
+    au.add_argument("--times", help='comma-separated times of week, e.g. "Mon 09:00,Sat 14:00":'
+                    " coverage at each with only the spaces open then (table and chart in "
+                    "report.html, coverage_by_time.csv)")
+    for cmd in (run, demo, au):
+        cmd.add_argument("--at", help='a time of week, e.g. "Sat 14:00" (English day, 24-hour '
+                         "time): count only the spaces open then (overrides [study] at)")
     ex = add("explain", "say in words why a block is (not) a village candidate",
              "example:\n  sharemap explain data/demo/study.toml 42", _cmd_explain)
     ex.add_argument("config", help="the study's TOML file")

@@ -64,12 +64,19 @@ class LayerConfig:
     capacity: str | tuple[str, ...] | None = None
     #: Whether rows sharing an id are one space (None: the preset's choice).
     merge: bool | None = None
+    #: opening hours: a column, or (day type, start column, end column) triples of HHMM
+    hours: str | tuple[tuple[str, str, str], ...] | None = None
 
     def columns(self) -> dict[str, Any]:
         """Return the explicit column options that were set (they override a preset)."""
         keys = ("x", "y", "crs", "id", "name", "encoding", "sheet", "layer", "capacity",
                 "merge")
-        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        out: dict[str, Any] = {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+        if isinstance(self.hours, tuple):
+            out["hours"] = {dtype: (start, end) for dtype, start, end in self.hours}
+        elif self.hours is not None:
+            out["hours"] = self.hours
+        return out
 
 
 @dataclass(frozen=True)
@@ -266,6 +273,8 @@ class StudyConfig:
     map: MapConfig = field(default_factory=MapConfig)
     source: Path | None = None
     supply: SupplyConfig = field(default_factory=SupplyConfig)
+    #: a time of week ("Sat 14:00"): only the spaces open then are analysed
+    at: str | None = None
 
     @property
     def walk_speed_m_min(self) -> float:
@@ -287,6 +296,15 @@ class StudyConfig:
     def with_villages(self, **changes: Any) -> StudyConfig:
         """Return a copy with some adjacency-rule options changed."""
         return replace(self, villages=replace(self.villages, **changes))
+
+    def with_at(self, at: str | None, *, what: str = "`at`") -> StudyConfig:
+        """Return a copy analysing only the spaces open at `at` (``"Sat 14:00"``; None: all).
+
+        `what` names the value's origin in the error a bad time raises (e.g. ``--at``).
+        """
+        from .hours import parse_time_of_week
+
+        return replace(self, at=None if at is None else str(parse_time_of_week(at, what=what)))
 
 
 # ----------------------------------------------------------------------------- parsing
@@ -359,7 +377,7 @@ def _bbox(value: Any, src: Path) -> tuple[float, float, float, float]:
 
 
 _LAYER_KEYS = {"category", "path", "preset", "x", "y", "crs", "id", "name", "encoding", "sheet",
-               "layer", "capacity", "merge"}
+               "layer", "capacity", "merge", "hours"}
 
 
 def _layer_extras(item: dict[str, Any], where: str, src: Path) -> dict[str, Any]:
@@ -382,6 +400,29 @@ def _layer_extras(item: dict[str, Any], where: str, src: Path) -> dict[str, Any]
     return out
 
 
+def _parse_layer_hours(value: Any, where: str, src: Path
+                       ) -> str | tuple[tuple[str, str, str], ...]:
+    """``hours``: a column name, or a table of day type = [start column, end column]."""
+    from .hours import DAY_TYPES
+
+    if isinstance(value, str) and value:
+        return value
+    ok = isinstance(value, dict) and value and all(
+        isinstance(v, list) and len(v) == 2 and all(isinstance(c, str) and c for c in v)
+        for v in value.values())
+    if not ok:
+        msg = (f"{src}: [{where}] `hours` must be a column name, or a table of day type = "
+               '[start column, end column] (HHMM), e.g. { weekday = ["평일 운영 시작시각(HHMM)", '
+               '"평일 운영 종료시각(HHMM)"] }')
+        raise ConfigError(msg)
+    _check_keys(value, set(DAY_TYPES), f"{where}.hours", src)
+    if ("weekend" in value and ({"saturday", "sunday"} & set(value))) or (
+            "everyday" in value and len(set(value) - {"holiday"}) > 1):
+        msg = f"{src}: [{where}] `hours` day types {sorted(value)} name some days twice"
+        raise ConfigError(msg)
+    return tuple((dtype, cols[0], cols[1]) for dtype, cols in value.items())
+
+
 def _parse_layers(doc: dict[str, Any], base: Path, src: Path) -> tuple[LayerConfig, ...]:
     raw = doc.get("layers", [])
     if not isinstance(raw, list) or not raw:
@@ -398,14 +439,17 @@ def _parse_layers(doc: dict[str, Any], base: Path, src: Path) -> tuple[LayerConf
             if not isinstance(item.get(key), str) or not item[key]:
                 msg = f"{src}: [{where}] needs `{key}` (a string)"
                 raise ConfigError(msg)
-        opts = {k: item[k] for k in _LAYER_KEYS - {"category", "path", "capacity", "merge"}
-                if k in item}
+        opts: dict[str, Any] = {k: item[k] for k in _LAYER_KEYS - {"category", "path", "capacity",
+                                                                  "merge", "hours"}
+                                if k in item}
         for key, val in opts.items():
             if not isinstance(val, str):
                 msg = f"{src}: [{where}] `{key}` must be a string, got {val!r}"
                 raise ConfigError(msg)
         if "crs" in opts:
             parse_crs(opts["crs"], what=f"{where}.crs")
+        if "hours" in item:
+            opts["hours"] = _parse_layer_hours(item["hours"], where, src)
         _check_layer_options(opts, where, src)
         layer = LayerConfig(category=item["category"],
                             path=_path(item["path"], "path", base, src), **opts,
@@ -811,7 +855,8 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
     _check_keys(doc, {"study", "network", "layers", "blocks", "villages", "coverage", "map",
                       "supply"}, "top level", source)
     study = _table(doc, "study", source)
-    _check_keys(study, {"name", "crs", "walk_speed_kmh", "area", "area_filter"}, "study", source)
+    _check_keys(study, {"name", "crs", "walk_speed_kmh", "area", "area_filter", "at"}, "study",
+                source)
     crs = study.get("crs", "EPSG:5186")
     require_projected(parse_crs(crs, what="study.crs"), "study.crs")
     name = study.get("name", source.stem)
@@ -836,7 +881,20 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
         map=_parse_map(doc, source, categories),
         source=source,
         supply=_parse_supply(doc, source, categories, coverage.population_level is not None),
+        at=_parse_at(study, source),
     )
+
+
+def _parse_at(study: dict[str, Any], src: Path) -> str | None:
+    """``study.at``: a time of week, kept as its canonical text (``"Sat 14:00"``)."""
+    if "at" not in study:
+        return None
+    from .hours import parse_time_of_week
+
+    if not isinstance(study["at"], str):
+        msg = f'{src}: `study.at` must be a time of week like "Sat 14:00", got {study["at"]!r}'
+        raise ConfigError(msg)
+    return str(parse_time_of_week(study["at"], what=f"{src}: `study.at`"))
 
 
 def read_config(path: str | Path) -> StudyConfig:

@@ -23,7 +23,8 @@ Validation gives each record at most one reason, the first fault in :data:`REASO
   :mod:`sharemap._capacity`);
 - ``duplicate`` (by :func:`dedupe_spaces`): within 2 m of an earlier kept space of
   the same category;
-- ``off_network`` (by the network stage).
+- ``off_network`` (by the network stage);
+- ``closed`` (by the pipeline, only with ``[study] at``): closed at that time of week.
 
 CRS: a layer's ``crs`` (or its preset's, or a geometry file's own) is used;
 otherwise a table's values decide: Korean longitude/latitude ranges (124-132,
@@ -43,7 +44,7 @@ from __future__ import annotations
 import logging
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -57,9 +58,10 @@ from scipy.spatial import cKDTree
 from ._capacity import merge_groups, row_capacities
 from ._crs import KOREAN_TM_EPSG, parse_crs, require_projected
 from ._errors import CRSError, InputDataError
-from ._presets import ColumnChoice, resolve_columns
+from ._presets import ColumnChoice, require_column, resolve_columns
 from ._readers import RawTable, read_table
 from .config import StudyConfig
+from .hours import ParsedHours, hours_from_hhmm, parse_hours
 
 __all__ = [
     "REASONS",
@@ -77,7 +79,7 @@ REJECT_COLUMNS = ("source", "source_row", "category", "reason", "detail")
 SPACE_COLUMNS = ("space_id", "category", "name", "source", "source_row", "capacity",
                  "capacity_note")
 REASONS = ("unreadable_row", "missing_coordinates", "invalid_coordinates", "zero_coordinates",
-           "outside_study_area", "merged", "duplicate", "off_network")
+           "outside_study_area", "merged", "duplicate", "off_network", "closed")
 
 #: distance beyond which a layer with no point in the study area is an error, not rejects
 NOWHERE_NEAR_M = 5000.0
@@ -480,6 +482,49 @@ def _space_ids(raw: RawTable, choice: ColumnChoice, keep: np.ndarray, rows: np.n
     return pd.Series(ids, dtype="str"), warning
 
 
+def _hours(raw: RawTable, choice: ColumnChoice,
+           hhmm: Mapping[str, Sequence[str]] | None, keep: np.ndarray, file: str
+           ) -> tuple[list[str], list[str]] | None:
+    """Return the kept records' hours as given and in OSM syntax ('' = unknown), or None.
+
+    Values that are not understood are kept as unknown and logged with their counts.
+    """
+    frame = raw.frame[keep]
+    if hhmm is not None:
+        pairs = {}
+        for dtype, cols in hhmm.items():
+            if isinstance(cols, str) or len(cols) != 2:
+                msg = (f"{file}: hours {dtype!r} needs [start column, end column], "
+                       f"got {cols!r}")
+                raise InputDataError(msg)
+            start, end = (require_column(list(raw.frame.columns), c, f"hours.{dtype}",
+                                         file) for c in cols)
+            pairs[dtype] = (frame[start].tolist(), frame[end].tolist())
+        parsed = hours_from_hhmm(pairs)
+        given = ["; ".join(f"{d} {pairs[d][0][i]!s}-{pairs[d][1][i]!s}" for d in pairs)
+                 for i in range(len(frame))]
+    elif choice.hours is not None:
+        given = _text(frame[choice.hours])
+        parsed = [parse_hours(v) for v in given]
+    else:
+        return None
+    _log_unknown_hours(given, parsed, file)
+    return given, [h.osm or "" for h in parsed]
+
+
+def _log_unknown_hours(given: list[str], parsed: list[ParsedHours], file: str) -> None:
+    notes = pd.Series([h.note for h in parsed if h.osm is None and h.note != "no hours given"])
+    missing = sum(h.note == "no hours given" for h in parsed)
+    if missing:
+        logger.info("%s: %d spaces have no opening hours (kept as unknown)", file, missing)
+    if len(notes):
+        values = pd.Series([g for g, h in zip(given, parsed, strict=True)
+                            if h.osm is None and h.note != "no hours given"])
+        shown = "; ".join(f"{v!r} x{n}" for v, n in values.value_counts().head(5).items())
+        logger.warning("%s: %d opening-hours values not understood, kept as hours unknown "
+                       "(%s); first reason: %s", file, len(notes), shown, notes.iloc[0])
+
+
 # ----------------------------------------------------------------------------- public
 
 
@@ -490,6 +535,7 @@ def read_layer(  # noqa: PLR0913
     layer: str | None = None, study_area: shapely.Geometry | None = None,
     analysis_crs: str = "EPSG:5186", source: str | None = None,
     capacity: str | Sequence[str] | None = None, merge: bool | None = None,
+    hours: str | Mapping[str, Sequence[str]] | None = None,
 ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     r"""Read one resource layer and validate every record.
 
@@ -523,11 +569,20 @@ def read_layer(  # noqa: PLR0913
         Whether rows sharing an id are one space whose capacity is their sum
         (reason ``merged`` for the others); default: the preset's choice (the
         parking and Nanumcar API layouts merge), else False.
+    hours
+        The opening-hours column (OSM ``opening_hours`` syntax or a Korean form such
+        as ``평일 09:00 ~ 18:00``), or start/end ``HHMM`` columns per day type, e.g.
+        ``{"weekday": ("평일 운영 시작시각(HHMM)", "평일 운영 종료시각(HHMM)")}``
+        (day types: ``weekday``, ``saturday``, ``sunday``, ``weekend``, ``everyday``,
+        ``holiday``); default: the preset's hours column, if the file has it. See
+        :mod:`sharemap.hours`.
 
     Returns
     -------
     spaces
-        GeoDataFrame in `analysis_crs` with :data:`SPACE_COLUMNS` and point geometry.
+        GeoDataFrame in `analysis_crs` with :data:`SPACE_COLUMNS` and point geometry;
+        with hours, also ``hours`` (the value as given) and ``hours_osm`` (in OSM
+        syntax; empty where the hours are missing or not understood).
     rejects
         DataFrame with :data:`REJECT_COLUMNS`, one row per rejected record.
 
@@ -566,7 +621,8 @@ def read_layer(  # noqa: PLR0913
         return _empty_spaces(target), _rejects_frame(src, [], category, [], [])
     choice = resolve_columns(list(raw.frame.columns), file=file.name,
                              has_geometry=raw.has_geometry, preset=preset, x=x, y=y, crs=crs,
-                             id=id, name=name, capacity=capacity, merge=merge)
+                             id=id, name=name, capacity=capacity, merge=merge,
+                             hours=hours if isinstance(hours, str) else None)
     rows = np.arange(1, n + 1, dtype=np.int64)
     v = _Verdicts(n)
     xs, ys, xlab, ylab = _coordinates(raw, choice, v)
@@ -608,6 +664,10 @@ def read_layer(  # noqa: PLR0913
                                                       strict=True))
         logger.warning("%s: %d of %d spaces have no readable capacity and count as 1 (%s)",
                        file.name, n_default, int(keep.sum()), eg)
+    opening = _hours(raw, choice, None if isinstance(hours, str) else hours, keep, file.name)
+    if opening is not None:
+        spaces.insert(len(SPACE_COLUMNS), "hours", pd.Series(opening[0], dtype="str"))
+        spaces.insert(len(SPACE_COLUMNS) + 1, "hours_osm", pd.Series(opening[1], dtype="str"))
     bad = ~keep
     rejects = _rejects_frame(src, rows[bad], category,
                              [REASONS[c - 1] for c in v.code[bad]], v.detail[bad])
@@ -777,6 +837,9 @@ def read_layers(config: StudyConfig, *, study_area: shapely.Geometry | None = No
         all_rejects.append(rejects)
         # a file read by two layers (two categories) has its records once, not twice
         rows_read[src] = len(spaces) + len(rejects)
+    if any("hours" in s for s in all_spaces):  # one layer with hours: every space has them
+        all_spaces = [s if "hours" in s else s.assign(hours="", hours_osm="")
+                      for s in all_spaces]
     spaces = _concat_spaces(all_spaces, target)
     spaces, dups = dedupe_spaces(spaces)
     rejects = pd.concat([*all_rejects, dups], ignore_index=True)

@@ -52,6 +52,7 @@ from .coverage import (
     read_area,
     read_boundary_units,
 )
+from .hours import hours_state, parse_time_of_week, state_counts
 from .layers import REJECT_COLUMNS, layer_sources, read_layers
 from .network import WalkNetwork, load_network
 from .supply import supply_col, supply_headline, supply_per_block, supply_table
@@ -112,6 +113,9 @@ class StudyResult:
         Supply per 1,000 residents by unit and category (``supply.csv``, see
         :func:`sharemap.supply.supply_table`); None when the blocks have no residents
         or ``[supply] categories`` is empty.
+    closed
+        With ``config.at``: the spaces closed at that time (not analysed; in
+        `rejects` as ``closed``), with the columns of `spaces`; else None.
     """
 
     config: StudyConfig
@@ -130,6 +134,7 @@ class StudyResult:
     origin_snaps: pd.DataFrame | None = None
     points: PreparedPoints | None = None
     supply: pd.DataFrame | None = None
+    closed: gpd.GeoDataFrame | None = None
 
     def block_snaps(self) -> pd.DataFrame:
         """Return the blocks' origins snapped to the network, aligned to `blocks`.
@@ -195,6 +200,33 @@ def _off_network_rejects(spaces: gpd.GeoDataFrame, snaps: pd.DataFrame,
         "detail": [f"no walkable street within max_snap_m = {max_snap_m:g} m of space "
                    f"{sid}" for sid in off["space_id"]],
     }, columns=list(REJECT_COLUMNS))
+
+
+def _open_at(config: StudyConfig, spaces: gpd.GeoDataFrame, snaps: pd.DataFrame
+             ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, gpd.GeoDataFrame, pd.DataFrame,
+                        dict[str, dict[str, int]]]:
+    """Keep the spaces open (or of unknown hours) at ``config.at``; the closed become rejects.
+
+    Returns the open spaces and their snaps, the closed spaces, their rejects and
+    the open/closed/unknown counts per category.
+    """
+    at = parse_time_of_week(str(config.at), what="study.at")
+    osm = spaces["hours_osm"] if "hours_osm" in spaces else pd.Series([""] * len(spaces))
+    state = hours_state(osm, at)
+    counts = state_counts(spaces, state, config.categories)
+    shut = state == "closed"
+    closed = spaces[shut].reset_index(drop=True)
+    rejects = pd.DataFrame({
+        "source": closed["source"].to_numpy(), "source_row": closed["source_row"].to_numpy(),
+        "category": closed["category"].to_numpy(), "reason": "closed",
+        "detail": [f"closed at {at} (hours {given!r} read as {h!r})" for given, h in
+                   zip(closed.get("hours", osm[shut]), osm[shut], strict=True)],
+    }, columns=list(REJECT_COLUMNS))
+    logger.info("At %s: %s", at, "; ".join(
+        f"{cat} {c['open']} open, {c['closed']} closed, {c['unknown']} unknown"
+        for cat, c in counts.items()))
+    return (spaces[~shut].reset_index(drop=True), snaps[~shut].reset_index(drop=True), closed,
+            rejects, counts)
 
 
 def _load_blocks(config: StudyConfig, network: WalkNetwork, area: shapely.Geometry | None,
@@ -369,6 +401,8 @@ def _num(value: Any) -> float | None:
 def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, int],
              timings: dict[str, float], unallocated: float | None) -> dict[str, Any]:
     spaces, rejects, blocks = result["spaces"], result["rejects"], result["blocks"]
+    closed = result.get("closed")
+    every = spaces if closed is None else pd.concat([spaces, closed], ignore_index=True)
     inputs = []
     for layer, src in zip(config.layers, layer_sources(config), strict=True):
         # one file may be read by two layers, as two categories: each counts its own
@@ -381,7 +415,9 @@ def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, i
                        "rejects_by_reason": rj["reason"].value_counts().sort_index().to_dict(),
                        "accounted": int(rows_read.get(src, 0)) == n_sp + len(rj),
                        "capacity": _num(mine["capacity"].sum()),
-                       "capacity_defaulted": int((mine["capacity_note"] != "").sum())})
+                       "capacity_defaulted": int((mine["capacity_note"] != "").sum()),
+                       **_hours_read(every[(every["source"] == src)
+                                           & (every["category"] == layer.category)])})
     params = asdict(config)
     return {
         "study": config.name,
@@ -420,6 +456,16 @@ def _boundary_rejects(frames: list[pd.DataFrame]) -> list[dict[str, Any]]:
                         "reason": row.reason, "population": _num(row.population),
                         "detail": row.detail})
     return out
+
+
+def _hours_read(spaces: pd.DataFrame) -> dict[str, Any]:
+    """How a layer's opening hours were read: spaces with hours unknown, values not understood."""
+    if "hours_osm" not in spaces:
+        return {}
+    unknown = spaces["hours_osm"] == ""
+    odd = spaces.loc[unknown & (spaces["hours"] != ""), "hours"]
+    return {"hours_unknown": int(unknown.sum()),
+            "hours_not_understood": {str(k): int(v) for k, v in odd.value_counts().items()}}
 
 
 def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDataFrame,
@@ -487,7 +533,12 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         spaces, space_snaps, off = _snap_spaces(net, spaces, max_snap)
         rejects = pd.concat([rejects, off], ignore_index=True)
         origin_snaps = _origin_snaps(net, blocks, max_snap, blocks_key, cached)
-        rejects = rejects.sort_values(["source", "source_row"], ignore_index=True)
+    closed, hours = None, None
+    if config.at is not None:
+        with _stage(t, "hours"):
+            spaces, space_snaps, closed, shut, hours = _open_at(config, spaces, space_snaps)
+            rejects = pd.concat([rejects, shut], ignore_index=True)
+    rejects = rejects.sort_values(["source", "source_row"], ignore_index=True)
     with _stage(t, "access"):
         points = prepare_points(net, origin_snaps, space_snaps, max_snap_m=max_snap)
         adjacency = _access(config, blocks, spaces, points)
@@ -500,15 +551,16 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     coverage = audit.coverage
     parts = {"spaces": spaces, "rejects": rejects, "blocks": blocks, "villages": villages,
              "coverage_groups": audit.coverage_groups,
-             "coverage": coverage, "network": net, "supply": supply}
+             "coverage": coverage, "network": net, "supply": supply, "closed": closed}
     summary = _summary(config, parts, rows_read, t, unallocated)
     summary["cache"] = {"network": str(net.info.get("cache", "given")), **cached}
     summary["boundary_rejects"] = _boundary_rejects(boundary_rejects)
+    summary["at"], summary["hours"] = config.at, hours
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=coverage, boundaries=units, summary=summary, gaps=audit.gaps,
                        coverage_groups=audit.coverage_groups, origin_snaps=origin_snaps,
-                       points=points, supply=supply)
+                       points=points, supply=supply, closed=closed)
 
 
 def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> StudyResult:
@@ -598,7 +650,9 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
         paths["blocks.gpkg"] = _io.write_gpkg(_blocks_out(result), out / "blocks.gpkg",
                                               layer="blocks")
         sp = result.spaces[["space_id", "category", "name", "source", "source_row", "snap_m",
-                            "capacity", "capacity_note", "geometry"]]
+                            "capacity", "capacity_note",
+                            *[c for c in ("hours", "hours_osm") if c in result.spaces],
+                            "geometry"]]
         paths["spaces.gpkg"] = _io.write_gpkg(to_web_crs(sp, "spaces"), out / "spaces.gpkg",
                                               layer="spaces")
         vil = to_web_crs(result.villages, "villages")
@@ -626,13 +680,14 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
                              minutes=mcfg.isochrone_minutes,
                              walk_speed_kmh=result.config.walk_speed_kmh, progress=progress)
         bounds = next(iter(reversed(result.boundaries.values())), None)
+        title = result.config.name + (f" (open at {result.config.at})"
+                                      if result.config.at else "")
         fmap = build_map(result.blocks, result.spaces, result.villages, color_by=mcfg.color_by,
-                         boundaries=bounds, isochrones=iso, title=result.config.name,
-                         tiles=mcfg.tiles)
+                         boundaries=bounds, isochrones=iso, title=title, tiles=mcfg.tiles)
         paths["map.html"] = save_map(fmap, out / "map.html")
     with _stage(timings, "figure"):
         static_map(result.blocks, result.spaces, result.villages, color_by=mcfg.color_by,
-                   boundaries=bounds, title=result.config.name, path=out / "map.png")
+                   boundaries=bounds, title=title, path=out / "map.png")
         paths["map.png"] = out / "map.png"
     if mcfg.split_by:  # one map per unit of a boundary level, e.g. per gu for a whole city
         with _stage(timings, "split_maps"):

@@ -240,11 +240,19 @@ def _header(a: _Audit) -> str:
     speeds = "; ".join(f"{_esc(g.label)} at {g.walk_speed_kmh:g} km/h"
                        for g in cfg.coverage.groups)
     groups = f" Population groups walk at their own speed ({speeds})." if speeds else ""
+    at = ""
+    if cfg.at:
+        hours = a.result.summary.get("hours") or {}
+        closed = sum(c["closed"] for c in hours.values())
+        unknown = sum(c["unknown"] for c in hours.values())
+        at = (f" <b>Only the spaces open at {_esc(cfg.at)}</b> are counted: {closed:,} "
+              f"closed then are left out, {unknown:,} whose opening hours are unknown are "
+              "counted as open.")
     return (f"<header><h1>Sharing services within a {a.minutes:g}-minute walk: "
             f"{_esc(a.name)}</h1><p class=\"lede\">Who lives within a {a.minutes:g}-minute walk "
             "of each kind of sharing service, where the gaps are, and the nearest space to "
             f"each gap. Walking on the street network at {cfg.walk_speed_kmh:g} km/h."
-            f"{groups}</p><p class=\"note\">sharemap {_esc(__version__)}, "
+            f"{groups}{at}</p><p class=\"note\">sharemap {_esc(__version__)}, "
             f"{date.today().isoformat()}.</p></header>")
 
 
@@ -412,6 +420,60 @@ def _gap_tables(a: _Audit, cat: str) -> str:
                + _table(bhead, brows) if brows else "") + "</div>")
 
 
+def _times_section(a: _Audit, by_time: pd.DataFrame) -> str:
+    """Coverage at several times of week (only the spaces open then): a table and a chart."""
+    t = a.minutes
+    what = "share_population" if a.has_pop else "share_blocks"
+    city = by_time[(by_time["level"] == "city") & (by_time["threshold_min"] == t)]
+    times = list(dict.fromkeys(by_time["at"]))
+    cats = [*a.categories, "all"]
+
+    def cell(at: str, cat: str, col: str) -> Any:
+        hit = city[(city["at"] == at) & (city["category"] == cat)]
+        return hit[col].iloc[0] if len(hit) else np.nan
+
+    head = ['<th class="name">category</th>',
+            *(f'<th class="sep">{_esc(at)}</th><th>spaces open / closed / unknown</th>'
+              for at in times)]
+    rows = []
+    for cat in cats:
+        row = [_td(_esc(cat) if cat != "all" else "all categories", cls="name")]
+        for at in times:
+            share = cell(at, cat, what)
+            row.append(_td(_pct(share), cls="sep", style=_heat(share)))
+            row.append(_td(" / ".join(_int(cell(at, cat, f"spaces_{s}"))
+                                      for s in ("open", "closed", "unknown"))))
+        rows.append(row)
+    with _figures():
+        from matplotlib.figure import Figure
+
+        fig = Figure(figsize=(7.2, 3.6))
+        ax = fig.add_subplot()
+        width = 0.8 / len(cats)
+        for k, cat in enumerate(cats):
+            xs = np.arange(len(times)) + (k - (len(cats) - 1) / 2) * width
+            ax.bar(xs, [100 * np.nan_to_num(cell(at, cat, what)) for at in times], width,
+                   color=a.colours[cat], label=_static_map.plain(cat))
+        ax.set_xticks(np.arange(len(times)), [_static_map.plain(at) for at in times])
+        ax.set_ylabel(f"% of {'residents' if a.has_pop else 'blocks'} within {t:g} min")
+        ax.set_ylim(0, 102)
+        ax.grid(alpha=0.3, axis="y")
+        ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
+        fig.tight_layout()
+        svg = _svg(fig, "coverage by time of week")
+    whom = "residents" if a.has_pop else "blocks"
+    return ('<section id="times"><h2>Coverage by time of week</h2><p class="lede">The share '
+            f"of {whom} within a {t:g}-minute walk of the nearest space of each category "
+            "<em>that is open at that time</em>, from each space's opening hours. Spaces "
+            "whose hours are unknown (none given, not understood, or different in different "
+            "weeks of the year) are counted as open; the table says how many there are. "
+            "Per area and threshold: <code>coverage_by_time.csv</code>.</p>"
+            + _table(head, rows) + '<figure class="chart">' + svg
+            + f"<figcaption>Share of the whole study's {whom} within {t:g} minutes of an "
+            "open space, per category (black: every category) and time of week."
+            "</figcaption></figure></section>")
+
+
 def _gaps_section(a: _Audit) -> str:
     whom = "residents" if a.has_pop else "blocks"
     body = "".join(_gap_tables(a, cat) for cat in a.categories)
@@ -518,13 +580,16 @@ def _method_section(a: _Audit) -> str:
 # ----------------------------------------------------------------------------- public
 
 
-def render_report(result: StudyResult) -> str:
+def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None) -> str:
     """Render the coverage-gap audit of a study as one self-contained HTML page.
 
     Parameters
     ----------
     result
         From :func:`sharemap.run_study`.
+    by_time
+        Coverage at several times of week (:func:`sharemap.study.coverage_by_time`):
+        adds a table and a chart of it (``#times``).
 
     Returns
     -------
@@ -542,6 +607,7 @@ def render_report(result: StudyResult) -> str:
     _matplotlib()
     a = _gather(result)
     parts = [_header(a), _headline(a), _coverage_section(a), _chart_section(a),
+             *([_times_section(a, by_time)] if by_time is not None else []),
              _gaps_section(a), _maps_section(a), _method_section(a)]
     return ("<!DOCTYPE html>\n<html lang=\"ko\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -549,7 +615,8 @@ def render_report(result: StudyResult) -> str:
             f"<body><main>{''.join(parts)}</main></body></html>\n")
 
 
-def write_report(result: StudyResult, path: str | Path) -> Path:
+def write_report(result: StudyResult, path: str | Path, *,
+                 by_time: pd.DataFrame | None = None) -> Path:
     """Write the coverage-gap audit of a study to `path` as one self-contained HTML page.
 
     Parameters
@@ -558,6 +625,9 @@ def write_report(result: StudyResult, path: str | Path) -> Path:
         From :func:`sharemap.run_study`.
     path
         The HTML file to write (atomically); its folder is created.
+    by_time
+        Coverage at several times of week (:func:`sharemap.study.coverage_by_time`),
+        shown as a table and a chart.
 
     Returns
     -------
@@ -579,7 +649,7 @@ def write_report(result: StudyResult, path: str | Path) -> Path:
     >>> "Where the gaps are" in out.read_text(encoding="utf-8")
     True
     """
-    text = render_report(result)
+    text = render_report(result, by_time=by_time)
     out = _io.write_text(text, path)
     logger.info("Wrote report %s (%.1f MB)", out, len(text.encode("utf-8")) / 1e6)
     return out

@@ -10,7 +10,9 @@ takes a finished study and asks it a new question lives here:
 - :func:`sweep`: candidates and villages under several adjacency rules at once;
 - :func:`explain_block`: why a block is (or is not) a candidate, in words;
 - :func:`candidate_sites` and :func:`cover_matrix`: the sites :mod:`sharemap.suggest`
-  chooses among, and which blocks each reaches.
+  chooses among, and which blocks each reaches;
+- :func:`coverage_by_time`: coverage at several times of week, each with only the
+  spaces open then (:mod:`sharemap.hours`).
 
 Everything here reuses the study's prepared points (``StudyResult.prepared_points()``:
 its block origins and spaces, snapped and joined once); only new points (candidate
@@ -38,14 +40,17 @@ from ._crs import to_web_crs
 from ._errors import InputDataError
 from ._validate import LIMITS, check_number, check_whole
 from .access import prepare_points, snap_points, walk_col, within_pairs
+from .hours import STATES, TimeOfWeek, hours_state, parse_time_of_week, state_counts
 from .layers import dedupe_spaces
 from .pipeline import StudyResult, recompute_with_spaces
 from .villages import compute_candidates, compute_villages
 
 __all__ = [
     "WhatIfResult",
+    "all_spaces",
     "candidate_sites",
     "cover_matrix",
+    "coverage_by_time",
     "explain_block",
     "sweep",
     "whatif",
@@ -490,3 +495,58 @@ def cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
     data = np.ones(len(pairs), dtype=bool)
     return sparse.csr_matrix((data, (pairs["origin"].to_numpy(), pairs["target"].to_numpy())),
                              shape=(len(points), len(result.blocks)))
+
+
+# ---------------------------------------------------------------------- times of week
+
+
+def coverage_by_time(result: StudyResult, times: Sequence[TimeOfWeek | str]) -> pd.DataFrame:
+    """Coverage at several times of week, each with only the spaces open then.
+
+    The network, blocks, residents and block origins of `result` are reused; for
+    every time the spaces open (or of unknown hours, which are kept) are walked to
+    again, exactly as ``run_study`` does with ``[study] at`` set to that time.
+
+    Parameters
+    ----------
+    result
+        A study result (its ``spaces`` and the spaces closed at its own ``at``).
+    times
+        Times of week (``"Mon 09:00"``, ...).
+
+    Returns
+    -------
+    coverage
+        ``at`` (``"Mon 09:00"``), then the columns of ``coverage.csv``, then
+        ``spaces_open``, ``spaces_closed``, ``spaces_unknown`` (per category; the
+        sums for ``all``), times in the given order.
+    """
+    whens = [t if isinstance(t, TimeOfWeek) else parse_time_of_week(t, what="times")
+             for t in times]
+    spaces = all_spaces(result)
+    cats = list(result.config.categories)
+    osm = spaces["hours_osm"] if "hours_osm" in spaces else pd.Series([""] * len(spaces))
+    frames = []
+    for when in whens:
+        state = hours_state(osm, when)
+        keep = state != "closed"
+        redo = recompute_with_spaces(result, spaces[keep].reset_index(drop=True))
+        counts = state_counts(spaces, state, cats)
+        counts["all"] = {s: sum(c[s] for c in counts.values()) for s in STATES}
+        cov = redo.coverage.copy()
+        for s in STATES:
+            cov[f"spaces_{s}"] = cov["category"].map({c: n[s] for c, n in counts.items()})
+        cov.insert(0, "at", str(when))
+        frames.append(cov)
+        logger.info("Coverage at %s: %d spaces open, %d closed, %d unknown", when,
+                    counts["all"]["open"], counts["all"]["closed"], counts["all"]["unknown"])
+    return pd.concat(frames, ignore_index=True)
+
+
+def all_spaces(result: StudyResult) -> gpd.GeoDataFrame:
+    """Return the study's spaces including those closed at its ``at`` time (analysed first)."""
+    closed = getattr(result, "closed", None)
+    if closed is None or not len(closed):
+        return result.spaces
+    return gpd.GeoDataFrame(pd.concat([result.spaces, closed], ignore_index=True),
+                            geometry="geometry", crs=result.spaces.crs)
