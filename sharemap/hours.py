@@ -151,14 +151,9 @@ def _osm_parser() -> Any:
 def _parse_one(text: str) -> ParsedHours:
     import opening_hours
 
-    try:
-        _osm_parser()(text)
+    if opening_hours.validate(text):
         return ParsedHours(text)
-    except opening_hours.ParserError as exc:
-        where = re.search(r"-->\s*(\d+:\d+)", str(exc))
-        expected = re.search(r"=\s*(expected .*)", str(exc))
-        osm_error = (f"at {where[1] if where else '?'}: "
-                     f"{expected[1] if expected else str(exc).splitlines()[0]}")
+    osm_error = _osm_error(text)
     try:
         osm = korean_to_osm(text)
     except KoreanHoursError as exc:
@@ -167,6 +162,18 @@ def _parse_one(text: str) -> ParsedHours:
         return ParsedHours(None, f"not understood: {why}")
     _osm_parser()(osm)  # sharemap's translation is always valid OSM (tested)
     return ParsedHours(osm)
+
+
+def _osm_error(text: str) -> str:
+    """Say where and why the OSM parser refuses `text` (its message, shortened)."""
+    try:
+        _osm_parser()(text)
+    except Exception as exc:  # opening_hours.ParserError (not in its type stubs)
+        where = re.search(r"-->\s*(\d+:\d+)", str(exc))
+        expected = re.search(r"=\s*(expected .*)", str(exc))
+        return (f"at {where[1] if where else '?'}: "
+                f"{expected[1] if expected else str(exc).splitlines()[0]}")
+    return "?"
 
 
 def parse_hours(value: Any) -> ParsedHours:
