@@ -80,7 +80,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     print("\n".join(lines))
 
 
-def _hours_lines(summary: dict) -> list[str]:
+def _hours_lines(summary: dict[str, Any]) -> list[str]:
     """Say which time was asked about and which hours values were not understood."""
     lines = []
     hours = summary.get("hours")
