@@ -13,7 +13,7 @@ import argparse
 import logging
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -237,48 +237,34 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     return 0
 
 
-def _minutes(text: str) -> float:
-    """Parse an option in minutes: finite and in the study file's range (> 0, <= 180)."""
-    from ._validate import LIMITS, check_number
+def _number(key: str, what: str, *, whole: bool = False) -> Callable[[str], Any]:
+    """Return a parser of an option holding `what` (whole if `whole`) within ``LIMITS[key]``."""
+    from ._validate import LIMITS, check_number, check_whole
 
-    try:
-        value = float(text)
-    except ValueError:
-        msg = f"expected minutes (a number), got {text!r}"
-        raise argparse.ArgumentTypeError(msg) from None
-    return check_number(value, "the value", LIMITS["minutes"],
-                        error=argparse.ArgumentTypeError)
-
-
-def _count(key: str) -> Any:
-    """Return a parser of an option holding a whole number within ``LIMITS[key]``."""
-    from ._validate import LIMITS, check_whole
-
-    def parse(text: str) -> int:
+    def parse(text: str) -> Any:
         try:
-            value = int(text)
+            value = int(text) if whole else float(text)
         except ValueError:
-            msg = f"expected a whole number, got {text!r}"
+            msg = f"expected {what}, got {text!r}"
             raise argparse.ArgumentTypeError(msg) from None
-        return check_whole(value, "the value", LIMITS[key], error=argparse.ArgumentTypeError)
+        check = check_whole if whole else check_number
+        return check(value, "the value", LIMITS[key], error=argparse.ArgumentTypeError)
 
     return parse
 
 
-def _floats(text: str) -> list[float]:
-    values = [v.strip() for v in text.split(",") if v.strip()]
-    if not values:
-        msg = f"expected comma-separated minutes, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return [_minutes(v) for v in values]
+def _numbers(key: str, what: str, each: str, *, whole: bool = False) -> Callable[[str], list[Any]]:
+    """Return a parser of comma-separated `what`, each parsed as ``_number(key, each)``."""
+    one = _number(key, each, whole=whole)
 
+    def parse(text: str) -> list[Any]:
+        values = [v.strip() for v in text.split(",") if v.strip()]
+        if not values:
+            msg = f"expected comma-separated {what}, got {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return [one(v) for v in values]
 
-def _ints(text: str) -> list[int]:
-    values = [v.strip() for v in text.split(",") if v.strip()]
-    if not values:
-        msg = f"expected comma-separated whole numbers, got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return [_count("min_spaces")(v) for v in values]
+    return parse
 
 
 def _cmd_explain(args: argparse.Namespace) -> int:
@@ -364,9 +350,11 @@ def _study_commands(add: Any) -> None:
              "example:\n  sharemap sweep data/demo/study.toml --adjacent-minutes 3,5,7 "
              "--min-spaces 2,3,4 --out out/sweep", _cmd_sweep)
     sw.add_argument("config", help="the study's TOML file")
-    sw.add_argument("--adjacent-minutes", type=_floats, default=[3.0, 5.0, 7.0],
+    sw.add_argument("--adjacent-minutes", default=[3.0, 5.0, 7.0],
+                    type=_numbers("minutes", "minutes", "minutes (a number)"),
                     help="comma-separated minutes (3,5,7)")
-    sw.add_argument("--min-spaces", type=_ints, default=[2, 3, 4],
+    sw.add_argument("--min-spaces", default=[2, 3, 4],
+                    type=_numbers("min_spaces", "whole numbers", "a whole number", whole=True),
                     help="comma-separated counts (2,3,4)")
     sw.add_argument("--out", help="folder for sweep.csv")
 
@@ -376,9 +364,10 @@ def _planning_commands(add: Any) -> None:
               _cmd_suggest)
     sug.add_argument("config", help="the study's TOML file")
     sug.add_argument("--category", required=True, help="category to add sites for")
-    sug.add_argument("--add", type=_count("add"), required=True,
+    sug.add_argument("--add", type=_number("add", "a whole number", whole=True), required=True,
                      help="number of sites to choose")
-    sug.add_argument("--minutes", type=_minutes, default=15.0, help="coverage threshold (15)")
+    sug.add_argument("--minutes", type=_number("minutes", "minutes (a number)"), default=15.0,
+                     help="coverage threshold (15)")
     sug.add_argument("--objective", choices=("population", "villages"), default="population")
     sug.add_argument("--candidates", help="candidate sites file (read like a layer)")
     _column_options(sug)
