@@ -10,10 +10,11 @@ Data flow one way, and so do imports: a module imports only the modules below it
 the bottom up:
 
 - the stages, each computing one thing from plain tables and returning
-  GeoDataFrames: ``config`` (the study TOML), ``layers`` (spaces from files),
-  ``network`` (the walking graph), ``access`` (snapping, :class:`PreparedPoints`,
-  walk times, pairs and counts within a walk), ``blocks`` and ``isochrones``,
-  ``villages``, ``gaps``, ``coverage``, ``supply``, ``maps``;
+  GeoDataFrames: ``hours`` (opening hours), ``config`` (the study TOML),
+  ``layers`` (spaces from files), ``network`` (the walking graph), ``access``
+  (snapping, :class:`PreparedPoints`, walk times, pairs and counts within a walk),
+  ``blocks`` and ``isochrones``, ``villages``, ``gaps``, ``coverage``, ``supply``,
+  ``maps``;
 - the study level: ``pipeline`` chains the stages into a :class:`StudyResult` and
   writes a run's folder; ``study`` asks a finished study new questions (what-if,
   sweep, explain, candidate sites); ``report`` and ``suggest`` build on them;
