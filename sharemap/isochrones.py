@@ -27,7 +27,6 @@ import pandas as pd
 import shapely
 from tqdm import tqdm  # not tqdm.auto: it warns in Jupyter without ipywidgets
 
-from . import _engine
 from .access import (
     DEFAULT_MAX_SNAP_M,
     DEFAULT_SPEED_KMH,
@@ -55,6 +54,8 @@ def _reach_table(network: WalkNetwork, snaps: pd.DataFrame, budget_m: float
     One bounded search per point, started at both ends of its street; a walk is
     ``inf`` at an end not reached within `budget_m`.
     """
+    from . import _engine  # numba: imported when first needed (import sharemap stays light)
+
     k = len(snaps)
     eu = network.edge_u[snaps["edge"].to_numpy()]
     ev = network.edge_v[snaps["edge"].to_numpy()]
@@ -166,6 +167,8 @@ def _nested_polygons(segs_by_level: list[npt.NDArray[np.float64]], buffer_m: flo
     a saddle cell joins whenever the higher field's does), up to floating-point
     rounding of the crossing points (about 1e-10 m).
     """
+    from . import _engine
+
     allseg = segs_by_level[-1]
     if not len(allseg):
         return [shapely.Polygon() for _ in segs_by_level]
@@ -259,6 +262,8 @@ def isochrones(network: WalkNetwork | PreparedPoints, points: gpd.GeoDataFrame, 
     >>> bool(five.difference(ten).area < 1e-6)  # nested, up to contour rounding
     True
     """
+    from . import _engine
+
     network, snaps_all = _snaps(network, points, max_snap_m)
     arr = point_array(points, network, "points")
     mins = sorted(float(m) for m in minutes)

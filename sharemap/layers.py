@@ -53,7 +53,6 @@ import numpy as np
 import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
-from scipy.spatial import cKDTree
 
 from ._capacity import merge_groups, row_capacities
 from ._crs import KOREAN_TM_EPSG, parse_crs, require_projected
@@ -697,6 +696,8 @@ def _greedy_duplicates(xy: np.ndarray, tolerance_m: float) -> np.ndarray:
     rank[order] = np.arange(len(order))
     upts = uniq[order]
     uof = np.full(len(upts), -1, dtype=np.int64)  # kept unique position it duplicates
+    from scipy.spatial import cKDTree  # here: scipy.spatial takes a while to import
+
     pairs = cKDTree(upts).query_pairs(tolerance_m, output_type="ndarray")
     if len(pairs):
         pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]  # by later point, then earlier

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
@@ -33,6 +32,8 @@ from ._crs import require_projected
 from ._errors import InputDataError, MissingDependencyError
 
 if TYPE_CHECKING:
+    import networkx as nx  # imported where used: only the osmnx paths and tests need it
+
     from .config import NetworkConfig, StudyConfig
 
 __all__ = [
@@ -154,6 +155,8 @@ class WalkNetwork:
 
     def to_networkx(self) -> nx.Graph:
         """Return a weighted networkx ``Graph`` (``length`` in metres) of the same network."""
+        import networkx as nx
+
         graph = nx.Graph(crs=self.crs)
         graph.add_nodes_from(range(self.n_nodes))
         order = np.argsort(-self.edge_length)  # shortest added last wins

@@ -1,0 +1,43 @@
+"""Start-up: heavy packages are imported where they are used, not by ``import sharemap``.
+
+Times are measured by ``benchmarks/bench_startup.py``; these tests pin what makes them:
+which packages a fresh process has imported after ``import sharemap`` and after a warm
+``sharemap explain`` (a command that draws no map and downloads nothing).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+HEAVY = ("numba", "folium", "branca", "matplotlib", "osmnx", "networkx", "scipy.spatial",
+         "openpyxl", "contourpy", "mapclassify")
+
+
+def _loaded(code: str, env: dict[str, str] | None = None) -> set[str]:
+    probe = (f"{code}\nimport sys\n"
+             f"print('loaded:' + ','.join(m for m in {HEAVY!r} if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          env=env, check=True)
+    last = proc.stdout.splitlines()[-1]
+    return {m for m in last.removeprefix("loaded:").split(",") if m}
+
+
+def test_import_sharemap_imports_no_heavy_package():
+    assert _loaded("import sharemap") == set()
+    # the flat API is there without them
+    assert _loaded("import sharemap; sharemap.run_study; sharemap.isochrones") == set()
+
+
+def test_warm_explain_imports_only_the_engine_it_uses(tmp_path):
+    """The search engine (numba) and the duplicate check (scipy.spatial), nothing else.
+
+    The first run fills the cache (reading the demo's OSM XML needs osmnx); the
+    second, warm one must not import osmnx, networkx, folium or matplotlib.
+    """
+    env = {**os.environ, "SHAREMAP_CACHE_DIR": str(tmp_path / "cache")}
+    code = ("from sharemap.cli import main\nfrom sharemap.datasets import get_path\n"
+            "main(['explain', str(get_path('demo')), '1'])")
+    assert "osmnx" in _loaded(code, env)  # cold: the network is read from OSM XML
+    assert _loaded(code, env) <= {"numba", "scipy.spatial"}
