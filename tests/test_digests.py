@@ -5,7 +5,7 @@ the stored digests in the same commit *and* adds a test that explains the change
 Regenerate with ``SHAREMAP_UPDATE_DIGESTS=1 python -m pytest tests/test_digests.py``.
 
 Each table is written as canonical CSV (sorted columns, floats to 4 decimals, geometry
-as WKT rounded to 1 cm) and hashed; the row counts and a few totals are stored beside
+as WKT rounded to 1 cm, input files by file name) and hashed; the row counts and a few totals are stored beside
 the hash so that a failure says where to look.
 """
 
@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,8 @@ from sharemap.datasets import get_path
 
 DIGESTS = Path(__file__).parent / "data" / "figure_digests.json"
 UPDATE = os.environ.get("SHAREMAP_UPDATE_DIGESTS") == "1"
+#: A file path inside text (``/data/seoul/x.csv``, ``../../x.csv``): its file name is kept.
+_PATH = re.compile(r"[^\s(]*/([^/\s)]+)")
 
 
 def _canonical(frame: pd.DataFrame) -> str:
@@ -34,6 +37,9 @@ def _canonical(frame: pd.DataFrame) -> str:
     if "geometry" in df:
         geoms = np.asarray(df["geometry"], dtype=object)
         df["geometry"] = shapely.to_wkt(geoms, rounding_precision=2)
+    for col in ("source", "detail"):  # input files by name: where they sit is the machine's
+        if col in df:
+            df[col] = [_PATH.sub(r"\1", v) if isinstance(v, str) else v for v in df[col]]
     for col in df.columns:
         values = df[col]
         if pd.api.types.is_float_dtype(values):
