@@ -14,8 +14,10 @@ maps with :func:`draw_blocks`, :func:`draw_boundaries` and :func:`draw_spaces`, 
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
+import re
 import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -73,6 +75,11 @@ KOREAN_FONTS = (
     "NanumGothic", "NanumBarunGothic", "Malgun Gothic", "Apple SD Gothic Neo", "AppleGothic",
     "UnDotum", "Baekmuk Gulim", "Noto Sans CJK JP", "Noto Sans CJK SC", "Noto Sans CJK TC",
 )
+#: File-name prefixes of those families' font files (lower case, letters only).
+_KOREAN_FONT_FILES = (
+    "notosanscjk", "notosanskr", "sourcehansans", "nanumgothic", "nanumbarungothic", "malgun",
+    "applesdgothicneo", "applegothic", "undotum", "baekmukgulim",
+)
 _BACKGROUND = "#f4f3ef"
 _BOUNDARY_FILL, _BOUNDARY_EDGE = "#fbfaf6", "#6b6b6b"
 _MAX_RANK_LABELS = 20
@@ -92,13 +99,55 @@ def import_matplotlib(purpose: str = "drawing map.png") -> Any:
     return matplotlib
 
 
+def korean_font_files() -> list[str]:
+    """Return the installed font files that hold Korean glyphs, found by their file names.
+
+    Returns
+    -------
+    paths
+        Files of the families of :data:`KOREAN_FONTS` in the system's font folders
+        (those matplotlib searches), sorted.
+    """
+    from matplotlib import font_manager
+
+    found = []
+    for path in font_manager.findSystemFonts():
+        key = re.sub(r"[^a-z]", "", Path(path).name.lower())
+        if key.startswith(_KOREAN_FONT_FILES):
+            found.append(path)
+    return sorted(found)
+
+
+@functools.lru_cache(maxsize=1)
+def _register_korean_fonts() -> int:
+    """Add the installed Korean font files to matplotlib's font manager (once per process).
+
+    matplotlib lists the system's fonts once and caches the list on disk, so a font
+    installed after that (``apt-get install fonts-noto-cjk`` after matplotlib's
+    first use) stays unknown to it until its cache is deleted.
+    """
+    from matplotlib import font_manager
+
+    added = 0
+    for path in korean_font_files():
+        try:
+            font_manager.fontManager.addfont(path)
+        except (OSError, RuntimeError, ValueError) as exc:  # an unreadable font file
+            logger.debug("Could not register the font file %s (%s)", path, exc)
+        else:
+            added += 1
+    return added
+
+
 def korean_font() -> str | None:
     """Return the name of an installed font family that has Korean glyphs, or None.
 
     Returns
     -------
     family
-        The first of :data:`KOREAN_FONTS` that matplotlib's font manager knows.
+        The first of :data:`KOREAN_FONTS` that matplotlib's font manager knows, after
+        registering the installed Korean font files it does not know yet (its font
+        cache may predate them).
 
     Notes
     -----
@@ -106,8 +155,16 @@ def korean_font() -> str | None:
     """
     from matplotlib import font_manager
 
-    names = {entry.name for entry in font_manager.fontManager.ttflist}
-    return next((family for family in KOREAN_FONTS if family in names), None)
+    def known() -> str | None:
+        names = {entry.name for entry in font_manager.fontManager.ttflist}
+        return next((family for family in KOREAN_FONTS if family in names), None)
+
+    family = known()
+    if family is None and _register_korean_fonts():
+        family = known()
+        if family is not None:
+            logger.info("Using the Korean font %s (newer than matplotlib's font cache)", family)
+    return family
 
 
 @contextmanager

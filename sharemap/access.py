@@ -34,7 +34,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-from ._crs import check_same_crs
+from ._crs import to_crs_of
 from ._errors import InputDataError
 from .network import WalkNetwork, undirected_csr
 
@@ -76,13 +76,14 @@ def metres_per_minute(walk_speed_kmh: float) -> float:
 
 def point_array(geoms: gpd.GeoSeries | gpd.GeoDataFrame, network: WalkNetwork,
                 what: str) -> npt.NDArray[np.object_]:
-    """Return `geoms` as an array of points (representative points of other shapes).
+    """Return `geoms` as an array of points in the network's CRS.
 
-    Raises CRSError (naming `what`) unless they are in the network's CRS.
+    Points in another CRS are reprojected; other shapes give their representative
+    point. Raises CRSError (naming `what` and both CRSs) when they have no CRS or
+    cannot be expressed in the network's.
     """
     series = geoms.geometry if isinstance(geoms, gpd.GeoDataFrame) else geoms
-    check_same_crs(series.crs, network.crs, f"{what} and the network")
-    arr = series.to_numpy()
+    arr = to_crs_of(series, network.crs, what).to_numpy()
     bad = ~shapely.is_empty(arr) & (shapely.get_type_id(arr) != 0)
     if bad.any():
         arr = arr.copy()
@@ -102,7 +103,8 @@ def snap_points(network: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, 
     network
         The walking network.
     points
-        Points (other geometries use their representative point) in the network's CRS.
+        Points (other geometries use their representative point) in any CRS
+        (reprojected to the network's).
     max_snap_m
         Points farther than this from every edge are not snapped.
 
@@ -529,7 +531,9 @@ def _positions(prepared: pd.Index, given: Points | pd.Index | None,
 def _snaps_of(network: WalkNetwork, points: Points | pd.DataFrame, max_snap_m: float,
               what: str) -> pd.DataFrame:
     if isinstance(points, gpd.GeoSeries | gpd.GeoDataFrame):
-        return snap_points(network, points, max_snap_m=max_snap_m)
+        geoms = points.geometry if isinstance(points, gpd.GeoDataFrame) else points
+        return snap_points(network, to_crs_of(geoms, network.crs, what),
+                           max_snap_m=max_snap_m)
     if isinstance(points, pd.DataFrame) and set(SNAP_COLUMNS) <= set(points.columns):
         return points
     msg = (f"`{what}` must be points (a GeoSeries or GeoDataFrame) or their snaps from "
@@ -547,8 +551,8 @@ def prepare_points(network: WalkNetwork, origins: Points | pd.DataFrame,
     network
         The walking network.
     origins, targets
-        Points in the network's CRS (other geometries use their representative
-        point), or their snaps from :func:`snap_points`, reused as they are (a study
+        Points in any CRS, reprojected to the network's (other geometries use their
+        representative point), or their snaps from :func:`snap_points`, reused as they are (a study
         keeps its block origins' snaps: see ``StudyResult.block_snaps``).
     max_snap_m
         Points farther than this from every edge are off the network: they are
@@ -643,10 +647,10 @@ def walk_times(network: WalkNetwork | PreparedPoints, origins: Points,
         The walking network, or points prepared on it (:func:`prepare_points`), so
         that several measures snap and join the points once.
     origins
-        Origin points (e.g. block origins), in the network's CRS; with prepared
+        Origin points (e.g. block origins), in any CRS (reprojected); with prepared
         points, some or all of their origins (looked up by index label).
     spaces
-        Spaces with a category column, in the network's CRS; with prepared points,
+        Spaces with a category column, in any CRS (reprojected); with prepared points,
         some or all of their targets.
     category_col
         The column naming each space's category.
@@ -696,10 +700,10 @@ def spaces_within(network: WalkNetwork | PreparedPoints, origins: Points,
     network
         The walking network, or points prepared on it (:func:`prepare_points`).
     origins
-        Origin points in the network's CRS (with prepared points: some or all of
+        Origin points in any CRS (reprojected; with prepared points: some or all of
         their origins).
     spaces
-        Spaces in the network's CRS (with prepared points: some or all of their
+        Spaces in any CRS (reprojected; with prepared points: some or all of their
         targets).
     minutes
         The longest walk kept.
@@ -737,10 +741,10 @@ def count_within(network: WalkNetwork | PreparedPoints, origins: Points,
     network
         The walking network, or points prepared on it (:func:`prepare_points`).
     origins
-        Origin points, in the network's CRS (with prepared points: some or all of
+        Origin points in any CRS (reprojected; with prepared points: some or all of
         their origins).
     spaces
-        Spaces with a category column, in the network's CRS (with prepared points:
+        Spaces with a category column, in any CRS (reprojected; with prepared points:
         some or all of their targets).
     minutes
         Walking times.

@@ -211,7 +211,8 @@ def isochrones(network: WalkNetwork | PreparedPoints, points: gpd.GeoDataFrame, 
         (:func:`~sharemap.access.prepare_points`) whose targets include `points`
         (by index label): their snaps are reused.
     points
-        Points in the network's CRS (their other columns are carried over).
+        Points in any CRS (reprojected to the network's); their other columns are
+        carried over.
     minutes
         Walking times; polygons are nested (5 ⊂ 10 ⊂ 15).
     walk_speed_kmh
@@ -230,10 +231,10 @@ def isochrones(network: WalkNetwork | PreparedPoints, points: gpd.GeoDataFrame, 
     Returns
     -------
     isochrones
-        One row per point on the network and time: the point's columns (its index
-        as ``index``), ``minutes``, and the polygon: every place within `buffer_m`
-        of the streets reached (including the reached part of edges where time runs
-        out, and the walk from the point to its street).
+        One row per point on the network and time, indexed by the point's index
+        label: the point's columns, ``minutes``, and the polygon: every place
+        within `buffer_m` of the streets reached (including the reached part of
+        edges where time runs out, and the walk from the point to its street).
 
     Notes
     -----
@@ -295,6 +296,6 @@ def isochrones(network: WalkNetwork | PreparedPoints, points: gpd.GeoDataFrame, 
         bar.update(len(rows))
     bar.close()
     base = pd.DataFrame(points.drop(columns=points.geometry.name))
-    base = base.iloc[np.repeat(on, len(mins))].reset_index(drop=False)
+    base = base.iloc[np.repeat(on, len(mins))]  # the index is the id: each point's label
     base["minutes"] = np.tile(mins, len(on))
     return gpd.GeoDataFrame(base, geometry=geoms, crs=network.crs)

@@ -780,12 +780,18 @@ def dedupe_spaces(spaces: gpd.GeoDataFrame, *, tolerance_m: float = 2.0
 
 
 def _relative_source(path: Path, base: Path | None) -> str:
+    """Name a layer's file in outputs: relative to the study's folder when inside it.
+
+    A file elsewhere keeps its absolute path (``/data/seoul/bike.json``), not a climb
+    such as ``../../../data/seoul/bike.json``; without a study folder, the file name.
+    """
     if base is None:
         return path.name
+    resolved = path.resolve()
     try:
-        return Path(os.path.relpath(path.resolve(), base.resolve())).as_posix()
-    except ValueError:  # another drive on Windows
-        return path.as_posix()
+        return resolved.relative_to(base.resolve()).as_posix()
+    except ValueError:  # outside the folder (or on another drive)
+        return resolved.as_posix()
 
 
 def layer_sources(config: StudyConfig) -> list[str]:

@@ -28,7 +28,7 @@ from scipy.sparse.csgraph import connected_components
 
 from . import _cache, _graphml
 from ._compat import package_version
-from ._crs import require_projected
+from ._crs import crs_name, require_projected
 from ._errors import InputDataError, MissingDependencyError
 
 if TYPE_CHECKING:
@@ -86,6 +86,14 @@ class WalkNetwork:
     edges: gpd.GeoDataFrame
     crs: CRS
     info: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        # one line, not two GeoDataFrames (the dataclass default)
+        source = str(self.info.get("source", "?"))
+        name = Path(source).name if ("/" in source or "\\" in source) else source
+        km = float(self.edge_length.sum()) / 1000.0
+        return (f"WalkNetwork({self.n_nodes:,} nodes, {len(self.edges):,} edges, "
+                f"{km:,.1f} km in {crs_name(self.crs)}, source={name!r})")
 
     @property
     def n_nodes(self) -> int:

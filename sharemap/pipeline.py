@@ -136,6 +136,14 @@ class StudyResult:
     supply: pd.DataFrame | None = None
     closed: gpd.GeoDataFrame | None = None
 
+    def __repr__(self) -> str:
+        # one line, not every table (the dataclass default)
+        cand = int(self.blocks["candidate"].sum()) if "candidate" in self.blocks else 0
+        return (f"StudyResult({self.config.name!r}: {len(self.blocks):,} blocks "
+                f"({cand:,} candidates), {len(self.spaces):,} spaces, "
+                f"{len(self.villages):,} villages, {len(self.rejects):,} rejected rows; "
+                f"{self.network!r})")
+
     def block_snaps(self) -> pd.DataFrame:
         """Return the blocks' origins snapped to the network, aligned to `blocks`.
 

@@ -264,8 +264,12 @@ def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
     distinct = (result.config.villages.distinct_categories if distinct_categories is None
                 else distinct_categories)
     blocks = result.blocks.drop(columns=["candidate"], errors="ignore")
-    pop = (blocks["population"] if "population" in blocks
-           else pd.Series(np.nan, index=blocks.index))
+    pop = blocks["population"] if "population" in blocks else None
+
+    def residents(mask: np.ndarray) -> float:
+        # 0 where no block qualifies; NaN only where residents are not known at all
+        return np.nan if pop is None else float(pop[mask].sum())
+
     all_pairs = _adjacency_at(result, minutes[-1])
     speed = result.config.walk_speed_m_min
     rows = []
@@ -279,9 +283,8 @@ def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
             cand = flags["candidate"].to_numpy()
             rows.append({"adjacent_minutes": m, "min_spaces": k,
                          "candidate_blocks": int(cand.sum()), "villages": len(table),
-                         "residents_in_candidates": pop[cand].sum(min_count=1),
-                         "residents_in_villages": pop[village.notna().to_numpy()]
-                         .sum(min_count=1)})
+                         "residents_in_candidates": residents(cand),
+                         "residents_in_villages": residents(village.notna().to_numpy())})
     logger.info("Swept %d adjacency rules from one distance computation", len(rows))
     return pd.DataFrame(rows)
 
@@ -289,12 +292,17 @@ def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
 # ---------------------------------------------------------------------- explanations
 
 
+def _plain(value: Any) -> Any:
+    """Return a numpy scalar as the Python number it holds (repr 1, not np.int64(1))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _find_block(blocks: pd.DataFrame, block_id: Any) -> Any:
     hit = blocks.index[blocks["block_id"].astype(str) == str(block_id)]
     if not len(hit):
         ids = blocks["block_id"]
         msg = (f"block {block_id!r} is not in this study; block ids run from "
-               f"{ids.min()!r} to {ids.max()!r} (see blocks.gpkg)")
+               f"{_plain(ids.min())!r} to {_plain(ids.max())!r} (see blocks.gpkg)")
         raise InputDataError(msg)
     return hit[0]
 

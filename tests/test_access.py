@@ -142,12 +142,34 @@ def test_matches_networkx_brute_force(seed):
             assert counts[f"n_reachable_{c}_{m}"].tolist() == expect
 
 
-def test_crs_mismatch_is_an_error(grid3):
+def test_points_in_another_crs_are_reprojected(grid3):
+    """An analyst's WGS84 points give the same answers as the same points in metres."""
+    origins = points([(X0 + 30, Y0 + 5), (X0 + 200, Y0 + 130)])
+    spaces = points([(X0 + 10, Y0), (X0 + 100, Y0 + 190)], category=["a", "b"])
+    want = access.walk_times(grid3, origins, spaces)
+    got = access.walk_times(grid3, origins.to_crs(4326), spaces.to_crs(4326))
+    assert got.index.equals(want.index)
+    np.testing.assert_allclose(got.to_numpy(), want.to_numpy(), atol=1e-6)
+    counts = access.count_within(grid3, origins.to_crs(4326), spaces, minutes=(2,))
+    assert counts.equals(access.count_within(grid3, origins, spaces, minutes=(2,)))
+    iso = isochrones(grid3, spaces.to_crs(4326), minutes=(1,))
+    assert iso.crs == grid3.crs
+    assert iso.geometry.iloc[0].contains(spaces.geometry.iloc[0])
+
+
+def test_points_that_cannot_be_reprojected_get_a_short_error(grid3):
     from sharemap import CRSError
 
-    wgs = points([(X0, Y0)]).set_crs("EPSG:4326", allow_override=True)
-    with pytest.raises(CRSError):
-        access.snap_points(grid3, wgs)
+    # metric coordinates labelled as degrees: no place on Earth, nothing to snap
+    wrong = points([(X0, Y0)]).set_crs("EPSG:4326", allow_override=True)
+    with pytest.raises(CRSError, match=r"EPSG:4326.*EPSG:5186") as err:
+        access.snap_points(grid3, wrong)
+    assert len(str(err.value)) < 300  # the CRSs by name, not 1,500 characters of WKT
+    assert "PROJCRS" not in str(err.value)
+    bare = points([(X0, Y0)]).set_crs(None, allow_override=True)
+    with pytest.raises(CRSError, match=r"no coordinate reference system.*set_crs") as err:
+        access.walk_times(grid3, bare, points([(X0, Y0)], category=["a"]))
+    assert len(str(err.value)) < 300
 
 
 def test_count_within_aligned_to_index(grid3):

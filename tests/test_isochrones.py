@@ -149,7 +149,7 @@ def test_isochrones_from_prepared_points_equal_those_from_the_network():
     pts = access.prepare_points(net, origins, spaces)
     want = isochrones(net, spaces.loc[["q", "far"]], minutes=(2, 4))
     got = isochrones(pts, spaces.loc[["q", "far"]], minutes=(2, 4))
-    assert got["index"].tolist() == ["q", "q"]  # the point off the network has none
+    assert got.index.tolist() == ["q", "q"]  # the point off the network has none
     pd.testing.assert_frame_equal(got.drop(columns="geometry"), want.drop(columns="geometry"))
     assert all(shapely.equals_exact(got.geometry.to_numpy(), want.geometry.to_numpy(), 0.0))
     with pytest.raises(access.InputDataError, match="not among the points prepared"):
@@ -165,3 +165,14 @@ def test_the_module_and_the_flat_name_and_the_old_path():
     with pytest.warns(FutureWarning, match="sharemap.isochrones.isochrones"):
         from sharemap.access import isochrones as old
     assert old is isochrones
+
+
+def test_isochrones_keep_the_points_index_and_columns_only(grid3):
+    """The index is the id (momepy): each polygon is labelled by its point, no `index` column."""
+    spaces = points([(X0, Y0), (X0 + 200, Y0 + 200)], category=["a", "b"],
+                    space_id=["s1", "s2"]).set_axis(pd.Index([7, 9], name="space"))
+    iso = isochrones(grid3, spaces, minutes=(1, 2), buffer_m=10)
+    assert list(iso.columns) == ["category", "space_id", "minutes", "geometry"]
+    assert iso.index.tolist() == [7, 7, 9, 9]
+    assert iso.index.name == "space"
+    assert iso.loc[9, "space_id"].tolist() == ["s2", "s2"]

@@ -902,3 +902,17 @@ def test_one_workbook_read_by_two_layers_from_two_sheets(tmp_path):
     assert spaces[["space_id", "source"]].values.tolist() == [["a1", "bikes.xlsx#2022"],
                                                               ["b1", "bikes.xlsx#2025"]]
     assert rejects[["source", "source_row"]].values.tolist() == [["bikes.xlsx#2022", 2]]
+
+
+def test_source_names_relative_inside_the_study_folder_else_absolute(tmp_path):
+    """rejects.csv's `source`: as a user reads it, never a ../../.. climb out of the folder."""
+    from sharemap.layers import _relative_source
+
+    study = tmp_path / "study"
+    (study / "data").mkdir(parents=True)
+    inside = study / "data" / "tools.csv"
+    outside = tmp_path / "shared" / "bike.json"
+    assert _relative_source(inside, study) == "data/tools.csv"
+    assert _relative_source(study / "tools.csv", study) == "tools.csv"
+    assert _relative_source(outside, study) == outside.resolve().as_posix()
+    assert _relative_source(outside, None) == "bike.json"  # read_layer without a study

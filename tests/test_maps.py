@@ -832,3 +832,32 @@ def test_template_syntax_in_any_input_text_is_never_run(tmp_path):
     assert "Q\\u0026#123;\\u0026#123; 7 * 7 \\u0026#125;\\u0026#125;Z" in page
     static_map(blocks, spaces, villages, boundaries=bounds, title=TEMPLATE_CODE,
                path=tmp_path / "map.png")
+
+
+def test_korean_font_found_even_when_matplotlibs_font_cache_predates_it(monkeypatch):
+    """matplotlib caches the fonts it saw once; a Korean font installed later is still used.
+
+    The stale cache is simulated by a font manager that lists no Korean font; sharemap
+    must find the installed font file itself and register it.
+    """
+    import copy
+
+    from matplotlib import font_manager
+
+    from sharemap import _static_map
+
+    installed = _static_map.korean_font_files()
+    if not installed:
+        pytest.skip("no Korean font installed (Debian: apt-get install fonts-noto-cjk)")
+    stale = copy.copy(font_manager.fontManager)
+    stale.ttflist = [f for f in font_manager.fontManager.ttflist
+                     if f.name not in _static_map.KOREAN_FONTS]
+    monkeypatch.setattr(font_manager, "fontManager", stale)
+    _static_map._register_korean_fonts.cache_clear()
+    try:
+        assert {f.name for f in stale.ttflist}.isdisjoint(_static_map.KOREAN_FONTS)
+        family = _static_map.korean_font()
+        assert family in _static_map.KOREAN_FONTS
+        assert family in {f.name for f in stale.ttflist}  # registered with matplotlib
+    finally:  # the next test registers with the real font manager again, if need be
+        _static_map._register_korean_fonts.cache_clear()

@@ -209,3 +209,29 @@ def test_one_file_in_two_layers_is_accounted_per_layer(tmp_path):
         n_rj = int((result.rejects["category"] == cat).sum())
         assert (entry["spaces"], entry["rejects"]) == (n_sp, n_rj)
         assert entry["rows_read"] == n_sp + n_rj and entry["accounted"]
+
+
+def test_sources_given_as_absolute_paths_are_named_as_given(dongdaemun):
+    """The study names its files by absolute paths outside its folder: no ../../.. in rejects."""
+    result, d = dongdaemun
+    sources = set(result.rejects["source"]) | set(result.spaces["source"])
+    assert sources == {e["source"] for e in result.summary["inputs"]}
+    for src in sources:
+        assert src.startswith(d.as_posix() + "/"), src
+        assert ".." not in src
+
+
+def test_explore_and_a_short_repr_for_analysts(dongdaemun):
+    """In Jupyter: GeoDataFrame.explore() works (mapclassify), and reprs fit on a line."""
+    import folium
+
+    result, _ = dongdaemun
+    assert isinstance(result.blocks.explore(), folium.Map)
+    assert isinstance(result.blocks.explore(column="adjacent_spaces"), folium.Map)
+    assert isinstance(result.villages.explore(column="rank"), folium.Map)
+    net = repr(result.network)
+    assert len(net) < 200, net
+    assert f"{result.network.n_nodes:,} nodes" in net and "EPSG:5186" in net
+    text = repr(result)
+    assert len(text) < 400, text
+    assert "Dongdaemun-gu" in text and f"{len(result.blocks):,} blocks" in text

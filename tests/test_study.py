@@ -196,3 +196,30 @@ def test_study_commands_reuse_the_studys_prepared_points(demo, monkeypatch):
     w = whatif(demo, remove=[demo.spaces["space_id"].iloc[0]])
     assert snapped[1:] == [len(demo.spaces) - 1]  # the spaces of the what-if only
     assert w.after.points.n_origins == len(demo.blocks)
+
+
+def test_sweep_says_zero_residents_where_no_block_is_a_candidate(demo):
+    """0 where 0 is meant: no candidate means 0 residents in candidates, not NaN."""
+    table = sweep(demo, adjacent_minutes=[1], min_spaces=[50])
+    row = table.iloc[0]
+    assert row["candidate_blocks"] == 0 and row["villages"] == 0
+    assert row["residents_in_candidates"] == 0
+    assert row["residents_in_villages"] == 0
+    # without a population layer the residents are unknown: NaN
+    from dataclasses import replace
+
+    unknown = replace(demo, blocks=demo.blocks.drop(columns="population"))
+    nopop = sweep(unknown, adjacent_minutes=[1, 5], min_spaces=[3, 50])
+    assert nopop["residents_in_candidates"].isna().all()
+    assert nopop["residents_in_villages"].isna().all()
+
+
+def test_explain_an_unknown_block_prints_plain_numbers(demo, capsys):
+    from sharemap.cli import main
+
+    with pytest.raises(InputDataError, match=r"block ids run from 1 to \d+ ") as err:
+        explain_block(demo, 99999)
+    assert "np." not in str(err.value)
+    assert main(["explain", str(get_path("demo")), "99999"]) == 2
+    err_text = capsys.readouterr().err
+    assert "block ids run from 1 to " in err_text and "np.int64" not in err_text
