@@ -5,8 +5,8 @@ the stored digests in the same commit *and* adds a test that explains the change
 Regenerate with ``SHAREMAP_UPDATE_DIGESTS=1 python -m pytest tests/test_digests.py``.
 
 Each table is written as canonical CSV (sorted columns, floats to 4 decimals, geometry
-as WKT rounded to 1 cm, input files by file name) and hashed; the row counts and a few totals are stored beside
-the hash so that a failure says where to look.
+as WKT rounded to 1 cm, input files by file name) and hashed; the row counts and a few
+totals are stored beside the hash so that a failure says where to look.
 """
 
 from __future__ import annotations
