@@ -382,6 +382,8 @@ def _check_node_coordinates(G: nx.MultiDiGraph, source: str) -> None:
     networkx adds a node that only an edge names with no attributes at all, so a
     graph read from a file with an edge to an undeclared node fails here too.
     """
+    import networkx as nx  # here, not at import: `import sharemap` stays light
+
     for name in ("x", "y"):
         values = nx.get_node_attributes(G, name)
         for node in G.nodes:
