@@ -20,7 +20,7 @@ import geopandas as gpd
 import pandas as pd
 
 __all__ = ["atomic_path", "neutralise_cell", "neutralise_csv", "write_csv", "write_gpkg",
-           "write_json", "write_text"]
+           "write_gpkg_layers", "write_json", "write_text"]
 
 #: First characters that make Excel, LibreOffice or Google Sheets read a cell as a
 #: formula (OWASP "CSV Injection": = + - @, tab and carriage return).
@@ -123,4 +123,12 @@ def write_gpkg(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: st
     """Write `gdf` to a one-layer GeoPackage atomically and return the path."""
     with atomic_path(path) as tmp:
         gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+    return Path(path)
+
+
+def write_gpkg_layers(layers: dict[str, gpd.GeoDataFrame], path: str | os.PathLike[str]) -> Path:
+    """Write several layers (name to frame, in order) to one GeoPackage atomically."""
+    with atomic_path(path) as tmp:
+        for i, (layer, gdf) in enumerate(layers.items()):
+            gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", append=i > 0)
     return Path(path)

@@ -93,7 +93,10 @@ class BlocksConfig:
     """Block options: user blocks, or derived from the street network.
 
     ``barriers`` are polygon/line files (water areas, railways) that bound derived
-    blocks; ``sidewalks = false`` derives blocks from road classes alone.
+    blocks; ``sidewalks = false`` derives blocks from road classes alone. Blocks of
+    at least ``multi_origin_min_area_m2`` are judged from a grid of origins
+    ``origin_spacing_m`` apart (see :mod:`sharemap.origins`); ``multi_origin = false``
+    judges every block from its representative point.
     """
 
     path: Path | None = None
@@ -101,6 +104,14 @@ class BlocksConfig:
     layer: str | None = None
     barriers: tuple[Path, ...] = ()
     sidewalks: bool = True
+    multi_origin: bool = True
+    multi_origin_min_area_m2: float = 40_000.0
+    origin_spacing_m: float = 100.0
+
+    @property
+    def origin_grid_min_area_m2(self) -> float:
+        """The area from which a block gets a grid of origins (inf: never)."""
+        return self.multi_origin_min_area_m2 if self.multi_origin else math.inf
 
 
 @dataclass(frozen=True)
@@ -733,7 +744,8 @@ def _parse_supply(doc: dict[str, Any], src: Path, categories: tuple[str, ...],
 
 def _parse_blocks(doc: dict[str, Any], base: Path, src: Path) -> BlocksConfig:
     blk = _table(doc, "blocks", src)
-    _check_keys(blk, {"path", "min_area_m2", "layer", "barriers", "sidewalks"}, "blocks", src)
+    _check_keys(blk, {"path", "min_area_m2", "layer", "barriers", "sidewalks", "multi_origin",
+                      "multi_origin_min_area_m2", "origin_spacing_m"}, "blocks", src)
     path = _path(blk["path"], "blocks.path", base, src) if "path" in blk else None
     min_area = _number(blk.get("min_area_m2", 1000), "blocks.min_area_m2", src,
                        LIMITS["min_area_m2"])
@@ -749,8 +761,18 @@ def _parse_blocks(doc: dict[str, Any], base: Path, src: Path) -> BlocksConfig:
         msg = f"{src}: `blocks.sidewalks` must be true or false, got {sidewalks!r}"
         raise ConfigError(msg)
     layer = _text_opts(blk, ("layer",), "blocks", src).get("layer")
+    multi = blk.get("multi_origin", True)
+    if not isinstance(multi, bool):
+        msg = f"{src}: `blocks.multi_origin` must be true or false, got {multi!r}"
+        raise ConfigError(msg)
+    min_multi = _number(blk.get("multi_origin_min_area_m2", 40_000),
+                        "blocks.multi_origin_min_area_m2", src,
+                        LIMITS["multi_origin_min_area_m2"])
+    spacing = _number(blk.get("origin_spacing_m", 100), "blocks.origin_spacing_m", src,
+                      LIMITS["origin_spacing_m"])
     return BlocksConfig(path=path, min_area_m2=min_area, layer=layer,
-                        barriers=barriers, sidewalks=sidewalks)
+                        barriers=barriers, sidewalks=sidewalks, multi_origin=multi,
+                        multi_origin_min_area_m2=min_multi, origin_spacing_m=spacing)
 
 
 def _parse_map(doc: dict[str, Any], src: Path, categories: tuple[str, ...]) -> MapConfig:

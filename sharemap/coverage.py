@@ -45,10 +45,12 @@ from ._validate import plain_repr
 from .access import JoinedPoints, PreparedPoints, walk_col
 from .gaps import (
     GAP_COLUMNS,
+    StudyOrigins,
     audit_gaps,
     compute_gaps,
     finest_level,
     nearest_spaces,
+    study_origins,
 )
 
 if TYPE_CHECKING:
@@ -546,11 +548,16 @@ def _unit_codes(area: pd.Series, area_id: pd.Series) -> tuple[npt.NDArray[np.int
 
 def _rows(codes: npt.NDArray[np.int64], units: Sequence[tuple[Any, Any]], level: str,
           covered: npt.NDArray[np.bool_], pop: npt.NDArray[np.float64] | None,
-          labels: Sequence[tuple[str, float]]) -> list[tuple[Any, ...]]:
+          labels: Sequence[tuple[str, float]],
+          residents: tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None = None
+          ) -> list[tuple[Any, ...]]:
     """Build the coverage rows of one level: unit by unit, then category, then threshold.
 
-    Population sums add each unit's blocks in block order with ``np.sum`` (NaN as 0),
-    exactly as ``Series.sum`` does, so the numbers equal a per-unit pandas sum.
+    `residents`: per block and column of `covered`, the residents covered (summed over
+    the block's origins) and whether any origin is covered; None: a block's residents
+    are covered with it. Population sums add each unit's blocks in block order with
+    ``np.sum`` (NaN as 0), exactly as ``Series.sum`` does, so the numbers equal a
+    per-unit pandas sum.
     """
     pos = np.flatnonzero(codes >= 0)
     pos = pos[np.argsort(codes[pos], kind="stable")]
@@ -568,9 +575,12 @@ def _rows(codes: npt.NDArray[np.int64], units: Sequence[tuple[Any, Any]], level:
         whole = [float(np.sum(p[s:e])) for s, e in itertools.pairwise(bounds)]
         p_all = np.repeat(np.asarray(whole)[:, None], cov.shape[1], axis=1)
         p_cov = np.empty(n_cov.shape)
+        res_cov, touched = (None, cov) if residents is None else (
+            residents[0][pos], residents[1][pos])
         for k in range(cov.shape[1]):
-            pk = p[cov[:, k]]
-            cb = np.concatenate([[0], np.cumsum(n_cov[:, k])])
+            hit = touched[:, k]
+            pk = p[hit] if res_cov is None else res_cov[hit, k]
+            cb = np.concatenate([[0], np.cumsum(np.bincount(group[hit], minlength=len(units)))])
             p_cov[:, k] = [np.sum(pk[s:e]) for s, e in itertools.pairwise(cb)]
     with np.errstate(divide="ignore", invalid="ignore"):
         share_pop = np.where(p_all > 0, p_cov / p_all, np.nan)
@@ -582,6 +592,30 @@ def _rows(codes: npt.NDArray[np.int64], units: Sequence[tuple[Any, Any]], level:
                     np.repeat(n_blocks, len(labels)).tolist(), n_cov.ravel().tolist(),
                     share.ravel().tolist(), p_all.ravel().tolist(), p_cov.ravel().tolist(),
                     share_pop.ravel().tolist(), strict=True))
+
+
+def _residents_covered(origins: StudyOrigins, minutes: npt.NDArray[np.float64],
+                       pop: npt.NDArray[np.float64] | None, thresholds: Sequence[float]
+                       ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None:
+    """Per block and (category then ``all``) x threshold: residents covered, any covered.
+
+    `minutes`: per origin and category. An origin is covered for ``all`` when it is
+    for every category; its residents are its share of the block's. None when every
+    block has one origin (its residents are covered exactly when it is).
+    """
+    n_blocks = len(pop) if pop is not None else 0
+    if pop is None or len(origins.block) == n_blocks:
+        return None
+    cov_o = _covered(minutes, thresholds)
+    pop_o = origins.residents(pop)
+    res = np.empty((n_blocks, cov_o.shape[1]))
+    touched = np.empty((n_blocks, cov_o.shape[1]), dtype=bool)
+    for k in range(cov_o.shape[1]):
+        res[:, k] = np.bincount(origins.block, weights=np.where(cov_o[:, k], pop_o, 0.0),
+                                minlength=n_blocks)
+        touched[:, k] = np.bincount(origins.block, weights=cov_o[:, k],
+                                    minlength=n_blocks) > 0
+    return res, touched
 
 
 def _level_units(blocks: pd.DataFrame, levels: Sequence[tuple[str, str]], city_name: str
@@ -596,13 +630,15 @@ def _level_units(blocks: pd.DataFrame, levels: Sequence[tuple[str, str]], city_n
 
 def _coverage_table(units: list[tuple[str, npt.NDArray[np.int64], list[Any]]],
                     minutes: npt.NDArray[np.float64], pop: npt.NDArray[np.float64] | None, *,
-                    categories: Sequence[str], thresholds: Sequence[float]) -> pd.DataFrame:
+                    categories: Sequence[str], thresholds: Sequence[float],
+                    residents: tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None
+                    = None) -> pd.DataFrame:
     """Build the coverage table (:data:`COVERAGE_COLUMNS`) from arrays, all levels at once."""
     covered = _covered(minutes, thresholds)
     labels = [(c, t) for c in [*categories, "all"] for t in thresholds]
     rows = []
     for level, codes, keys in units:
-        rows += _rows(codes, keys, level, covered, pop, labels)
+        rows += _rows(codes, keys, level, covered, pop, labels, residents)
     return pd.DataFrame(rows, columns=list(COVERAGE_COLUMNS))
 
 
@@ -616,7 +652,8 @@ def _population(values: pd.Series) -> npt.NDArray[np.float64] | None:
 
 def compute_coverage(blocks: pd.DataFrame, *, categories: Sequence[str],
                      thresholds: Sequence[float], levels: Sequence[tuple[str, str]] = (),
-                     city_name: str = "city") -> pd.DataFrame:
+                     city_name: str = "city",
+                     origins: pd.DataFrame | None = None) -> pd.DataFrame:
     """Audit coverage: share of blocks and residents within each walking time.
 
     Parameters
@@ -633,23 +670,31 @@ def compute_coverage(blocks: pd.DataFrame, *, categories: Sequence[str],
         the one holding its id.
     city_name
         The ``area`` (and ``area_id``) written for the whole-study rows.
+    origins
+        The blocks' origins (``block``, ``share``, ``walk_min_<category>``; see
+        :attr:`sharemap.StudyResult.origins`); None: one origin per block.
 
     Returns
     -------
     coverage
         The columns of :data:`COVERAGE_COLUMNS`: first ``level == "city"`` (all
         blocks), then every unit of every level. Unreachable (NaN) counts as not
-        covered.
+        covered. A block counts as covered (``blocks_covered``) when its
+        ``walk_min_<category>`` is within the threshold; its residents count as
+        covered origin by origin (each origin holds its share of them).
     """
     pop = _population(blocks["population"]) if "population" in blocks else None
+    so = study_origins(blocks, categories, origins)
     return _coverage_table(_level_units(blocks, levels, city_name), _minutes(blocks, categories),
-                           pop, categories=categories, thresholds=thresholds)
+                           pop, categories=categories, thresholds=thresholds,
+                           residents=_residents_covered(so, so.minutes, pop, thresholds))
 
 
 def compute_group_coverage(blocks: pd.DataFrame, groups: Sequence[GroupConfig], *,
                            categories: Sequence[str], thresholds: Sequence[float],
                            levels: Sequence[tuple[str, str]] = (), city_name: str = "city",
-                           walk_speed_kmh: float = 4.8) -> pd.DataFrame:
+                           walk_speed_kmh: float = 4.8,
+                           origins: pd.DataFrame | None = None) -> pd.DataFrame:
     """Audit coverage for population groups, each at its own walking speed.
 
     Parameters
@@ -662,6 +707,8 @@ def compute_group_coverage(blocks: pd.DataFrame, groups: Sequence[GroupConfig], 
         As for :func:`compute_coverage`.
     walk_speed_kmh
         The study's walking speed, at which ``walk_min_<category>`` was computed.
+    origins
+        As for :func:`compute_coverage`.
 
     Returns
     -------
@@ -674,22 +721,28 @@ def compute_group_coverage(blocks: pd.DataFrame, groups: Sequence[GroupConfig], 
     units = _level_units(blocks, levels, city_name)
     minutes = _minutes(blocks, categories)
     pop = _population(blocks["population"]) if "population" in blocks else None
-    base = _coverage_table(units, minutes, pop, categories=categories, thresholds=thresholds)
-    return _with_groups(base, blocks, groups, units, minutes, categories=categories,
+    so = study_origins(blocks, categories, origins)
+    base = _coverage_table(units, minutes, pop, categories=categories, thresholds=thresholds,
+                           residents=_residents_covered(so, so.minutes, pop, thresholds))
+    return _with_groups(base, blocks, groups, units, so, categories=categories,
                         thresholds=thresholds, walk_speed_kmh=walk_speed_kmh)
 
 
 def _with_groups(base: pd.DataFrame, blocks: pd.DataFrame, groups: Sequence[GroupConfig],
                  units: list[tuple[str, npt.NDArray[np.int64], list[Any]]],
-                 minutes: npt.NDArray[np.float64], *, categories: Sequence[str],
+                 origins: StudyOrigins, *, categories: Sequence[str],
                  thresholds: Sequence[float], walk_speed_kmh: float) -> pd.DataFrame:
     """Stack `base` (all residents) and each group's table (:data:`GROUP_COVERAGE_COLUMNS`)."""
+    minutes = _minutes(blocks, categories)
     parts = [base.assign(group=ALL_RESIDENTS, walk_speed_kmh=walk_speed_kmh)]
     for g in groups:
         # the same operations, in the same order, as ``walk_min * speed / group speed``
         g_minutes = minutes * walk_speed_kmh / g.walk_speed_kmh
-        table = _coverage_table(units, g_minutes, _population(blocks[g.population_column]),
-                                categories=categories, thresholds=thresholds)
+        o_minutes = origins.minutes * walk_speed_kmh / g.walk_speed_kmh
+        pop = _population(blocks[g.population_column])
+        table = _coverage_table(units, g_minutes, pop, categories=categories,
+                                thresholds=thresholds,
+                                residents=_residents_covered(origins, o_minutes, pop, thresholds))
         parts.append(table.assign(group=g.label, walk_speed_kmh=g.walk_speed_kmh))
     return pd.concat(parts, ignore_index=True)[list(GROUP_COVERAGE_COLUMNS)]
 
@@ -721,7 +774,8 @@ class CoverageAudit:
 
 def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: WalkNetwork,
                   config: StudyConfig, *, points: PreparedPoints | None = None,
-                  joined: JoinedPoints | None = None) -> CoverageAudit:
+                  joined: JoinedPoints | None = None,
+                  origins: gpd.GeoDataFrame | None = None) -> CoverageAudit:
     """Run the whole coverage audit: coverage, group coverage, gaps and proximity time.
 
     Parameters
@@ -739,6 +793,10 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
         as the access stage measured them; saves snapping again.
     joined
         Deprecated: ``points.joined``; give `points` instead.
+    origins
+        The blocks' origins (:attr:`sharemap.StudyResult.origins`: ``block``,
+        ``share``, ``walk_min_<category>``, points) in the order of `points`' origins;
+        None: one per block, its representative point.
 
     Returns
     -------
@@ -757,10 +815,12 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
     minutes = _minutes(blocks, config.categories)
     cats, ths = config.categories, cov.thresholds_minutes
     pop = _population(blocks["population"]) if "population" in blocks else None
-    coverage = _coverage_table(units, minutes, pop, categories=cats, thresholds=ths)
+    so = study_origins(blocks, cats, origins)
+    coverage = _coverage_table(units, minutes, pop, categories=cats, thresholds=ths,
+                               residents=_residents_covered(so, so.minutes, pop, ths))
     groups = None
     if cov.groups and "population" in blocks:
-        groups = _with_groups(coverage, blocks, cov.groups, units, minutes,
+        groups = _with_groups(coverage, blocks, cov.groups, units, so,
                               walk_speed_kmh=config.walk_speed_kmh, categories=cats,
                               thresholds=ths)
     if joined is not None:
@@ -768,6 +828,6 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
                       FutureWarning, stacklevel=2)
     elif points is not None:
         joined = points.joined
-    gaps = audit_gaps(blocks, spaces, network, config, joined=joined)
+    gaps = audit_gaps(blocks, spaces, network, config, joined=joined, origins=origins)
     return CoverageAudit(coverage=coverage, coverage_groups=groups, gaps=gaps,
                          proximity_min=proximity_minutes(blocks, config.categories))

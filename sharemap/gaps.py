@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from .config import StudyConfig
     from .network import WalkNetwork
 
-__all__ = ["GAP_COLUMNS", "audit_gaps", "compute_gaps", "finest_level", "nearest_spaces"]
+__all__ = ["GAP_COLUMNS", "StudyOrigins", "audit_gaps", "compute_gaps", "finest_level",
+           "nearest_spaces", "study_origins"]
 
 logger = logging.getLogger(__name__)
 
@@ -183,36 +184,117 @@ def _closest_nodes(csr: sparse.csr_matrix, origin: npt.NDArray[np.int64],
     return best
 
 
+@dataclass(frozen=True, eq=False)
+class StudyOrigins:
+    """The blocks' origins as the audit uses them (see :mod:`sharemap.origins`).
+
+    Attributes
+    ----------
+    block
+        Per origin, its block's position.
+    share
+        Per origin, its share of the block's residents.
+    minutes
+        Per origin, the walk to each category (origins x categories, NaN: none).
+    points
+        The origin points (analysis CRS).
+    which
+        Per category, per block: the origin whose walk is the block's (weighted
+        median) walk.
+    """
+
+    block: npt.NDArray[np.int64]
+    share: npt.NDArray[np.float64]
+    minutes: npt.NDArray[np.float64]
+    points: gpd.GeoSeries
+    which: dict[str, npt.NDArray[np.int64]]
+
+    def residents(self, population: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Per origin, its residents: the block's `population` times its share."""
+        return population[self.block] * self.share
+
+
+def study_origins(blocks: pd.DataFrame, categories: Sequence[str],
+                  origins: pd.DataFrame | None = None) -> StudyOrigins:
+    """Gather the blocks' origins for the audit.
+
+    Parameters
+    ----------
+    blocks
+        Blocks with ``walk_min_<category>`` (and geometry, for the origin points when
+        `origins` is None).
+    categories
+        The study's categories.
+    origins
+        The study's origins (``block``, ``share``, ``walk_min_<category>``, point
+        geometry); None: one origin per block, its representative point, with the
+        block's own walk minutes.
+
+    Returns
+    -------
+    origins
+        The arrays the audit needs.
+    """
+    from .origins import block_median
+
+    n = len(blocks)
+    if origins is None:
+        minutes = np.empty((n, len(categories)))
+        for j, cat in enumerate(categories):
+            minutes[:, j] = blocks[walk_col(cat)].to_numpy(dtype=np.float64, na_value=np.nan)
+        points = (block_origins(blocks) if isinstance(blocks, gpd.GeoDataFrame)
+                  else gpd.GeoSeries([None] * n))
+        idx = np.arange(n, dtype=np.int64)
+        return StudyOrigins(block=idx, share=np.ones(n), minutes=minutes,
+                            points=points.reset_index(drop=True),
+                            which={c: idx for c in categories})
+    block = origins["block"].to_numpy(np.int64)
+    share = origins["share"].to_numpy(np.float64)
+    minutes = np.empty((len(origins), len(categories)))
+    which = {}
+    for j, cat in enumerate(categories):
+        minutes[:, j] = origins[walk_col(cat)].to_numpy(dtype=np.float64, na_value=np.nan)
+        which[cat] = block_median(minutes[:, j], block, share, n)[1]
+    return StudyOrigins(block=block, share=share, minutes=minutes,
+                        points=origins.geometry.reset_index(drop=True), which=which)
+
+
 def _listed_nearest(network: WalkNetwork, blocks: pd.DataFrame, spaces: gpd.GeoDataFrame,
-                    config: StudyConfig, outside: dict[str, _Outside], *,
-                    joined: JoinedPoints | None = None) -> dict[str, npt.NDArray[np.int64]]:
+                    config: StudyConfig, outside: dict[str, _Outside], origins: StudyOrigins,
+                    *, joined: JoinedPoints | None = None) -> dict[str, npt.NDArray[np.int64]]:
     """Per category, what :func:`nearest_spaces` gives for the blocks outside (see Notes).
 
     Notes
     -----
-    Only the blocks ``gaps.csv`` lists need their nearest space: a search from each
-    of them, bounded by its walk time, finds every space node within reach, and the
-    least ``max(offset, MIN_WEIGHT_M) + walk`` wins, as in the tree of
+    A block's nearest space is that of its median origin (the origin whose walk is
+    the block's walk). Only the blocks ``gaps.csv`` lists need it: a search from
+    each of them, bounded by its walk time, finds every space node within reach, and
+    the least ``max(offset, MIN_WEIGHT_M) + walk`` wins, as in the tree of
     :func:`nearest_spaces`. The other blocks outside only decide whether the name
     columns hold text (as the full table would): each gets a stand-in, the first
     space of the category if its walk time is finite, else -1. A category falls back
     to :func:`nearest_spaces` when two spaces tie within a micrometre, a space's
     name is not text, or a listed block's walk time disagrees with the search.
     """
-    listed = np.unique(np.concatenate([o.listed for o in outside.values()]
-                                      or [np.empty(0, dtype=np.int64)]))
+    n_o = len(origins.block)
     max_snap = config.network.max_snap_m
-    points = None
+    needed = np.unique(np.concatenate([origins.which[c][o.listed] for c, o in outside.items()]
+                                      or [np.empty(0, dtype=np.int64)]))
+    base: tuple[JoinedPoints, npt.NDArray[np.int64], int] | None = None
     if joined is not None:
-        if len(joined.node) != len(blocks) + len(spaces):
-            msg = (f"`joined` holds {len(joined.node)} points, not the {len(blocks)} block "
-                   f"origins and {len(spaces)} spaces")
+        if len(joined.node) != n_o + len(spaces):
+            msg = (f"the prepared points hold {len(joined.node)} points, not the {n_o} block "
+                   f"origins and {len(spaces)} spaces: give the study's `origins` "
+                   "(StudyResult.origins) with its prepared points")
             raise ValueError(msg)
-        points = (joined, joined.node[listed], len(blocks))
-    elif len(listed):
-        mini = prepare_points(network, block_origins(blocks.iloc[listed]), spaces,
+        base = (joined, np.arange(n_o, dtype=np.int64), n_o)
+    elif len(needed):
+        mini = prepare_points(network, gpd.GeoSeries(origins.points.iloc[needed].to_numpy(),
+                                                     crs=spaces.crs), spaces,
                               max_snap_m=max_snap)
-        points = (mini.joined, mini.joined.node[mini.origin_idx], mini.n_origins)
+        at = np.full(n_o, -1, dtype=np.int64)
+        at[needed] = mini.origin_idx
+        base = (mini.joined, at, mini.n_origins)
     space_cat = spaces["category"].astype(str).to_numpy()
     named = np.array([isinstance(v, str) for v in spaces["name"].astype("object")], dtype=bool)
     out: dict[str, npt.NDArray[np.int64]] = {}
@@ -220,31 +302,36 @@ def _listed_nearest(network: WalkNetwork, blocks: pd.DataFrame, spaces: gpd.GeoD
     for cat, o in outside.items():
         mine = np.flatnonzero(space_cat == cat)
         walk = blocks[walk_col(cat)].to_numpy(dtype=np.float64, na_value=np.nan)
-        pos = (_category_nearest(points, listed, o, walk, mine, config.walk_speed_m_min)
+        points = None if base is None else (
+            base[0], base[0].node[base[1][origins.which[cat][o.listed]]], base[2])
+        pos = (_category_nearest(points, o, walk, mine, config.walk_speed_m_min)
                if named[mine].all() else None)
         if pos is None:
             full.append(cat)
         else:
             out[cat] = pos
-    if full:  # ties, unnamed spaces or odd walk times: every block, as nearest_spaces does
+    if full:  # ties, unnamed spaces or odd walk times: every origin, as nearest_spaces does
         logger.debug("Nearest spaces: the full search for %s", ", ".join(full))
         if joined is not None:
-            tree = _nearest_on(joined, len(blocks), space_cat, full)
+            tree = _nearest_on(joined, n_o, space_cat, full)
         else:
-            tree = nearest_spaces(network, block_origins(blocks), spaces, categories=full,
-                                  max_snap_m=max_snap)
-        out.update({c: np.asarray(tree[f"space_{c}"])[outside[c].mask] for c in full})
+            tree = nearest_spaces(network, gpd.GeoSeries(origins.points.to_numpy(),
+                                                         crs=spaces.crs),
+                                  spaces, categories=full, max_snap_m=max_snap)
+        out.update({c: np.asarray(tree[f"space_{c}"])[origins.which[c]][outside[c].mask]
+                    for c in full})
     return out
 
 
 def _category_nearest(points: tuple[JoinedPoints, npt.NDArray[np.int64], int] | None,
-                      listed: npt.NDArray[np.int64], outside: _Outside,
-                      walk: npt.NDArray[np.float64], mine: npt.NDArray[np.int64],
+                      outside: _Outside, walk: npt.NDArray[np.float64],
+                      mine: npt.NDArray[np.int64],
                       speed_m_min: float) -> npt.NDArray[np.int64] | None:
     """One category's spaces for its blocks outside (None: take the full search).
 
-    `points`: the joined points, the listed blocks' nodes (in `listed` order) and
-    where the spaces start; `mine`: the category's spaces (all named).
+    `points`: the joined points, the nodes of the listed blocks' (median) origins (in
+    ``outside.listed`` order) and where the spaces start; `mine`: the category's
+    spaces (all named).
     """
     pos = np.where(np.isnan(walk[outside.mask]), -1, mine[0] if len(mine) else -1)
     rows = outside.listed
@@ -259,8 +346,7 @@ def _category_nearest(points: tuple[JoinedPoints, npt.NDArray[np.int64], int] | 
     np.minimum.at(w, s_node[idx], np.maximum(s_off[idx], MIN_WEIGHT_M))
     nodes = np.flatnonzero(np.isfinite(w))
     limit = np.where(np.isnan(walk[rows]), np.inf, walk[rows] * speed_m_min + 1.0)
-    found = _closest_nodes(joined.csr, o_node[np.searchsorted(listed, rows)], nodes, w[nodes],
-                           limit)
+    found = _closest_nodes(joined.csr, o_node, nodes, w[nodes], limit)
     if found is None or ((found >= 0) == np.isnan(walk[rows])).any():
         return None
     node_space = _node_space(idx, s_node, s_off, joined.csr.shape[0])
@@ -285,8 +371,39 @@ def _outside(blocks: pd.DataFrame, cat: str, threshold: float, speed: float = 1.
     return ~(blocks[walk_col(cat)] * speed / group_speed <= threshold)
 
 
+def _residents_outside(blocks: pd.DataFrame, config: StudyConfig, origins: StudyOrigins,
+                       has_pop: bool) -> dict[str, dict[str, npt.NDArray[np.float64]]]:
+    """Per category, per block: the residents (and each group's) beyond the audit time.
+
+    Summed over the block's origins: an origin's residents are outside when its own
+    walk is beyond the threshold (or none is reachable); with one origin per block
+    that is the block's population where the block is outside, else 0.
+    """
+    t = config.coverage.audit_minutes
+    n = len(blocks)
+    out: dict[str, dict[str, npt.NDArray[np.float64]]] = {}
+    pops = {"population": "population"} if has_pop else {}
+    pops.update({f"population_outside_{g.slug}": g.population_column
+                 for g in config.coverage.groups})
+    speeds = {g.population_column: g.walk_speed_kmh for g in config.coverage.groups}
+    for j, cat in enumerate(config.categories):
+        mine = {}
+        for name, col in pops.items():
+            pop_o = origins.residents(blocks[col].to_numpy(np.float64, na_value=np.nan))
+            walk = origins.minutes[:, j]
+            if col in speeds:  # the same formula as the group coverage
+                walk = walk * config.walk_speed_kmh / speeds[col]
+            far = np.where(~(walk <= t), pop_o, 0.0)
+            key = "population_outside" if name == "population" else name
+            mine[key] = np.asarray(np.bincount(origins.block, weights=far, minlength=n),
+                                   dtype=np.float64)
+        out[cat] = mine
+    return out
+
+
 def _area_gaps(blocks: pd.DataFrame, config: StudyConfig, level: str | None,
-               has_pop: bool) -> dict[str, pd.DataFrame]:
+               has_pop: bool, residents: dict[str, dict[str, npt.NDArray[np.float64]]]
+               ) -> dict[str, pd.DataFrame]:
     """Per category, the units ranked by residents outside (one groupby for all)."""
     if not config.categories:
         return {}
@@ -298,11 +415,9 @@ def _area_gaps(blocks: pd.DataFrame, config: StudyConfig, level: str | None,
     names = {}
     for k, cat in enumerate(config.categories):
         out = _outside(blocks, cat, t).astype(int)
-        mine = {"blocks_outside": out, "population_outside": blocks["population"].where(
-            out == 1, 0.0) if has_pop else np.nan}
-        for g in config.coverage.groups:
-            g_out = _outside(blocks, cat, t, config.walk_speed_kmh, g.walk_speed_kmh)
-            mine[f"population_outside_{g.slug}"] = blocks[g.population_column].where(g_out, 0.0)
+        mine: dict[str, Any] = {"blocks_outside": out}
+        mine["population_outside"] = np.nan
+        mine.update({c: pd.Series(v, index=blocks.index) for c, v in residents[cat].items()})
         names[cat] = {f"{k}:{c}": c for c in mine}
         cols.update({f"{k}:{c}": v for c, v in mine.items()})
     # a column's sums do not depend on the other columns: one groupby serves all
@@ -321,28 +436,32 @@ def _area_gaps(blocks: pd.DataFrame, config: StudyConfig, level: str | None,
     return result
 
 
-def _lon_lat(blocks: pd.DataFrame, block_ids: pd.Series
+def _lon_lat(points: gpd.GeoSeries, rows: npt.NDArray[np.int64]
              ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """WGS84 longitude and latitude (6 decimals) of the origins of the given blocks."""
-    crs = getattr(blocks, "crs", None)
-    if crs is None or not len(block_ids):
-        return np.full(len(block_ids), np.nan), np.full(len(block_ids), np.nan)
-    sub = pd.DataFrame(blocks[["block_id", "geometry"]]).set_index("block_id")
-    sub = sub.loc[block_ids.to_numpy()]
-    pts = block_origins(gpd.GeoDataFrame(sub, geometry="geometry", crs=crs)).to_crs(4326)
+    """WGS84 longitude and latitude (6 decimals) of the origins at `rows` of `points`."""
+    if points.crs is None or not len(rows):
+        return np.full(len(rows), np.nan), np.full(len(rows), np.nan)
+    pts = gpd.GeoSeries(points.to_numpy()[rows], crs=points.crs).to_crs(4326)
     return pts.x.round(6).to_numpy(), pts.y.round(6).to_numpy()
 
 
 def _outside_rows(blocks: pd.DataFrame, cat: str, config: StudyConfig, level: str | None,
-                  has_pop: bool) -> tuple[npt.NDArray[np.bool_], pd.DataFrame]:
-    """Blocks beyond the audit time (with residents, if any): the mask and their columns."""
-    out = _outside(blocks, cat, config.coverage.audit_minutes)
+                  has_pop: bool, residents: dict[str, npt.NDArray[np.float64]],
+                  which: npt.NDArray[np.int64]) -> tuple[npt.NDArray[np.bool_], pd.DataFrame]:
+    """Blocks with residents beyond the audit time (without residents: blocks beyond it).
+
+    Returns the mask and their columns, with each group's residents outside and
+    ``_origin``, the block's median origin.
+    """
     if has_pop:
-        out &= blocks["population"] > 0
+        out = residents["population_outside"] > 0
+    else:
+        out = _outside(blocks, cat, config.coverage.audit_minutes).to_numpy()
     cols = ["block_id", *((level, f"{level}_id") if level else ()),
-            *(("population",) if has_pop else ()), walk_col(cat),
-            *(g.population_column for g in config.coverage.groups)]
-    return out.to_numpy(), pd.DataFrame(blocks[list(dict.fromkeys(cols))])[out]
+            *(("population",) if has_pop else ()), walk_col(cat)]
+    sub = pd.DataFrame(blocks[list(dict.fromkeys(cols))]).assign(
+        **{k: v for k, v in residents.items()}, _origin=which)
+    return out, sub[out]
 
 
 @dataclass(frozen=True, eq=False)
@@ -354,58 +473,63 @@ class _Outside:
     listed: npt.NDArray[np.int64]
 
 
-def _gap_inputs(blocks: pd.DataFrame, config: StudyConfig
-                ) -> tuple[bool, str | None, dict[str, _Outside]]:
-    """Whether blocks have residents, the finest level, and each category's blocks outside."""
+def _gap_inputs(blocks: pd.DataFrame, config: StudyConfig, origins: StudyOrigins
+                ) -> tuple[bool, str | None, dict[str, _Outside],
+                           dict[str, dict[str, npt.NDArray[np.float64]]]]:
+    """Return whether blocks have residents, the finest level and what lies outside.
+
+    What lies outside: each category's blocks outside, and its residents outside per block.
+    """
     has_pop = "population" in blocks and bool(blocks["population"].notna().any())
     level = finest_level(blocks, [b.level for b in config.coverage.boundaries])
+    residents = _residents_outside(blocks, config, origins, has_pop)
     out = {}
     for cat in config.categories:
-        mask, sub = _outside_rows(blocks, cat, config, level, has_pop)
-        # the order of _block_gaps: most residents (or longest walk) first, then block id
-        key = sub["population"] if has_pop else sub[walk_col(cat)].fillna(np.inf)
+        mask, sub = _outside_rows(blocks, cat, config, level, has_pop, residents[cat],
+                                  origins.which[cat])
+        # the order of _block_gaps: most residents outside (or longest walk) first, then id
+        key = sub["population_outside"] if has_pop else sub[walk_col(cat)].fillna(np.inf)
         frame = pd.DataFrame({"_k": key.to_numpy(), "block_id": sub["block_id"].to_numpy(),
                               "_pos": np.flatnonzero(mask)})
         frame = frame.sort_values(["_k", "block_id"], ascending=[False, True])
         out[cat] = _Outside(mask, sub, frame["_pos"].to_numpy()[:config.coverage.gap_blocks])
-    return has_pop, level, out
+    return has_pop, level, out, residents
 
 
-def _block_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, sub: pd.DataFrame,
-                pos: npt.NDArray[np.int64], cat: str, config: StudyConfig, level: str | None,
-                has_pop: bool) -> pd.DataFrame:
+def _block_gaps(sub: pd.DataFrame, spaces: pd.DataFrame, pos: npt.NDArray[np.int64],
+                cat: str, config: StudyConfig, level: str | None, has_pop: bool,
+                points: gpd.GeoSeries) -> pd.DataFrame:
     """List the gap blocks; `sub`: the blocks outside, `pos`: their nearest space (-1: none)."""
-    t = config.coverage.audit_minutes
     frame = pd.DataFrame({
         "block_id": sub["block_id"].to_numpy(),
         "area": sub[level].to_numpy() if level else config.name,
         "area_id": sub[f"{level}_id"].to_numpy() if level else config.name,
         "population": sub["population"].to_numpy() if has_pop else np.nan,
         "walk_min": sub[walk_col(cat)].to_numpy(),
+        "population_outside": (sub["population_outside"].to_numpy() if has_pop else np.nan),
+        "_origin": sub["_origin"].to_numpy(),
     })
-    frame["population_outside"] = frame["population"]
     for g in config.coverage.groups:
-        g_out = _outside(sub, cat, t, config.walk_speed_kmh, g.walk_speed_kmh)
-        frame[f"population_outside_{g.slug}"] = sub[g.population_column].where(g_out,
-                                                                                0.0).to_numpy()
+        col = f"population_outside_{g.slug}"
+        frame[col] = sub[col].to_numpy()
     has = pos >= 0
     ids, names = np.full(len(sub), None, dtype=object), np.full(len(sub), None, dtype=object)
     ids[has] = spaces["space_id"].astype(str).to_numpy()[pos[has]]
     names[has] = spaces["name"].astype("object").to_numpy()[pos[has]]
     frame["nearest_space_id"], frame["nearest_space_name"] = ids, names
     if has_pop:
-        frame = frame.sort_values(["population", "block_id"], ascending=[False, True])
+        frame = frame.sort_values(["population_outside", "block_id"], ascending=[False, True])
     else:  # no residents: the longest walks first, unreachable blocks before all
         frame["_w"] = frame["walk_min"].fillna(np.inf)
         frame = frame.sort_values(["_w", "block_id"], ascending=[False, True]).drop(columns="_w")
     frame = frame.head(config.coverage.gap_blocks).reset_index(drop=True)
-    frame["lon"], frame["lat"] = _lon_lat(blocks, frame["block_id"])
+    frame["lon"], frame["lat"] = _lon_lat(points, frame.pop("_origin").to_numpy(np.int64))
     frame["kind"], frame["level"] = "block", level or "city"
     return frame
 
 
 def compute_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, nearest: pd.DataFrame,
-                 config: StudyConfig) -> pd.DataFrame:
+                 config: StudyConfig, *, origins: pd.DataFrame | None = None) -> pd.DataFrame:
     """Rank the units of the finest level, and the blocks, by residents outside the walk.
 
     Parameters
@@ -415,9 +539,13 @@ def compute_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, nearest: pd.DataFra
     spaces
         The analysed spaces (``space_id``, ``name``), positions as in `nearest`.
     nearest
-        From :func:`nearest_spaces` on the block origins.
+        From :func:`nearest_spaces` on the block origins (aligned to `origins` when
+        given, else to `blocks`).
     config
         The study: categories, ``coverage.audit_minutes``, groups, ``gap_blocks``.
+    origins
+        The blocks' origins with their shares and walk minutes
+        (:attr:`sharemap.StudyResult.origins`); None: one per block.
 
     Returns
     -------
@@ -428,15 +556,23 @@ def compute_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, nearest: pd.DataFra
         rows, the ``gap_blocks`` blocks with the most such residents, with the nearest
         space and the walk to it. Without population, units rank by blocks outside
         and blocks by walking time (unreachable first).
+
+    Notes
+    -----
+    A block's residents are outside as its origins are (each origin holds its share
+    of them); its ``walk_min``, nearest space and ``lon``/``lat`` are those of its
+    median origin, the origin whose walk is the block's ``walk_min_<category>``.
     """
-    inputs = _gap_inputs(blocks, config)
-    pos = {cat: nearest.loc[blocks.index[o.mask], f"space_{cat}"].to_numpy()
+    so = study_origins(blocks, config.categories, origins)
+    inputs = _gap_inputs(blocks, config, so)
+    pos = {cat: nearest[f"space_{cat}"].to_numpy()[so.which[cat]][o.mask]
            for cat, o in inputs[2].items()}
-    return _gaps(blocks, spaces, config, inputs, pos)
+    return _gaps(blocks, spaces, config, inputs, pos, so)
 
 
 def audit_gaps(blocks: pd.DataFrame, spaces: gpd.GeoDataFrame, network: WalkNetwork,
-               config: StudyConfig, *, joined: JoinedPoints | None = None) -> pd.DataFrame:
+               config: StudyConfig, *, joined: JoinedPoints | None = None,
+               origins: pd.DataFrame | None = None) -> pd.DataFrame:
     """Compute the audit's ``gaps.csv``: :func:`compute_gaps` without the full search.
 
     Parameters
@@ -453,6 +589,9 @@ def audit_gaps(blocks: pd.DataFrame, spaces: gpd.GeoDataFrame, network: WalkNetw
         The blocks' origins then the spaces joined into the network
         (``PreparedPoints.joined``, as the access stage measured them); None: the
         listed blocks and the spaces are snapped now.
+    origins
+        The blocks' origins (:attr:`sharemap.StudyResult.origins`), in the order of
+        `joined`'s origins; None: one per block, its representative point.
 
     Returns
     -------
@@ -462,26 +601,28 @@ def audit_gaps(blocks: pd.DataFrame, spaces: gpd.GeoDataFrame, network: WalkNetw
     Notes
     -----
     Only the blocks ``gaps.csv`` lists need their nearest space: each is searched
-    from its own origin (see ``_listed_nearest``), which gives what the full
+    from its own (median) origin (see ``_listed_nearest``), which gives what the full
     search of :func:`nearest_spaces` would.
     """
-    inputs = _gap_inputs(blocks, config)
-    nearest = _listed_nearest(network, blocks, spaces, config, inputs[2], joined=joined)
-    return _gaps(blocks, spaces, config, inputs, nearest)
+    so = study_origins(blocks, config.categories, origins)
+    inputs = _gap_inputs(blocks, config, so)
+    nearest = _listed_nearest(network, blocks, spaces, config, inputs[2], so, joined=joined)
+    return _gaps(blocks, spaces, config, inputs, nearest, so)
 
 
 def _gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, config: StudyConfig,
-          inputs: tuple[bool, str | None, dict[str, _Outside]],
-          nearest: dict[str, npt.NDArray[np.int64]]) -> pd.DataFrame:
+          inputs: tuple[bool, str | None, dict[str, _Outside],
+                        dict[str, dict[str, npt.NDArray[np.float64]]]],
+          nearest: dict[str, npt.NDArray[np.int64]], origins: StudyOrigins) -> pd.DataFrame:
     """:func:`compute_gaps` from :func:`_gap_inputs` and the nearest space per block outside."""
-    has_pop, level, outside = inputs
+    has_pop, level, outside, residents = inputs
     t = config.coverage.audit_minutes
     extra = [f"population_outside_{g.slug}" for g in config.coverage.groups]
     parts = []
-    areas = _area_gaps(blocks, config, level, has_pop)
+    areas = _area_gaps(blocks, config, level, has_pop, residents)
     for cat in config.categories:
-        for part in (areas[cat], _block_gaps(blocks, spaces, outside[cat].rows, nearest[cat],
-                                             cat, config, level, has_pop)):
+        for part in (areas[cat], _block_gaps(outside[cat].rows, spaces, nearest[cat], cat,
+                                             config, level, has_pop, origins.points)):
             part["category"], part["threshold_min"] = cat, t
             part["rank"] = np.arange(1, len(part) + 1)
             parts.append(part)

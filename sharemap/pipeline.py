@@ -26,6 +26,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 
@@ -55,6 +56,7 @@ from .coverage import (
 from .hours import hours_state, parse_time_of_week, state_counts
 from .layers import REJECT_COLUMNS, layer_sources, read_layers
 from .network import WalkNetwork, load_network
+from .origins import block_median, block_origin_points, block_pairs, origin_shares
 from .supply import supply_col, supply_headline, supply_per_block, supply_table
 from .villages import compute_candidates, compute_villages
 
@@ -104,7 +106,7 @@ class StudyResult:
         (``coverage_groups.csv``); None when no groups are configured.
     origin_snaps
         The blocks' origins snapped to the network (:func:`sharemap.snap_points`,
-        aligned to `blocks`), as the study used them; see :meth:`block_snaps`.
+        aligned to `origins`), as the study used them; see :meth:`block_snaps`.
     points
         The block origins and the analysed spaces snapped and joined into the network
         (:func:`sharemap.access.prepare_points`), as the study measured them; see
@@ -116,6 +118,13 @@ class StudyResult:
     closed
         With ``config.at``: the spaces closed at that time (not analysed; in
         `rejects` as ``closed``), with the columns of `spaces`; else None.
+    origins
+        Every block's origins (:func:`sharemap.origins.block_origin_points`): one row
+        per origin, block by block, with ``block`` (position in `blocks`),
+        ``block_id``, ``origin``, ``part_area_m2``, ``share`` (of the block's
+        residents), ``population`` (the block's residents times `share`, when known)
+        and ``walk_min_<category>``; one row per block for blocks judged from one
+        origin. See :meth:`study_origins`.
     """
 
     config: StudyConfig
@@ -135,6 +144,24 @@ class StudyResult:
     points: PreparedPoints | None = None
     supply: pd.DataFrame | None = None
     closed: gpd.GeoDataFrame | None = None
+    origins: gpd.GeoDataFrame | None = None
+
+    def study_origins(self) -> gpd.GeoDataFrame:
+        """Return the blocks' origins (`origins`), derived again if they do not fit `blocks`.
+
+        Origins derived again are shared by area (as a study without weights shares them).
+        """
+        own = self.origins
+        if own is not None and len(own) and own["block"].iloc[-1] == len(self.blocks) - 1 \
+                and np.array_equal(own["block_id"].to_numpy()[_first_rows(own)],
+                                   self.blocks["block_id"].to_numpy()):
+            return own
+        bcfg = self.config.blocks
+        origins = block_origin_points(self.blocks, min_area_m2=bcfg.origin_grid_min_area_m2,
+                                      spacing_m=bcfg.origin_spacing_m)
+        origins["share"] = origin_shares(origins["block"].to_numpy(),
+                                         origins["part_area_m2"].to_numpy(), len(self.blocks))
+        return origins
 
     def __repr__(self) -> str:
         # one line, not every table (the dataclass default)
@@ -145,14 +172,16 @@ class StudyResult:
                 f"{self.network!r})")
 
     def block_snaps(self) -> pd.DataFrame:
-        """Return the blocks' origins snapped to the network, aligned to `blocks`.
+        """Return the blocks' origins snapped to the network, aligned to :meth:`study_origins`.
 
         The study's own snaps when it kept them (snapping 100,000 origins takes
         seconds, and what-ifs, sweeps and suggestions need them again), else snapped now.
         """
-        if self.origin_snaps is not None and len(self.origin_snaps) == len(self.blocks):
-            return self.origin_snaps.set_axis(self.blocks.index)
-        return snap_points(self.network, block_origins(self.blocks),
+        own, snaps = self.origins, self.origin_snaps
+        if (own is not None and snaps is not None and len(snaps) == len(own)
+                and self.study_origins() is own):
+            return snaps.set_axis(own.index)
+        return snap_points(self.network, self.study_origins(),
                            max_snap_m=self.config.network.max_snap_m)
 
     def prepared_points(self) -> PreparedPoints:
@@ -162,11 +191,17 @@ class StudyResult:
         nothing again), else prepared now.
         """
         own = self.points
-        if (own is not None and own.n_origins == len(self.blocks)
+        if (own is not None and own.n_origins == len(self.study_origins())
                 and len(own.target_snaps) == len(self.spaces)):
             return own
         return prepare_points(self.network, self.block_snaps(), self.spaces,
                               max_snap_m=self.config.network.max_snap_m)
+
+
+def _first_rows(origins: pd.DataFrame) -> npt.NDArray[np.int64]:
+    """Return the row of each block's first origin."""
+    block = origins["block"].to_numpy()
+    return np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
 
 
 @contextmanager
@@ -270,43 +305,106 @@ def _load_blocks(config: StudyConfig, network: WalkNetwork, area: shapely.Geomet
     return blocks, key
 
 
-def _origin_snaps(network: WalkNetwork, blocks: gpd.GeoDataFrame, max_snap_m: float,
-                  blocks_key: str | None, status: dict[str, str]) -> pd.DataFrame:
-    """Snap the blocks' origins (cached beside the blocks they belong to)."""
+def _block_origins(config: StudyConfig, blocks: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Find the blocks' origins, with their parts when a weights layer will weigh them."""
+    bcfg = config.blocks
+    return block_origin_points(blocks, min_area_m2=bcfg.origin_grid_min_area_m2,
+                               spacing_m=bcfg.origin_spacing_m,
+                               parts=config.coverage.weights is not None)
+
+
+_ORIGIN_COLS = ("block", "origin", "x", "y", "part_area_m2")
+
+
+def _origins_and_snaps(config: StudyConfig, network: WalkNetwork, blocks: gpd.GeoDataFrame,
+                       blocks_key: str | None, status: dict[str, str]
+                       ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
+    """Find the blocks' origins and snap them (both cached beside the blocks they belong to).
+
+    Large blocks' origins cost a Voronoi partition each, so the cache entry keeps the
+    origins (block, origin number, coordinates, part area) beside their snaps; their
+    parts are derived again only when a weights layer needs them.
+    """
+    max_snap_m = config.network.max_snap_m
+    found: list[gpd.GeoDataFrame] = []
+
+    def origins_now() -> gpd.GeoDataFrame:
+        if not found:
+            found.append(_block_origins(config, blocks))
+        return found[0]
 
     def derive() -> pd.DataFrame:
-        return snap_points(network, block_origins(blocks), max_snap_m=max_snap_m)
+        origins = origins_now()
+        snaps = snap_points(network, origins, max_snap_m=max_snap_m)
+        xy = shapely.get_coordinates(origins.geometry.to_numpy())
+        return snaps.assign(**{f"origin_{c}": v for c, v in zip(_ORIGIN_COLS, (
+            origins["block"].to_numpy(), origins["origin"].to_numpy(), xy[:, 0], xy[:, 1],
+            origins["part_area_m2"].to_numpy()), strict=True)})
 
     if blocks_key is None:
         status["origin_snaps"] = "off"
-        return derive()
-    from . import access as access_module
+        frame = derive()
+    else:
+        from . import access as access_module
+        from . import origins as origins_module
 
-    key = _cache.cache_key("origin_snaps", blocks_key, float(max_snap_m),
-                           code=(Path(access_module.__file__), Path(__file__)))
-    snaps, status["origin_snaps"] = _cache.cached_frame(
-        "origin_snaps", key, derive, what="block origins' snaps",
-        valid=lambda frame: len(frame) == len(blocks))
-    snaps.index = blocks.index
-    return snaps
+        bcfg = config.blocks
+        key = _cache.cache_key("origin_snaps", blocks_key, float(max_snap_m),
+                               float(bcfg.origin_grid_min_area_m2), float(bcfg.origin_spacing_m),
+                               code=(Path(access_module.__file__), Path(origins_module.__file__),
+                                     Path(__file__)))
+        frame, status["origin_snaps"] = _cache.cached_frame(
+            "origin_snaps", key, derive, what="block origins and their snaps",
+            valid=lambda f: all(f"origin_{c}" in f for c in _ORIGIN_COLS)
+            and len(f) >= len(blocks) and int(f["origin_block"].max()) == len(blocks) - 1)
+    if found or config.coverage.weights is not None:
+        origins = origins_now()
+    else:
+        block = frame["origin_block"].to_numpy(np.int64)
+        origins = gpd.GeoDataFrame({
+            "block": block, "block_id": blocks["block_id"].to_numpy()[block],
+            "origin": frame["origin_origin"].to_numpy(np.int64),
+            "part_area_m2": frame["origin_part_area_m2"].to_numpy(np.float64),
+        }, geometry=gpd.points_from_xy(frame["origin_x"], frame["origin_y"]), crs=blocks.crs)
+    snaps = pd.DataFrame(frame.drop(columns=[f"origin_{c}" for c in _ORIGIN_COLS]))
+    snaps.index = origins.index
+    return origins, snaps
+
+
+def _part_weights(config: StudyConfig, origins: gpd.GeoDataFrame
+                  ) -> npt.NDArray[np.float64] | None:
+    """Weigh each origin's part of its block by ``[coverage] weights`` (None: by area)."""
+    wcfg = config.coverage.weights
+    if wcfg is None:
+        return None
+    parts = gpd.GeoDataFrame(geometry=origins["part"].to_numpy(), crs=origins.crs)
+    return block_weights(parts, wcfg.path, crs=config.crs, layer=wcfg.layer,
+                         column=wcfg.column).to_numpy(np.float64)
+
+
+def _origin_table(origins: gpd.GeoDataFrame, n_blocks: int,
+                  part_weight: npt.NDArray[np.float64] | None) -> gpd.GeoDataFrame:
+    """Give the origins their shares of their blocks' residents (parts dropped)."""
+    out = origins.drop(columns=["part"], errors="ignore")
+    out["share"] = origin_shares(out["block"].to_numpy(), out["part_area_m2"].to_numpy(),
+                                 n_blocks, part_weight)
+    return out
 
 
 def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
-                       area: shapely.Geometry | None, rejected: list[pd.DataFrame]
+                       area: shapely.Geometry | None, rejected: list[pd.DataFrame],
+                       weights: pd.Series | None = None
                        ) -> tuple[gpd.GeoDataFrame, dict[str, gpd.GeoDataFrame], float | None]:
     """Give blocks their units and residents; collect the boundary units not used in `rejected`.
 
-    The residents of units left out (no polygon) count as unallocated.
+    Residents are spread by `weights` per block (None: by area). The residents of
+    units left out (no polygon) count as unallocated.
     """
     origins = block_origins(blocks)
     cov = config.coverage
     units_by_level = {}
     unallocated = None
     groups = {g.population_column: g.column for g in cov.groups}
-    weights = None
-    if cov.weights is not None:
-        weights = block_weights(blocks, cov.weights.path, crs=config.crs,
-                                layer=cov.weights.layer, column=cov.weights.column)
     for bcfg in cov.boundaries:
         pop_level = bcfg.population is not None
         units, rejects = read_boundary_units(
@@ -334,17 +432,25 @@ def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
 
 
 def _access(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
-            points: PreparedPoints) -> pd.DataFrame:
-    """Fill walk minutes per category into `blocks`; return the adjacency pairs.
+            origins: gpd.GeoDataFrame, points: PreparedPoints) -> pd.DataFrame:
+    """Fill walk minutes per category into `origins` and `blocks`; return the adjacency pairs.
 
-    `points`: the blocks' origins and the spaces, prepared.
+    `points`: the blocks' origins and the spaces, prepared. A block's walk is the
+    share-weighted median of its origins' walks, and a space is adjacent to it when
+    origins holding at least half its residents are within ``adjacent_minutes`` (see
+    :mod:`sharemap.origins`).
     """
     joined, o_idx, s_idx = points.joined, points.origin_idx, points.target_idx
+    block = origins["block"].to_numpy(np.int64)
+    share = origins["share"].to_numpy(np.float64)
     speed = config.walk_speed_m_min
     cats = spaces["category"].to_numpy()
     for cat in config.categories:
-        blocks[walk_col(cat)] = nearest_distance(joined, o_idx, s_idx[cats == cat]) / speed
+        minutes = nearest_distance(joined, o_idx, s_idx[cats == cat]) / speed
+        origins[walk_col(cat)] = minutes
+        blocks[walk_col(cat)] = block_median(minutes, block, share, len(blocks))[0]
     pairs = within_pairs(joined, o_idx, s_idx, max_m=config.villages.adjacent_minutes * speed)
+    pairs = block_pairs(pairs, block, share)
     adjacency = pd.DataFrame({
         "block_id": blocks["block_id"].to_numpy()[pairs["origin"].to_numpy()],
         "space": spaces.index.to_numpy()[pairs["target"].to_numpy()],
@@ -356,11 +462,13 @@ def _access(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
 
 
 def _supply(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
-            points: PreparedPoints, units: dict[str, gpd.GeoDataFrame]) -> pd.DataFrame | None:
+            points: PreparedPoints, units: dict[str, gpd.GeoDataFrame],
+            origins: gpd.GeoDataFrame) -> pd.DataFrame | None:
     """Fill ``supply_per_1000_<category>`` into `blocks`; return the ``supply.csv`` table.
 
-    `points` are the blocks' origins and the spaces as the access stage prepared
-    them. None when the blocks have no residents.
+    `points` are the blocks' origins (`origins`, with their shares of the residents)
+    and the spaces as the access stage prepared them. None when the blocks have no
+    residents.
     """
     cats = config.supply_categories
     if "population" not in blocks or not cats:
@@ -369,13 +477,22 @@ def _supply(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
         points, population=blocks["population"].to_numpy(dtype=np.float64, na_value=np.nan),
         capacity=spaces["capacity"].to_numpy(dtype=np.float64),
         space_category=spaces["category"].to_numpy(), categories=cats,
-        walk_speed_m_min=config.walk_speed_m_min, bands=config.supply.bands)
+        walk_speed_m_min=config.walk_speed_m_min, bands=config.supply.bands,
+        origin_block=origins["block"].to_numpy(np.int64),
+        origin_share=origins["share"].to_numpy(np.float64))
     for cat in cats:
         blocks[supply_col(cat)] = per_block[supply_col(cat)].to_numpy()
     levels = [b.level for b in config.coverage.boundaries]
     where = {lv: assign_units(spaces.geometry, units[lv]) for lv in levels}
     return supply_table(blocks, spaces, categories=cats, levels=levels, city_name=config.name,
                         space_units=where)
+def _origin_population(config: StudyConfig, origins: gpd.GeoDataFrame,
+                       blocks: pd.DataFrame) -> None:
+    """Give each origin its share of its block's residents (``population``, and per group)."""
+    cols = ["population", *(g.population_column for g in config.coverage.groups)]
+    for col in (c for c in cols if c in blocks):
+        pop = blocks[col].to_numpy(np.float64, na_value=np.nan)
+        origins[col] = pop[origins["block"].to_numpy()] * origins["share"].to_numpy()
 
 
 def _versions() -> dict[str, str]:
@@ -440,6 +557,9 @@ def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, i
             "rejects": len(rejects),
             "rejects_by_reason": rejects["reason"].value_counts().sort_index().to_dict(),
             "blocks": len(blocks),
+            "block_origins": int(blocks["n_origins"].sum()) if "n_origins" in blocks else None,
+            "multi_origin_blocks": (int((blocks["n_origins"] > 1).sum())
+                                    if "n_origins" in blocks else None),
             "candidates": int(blocks["candidate"].sum()),
             "villages": len(result["villages"]),
             "population": _num(blocks["population"].sum()) if "population" in blocks else None,
@@ -478,7 +598,8 @@ def _hours_read(spaces: pd.DataFrame) -> dict[str, Any]:
 
 def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDataFrame,
                         adjacency: pd.DataFrame, spaces: gpd.GeoDataFrame,
-                        t: dict[str, float], points: PreparedPoints | None = None
+                        t: dict[str, float], points: PreparedPoints | None = None,
+                        origins: gpd.GeoDataFrame | None = None
                         ) -> tuple[gpd.GeoDataFrame, Any]:
     """Flag candidates, group villages and run the coverage audit (fills `blocks`)."""
     with _stage(t, "villages"):
@@ -489,7 +610,7 @@ def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDa
             blocks[col] = flags[col].to_numpy()
         blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces)
     with _stage(t, "coverage"):
-        audit = compute_audit(blocks, spaces, net, config, points=points)
+        audit = compute_audit(blocks, spaces, net, config, points=points, origins=origins)
         blocks["proximity_min"] = audit.proximity_min.to_numpy()
     return villages, audit
 
@@ -540,22 +661,33 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         max_snap = config.network.max_snap_m
         spaces, space_snaps, off = _snap_spaces(net, spaces, max_snap)
         rejects = pd.concat([rejects, off], ignore_index=True)
-        origin_snaps = _origin_snaps(net, blocks, max_snap, blocks_key, cached)
+        origins, origin_snaps = _origins_and_snaps(config, net, blocks, blocks_key, cached)
+        blocks.insert(2, "n_origins", np.bincount(origins["block"].to_numpy(),
+                                                  minlength=len(blocks)).astype(np.int64))
     closed, hours = None, None
     if config.at is not None:
         with _stage(t, "hours"):
             spaces, space_snaps, closed, shut, hours = _open_at(config, spaces, space_snaps)
             rejects = pd.concat([rejects, shut], ignore_index=True)
     rejects = rejects.sort_values(["source", "source_row"], ignore_index=True)
+    with _stage(t, "weights"):
+        part_weight = _part_weights(config, origins)
+        origins = _origin_table(origins, len(blocks), part_weight)
     with _stage(t, "access"):
         points = prepare_points(net, origin_snaps, space_snaps, max_snap_m=max_snap)
-        adjacency = _access(config, blocks, spaces, points)
+        adjacency = _access(config, blocks, spaces, origins, points)
     with _stage(t, "boundaries"):
+        weights = None if part_weight is None else pd.Series(np.bincount(
+            origins["block"].to_numpy(), weights=part_weight, minlength=len(blocks)),
+            index=blocks.index)
         boundary_rejects: list[pd.DataFrame] = []
-        blocks, units, unallocated = _attach_boundaries(config, blocks, area, boundary_rejects)
+        blocks, units, unallocated = _attach_boundaries(config, blocks, area, boundary_rejects,
+                                                        weights)
+        _origin_population(config, origins, blocks)
     with _stage(t, "supply"):
-        supply = _supply(config, blocks, spaces, points, units)
-    villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t, points)
+        supply = _supply(config, blocks, spaces, points, units, origins)
+    villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t, points,
+                                          origins)
     coverage = audit.coverage
     parts = {"spaces": spaces, "rejects": rejects, "blocks": blocks, "villages": villages,
              "coverage_groups": audit.coverage_groups,
@@ -568,7 +700,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=coverage, boundaries=units, summary=summary, gaps=audit.gaps,
                        coverage_groups=audit.coverage_groups, origin_snaps=origin_snaps,
-                       points=points, supply=supply, closed=closed)
+                       points=points, supply=supply, closed=closed, origins=origins)
 
 
 def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> StudyResult:
@@ -599,20 +731,24 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     max_snap = cfg.network.max_snap_m
     spaces, snaps, rejects = _snap_spaces(net, spaces, max_snap)
     origin_snaps = result.block_snaps()
+    origins = result.study_origins()
+    origins = origins[[c for c in origins.columns if c not in derived]].copy()
     points = prepare_points(net, origin_snaps, snaps, max_snap_m=max_snap)
-    adjacency = _access(cfg, blocks, spaces, points)
-    supply = _supply(cfg, blocks, spaces, points, result.boundaries)
-    villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, points)
+    adjacency = _access(cfg, blocks, spaces, origins, points)
+    supply = _supply(cfg, blocks, spaces, points, result.boundaries, origins)
+    villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, points,
+                                          origins)
     return StudyResult(config=cfg, network=net, study_area=result.study_area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=audit.coverage, boundaries=result.boundaries, summary={},
                        gaps=audit.gaps, coverage_groups=audit.coverage_groups,
-                       origin_snaps=origin_snaps, points=points, supply=supply)
+                       origin_snaps=origin_snaps, points=points, supply=supply,
+                       origins=origins)
 
 
 def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
     cfg = result.config
-    cols = ["block_id", "area_m2"]
+    cols = ["block_id", "area_m2", *(["n_origins"] if "n_origins" in result.blocks else [])]
     if "population" in result.blocks:
         cols.append("population")
         cols += [g.population_column for g in cfg.coverage.groups
@@ -627,6 +763,17 @@ def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
     # full precision: coverage.csv must agree exactly with what this file says
     blocks = result.blocks.assign(proximity_min=proximity_minutes(result.blocks, cfg.categories))
     return to_web_crs(blocks[[*cols, "geometry"]], "blocks")
+
+
+def _origins_out(result: StudyResult) -> gpd.GeoDataFrame:
+    """Build the ``origins`` layer of blocks.gpkg: every block origin, its share and walks."""
+    cfg = result.config
+    origins = result.study_origins()
+    cols = ["block_id", "origin", "part_area_m2", "share"]
+    cols += [c for c in ("population", *(g.population_column for g in cfg.coverage.groups))
+             if c in origins]
+    cols += [walk_col(c) for c in cfg.categories if walk_col(c) in origins]
+    return to_web_crs(origins[[*cols, "geometry"]], "origins")
 
 
 def write_outputs(result: StudyResult, out_dir: str | Path, *,
@@ -655,8 +802,9 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
     timings = dict(result.summary.get("seconds", {}))
     paths: dict[str, Path] = {}
     with _stage(timings, "write_tables"):
-        paths["blocks.gpkg"] = _io.write_gpkg(_blocks_out(result), out / "blocks.gpkg",
-                                              layer="blocks")
+        paths["blocks.gpkg"] = _io.write_gpkg_layers(
+            {"blocks": _blocks_out(result), "origins": _origins_out(result)},
+            out / "blocks.gpkg")
         sp = result.spaces[["space_id", "category", "name", "source", "source_row", "snap_m",
                             "capacity", "capacity_note",
                             *[c for c in ("hours", "hours_osm") if c in result.spaces],
@@ -670,7 +818,8 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
         gaps, groups = result.gaps, result.coverage_groups
         if gaps is None or (groups is None and result.config.coverage.groups):
             audit = compute_audit(result.blocks, result.spaces, result.network, result.config,
-                                  points=result.prepared_points())
+                                  points=result.prepared_points(),
+                                  origins=result.study_origins())
             gaps, groups = audit.gaps, audit.coverage_groups
         if groups is not None:
             paths["coverage_groups.csv"] = _io.write_csv(groups, out / "coverage_groups.csv")

@@ -216,13 +216,14 @@ def _gather(result: StudyResult) -> _Audit:
     gaps, groups = result.gaps, result.coverage_groups
     if gaps is None:  # a result made without the audit (e.g. a what-if): compute it now
         gaps = compute_audit(blocks, result.spaces, result.network, cfg,
-                             points=result.prepared_points()).gaps
+                             points=result.prepared_points(),
+                             origins=result.study_origins()).gaps
     if groups is None and cfg.coverage.groups and has_pop:
         levels = [(b.level, f"{b.level}_id") for b in cfg.coverage.boundaries]
         groups = compute_group_coverage(
             blocks, cfg.coverage.groups, categories=cfg.categories,
             thresholds=cfg.coverage.thresholds_minutes, levels=levels, city_name=cfg.name,
-            walk_speed_kmh=cfg.walk_speed_kmh)
+            walk_speed_kmh=cfg.walk_speed_kmh, origins=result.study_origins())
     return _Audit(result=result, minutes=cfg.coverage.audit_minutes,
                   categories=tuple(cfg.categories), has_pop=has_pop,
                   level=finest_level(blocks, [b.level for b in cfg.coverage.boundaries]),

@@ -42,6 +42,7 @@ from ._validate import LIMITS, check_number, check_whole
 from .access import prepare_points, snap_points, walk_col, within_pairs
 from .hours import STATES, TimeOfWeek, hours_state, parse_time_of_week, state_counts
 from .layers import dedupe_spaces
+from .origins import HALF, block_pairs
 from .pipeline import StudyResult, recompute_with_spaces
 from .villages import compute_candidates, compute_villages
 
@@ -196,12 +197,20 @@ def write_whatif(change: WhatIfResult, out_dir: str | Path) -> dict[str, Path]:
 
 
 def _adjacency_at(result: StudyResult, max_minutes: float) -> pd.DataFrame:
-    """All (block, space) pairs within `max_minutes`, computed as the pipeline does."""
+    """All (block, space) pairs within `max_minutes`, computed as the pipeline does.
+
+    A pair's distance is the share-weighted median over the block's origins (see
+    :func:`sharemap.origins.block_pairs`), so filtering it at a shorter time gives
+    exactly the pairs a run at that time finds.
+    """
     cfg, blocks, spaces = result.config, result.blocks, result.spaces
     points = result.prepared_points()
+    origins = result.study_origins()
     speed = cfg.walk_speed_m_min
     pairs = within_pairs(points.joined, points.origin_idx, points.target_idx,
                          max_m=max_minutes * speed)
+    pairs = block_pairs(pairs, origins["block"].to_numpy(np.int64),
+                        origins["share"].to_numpy(np.float64))
     tgt = pairs["target"].to_numpy()
     return pd.DataFrame({
         "block_id": blocks["block_id"].to_numpy()[pairs["origin"].to_numpy()],
@@ -364,7 +373,9 @@ def _village_line(result: StudyResult, row: pd.Series) -> str:
 def _off_network_line(result: StudyResult, row: pd.Series) -> str | None:
     points = result.prepared_points()
     max_snap = points.max_snap_m
-    if row.name not in points.off_network_origins:
+    origins = result.study_origins()
+    mine = origins.index[origins["block"].to_numpy() == result.blocks.index.get_loc(row.name)]
+    if not mine.isin(points.off_network_origins).all():
         return None
     return (f"Its origin (a point inside it) is more than max_snap_m = {max_snap:g} m from "
             "every walkable street, so no walking time was computed for it.")
@@ -414,6 +425,14 @@ def explain_block(result: StudyResult, block_id: Any) -> str:
         f"{vcfg.adjacent_minutes:g} minutes' walk ({metres:,.0f} m at "
         f"{cfg.walk_speed_kmh:g} km/h) of its origin.",
     ]
+    n_origins = int(row.get("n_origins", 1))
+    if n_origins > 1:
+        lines.append(
+            f"A large block: it is judged from {n_origins} origins (a "
+            f"{cfg.blocks.origin_spacing_m:g} m grid inside it, each holding its share of "
+            "the block's residents). A space counts when origins holding at least half of "
+            "the residents are within that walk; its minutes and the block's walk to each "
+            "category are the median over the origins, weighted by their residents.")
     spaces = _space_lines(result, row["block_id"])
     if spaces:
         lines.append(f"Spaces within {vcfg.adjacent_minutes:g} minutes, nearest first "
@@ -487,22 +506,46 @@ def _grid_sites(result: StudyResult, grid_m: float) -> gpd.GeoDataFrame:
                             geometry=on_street, crs=net.crs)
 
 
-def cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
-                 minutes: float) -> sparse.csr_matrix:
-    """Which blocks each point reaches within `minutes` (sites x blocks, boolean CSR).
+def origin_cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
+                        minutes: float) -> sparse.csr_matrix:
+    """Which block origins each point reaches within `minutes` (sites x origins, boolean CSR).
 
-    The walk is measured exactly as for spaces: snapping, along-edge distances and
-    the straight-line offsets at both ends.
+    The origins are those of :meth:`~sharemap.pipeline.StudyResult.study_origins`; the
+    walk is measured exactly as for spaces: snapping, along-edge distances and the
+    straight-line offsets at both ends.
     """
     speed = result.config.walk_speed_m_min
     # the block origins (as the study snapped them) and the sites, prepared
-    sites = prepare_points(result.network, result.block_snaps(), points,
+    snaps = result.block_snaps()
+    sites = prepare_points(result.network, snaps, points,
                            max_snap_m=result.config.network.max_snap_m)
     pairs = within_pairs(sites.joined, sites.target_idx, sites.origin_idx,
                          max_m=minutes * speed)
     data = np.ones(len(pairs), dtype=bool)
     return sparse.csr_matrix((data, (pairs["origin"].to_numpy(), pairs["target"].to_numpy())),
-                             shape=(len(points), len(result.blocks)))
+                             shape=(len(points), len(snaps)))
+
+
+def cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
+                 minutes: float) -> sparse.csr_matrix:
+    """Which blocks each point reaches within `minutes` (sites x blocks, boolean CSR).
+
+    A point reaches a block when it is within `minutes` of origins holding at least
+    half of the block's residents (the rule that makes a space adjacent; see
+    :mod:`sharemap.origins`); a block with one origin is reached when its origin is.
+    """
+    origins = result.study_origins()
+    cover = origin_cover_matrix(result, points, minutes=minutes)
+    block = origins["block"].to_numpy(np.int64)
+    if len(block) == len(result.blocks):
+        return cover
+    shares = sparse.csr_matrix((origins["share"].to_numpy(np.float64),
+                                (np.arange(len(block)), block)),
+                               shape=(len(block), len(result.blocks)))
+    reached = (cover.astype(np.float64) @ shares).tocsr()
+    reached.data = reached.data >= HALF
+    reached.eliminate_zeros()
+    return reached.astype(bool)
 
 
 # ---------------------------------------------------------------------- times of week

@@ -8,15 +8,19 @@ study's prepared block origins); this module chooses among them. To check a choi
 Objectives
 ----------
 ``population`` (maximal covering): choose N candidate sites to maximise the residents
-of blocks whose walk to the category is at most T minutes, counting the existing
-spaces. Greedy with lazy evaluation: coverage is submodular, so the greedy choice is
-within (1 - 1/e) of the optimum in the worst case and usually optimal in practice.
+whose walk to the category is at most T minutes, counting the existing spaces. The
+residents are counted where the study's walks start: at the block origins, each
+holding its share of its block's residents (one origin per block except for large
+blocks, see :mod:`sharemap.origins`). Greedy with lazy evaluation: coverage is
+submodular, so the greedy choice is within (1 - 1/e) of the optimum in the worst case
+and usually optimal in practice.
 Where the instance is small enough, the exact optimum is also computed as a
 mixed-integer programme (scipy's HiGHS ``milp``), and reported beside the greedy
 answer so the gap is visible.
 
 ``villages``: choose N sites to turn the most blocks into sharing-village
-candidates (a new site within ``adjacent_minutes`` adds one adjacent space). This
+candidates (a new site adds one adjacent space to a block when it is within
+``adjacent_minutes`` of origins holding at least half of the block's residents). This
 objective is not submodular (a block may need two new sites), so the greedy looks
 one site ahead and ties are broken by residents; small instances are solved
 exactly by enumeration.
@@ -43,9 +47,9 @@ from . import _io
 from ._crs import to_web_crs
 from ._errors import ConfigError, InputDataError
 from ._validate import LIMITS, check_number, check_whole
-from .access import walk_col
+from .access import nearest_distance, prepare_points, walk_col
 from .pipeline import StudyResult
-from .study import candidate_sites, cover_matrix
+from .study import candidate_sites, cover_matrix, origin_cover_matrix
 
 __all__ = ["SuggestResult", "suggest_sites", "write_suggestions"]
 
@@ -67,12 +71,30 @@ class SuggestResult:
 
 
 def _population(result: StudyResult) -> npt.NDArray[np.float64]:
+    """Residents per block origin (the block's residents times the origin's share)."""
     blocks = result.blocks
     if "population" not in blocks or blocks["population"].isna().all():
         msg = ("the population objective needs residents: give a boundary level with "
                "`population` in [coverage] boundaries")
         raise ConfigError(msg)
-    return blocks["population"].fillna(0.0).to_numpy(np.float64)
+    origins = result.study_origins()
+    pop = blocks["population"].fillna(0.0).to_numpy(np.float64)
+    return pop[origins["block"].to_numpy(np.int64)] * origins["share"].to_numpy(np.float64)
+
+
+def _origin_minutes(result: StudyResult, category: str) -> npt.NDArray[np.float64]:
+    """Per block origin, the walk to `category` (the study's, or measured now)."""
+    origins = result.study_origins()
+    col = walk_col(category)
+    if col in origins:
+        return origins[col].to_numpy(np.float64, na_value=np.nan)
+    if len(origins) == len(result.blocks):
+        return result.blocks[col].to_numpy(np.float64, na_value=np.nan)
+    mine = result.spaces[result.spaces["category"] == category]
+    points = prepare_points(result.network, result.block_snaps(), mine,
+                            max_snap_m=result.config.network.max_snap_m)
+    dist = nearest_distance(points.joined, points.origin_idx, points.target_idx)
+    return dist / result.config.walk_speed_m_min
 
 
 def _greedy_cover(cover: sparse.csr_matrix, weight: npt.NDArray[np.float64],
@@ -238,8 +260,8 @@ def _suggest_population(result: StudyResult, sites: gpd.GeoDataFrame, category: 
                         minutes: float, exact: bool
                         ) -> tuple[dict[str, Any], list[tuple[int, float]]]:
     pop = _population(result)
-    covered = (result.blocks[walk_col(category)] <= minutes).to_numpy()
-    cover = cover_matrix(result, sites, minutes=minutes)
+    covered = _origin_minutes(result, category) <= minutes
+    cover = origin_cover_matrix(result, sites, minutes=minutes)
     order = _greedy_cover(cover, pop, covered, add)
     before = float(pop[covered].sum())
     gain = sum(g for _, g in order)

@@ -209,7 +209,8 @@ def compute_supply(  # noqa: PLR0913 (keyword-only options)
         spaces: gpd.GeoDataFrame, *, population: str = "population",
         capacity: str = "capacity", categories: Sequence[str] | None = None,
         bands: Bands = DEFAULT_BANDS, walk_speed_kmh: float = 4.8,
-        max_snap_m: float | None = None) -> pd.DataFrame:
+        max_snap_m: float | None = None, origins: gpd.GeoDataFrame | None = None
+        ) -> pd.DataFrame:
     """Compute every block's supply per 1,000 residents, per category (E2SFCA on foot).
 
     Parameters
@@ -235,6 +236,12 @@ def compute_supply(  # noqa: PLR0913 (keyword-only options)
     max_snap_m
         Farther than this from any street, a point is off the network (default
         250 m, or the prepared points' own).
+    origins
+        The blocks' origins with their shares of the residents (``block``, ``share``,
+        points; :attr:`sharemap.StudyResult.origins`), in the order of the prepared
+        points' origins. Default: :func:`sharemap.origins.block_origin_points` with
+        its defaults, shared by area (with a network; with prepared points, one
+        origin per block).
 
     Returns
     -------
@@ -250,17 +257,23 @@ def compute_supply(  # noqa: PLR0913 (keyword-only options)
     >>> bool((s["supply_per_1000_bike"] == r.blocks["supply_per_1000_bike"]).all())
     True
     """
-    from .blocks import block_origins
+    from .origins import block_origin_points, origin_shares
 
     cats = list(dict.fromkeys(spaces["category"])) if categories is None else list(categories)
-    origins = block_origins(blocks) if isinstance(network, WalkNetwork) else blocks
-    points = as_prepared(network, origins, spaces, max_snap_m=max_snap_m)
+    if origins is None and isinstance(network, WalkNetwork):
+        origins = block_origin_points(blocks)
+        origins["share"] = origin_shares(origins["block"].to_numpy(),
+                                         origins["part_area_m2"].to_numpy(), len(blocks))
+    points = as_prepared(network, blocks if origins is None else origins, spaces,
+                         max_snap_m=max_snap_m)
     cap = (spaces[capacity].to_numpy(dtype=np.float64) if capacity in spaces
            else np.full(len(spaces), DEFAULT_CAPACITY))
     out = supply_per_block(
         points, population=blocks[population].to_numpy(dtype=np.float64, na_value=np.nan),
         capacity=cap, space_category=spaces["category"].to_numpy(), categories=cats,
-        walk_speed_m_min=walk_speed_kmh * 1000.0 / 60.0, bands=bands)
+        walk_speed_m_min=walk_speed_kmh * 1000.0 / 60.0, bands=bands,
+        origin_block=None if origins is None else origins["block"].to_numpy(np.int64),
+        origin_share=None if origins is None else origins["share"].to_numpy(np.float64))
     return out.set_axis(blocks.index)
 
 

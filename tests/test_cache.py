@@ -112,6 +112,7 @@ def test_second_run_reads_blocks_and_snaps_from_the_cache(cache_dir, monkeypatch
         raise AssertionError("derived again instead of read from the cache")
 
     monkeypatch.setattr(pipeline, "blocks_from_network", forbidden)
+    monkeypatch.setattr(pipeline, "block_origin_points", forbidden)  # large blocks' grids too
     snapped = []
     real_snap = pipeline.snap_points
 
@@ -129,6 +130,11 @@ def test_second_run_reads_blocks_and_snaps_from_the_cache(cache_dir, monkeypatch
                                     first.blocks.geometry.to_numpy(), 0.0))
     pd.testing.assert_frame_equal(second.adjacency, first.adjacency)
     pd.testing.assert_frame_equal(second.coverage, first.coverage)
+    assert (first.blocks["n_origins"] > 1).any()
+    pd.testing.assert_frame_equal(pd.DataFrame(second.origins.drop(columns="geometry")),
+                                  pd.DataFrame(first.origins.drop(columns="geometry")))
+    assert all(shapely.equals_exact(second.origins.geometry.to_numpy(),
+                                    first.origins.geometry.to_numpy(), 0.0))
 
 
 def test_changed_parameters_derive_again(cache_dir):
@@ -178,13 +184,21 @@ def test_block_snaps_are_the_studys_own_and_equal_a_fresh_snapping(cache_dir):
     from sharemap.blocks import block_origins
 
     result = pipeline.run_study(_demo_config())
-    fresh = snap_points(result.network, block_origins(result.blocks),
+    assert len(result.origins) > len(result.blocks)  # some blocks have several origins
+    fresh = snap_points(result.network, result.origins,
                         max_snap_m=result.config.network.max_snap_m)
     pd.testing.assert_frame_equal(result.block_snaps(), fresh)
     assert result.block_snaps() is not fresh
-    # a result whose blocks no longer match its snaps snaps them again
-    fewer = replace(result, blocks=result.blocks.iloc[:5])
-    pd.testing.assert_frame_equal(fewer.block_snaps(), fresh.iloc[:5])
+    # a result whose blocks no longer match its origins derives and snaps them again
+    small = result.blocks["n_origins"].to_numpy() == 1
+    first = int(np.argmin(small))  # the first block with several origins
+    fewer = replace(result, blocks=result.blocks.iloc[:first + 1])
+    n = int(result.blocks["n_origins"].iloc[:first + 1].sum())
+    pd.testing.assert_frame_equal(fewer.block_snaps(), fresh.iloc[:n])
+    single = replace(result, blocks=result.blocks.iloc[:first])
+    pd.testing.assert_frame_equal(single.block_snaps(), snap_points(
+        result.network, block_origins(result.blocks.iloc[:first]),
+        max_snap_m=result.config.network.max_snap_m))
 
 
 # ------------------------------------------------------ issue 16 #2, #8; issue 13 one cache

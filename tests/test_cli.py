@@ -104,26 +104,32 @@ def test_bike_zero_rows_are_the_files_zero_rows(demo_out):
 
 
 def test_coverage_agrees_with_blocks(demo_out):
+    """Blocks are counted by their own walks; residents by their origins' (layer ``origins``)."""
     blocks = gpd.read_file(demo_out / "blocks.gpkg", layer="blocks")
+    origins = gpd.read_file(demo_out / "blocks.gpkg", layer="origins").merge(
+        blocks[["block_id", "gu_id", "dong_id"]], on="block_id")
     cov = pd.read_csv(demo_out / "coverage.csv", encoding="utf-8-sig", dtype={"area_id": str})
     assert set(cov["level"]) == {"city", "gu", "dong"}
     assert set(cov["category"]) == {*CATS, "all"}
+    assert (blocks["n_origins"] > 1).any()
     for row in cov.itertuples():
-        sub = blocks if row.level == "city" else blocks[blocks[f"{row.level}_id"].astype(str)
-                                                        == row.area_id]
+        sub, org = (blocks, origins) if row.level == "city" else (
+            frame[frame[f"{row.level}_id"].astype(str) == row.area_id]
+            for frame in (blocks, origins))
         cols = [f"walk_min_{c}" for c in CATS] if row.category == "all" else \
             [f"walk_min_{row.category}"]
         covered = sub[cols].le(row.threshold_min).all(axis=1)
         assert row.blocks == len(sub)
         assert row.blocks_covered == covered.sum()
-        assert row.population_covered == pytest.approx(sub.loc[covered, "population"].sum(),
+        o_covered = org[cols].le(row.threshold_min).all(axis=1)
+        assert row.population_covered == pytest.approx(org.loc[o_covered, "population"].sum(),
                                                        abs=0.05)
     dong = gpd.read_file(get_path("demo").parent / "dong.geojson")
     assert blocks["population"].sum() == pytest.approx(dong["pop_total"].sum(), abs=1)
 
 
 def test_walk_minutes_match_an_independent_networkx_computation(demo_out):
-    """Recompute a sample of blocks' minutes with networkx on the osmnx graph, from the SPEC."""
+    """Recompute a sample of block origins' minutes with networkx on the osmnx graph."""
     import networkx as nx
     import osmnx as ox
 
@@ -133,7 +139,7 @@ def test_walk_minutes_match_an_independent_networkx_computation(demo_out):
     cfg = read_config(get_path("demo"))
     net = network_from_osm_xml(cfg.network.value, crs=cfg.crs)
     g = net.to_networkx()
-    blocks = gpd.read_file(demo_out / "blocks.gpkg", layer="blocks").to_crs(cfg.crs)
+    origins = gpd.read_file(demo_out / "blocks.gpkg", layer="origins").to_crs(cfg.crs)
     spaces = gpd.read_file(demo_out / "spaces.gpkg", layer="spaces").to_crs(cfg.crs)
     edges = net.edges.geometry
     tree = shapely.STRtree(edges.to_numpy())
@@ -153,9 +159,8 @@ def test_walk_minutes_match_an_independent_networkx_computation(demo_out):
     per_end = {n: nx.single_source_dijkstra_path_length(g, n, weight="length") for n in sp_ends}
     del dist
     rng = np.random.default_rng(0)
-    sample = blocks.iloc[rng.choice(len(blocks), 40, replace=False)]
-    origins = sample.geometry.representative_point()
-    for (_, blk), o in zip(sample.iterrows(), origins, strict=True):
+    sample = origins.iloc[rng.choice(len(origins), 40, replace=False)]
+    for (_, blk), o in zip(sample.iterrows(), sample.geometry, strict=True):
         e, pos, off, o_ends = ends(o)
         best = min(d0 + per_end[s][n] + s0 for n, d0 in o_ends.items()
                    for s, s0 in sp_ends.items())

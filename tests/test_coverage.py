@@ -515,18 +515,30 @@ def dongdaemun(seoul_data, tmp_path_factory):
     return result, out
 
 
-def _recompute(blocks, cats, levels, thresholds, pop_col="population", factor=1.0):
+def _recompute(blocks, origins, cats, levels, thresholds, pop_col="population", factor=1.0):
+    """Coverage from blocks.gpkg's two layers, as the README says to recompute it.
+
+    A block is covered when its own ``walk_min_*`` is within T; its residents are
+    covered origin by origin (layer ``origins``: each origin's ``population`` is its
+    share of the block's, covered when the origin's own walks are within T).
+    """
+    origins = origins.merge(blocks[["block_id", *(f"{lv}_id" for lv in levels)]], on="block_id")
     rows = {}
     for lvl in ["city", *levels]:
-        groups = [("Dongdaemun-gu", blocks)] if lvl == "city" else blocks.groupby(f"{lvl}_id")
-        for aid, sub in groups:
+        if lvl == "city":
+            groups = [("Dongdaemun-gu", blocks, origins)]
+        else:
+            by = dict(list(origins.groupby(f"{lvl}_id")))
+            groups = [(aid, sub, by[aid]) for aid, sub in blocks.groupby(f"{lvl}_id")]
+        for aid, sub, org in groups:
             for cat in [*cats, "all"]:
                 cols = [f"walk_min_{c}" for c in (cats if cat == "all" else [cat])]
                 for t in thresholds:
                     cov = (sub[cols] * factor).le(t).all(axis=1)
+                    o_cov = (org[cols] * factor).le(t).all(axis=1)
                     rows[(lvl, str(aid), cat, t)] = (len(sub), int(cov.sum()),
                                                      sub[pop_col].sum(),
-                                                     sub.loc[cov, pop_col].sum())
+                                                     org.loc[o_cov, pop_col].sum())
     return rows
 
 
@@ -534,15 +546,23 @@ def _recompute(blocks, cats, levels, thresholds, pop_col="population", factor=1.
 def test_real_coverage_agrees_with_blocks_gpkg(dongdaemun, seoul_data):
     _, out = dongdaemun
     blocks = gpd.read_file(out / "blocks.gpkg", layer="blocks")
+    origins = gpd.read_file(out / "blocks.gpkg", layer="origins")
     cov = pd.read_csv(out / "coverage.csv", dtype={"area_id": str})
     assert list(cov.columns) == list(COVERAGE_COLUMNS)
     cats = ["bike", "carshare", "facility"]
-    want = _recompute(blocks, cats, ["gu", "dong"], [5, 10, 15])
+    want = _recompute(blocks, origins, cats, ["gu", "dong"], [5, 10, 15])
     assert len(cov) == len(want) == (1 + 1 + 14) * 4 * 3
     for r in cov.itertuples():
         n, n_cov, pop, pop_cov = want[(r.level, r.area_id, r.category, r.threshold_min)]
         assert (r.blocks, r.blocks_covered) == (n, n_cov)
-        assert (r.population, r.population_covered) == (pop, pop_cov)  # exactly
+        assert r.population == pop  # exactly
+        assert r.population_covered == pytest.approx(pop_cov, rel=1e-12, abs=1e-9)
+    # the origins hold their blocks' residents: one row per origin, shares summing to 1
+    assert len(origins) == blocks["n_origins"].sum() > len(blocks)
+    per = origins.groupby("block_id")[["share", "population"]].sum()
+    per = per.loc[blocks["block_id"]]
+    np.testing.assert_allclose(per["share"], 1.0, rtol=1e-12)
+    np.testing.assert_allclose(per["population"], blocks["population"], rtol=1e-12)
     # the blocks hold the district's 2021 population (sum of its 14 dongs)
     table = pd.read_csv(seoul_data / "boundaries/seoul_dong_population_2021q2.csv")
     total = table.loc[table["gu"] == "동대문구", "pop_total"].sum()
@@ -557,10 +577,11 @@ def test_real_coverage_agrees_with_blocks_gpkg(dongdaemun, seoul_data):
 def test_real_groups_and_gaps_agree(dongdaemun, seoul_data):
     result, out = dongdaemun
     blocks = gpd.read_file(out / "blocks.gpkg", layer="blocks")
+    origins = gpd.read_file(out / "blocks.gpkg", layer="origins")
     groups = pd.read_csv(out / "coverage_groups.csv", dtype={"area_id": str})
     cats = ["bike", "carshare", "facility"]
     old = groups[groups["group"] == "65+"]
-    want = _recompute(blocks, cats, ["dong"], [15], "population_65plus", 4.8 / 3.6)
+    want = _recompute(blocks, origins, cats, ["dong"], [15], "population_65plus", 4.8 / 3.6)
     table = pd.read_csv(seoul_data / "boundaries/seoul_dong_population_2021q2.csv")
     assert blocks["population_65plus"].sum() == pytest.approx(
         table.loc[table["gu"] == "동대문구", "pop_65plus"].sum(), rel=1e-9)
@@ -591,15 +612,28 @@ def test_real_groups_and_gaps_agree(dongdaemun, seoul_data):
     assert len(blk) > 0
     for r in blk.itertuples():
         b = blocks.loc[blocks["block_id"] == r.block_id].iloc[0]
-        assert not b[f"walk_min_{r.category}"] <= 15
+        # residents outside: the block's origins beyond 15 minutes, each with its share
+        mine = origins[origins["block_id"] == r.block_id]
+        far = ~(mine[f"walk_min_{r.category}"] <= 15)
+        assert r.population_outside == pytest.approx(mine.loc[far, "population"].sum(),
+                                                     rel=1e-12) and r.population_outside > 0
+        assert b["n_origins"] > 1 or not b[f"walk_min_{r.category}"] <= 15
         assert r.walk_min == pytest.approx(b[f"walk_min_{r.category}"], rel=1e-12) or (
             pd.isna(r.walk_min) and pd.isna(b[f"walk_min_{r.category}"]))
+        # lon/lat: the (median) origin the walk starts from; the walk from it, by hand
+        start = gpd.GeoSeries(gpd.points_from_xy([r.lon], [r.lat]), crs=4326).to_crs(
+            result.spaces.crs)
+        if b["n_origins"] == 1:
+            rep = block_origins(result.blocks[result.blocks["block_id"] == r.block_id])
+            assert start.iloc[0].distance(rep.iloc[0]) < 0.2
         if pd.notna(r.nearest_space_id):
             sp = spaces.loc[str(r.nearest_space_id)]
             sp = sp[sp["category"] == r.category].iloc[0] if isinstance(sp, pd.DataFrame) else sp
             assert sp["category"] == r.category and sp["name"] == r.nearest_space_name
-            walk = access.walk_times(result.network, block_origins(
-                result.blocks[result.blocks["block_id"] == r.block_id]), sp.to_frame().T.pipe(
+            exact = origins.to_crs(result.spaces.crs).geometry[
+                mine.index[mine[f"walk_min_{r.category}"] == r.walk_min][:1]]
+            assert exact.iloc[0].distance(start.iloc[0]) < 0.2
+            walk = access.walk_times(result.network, exact, sp.to_frame().T.pipe(
                 gpd.GeoDataFrame, geometry="geometry", crs=result.spaces.crs))
             assert walk.iloc[0, 0] == pytest.approx(r.walk_min, rel=1e-9)
 

@@ -9,7 +9,6 @@ import pytest
 import sharemap
 from sharemap import InputDataError, read_config, run_study
 from sharemap.access import count_within, walk_times
-from sharemap.blocks import block_origins
 from sharemap.datasets import get_path
 from sharemap.study import explain_block, sweep, whatif
 
@@ -36,19 +35,27 @@ def test_removal_lowers_coverage_exactly_where_it_was_the_only_site(demo):
     tools = demo.spaces[demo.spaces["category"] == "tools"]
     gone = tools["space_id"].iloc[0]
     w = whatif(demo, remove=[gone])
-    counts = count_within(demo.network, block_origins(demo.blocks), tools, minutes=(15,),
+    origins = demo.origins.geometry  # every block origin, each with its residents
+    counts = count_within(demo.network, origins, tools, minutes=(15,),
                           walk_speed_kmh=demo.config.walk_speed_kmh)["n_reachable_tools_15"]
-    reach_gone = walk_times(demo.network, block_origins(demo.blocks),
+    reach_gone = walk_times(demo.network, origins,
                             tools[tools["space_id"] == gone])["walk_min_tools"] <= 15
     expect_lost = (reach_gone & (counts == 1)).to_numpy()
-    before = (demo.blocks["walk_min_tools"] <= 15).to_numpy()
-    after = (w.after.blocks["walk_min_tools"] <= 15).to_numpy()
+    assert expect_lost.any()
+    before = (demo.origins["walk_min_tools"] <= 15).to_numpy()
+    after = (w.after.origins["walk_min_tools"] <= 15).to_numpy()
     assert (before & ~after).tolist() == expect_lost.tolist()
     assert not (~before & after).any()
     city = w.coverage_change.query("level == 'city' and category == 'tools' "
                                    "and threshold_min == 15").iloc[0]
-    pop = demo.blocks["population"].to_numpy()
+    pop = demo.origins["population"].to_numpy()
     assert city["population_covered_change"] == pytest.approx(-pop[expect_lost].sum())
+    # blocks: one origin loses coverage with its origin; larger ones by the median rule
+    single = (demo.blocks["n_origins"] == 1).to_numpy()
+    lost_blocks = ((demo.blocks["walk_min_tools"] <= 15).to_numpy()
+                   & ~(w.after.blocks["walk_min_tools"] <= 15).to_numpy())
+    one = demo.origins["block"].to_numpy()[expect_lost]
+    assert lost_blocks[single].tolist() == np.isin(np.flatnonzero(single), one).tolist()
 
 
 def test_whatif_equals_a_separate_run(demo, tmp_path):
@@ -175,7 +182,7 @@ def test_study_commands_reuse_the_studys_prepared_points(demo, monkeypatch):
 
     pts = demo.prepared_points()
     assert pts is demo.points
-    assert pts.n_origins == len(demo.blocks) and len(pts.target_snaps) == len(demo.spaces)
+    assert pts.n_origins == len(demo.origins) and len(pts.target_snaps) == len(demo.spaces)
     snapped: list[int] = []
     real = access.snap_points
 
@@ -187,7 +194,8 @@ def test_study_commands_reuse_the_studys_prepared_points(demo, monkeypatch):
         monkeypatch.setattr(module, "snap_points", counting)
     sweep(demo, adjacent_minutes=[3, 5], min_spaces=[3])
     explain_block(demo, int(demo.blocks["block_id"].iloc[0]))
-    audit = compute_audit(demo.blocks, demo.spaces, demo.network, demo.config, points=pts)
+    audit = compute_audit(demo.blocks, demo.spaces, demo.network, demo.config, points=pts,
+                          origins=demo.origins)
     pd.testing.assert_frame_equal(audit.gaps, demo.gaps)
     assert snapped == []
     sites = demo.spaces[demo.spaces["category"] == "facility"]
@@ -195,7 +203,7 @@ def test_study_commands_reuse_the_studys_prepared_points(demo, monkeypatch):
     assert snapped == [len(sites)]  # the candidate sites only
     w = whatif(demo, remove=[demo.spaces["space_id"].iloc[0]])
     assert snapped[1:] == [len(demo.spaces) - 1]  # the spaces of the what-if only
-    assert w.after.points.n_origins == len(demo.blocks)
+    assert w.after.points.n_origins == len(demo.origins)
 
 
 def test_sweep_says_zero_residents_where_no_block_is_a_candidate(demo):

@@ -10,7 +10,6 @@ import pytest
 
 from sharemap import ConfigError, read_config, run_study
 from sharemap.access import walk_times
-from sharemap.blocks import block_origins
 from sharemap.datasets import get_path
 from sharemap.study import _grid_sites, whatif
 from sharemap.suggest import suggest_sites
@@ -22,8 +21,8 @@ def demo():
 
 
 def _covers_independently(res, sites, minutes):
-    """Per site, the blocks it reaches, from walk_times (one site at a time)."""
-    origins = block_origins(res.blocks)
+    """Per site, the block origins it reaches, from walk_times (one site at a time)."""
+    origins = res.origins.geometry
     out = []
     for i in range(len(sites)):
         one = sites.iloc[[i]].assign(category="x")
@@ -37,8 +36,9 @@ def test_population_objective_matches_brute_force(demo):
     """Grid candidates; the best 2 of them by exhaustive search equals the exact MILP."""
     sites = _grid_sites(demo, 400.0)
     covers = _covers_independently(demo, sites, 15)
-    pop = demo.blocks["population"].to_numpy()
-    covered0 = (demo.blocks["walk_min_tools"] <= 15).to_numpy()
+    # residents where the walks start: each block origin holds its share of its block's
+    pop = demo.origins["population"].to_numpy()
+    covered0 = (demo.origins["walk_min_tools"] <= 15).to_numpy()
     best = 0.0
     for a, b in itertools.combinations(range(len(sites)), 2):
         hit = np.zeros(len(pop), bool)
@@ -63,9 +63,11 @@ def test_greedy_gain_is_the_true_new_coverage(demo):
     added = chosen[["site_id", "name", "geometry"]].rename(columns={"site_id": "space_id"})
     added = added.assign(category="toys")
     after = whatif(demo, add=added).after
-    pop = after.blocks["population"].to_numpy()
-    assert pop[(after.blocks["walk_min_toys"] <= 15).to_numpy()].sum() == \
+    pop = after.origins["population"].to_numpy()
+    assert pop[(after.origins["walk_min_toys"] <= 15).to_numpy()].sum() == \
         pytest.approx(s.info["covered_population_after"])
+    city = after.coverage.query("level == 'city' and category == 'toys' and threshold_min == 15")
+    assert city["population_covered"].iloc[0] == pytest.approx(s.info["covered_population_after"])
 
 
 def test_villages_objective_counts_new_candidates(demo):

@@ -325,7 +325,7 @@ def test_demo_run_writes_supply(tmp_path):
     table = pd.read_csv(paths["supply.csv"], encoding="utf-8-sig")
     assert list(table.columns) == list(SUPPLY_COLUMNS)
     assert table["level"].iloc[0] == "city"
-    blocks = gpd.read_file(paths["blocks.gpkg"])
+    blocks = gpd.read_file(paths["blocks.gpkg"], layer="blocks")
     cats = result.config.categories
     assert [f"supply_per_1000_{c}" for c in cats] == [c for c in blocks.columns
                                                         if c.startswith("supply_per_1000_")]
@@ -404,7 +404,13 @@ def test_real_docks_per_1000_residents_per_dong(dongdaemun_docks, seoul_data):
                          max_snap_m=result.config.network.max_snap_m)
     cost = cost_of(pts, result.config.walk_speed_m_min, 15.0)
     pop = blocks["population"].fillna(0).to_numpy()
-    want = brute_force(cost, pop, docks, np.array(["bike"] * len(bikes)), "bike", BANDS)
+    # demand sits at the block origins (a large block's residents shared among its grid)
+    origins = result.origins
+    assert len(origins) > len(blocks)
+    at_origin = brute_force(cost, origins["population"].fillna(0).to_numpy(), docks,
+                            np.array(["bike"] * len(bikes)), "bike", BANDS)
+    want = np.bincount(origins["block"], weights=origins["share"] * at_origin,
+                       minlength=len(blocks))
     assert np.allclose(blocks["supply_per_1000_bike"], want, rtol=1e-9, atol=1e-12)
     table = result.supply[result.supply["category"] == "bike"]
     dongs = gpd.read_file(seoul_data / "boundaries/seoul_hangjeongdong_2021.geojson")

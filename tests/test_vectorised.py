@@ -634,10 +634,13 @@ def test_closest_nodes_reports_ties_and_unreachable():
 
 @pytest.fixture(scope="module")
 def demo():
+    """The demo with every block judged from one origin, as the old code judged them."""
     from sharemap import read_config, run_study
     from sharemap.datasets import get_path
 
-    return run_study(read_config(get_path("demo")))
+    cfg = read_config(get_path("demo"))
+    return run_study(dataclasses.replace(cfg, blocks=dataclasses.replace(
+        cfg.blocks, multi_origin=False)))
 
 
 def test_demo_study_equals_the_old_code(demo):
