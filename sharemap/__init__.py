@@ -98,6 +98,48 @@ from .supply import compute_supply as compute_supply
 from .villages import compute_candidates as compute_candidates
 from .villages import compute_villages as compute_villages
 
+__all__ = [
+    "CRSError",
+    "ConfigError",
+    "InputDataError",
+    "MissingDependencyError",
+    "NetworkDownloadError",
+    "PreparedPoints",
+    "SharemapError",
+    "StudyConfig",
+    "StudyResult",
+    "WalkNetwork",
+    "blocks_from_network",
+    "compute_candidates",
+    "compute_coverage",
+    "compute_supply",
+    "compute_villages",
+    "count_within",
+    "explain_block",
+    "isochrones",
+    "load_network",
+    "network_from_bbox",
+    "network_from_graph",
+    "network_from_graphml",
+    "network_from_osm_pbf",
+    "network_from_osm_xml",
+    "network_from_place",
+    "prepare_points",
+    "read_barriers",
+    "read_blocks",
+    "read_boundaries",
+    "read_config",
+    "read_layer",
+    "read_layers",
+    "run_study",
+    "snap_points",
+    "spaces_within",
+    "sweep",
+    "walk_times",
+    "write_outputs",
+    "write_report",
+]
+
 try:
     __version__ = metadata.version("sharemap")
 except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout

@@ -1,8 +1,20 @@
-"""Facts about the installed software that several modules need (versions)."""
+"""Facts about the installed software that several modules need (versions), and renames."""
 
 from __future__ import annotations
 
-__all__ = ["package_version"]
+import warnings
+
+__all__ = ["package_version", "warn_renamed"]
+
+
+def warn_renamed(old: str, new: str, *, stacklevel: int = 3) -> None:
+    """Warn that `old` is deprecated for one release in favour of `new` (a FutureWarning).
+
+    `stacklevel` 3 points at the code that used `old` through a property or a
+    module ``__getattr__``.
+    """
+    warnings.warn(f"{old} is deprecated and will be removed in the next release: use {new}",
+                  FutureWarning, stacklevel=stacklevel)
 
 
 def package_version(pkg: str, missing: str = "unknown") -> str:

@@ -34,6 +34,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
+from ._compat import warn_renamed
 from ._crs import to_crs_of
 from ._errors import InputDataError
 from .network import WalkNetwork, undirected_csr
@@ -44,17 +45,17 @@ __all__ = [
     "PreparedPoints",
     "as_prepared",
     "count_within",
+    "counts_within",
     "join_points",
     "metres_per_minute",
     "nearest_distance",
+    "pairs_within",
     "point_array",
     "prepare_points",
     "snap_points",
     "spaces_within",
     "walk_col",
     "walk_times",
-    "within_counts",
-    "within_pairs",
 ]
 
 logger = logging.getLogger(__name__)
@@ -283,7 +284,7 @@ def _sides(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
             np.flatnonzero(joined.node[target_idx] >= 0))
 
 
-def within_pairs(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
+def pairs_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
                  target_idx: npt.NDArray[np.int64], *, max_m: float,
                  backend: str | None = None, sort: bool = True) -> pd.DataFrame:
     """Find all (origin, target) pairs within `max_m` metres of walking, with the distance.
@@ -338,7 +339,7 @@ def within_pairs(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     return pairs.sort_values(["origin", "distance_m", "target"], ignore_index=True)
 
 
-def within_counts(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
+def counts_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
                   target_idx: npt.NDArray[np.int64], target_label: npt.NDArray[np.int64], *,
                   limits_m: Sequence[float], n_labels: int,
                   backend: str | None = None) -> npt.NDArray[np.int64]:
@@ -722,7 +723,7 @@ def spaces_within(network: WalkNetwork | PreparedPoints, origins: Points,
     points = as_prepared(network, origins, spaces, max_snap_m=max_snap_m)
     o_idx, s_idx = points.origin_idx, points.target_idx
     speed = metres_per_minute(walk_speed_kmh)
-    pairs = within_pairs(points.joined, o_idx, s_idx, max_m=minutes * speed)
+    pairs = pairs_within(points.joined, o_idx, s_idx, max_m=minutes * speed)
     return pd.DataFrame({
         "origin": origins.index.to_numpy()[pairs["origin"].to_numpy()],
         "space": spaces.index.to_numpy()[pairs["target"].to_numpy()],
@@ -767,7 +768,7 @@ def count_within(network: WalkNetwork | PreparedPoints, origins: Points,
     speed = metres_per_minute(walk_speed_kmh)
     mins = sorted({float(m) for m in minutes})
     labels = pd.Categorical(spaces[category_col].astype(str), categories=cats).codes
-    counts = within_counts(points.joined, o_idx, s_idx, labels.astype(np.int64),
+    counts = counts_within(points.joined, o_idx, s_idx, labels.astype(np.int64),
                            limits_m=[m * speed for m in mins], n_labels=len(cats))
     out = {}
     for c, cat in enumerate(cats):
@@ -777,7 +778,14 @@ def count_within(network: WalkNetwork | PreparedPoints, origins: Points,
     return pd.DataFrame(out, index=origins.index)
 
 
+#: Renamed (one verb for "within", as the engine says); the old names work for one release.
+_RENAMED = {"within_pairs": "pairs_within", "within_counts": "counts_within"}
+
+
 def __getattr__(name: str) -> Any:
+    if name in _RENAMED:
+        warn_renamed(f"sharemap.access.{name}", f"sharemap.access.{_RENAMED[name]}")
+        return globals()[_RENAMED[name]]
     # isochrones moved to their own module, sharemap.isochrones (the one import of
     # this module that points up; the import contract allows it)
     if name == "isochrones":

@@ -10,10 +10,12 @@ import itertools
 import math
 import re
 import sys
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ._compat import warn_renamed
 from ._crs import parse_crs, require_projected
 from ._errors import ConfigError
 from ._presets import PRESETS
@@ -45,8 +47,76 @@ __all__ = [
 NETWORK_SOURCES = ("graphml", "osm_xml", "osm_pbf", "place", "bbox")
 
 
+class FrozenDict(dict[str, Any]):
+    """A read-only, hashable dict: the TOML tables (filters) of a frozen configuration.
+
+    It reads, compares and serialises (``json``, ``dataclasses.asdict``) as the dict
+    it holds; changing it raises ``TypeError`` (make a new configuration instead,
+    e.g. with ``dataclasses.replace``).
+
+    Examples
+    --------
+    >>> f = FrozenDict({"sggnm": "동대문구"})
+    >>> f["sggnm"], f == {"sggnm": "동대문구"}, hash(f) == hash(FrozenDict(f))
+    ('동대문구', True, True)
+    >>> f["x"] = 1
+    Traceback (most recent call last):
+    ...
+    TypeError: a configuration is read-only: make a new one (dataclasses.replace)
+    """
+
+    __slots__ = ()
+
+    def __hash__(self) -> int:  # type: ignore[override]  # dict's is None
+        return hash(frozenset(self.items()))
+
+    def __repr__(self) -> str:
+        return f"FrozenDict({dict.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:  # copy and pickle without __setitem__
+        return (type(self), (dict(self),))
+
+
+def _read_only(self: Any, *args: Any, **kwargs: Any) -> Any:
+    msg = "a configuration is read-only: make a new one (dataclasses.replace)"
+    raise TypeError(msg)
+
+
+for _name in ("__setitem__", "__delitem__", "__ior__", "clear", "pop", "popitem", "setdefault",
+              "update"):
+    setattr(FrozenDict, _name, _read_only)
+
+
+def _freeze(value: Any) -> Any:
+    """Return `value` with its dicts, lists and sets made read-only (FrozenDict, tuple)."""
+    if isinstance(value, dict) and not isinstance(value, FrozenDict):
+        return FrozenDict({k: _freeze(v) for k, v in value.items()})
+    if isinstance(value, list | tuple) and any(isinstance(v, dict | list | set) for v in value):
+        return tuple(_freeze(v) for v in value)
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, set):
+        return frozenset(value)
+    return value
+
+
+class _Frozen:
+    """Makes a frozen dataclass truly read-only: its dict, list and set fields are frozen.
+
+    So a configuration built in Python with plain dicts and lists is as immutable
+    and hashable as one read from TOML.
+    """
+
+    def __post_init__(self) -> None:
+        for f in fields(self):  # type: ignore[arg-type]  # every subclass is a dataclass
+            value = getattr(self, f.name)
+            frozen = _freeze(value)
+            if frozen is not value:
+                object.__setattr__(self, f.name, frozen)
+
+
 @dataclass(frozen=True)
-class LayerConfig:
+class LayerConfig(_Frozen):
     """One resource layer: where it is and how to read it."""
 
     category: str
@@ -80,7 +150,7 @@ class LayerConfig:
 
 
 @dataclass(frozen=True)
-class NetworkConfig:
+class NetworkConfig(_Frozen):
     """Where the walking network comes from (exactly one source)."""
 
     source: str
@@ -89,7 +159,7 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
-class BlocksConfig:
+class BlocksConfig(_Frozen):
     """Block options: user blocks, or derived from the street network.
 
     ``barriers`` are polygon/line files (water areas, railways) that bound derived
@@ -115,7 +185,7 @@ class BlocksConfig:
 
 
 @dataclass(frozen=True)
-class VillagesConfig:
+class VillagesConfig(_Frozen):
     """The adjacency rule for sharing-village candidates.
 
     ``count = "spaces"`` (default): a candidate has at least `min_spaces` adjacent
@@ -131,7 +201,7 @@ class VillagesConfig:
 
 
 @dataclass(frozen=True)
-class BoundaryConfig:
+class BoundaryConfig(_Frozen):
     """One boundary level (gu, dong, ...) with its name, id and population columns."""
 
     level: str
@@ -139,11 +209,11 @@ class BoundaryConfig:
     name: str
     id: str | None = None
     population: str | None = None
-    filter: dict[str, Any] = field(default_factory=dict)
+    filter: Mapping[str, Any] = field(default_factory=FrozenDict)
 
 
 @dataclass(frozen=True)
-class PopulationTableConfig:
+class PopulationTableConfig(_Frozen):
     """A table (CSV, XLSX) holding the population columns, joined to the population level.
 
     Rows join units where the table's `key` column equals the boundary file's
@@ -158,7 +228,7 @@ class PopulationTableConfig:
 
 
 @dataclass(frozen=True)
-class WeightsConfig:
+class WeightsConfig(_Frozen):
     """A polygon layer (buildings, residential land) that spreads residents within units."""
 
     path: Path
@@ -167,7 +237,7 @@ class WeightsConfig:
 
 
 @dataclass(frozen=True)
-class GroupConfig:
+class GroupConfig(_Frozen):
     """A population group (a count column of the population level) and its walking speed."""
 
     column: str
@@ -191,7 +261,7 @@ def group_slug(label: str) -> str:
 
 
 @dataclass(frozen=True)
-class CoverageConfig:
+class CoverageConfig(_Frozen):
     """Coverage thresholds, boundary levels, and how residents are counted and spread."""
 
     thresholds_minutes: tuple[float, ...] = (5.0, 10.0, 15.0)
@@ -207,8 +277,8 @@ class CoverageConfig:
         return next((b for b in self.boundaries if b.population is not None), None)
 
     @property
-    def audit_minutes(self) -> float:
-        """The threshold of the gaps and the report (15 min, or the nearest configured).
+    def audit_min(self) -> float:
+        """The threshold of the gaps and the report, minutes (15, or the nearest configured).
 
         15 if it is among the thresholds, else the largest threshold under 15, else
         the smallest.
@@ -217,9 +287,15 @@ class CoverageConfig:
         under = [t for t in ths if t <= 15.0]
         return 15.0 if 15.0 in ths else (max(under) if under else min(ths))
 
+    @property
+    def audit_minutes(self) -> float:
+        """Deprecated: :attr:`audit_min` (units are spelled ``_min`` in Python names)."""
+        warn_renamed("CoverageConfig.audit_minutes", "CoverageConfig.audit_min")
+        return self.audit_min
+
 
 @dataclass(frozen=True)
-class MapConfig:
+class MapConfig(_Frozen):
     """What the map shows (an addition to the SPEC's keys; all optional)."""
 
     color_by: str = "adjacent_spaces"
@@ -250,7 +326,7 @@ DEFAULT_BANDS = default_bands(15.0)
 
 
 @dataclass(frozen=True)
-class SupplyConfig:
+class SupplyConfig(_Frozen):
     """Supply per resident (E2SFCA): the catchment, its distance-decay bands, categories.
 
     ``bands`` are ``(upper_minute, weight)`` pairs: a walk of t minutes takes the
@@ -265,7 +341,7 @@ class SupplyConfig:
 
 
 @dataclass(frozen=True)
-class StudyConfig:
+class StudyConfig(_Frozen):
     """A whole study: parameters, network source, layers, blocks, villages and coverage.
 
     Paths are absolute (resolved against the configuration file's folder).
@@ -277,7 +353,7 @@ class StudyConfig:
     layers: tuple[LayerConfig, ...]
     walk_speed_kmh: float = 4.8
     area: Path | None = None
-    area_filter: dict[str, Any] = field(default_factory=dict)
+    area_filter: Mapping[str, Any] = field(default_factory=FrozenDict)
     blocks: BlocksConfig = field(default_factory=BlocksConfig)
     villages: VillagesConfig = field(default_factory=VillagesConfig)
     coverage: CoverageConfig = field(default_factory=CoverageConfig)
@@ -288,9 +364,15 @@ class StudyConfig:
     at: str | None = None
 
     @property
-    def walk_speed_m_min(self) -> float:
+    def walk_speed_m_per_min(self) -> float:
         """Walking speed in metres per minute (4.8 km/h is 80 m/min)."""
         return self.walk_speed_kmh * 1000.0 / 60.0
+
+    @property
+    def walk_speed_m_min(self) -> float:
+        """Deprecated (it read as "minimum"): :attr:`walk_speed_m_per_min`."""
+        warn_renamed("StudyConfig.walk_speed_m_min", "StudyConfig.walk_speed_m_per_min")
+        return self.walk_speed_m_per_min
 
     @property
     def categories(self) -> tuple[str, ...]:
@@ -514,7 +596,7 @@ def _parse_boundary(item: Any, i: int, base: Path, src: Path) -> BoundaryConfig:
     )
 
 
-def _filter(value: Any, key: str, src: Path) -> dict[str, Any]:
+def _filter(value: Any, key: str, src: Path) -> FrozenDict:
     """Parse a filter table: column = a text, number or true/false (compared as text)."""
     if not isinstance(value, dict):
         msg = f"{src}: `{key}` must be a table of column = value"
@@ -525,7 +607,7 @@ def _filter(value: Any, key: str, src: Path) -> dict[str, Any]:
             msg = (f"{src}: `{key}.{col}` must be a text or a number to compare the column "
                    f"with, got {val!r}")
             raise ConfigError(msg)
-    return dict(value)
+    return FrozenDict(value)
 
 
 def _text_opts(item: dict[str, Any], keys: tuple[str, ...], where: str, src: Path

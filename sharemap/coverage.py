@@ -21,7 +21,7 @@ import itertools
 import logging
 import unicodedata
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +38,7 @@ from ._boundaries import (
     covered_units,
     repair_units,
 )
+from ._compat import warn_renamed
 from ._crs import to_analysis_crs
 from ._errors import InputDataError
 from ._readers import read_table, read_vector
@@ -70,9 +71,9 @@ __all__ = [
     "compute_coverage",
     "compute_gaps",
     "compute_group_coverage",
+    "compute_proximity",
     "finest_level",
     "nearest_spaces",
-    "proximity_minutes",
     "read_area",
     "read_boundaries",
     "read_boundary_units",
@@ -184,7 +185,7 @@ def _table_values(gdf: gpd.GeoDataFrame, keep: npt.NDArray[np.bool_],
 
 
 def read_boundaries(path: str | Path, *, crs: Any, name: str, id: str | None = None,
-                    population: str | None = None, filter: dict[str, Any] | None = None,
+                    population: str | None = None, filter: Mapping[str, Any] | None = None,
                     columns: Sequence[str] = (), table: PopulationTableConfig | None = None
                     ) -> gpd.GeoDataFrame:
     """Read a boundary layer (gu, dong, ...) with its name, id and population columns.
@@ -237,7 +238,7 @@ def read_boundaries(path: str | Path, *, crs: Any, name: str, id: str | None = N
 
 
 def read_boundary_units(path: str | Path, *, crs: Any, name: str, id: str | None = None,
-                        population: str | None = None, filter: dict[str, Any] | None = None,
+                        population: str | None = None, filter: Mapping[str, Any] | None = None,
                         columns: Sequence[str] = (), table: PopulationTableConfig | None = None
                         ) -> tuple[gpd.GeoDataFrame, pd.DataFrame]:
     """Read a boundary layer like :func:`read_boundaries`; also return the units not used.
@@ -315,7 +316,7 @@ def _usable_units(units: gpd.GeoDataFrame, feature: npt.NDArray[np.int64], p: Pa
     return units[usable].reset_index(drop=True), rejects
 
 
-def read_area(path: str | Path, *, crs: Any, filter: dict[str, Any] | None = None
+def read_area(path: str | Path, *, crs: Any, filter: Mapping[str, Any] | None = None
               ) -> shapely.Geometry:
     """Read a study area: the union of a polygon file's features (those matching `filter`).
 
@@ -352,7 +353,7 @@ def read_area(path: str | Path, *, crs: Any, filter: dict[str, Any] | None = Non
     return shapely.make_valid(shapely.union_all(usable))
 
 
-def _filter_mask(gdf: gpd.GeoDataFrame, filter: dict[str, Any] | None, p: Path
+def _filter_mask(gdf: gpd.GeoDataFrame, filter: Mapping[str, Any] | None, p: Path
                  ) -> npt.NDArray[np.bool_]:
     """Features whose columns equal the filter's values (compared as text)."""
     for col in filter or {}:
@@ -501,7 +502,7 @@ def allocate_population(blocks: gpd.GeoDataFrame, unit_id: pd.Series, units: gpd
 # ----------------------------------------------------------------------------- coverage
 
 
-def proximity_minutes(blocks: pd.DataFrame, categories: Sequence[str]) -> pd.Series:
+def compute_proximity(blocks: pd.DataFrame, categories: Sequence[str]) -> pd.Series:
     """Compute the walk to the farthest of the nearest spaces across categories, per block.
 
     Returns
@@ -830,4 +831,13 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
         joined = points.joined
     gaps = audit_gaps(blocks, spaces, network, config, joined=joined, origins=origins)
     return CoverageAudit(coverage=coverage, coverage_groups=groups, gaps=gaps,
-                         proximity_min=proximity_minutes(blocks, config.categories))
+                         proximity_min=compute_proximity(blocks, config.categories))
+
+
+def __getattr__(name: str) -> Any:
+    # renamed (functions verb-first; the old name works for one release)
+    if name == "proximity_minutes":
+        warn_renamed("sharemap.coverage.proximity_minutes", "sharemap.coverage.compute_proximity")
+        return compute_proximity
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)

@@ -304,7 +304,7 @@ def _listed_nearest(network: WalkNetwork, blocks: pd.DataFrame, spaces: gpd.GeoD
         walk = blocks[walk_col(cat)].to_numpy(dtype=np.float64, na_value=np.nan)
         points = None if base is None else (
             base[0], base[0].node[base[1][origins.which[cat][o.listed]]], base[2])
-        pos = (_category_nearest(points, o, walk, mine, config.walk_speed_m_min)
+        pos = (_category_nearest(points, o, walk, mine, config.walk_speed_m_per_min)
                if named[mine].all() else None)
         if pos is None:
             full.append(cat)
@@ -326,7 +326,7 @@ def _listed_nearest(network: WalkNetwork, blocks: pd.DataFrame, spaces: gpd.GeoD
 def _category_nearest(points: tuple[JoinedPoints, npt.NDArray[np.int64], int] | None,
                       outside: _Outside, walk: npt.NDArray[np.float64],
                       mine: npt.NDArray[np.int64],
-                      speed_m_min: float) -> npt.NDArray[np.int64] | None:
+                      speed_m_per_min: float) -> npt.NDArray[np.int64] | None:
     """One category's spaces for its blocks outside (None: take the full search).
 
     `points`: the joined points, the nodes of the listed blocks' (median) origins (in
@@ -345,7 +345,7 @@ def _category_nearest(points: tuple[JoinedPoints, npt.NDArray[np.int64], int] | 
     w = np.full(joined.csr.shape[0], np.inf)
     np.minimum.at(w, s_node[idx], np.maximum(s_off[idx], MIN_WEIGHT_M))
     nodes = np.flatnonzero(np.isfinite(w))
-    limit = np.where(np.isnan(walk[rows]), np.inf, walk[rows] * speed_m_min + 1.0)
+    limit = np.where(np.isnan(walk[rows]), np.inf, walk[rows] * speed_m_per_min + 1.0)
     found = _closest_nodes(joined.csr, o_node, nodes, w[nodes], limit)
     if found is None or ((found >= 0) == np.isnan(walk[rows])).any():
         return None
@@ -379,7 +379,7 @@ def _residents_outside(blocks: pd.DataFrame, config: StudyConfig, origins: Study
     walk is beyond the threshold (or none is reachable); with one origin per block
     that is the block's population where the block is outside, else 0.
     """
-    t = config.coverage.audit_minutes
+    t = config.coverage.audit_min
     n = len(blocks)
     out: dict[str, dict[str, npt.NDArray[np.float64]]] = {}
     pops = {"population": "population"} if has_pop else {}
@@ -407,7 +407,7 @@ def _area_gaps(blocks: pd.DataFrame, config: StudyConfig, level: str | None,
     """Per category, the units ranked by residents outside (one groupby for all)."""
     if not config.categories:
         return {}
-    t = config.coverage.audit_minutes
+    t = config.coverage.audit_min
     cols: dict[str, Any] = {
         "area": blocks[level] if level else config.name,
         "area_id": blocks[f"{level}_id"] if level else config.name,
@@ -456,7 +456,7 @@ def _outside_rows(blocks: pd.DataFrame, cat: str, config: StudyConfig, level: st
     if has_pop:
         out = residents["population_outside"] > 0
     else:
-        out = _outside(blocks, cat, config.coverage.audit_minutes).to_numpy()
+        out = _outside(blocks, cat, config.coverage.audit_min).to_numpy()
     cols = ["block_id", *((level, f"{level}_id") if level else ()),
             *(("population",) if has_pop else ()), walk_col(cat)]
     sub = pd.DataFrame(blocks[list(dict.fromkeys(cols))]).assign(
@@ -542,7 +542,7 @@ def compute_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, nearest: pd.DataFra
         From :func:`nearest_spaces` on the block origins (aligned to `origins` when
         given, else to `blocks`).
     config
-        The study: categories, ``coverage.audit_minutes``, groups, ``gap_blocks``.
+        The study: categories, ``coverage.audit_min``, groups, ``gap_blocks``.
     origins
         The blocks' origins with their shares and walk minutes
         (:attr:`sharemap.StudyResult.origins`); None: one per block.
@@ -584,7 +584,7 @@ def audit_gaps(blocks: pd.DataFrame, spaces: gpd.GeoDataFrame, network: WalkNetw
     network
         The walking network.
     config
-        The study: categories, ``coverage.audit_minutes``, groups, ``gap_blocks``.
+        The study: categories, ``coverage.audit_min``, groups, ``gap_blocks``.
     joined
         The blocks' origins then the spaces joined into the network
         (``PreparedPoints.joined``, as the access stage measured them); None: the
@@ -616,7 +616,7 @@ def _gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, config: StudyConfig,
           nearest: dict[str, npt.NDArray[np.int64]], origins: StudyOrigins) -> pd.DataFrame:
     """:func:`compute_gaps` from :func:`_gap_inputs` and the nearest space per block outside."""
     has_pop, level, outside, residents = inputs
-    t = config.coverage.audit_minutes
+    t = config.coverage.audit_min
     extra = [f"population_outside_{g.slug}" for g in config.coverage.groups]
     parts = []
     areas = _area_gaps(blocks, config, level, has_pop, residents)

@@ -253,7 +253,7 @@ def block_pairs(pairs: pd.DataFrame, block: npt.NDArray[np.int64],
     ----------
     pairs
         ``origin``, ``target`` and ``distance_m`` (from
-        :func:`sharemap.access.within_pairs`: every pair within some distance).
+        :func:`sharemap.access.pairs_within`: every pair within some distance).
     block
         Per origin, its block's position.
     share
@@ -266,7 +266,7 @@ def block_pairs(pairs: pd.DataFrame, block: npt.NDArray[np.int64],
         target is kept for a block when origins holding at least half of the block's
         residents are within the distance of `pairs`, and its distance is their
         share-weighted median (see :func:`block_median`). Sorted by block, distance
-        and target, as :func:`~sharemap.access.within_pairs` sorts; for blocks with one
+        and target, as :func:`~sharemap.access.pairs_within` sorts; for blocks with one
         origin exactly the pairs of that origin.
     """
     org = pairs["origin"].to_numpy(np.int64)

@@ -40,7 +40,7 @@ from .access import (
     prepare_points,
     snap_points,
     walk_col,
-    within_pairs,
+    pairs_within,
 )
 from .blocks import block_origins, blocks_from_network, read_barriers, read_blocks
 from .config import StudyConfig, check_input_files
@@ -49,7 +49,7 @@ from .coverage import (
     assign_units,
     block_weights,
     compute_audit,
-    proximity_minutes,
+    compute_proximity,
     read_area,
     read_boundary_units,
 )
@@ -443,13 +443,13 @@ def _access(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
     joined, o_idx, s_idx = points.joined, points.origin_idx, points.target_idx
     block = origins["block"].to_numpy(np.int64)
     share = origins["share"].to_numpy(np.float64)
-    speed = config.walk_speed_m_min
+    speed = config.walk_speed_m_per_min
     cats = spaces["category"].to_numpy()
     for cat in config.categories:
         minutes = nearest_distance(joined, o_idx, s_idx[cats == cat]) / speed
         origins[walk_col(cat)] = minutes
         blocks[walk_col(cat)] = block_median(minutes, block, share, len(blocks))[0]
-    pairs = within_pairs(joined, o_idx, s_idx, max_m=config.villages.adjacent_minutes * speed)
+    pairs = pairs_within(joined, o_idx, s_idx, max_m=config.villages.adjacent_minutes * speed)
     pairs = block_pairs(pairs, block, share)
     adjacency = pd.DataFrame({
         "block_id": blocks["block_id"].to_numpy()[pairs["origin"].to_numpy()],
@@ -477,7 +477,7 @@ def _supply(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
         points, population=blocks["population"].to_numpy(dtype=np.float64, na_value=np.nan),
         capacity=spaces["capacity"].to_numpy(dtype=np.float64),
         space_category=spaces["category"].to_numpy(), categories=cats,
-        walk_speed_m_min=config.walk_speed_m_min, bands=config.supply.bands,
+        walk_speed_m_per_min=config.walk_speed_m_per_min, bands=config.supply.bands,
         origin_block=origins["block"].to_numpy(np.int64),
         origin_share=origins["share"].to_numpy(np.float64))
     for cat in cats:
@@ -761,7 +761,7 @@ def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
     cols += ["adjacent_spaces", "adjacent_categories", "adjacent_space_ids", "candidate",
              "village_id"]
     # full precision: coverage.csv must agree exactly with what this file says
-    blocks = result.blocks.assign(proximity_min=proximity_minutes(result.blocks, cfg.categories))
+    blocks = result.blocks.assign(proximity_min=compute_proximity(result.blocks, cfg.categories))
     return to_web_crs(blocks[[*cols, "geometry"]], "blocks")
 
 
@@ -851,7 +851,7 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
             split = save_split_maps(
                 result.blocks, result.spaces, result.villages, out / "maps",
                 level=mcfg.split_by, units=result.boundaries[mcfg.split_by],
-                pad_m=result.config.villages.adjacent_minutes * result.config.walk_speed_m_min,
+                pad_m=result.config.villages.adjacent_minutes * result.config.walk_speed_m_per_min,
                 color_by=mcfg.color_by, boundaries=bounds, isochrones=iso,
                 title=result.config.name, tiles=mcfg.tiles)
             paths.update({f"maps/{name}": path for name, path in split.items()})

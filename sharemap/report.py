@@ -224,7 +224,7 @@ def _gather(result: StudyResult) -> _Audit:
             blocks, cfg.coverage.groups, categories=cfg.categories,
             thresholds=cfg.coverage.thresholds_minutes, levels=levels, city_name=cfg.name,
             walk_speed_kmh=cfg.walk_speed_kmh, origins=result.study_origins())
-    return _Audit(result=result, minutes=cfg.coverage.audit_minutes,
+    return _Audit(result=result, minutes=cfg.coverage.audit_min,
                   categories=tuple(cfg.categories), has_pop=has_pop,
                   level=finest_level(blocks, [b.level for b in cfg.coverage.boundaries]),
                   coverage=result.coverage, groups=groups, gaps=gaps,
@@ -543,7 +543,7 @@ def _method_section(a: _Audit) -> str:
     items = [
         "<b>Walk</b>: the shortest walk on the OpenStreetMap walking network from a block's "
         "representative point to the nearest space of the category, at "
-        f"{cfg.walk_speed_kmh:g} km/h ({cfg.walk_speed_m_min:g} m per minute).",
+        f"{cfg.walk_speed_kmh:g} km/h ({cfg.walk_speed_m_per_min:g} m per minute).",
         f"<b>Covered</b>: a block whose walk is at most the threshold ({a.minutes:g} minutes "
         "here); a block from which no space is reachable is not covered. "
         "<em>all</em>: covered for every category, i.e. the walk to the farthest of the "

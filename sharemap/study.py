@@ -39,7 +39,7 @@ from ._capacity import DEFAULT_CAPACITY
 from ._crs import to_web_crs
 from ._errors import InputDataError
 from ._validate import LIMITS, check_number, check_whole
-from .access import prepare_points, snap_points, walk_col, within_pairs
+from .access import prepare_points, snap_points, walk_col, pairs_within
 from .hours import STATES, TimeOfWeek, hours_state, parse_time_of_week, state_counts
 from .layers import dedupe_spaces
 from .origins import HALF, block_pairs
@@ -196,8 +196,8 @@ def write_whatif(change: WhatIfResult, out_dir: str | Path) -> dict[str, Path]:
 # --------------------------------------------------------------------------- sweeps
 
 
-def _adjacency_at(result: StudyResult, max_minutes: float) -> pd.DataFrame:
-    """All (block, space) pairs within `max_minutes`, computed as the pipeline does.
+def _adjacency_at(result: StudyResult, max_min: float) -> pd.DataFrame:
+    """All (block, space) pairs within `max_min`, computed as the pipeline does.
 
     A pair's distance is the share-weighted median over the block's origins (see
     :func:`sharemap.origins.block_pairs`), so filtering it at a shorter time gives
@@ -206,9 +206,9 @@ def _adjacency_at(result: StudyResult, max_minutes: float) -> pd.DataFrame:
     cfg, blocks, spaces = result.config, result.blocks, result.spaces
     points = result.prepared_points()
     origins = result.study_origins()
-    speed = cfg.walk_speed_m_min
-    pairs = within_pairs(points.joined, points.origin_idx, points.target_idx,
-                         max_m=max_minutes * speed)
+    speed = cfg.walk_speed_m_per_min
+    pairs = pairs_within(points.joined, points.origin_idx, points.target_idx,
+                         max_m=max_min * speed)
     pairs = block_pairs(pairs, origins["block"].to_numpy(np.int64),
                         origins["share"].to_numpy(np.float64))
     tgt = pairs["target"].to_numpy()
@@ -280,7 +280,7 @@ def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
         return np.nan if pop is None else float(pop[mask].sum())
 
     all_pairs = _adjacency_at(result, minutes[-1])
-    speed = result.config.walk_speed_m_min
+    speed = result.config.walk_speed_m_per_min
     rows = []
     for m in minutes:
         adj = all_pairs[all_pairs["distance_m"].to_numpy() <= m * speed + 1e-9]
@@ -417,7 +417,7 @@ def explain_block(result: StudyResult, block_id: Any) -> str:
     row = result.blocks.loc[idx]
     cfg = result.config
     vcfg = cfg.villages
-    metres = vcfg.adjacent_minutes * cfg.walk_speed_m_min
+    metres = vcfg.adjacent_minutes * cfg.walk_speed_m_per_min
     counted = "distinct categories of space" if vcfg.distinct_categories else "sharing spaces"
     lines = [
         _place(result, row),
@@ -514,12 +514,12 @@ def origin_cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
     walk is measured exactly as for spaces: snapping, along-edge distances and the
     straight-line offsets at both ends.
     """
-    speed = result.config.walk_speed_m_min
+    speed = result.config.walk_speed_m_per_min
     # the block origins (as the study snapped them) and the sites, prepared
     snaps = result.block_snaps()
     sites = prepare_points(result.network, snaps, points,
                            max_snap_m=result.config.network.max_snap_m)
-    pairs = within_pairs(sites.joined, sites.target_idx, sites.origin_idx,
+    pairs = pairs_within(sites.joined, sites.target_idx, sites.origin_idx,
                          max_m=minutes * speed)
     data = np.ones(len(pairs), dtype=bool)
     return sparse.csr_matrix((data, (pairs["origin"].to_numpy(), pairs["target"].to_numpy())),

@@ -94,7 +94,7 @@ def _origin_minutes(result: StudyResult, category: str) -> npt.NDArray[np.float6
     points = prepare_points(result.network, result.block_snaps(), mine,
                             max_snap_m=result.config.network.max_snap_m)
     dist = nearest_distance(points.joined, points.origin_idx, points.target_idx)
-    return dist / result.config.walk_speed_m_min
+    return dist / result.config.walk_speed_m_per_min
 
 
 def _greedy_cover(cover: sparse.csr_matrix, weight: npt.NDArray[np.float64],

@@ -40,7 +40,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ._capacity import DEFAULT_CAPACITY
-from .access import PreparedPoints, as_prepared, within_pairs
+from .access import PreparedPoints, as_prepared, pairs_within
 from .config import DEFAULT_BANDS
 from .network import WalkNetwork
 
@@ -137,7 +137,7 @@ def e2sfca(origin: npt.NDArray[np.int64], target: npt.NDArray[np.int64],
 
 def supply_per_block(  # noqa: PLR0913 (the arrays of one computation, all keyword-only)
         points: PreparedPoints, *, population: npt.ArrayLike, capacity: npt.ArrayLike,
-        space_category: npt.ArrayLike, categories: Sequence[str], walk_speed_m_min: float,
+        space_category: npt.ArrayLike, categories: Sequence[str], walk_speed_m_per_min: float,
         bands: Bands = DEFAULT_BANDS, origin_block: npt.ArrayLike | None = None,
         origin_share: npt.ArrayLike | None = None) -> pd.DataFrame:
     """Compute the supply per 1,000 residents of every block, per category.
@@ -155,7 +155,7 @@ def supply_per_block(  # noqa: PLR0913 (the arrays of one computation, all keywo
         Category per space.
     categories
         The categories to compute (one column each, in this order).
-    walk_speed_m_min
+    walk_speed_m_per_min
         Walking speed (metres per minute).
     bands
         ``(upper_minute, weight)`` pairs; the last upper minute is the catchment.
@@ -184,12 +184,12 @@ def supply_per_block(  # noqa: PLR0913 (the arrays of one computation, all keywo
     cats = np.asarray(space_category, dtype=object)
     out = pd.DataFrame(index=pd.RangeIndex(n_blocks))
     chosen = np.isin(cats, list(categories))
-    catchment_m = bands[-1][0] * walk_speed_m_min
-    pairs = within_pairs(points.joined, points.origin_idx, points.target_idx[chosen],
+    catchment_m = bands[-1][0] * walk_speed_m_per_min
+    pairs = pairs_within(points.joined, points.origin_idx, points.target_idx[chosen],
                          max_m=catchment_m, sort=False)
     o = pairs["origin"].to_numpy()
     t = pairs["target"].to_numpy()
-    minutes = pairs["distance_m"].to_numpy() / walk_speed_m_min
+    minutes = pairs["distance_m"].to_numpy() / walk_speed_m_per_min
     demand = pop[block] * share
     sel_cat = cats[chosen]
     for cat in categories:
@@ -271,7 +271,7 @@ def compute_supply(  # noqa: PLR0913 (keyword-only options)
     out = supply_per_block(
         points, population=blocks[population].to_numpy(dtype=np.float64, na_value=np.nan),
         capacity=cap, space_category=spaces["category"].to_numpy(), categories=cats,
-        walk_speed_m_min=walk_speed_kmh * 1000.0 / 60.0, bands=bands,
+        walk_speed_m_per_min=walk_speed_kmh * 1000.0 / 60.0, bands=bands,
         origin_block=None if origins is None else origins["block"].to_numpy(np.int64),
         origin_share=None if origins is None else origins["share"].to_numpy(np.float64))
     return out.set_axis(blocks.index)

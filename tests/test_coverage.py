@@ -27,8 +27,8 @@ from sharemap.coverage import (
     compute_coverage,
     compute_gaps,
     compute_group_coverage,
+    compute_proximity,
     nearest_spaces,
-    proximity_minutes,
     read_boundaries,
 )
 from sharemap.network import network_from_graph
@@ -188,7 +188,7 @@ def test_group_spread_like_total_and_audited_at_its_speed(tmp_path):
 
 def test_proximity_is_the_farthest_nearest():
     blocks = _blocks()
-    prox = proximity_minutes(blocks, ["bike", "tools"])
+    prox = compute_proximity(blocks, ["bike", "tools"])
     assert prox.name == "proximity_min"
     np.testing.assert_array_equal(prox.to_numpy(), [14.0, 12.0, np.nan, 20.0])
     cov = compute_coverage(blocks, categories=["bike", "tools"], thresholds=[14, 15])
@@ -366,7 +366,7 @@ def test_gaps_rank_dongs_and_blocks(tmp_path):
     B2 (16 min, 600) and B3 (200); tools B1 (18.7, 200) and B4 (200).
     """
     cfg = _config(tmp_path, 'groups = [{ column = "old", label = "65+" }]\ngap_blocks = 5')
-    assert cfg.coverage.audit_minutes == 15.0
+    assert cfg.coverage.audit_min == 15.0
     blocks = _study_blocks(tmp_path)
     spaces = pd.DataFrame({"space_id": ["b1", "t1"], "name": ["<자전거>", "공구"],
                            "category": ["bike", "tools"]})

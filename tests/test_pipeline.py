@@ -169,7 +169,7 @@ def test_walk_minutes_agree_with_an_independent_spec_computation(dongdaemun, spe
     result, _ = dongdaemun
     assert (result.blocks["n_origins"] > 1).sum() >= 20
     origins = [spec_model.snap(o) for o in result.origins.geometry]
-    speed = result.config.walk_speed_m_min
+    speed = result.config.walk_speed_m_per_min
     assert len(result.config.categories) >= 3
     for cat in result.config.categories:
         snapped = [spec_model.snap(p) for p in
@@ -190,7 +190,7 @@ def test_adjacent_counts_agree_with_an_independent_spec_computation(dongdaemun, 
     import numpy as np
 
     result, _ = dongdaemun
-    limit = result.config.villages.adjacent_minutes * result.config.walk_speed_m_min
+    limit = result.config.villages.adjacent_minutes * result.config.walk_speed_m_per_min
     origins = [spec_model.snap(o) for o in result.origins.geometry]
     counts = np.zeros(len(result.blocks), dtype=np.int64)
     for p in result.spaces.geometry:

@@ -79,7 +79,7 @@ def test_grid_by_hand(grid3):
     pts = prepare_points(grid3, origins, spaces)
     got = supply_per_block(pts, population=[100.0, 300.0, 50.0],
                            capacity=[10.0, 4.0, 2.0], space_category=spaces["category"],
-                           categories=["bike", "tools"], walk_speed_m_min=20.0, bands=BANDS)
+                           categories=["bike", "tools"], walk_speed_m_per_min=20.0, bands=BANDS)
     r1, r2 = 10 / 177, 4 / 372
     want_bike = 1000 * np.array([r1 + 0.22 * r2, 0.22 * r1 + r2, 0.22 * r1 + r2])
     assert np.allclose(got["supply_per_1000_bike"], want_bike, rtol=1e-12)
@@ -91,7 +91,7 @@ def test_grid_by_hand(grid3):
     # plain 2SFCA ([[15, 1.0]]): each dock shared by all 450 residents within 15 min
     plain = supply_per_block(pts, population=pop, capacity=[10.0, 4.0, 2.0],
                              space_category=spaces["category"], categories=["bike"],
-                             walk_speed_m_min=20.0, bands=((15.0, 1.0),))
+                             walk_speed_m_per_min=20.0, bands=((15.0, 1.0),))
     assert np.allclose(plain["supply_per_1000_bike"], 1000 * 14 / 450, rtol=1e-12)
 
 
@@ -102,7 +102,7 @@ def test_unreached_space_and_off_network_origin(grid3):
     pts = prepare_points(grid3, origins, spaces)
     got = supply_per_block(pts, population=[10.0, 99.0], capacity=[3.0, 7.0],
                            space_category=spaces["category"], categories=["bike"],
-                           walk_speed_m_min=20.0, bands=((5.0, 1.0),))
+                           walk_speed_m_per_min=20.0, bands=((5.0, 1.0),))
     # only the first space is within 5 minutes (100 m) of the first origin
     assert got["supply_per_1000_bike"].tolist() == [1000 * 3 / 10, 0.0]
 
@@ -113,7 +113,7 @@ def test_several_origins_per_block_share_its_residents(grid3):
     spaces = points([(X0 + 100, Y0)], category=["bike"])
     pts = prepare_points(grid3, origins, spaces)
     kw = {"capacity": [12.0], "space_category": spaces["category"], "categories": ["bike"],
-          "walk_speed_m_min": 20.0, "bands": BANDS}
+          "walk_speed_m_per_min": 20.0, "bands": BANDS}
     got = supply_per_block(pts, population=[400.0, 50.0],
                            origin_block=[0, 0, 1], origin_share=[0.25, 0.75, 1.0], **kw)
     # demand: 100 at 1 street, 300 at 3 streets (0.22), 50 at 1 street
@@ -203,7 +203,7 @@ def test_matches_a_brute_force_from_the_definition(random_case, bands):
     cats = spaces["category"].to_numpy()
     got = supply_per_block(pts, population=pop, capacity=cap,
                            space_category=cats, categories=["bike", "tools"],
-                           walk_speed_m_min=speed, bands=bands)
+                           walk_speed_m_per_min=speed, bands=bands)
     cost = cost_of(pts, speed, bands[-1][0])
     assert len(cost) > 30  # the catchments overlap: the check has something to find
     for cat in ("bike", "tools"):
@@ -236,7 +236,7 @@ def test_matches_pysal_access(random_case):
             theirs = 1000 * table.iloc[:, 0].reindex(np.arange(len(pop))).fillna(0).to_numpy()
             ours = supply_per_block(pts, population=pop, capacity=cap,
                                     space_category=cats, categories=[cat],
-                                    walk_speed_m_min=speed, bands=bands)
+                                    walk_speed_m_per_min=speed, bands=bands)
             assert np.allclose(ours[f"supply_per_1000_{cat}"], theirs, rtol=1e-9, atol=1e-12)
             assert (theirs > 0).sum() > 10
 
@@ -402,7 +402,7 @@ def test_real_docks_per_1000_residents_per_dong(dongdaemun_docks, seoul_data):
     blocks = result.blocks
     pts = prepare_points(result.network, result.block_snaps(), bikes,
                          max_snap_m=result.config.network.max_snap_m)
-    cost = cost_of(pts, result.config.walk_speed_m_min, 15.0)
+    cost = cost_of(pts, result.config.walk_speed_m_per_min, 15.0)
     pop = blocks["population"].fillna(0).to_numpy()
     # demand sits at the block origins (a large block's residents shared among its grid)
     origins = result.origins

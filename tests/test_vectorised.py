@@ -117,7 +117,7 @@ def _old_nearest_spaces(network, origins, spaces, *, categories, max_snap_m):
 
 
 def _old_area_gaps(blocks, cat, config, level, has_pop):
-    t = config.coverage.audit_minutes
+    t = config.coverage.audit_min
     out_ = gaps._outside
     frame = pd.DataFrame({
         "area": blocks[level] if level else config.name,
@@ -148,7 +148,7 @@ def _old_lon_lat(blocks, block_ids):
 
 
 def _old_block_gaps(blocks, spaces, nearest, cat, config, level, has_pop):
-    t = config.coverage.audit_minutes
+    t = config.coverage.audit_min
     out = gaps._outside(blocks, cat, t)
     if has_pop:
         out &= blocks["population"] > 0
@@ -185,7 +185,7 @@ def _old_block_gaps(blocks, spaces, nearest, cat, config, level, has_pop):
 def _old_compute_gaps(blocks, spaces, nearest, config):
     has_pop = "population" in blocks and bool(blocks["population"].notna().any())
     level = coverage.finest_level(blocks, [b.level for b in config.coverage.boundaries])
-    t = config.coverage.audit_minutes
+    t = config.coverage.audit_min
     extra = [f"population_outside_{g.slug}" for g in config.coverage.groups]
     parts = []
     for cat in config.categories:
@@ -532,7 +532,7 @@ def _audit_inputs(seed: int, *, ties: bool, side: int = 7):
         blocks[walk_col(cat)] = times[walk_col(cat)] if walk_col(cat) in times else np.nan
     # a short audit time and many listed blocks, so that most blocks are gaps
     cov = dataclasses.replace(config.coverage, gap_blocks=25, thresholds_minutes=(1.0, 2.0))
-    assert cov.audit_minutes == 2.0
+    assert cov.audit_min == 2.0
     return blocks, spaces, net, dataclasses.replace(config, coverage=cov)
 
 
