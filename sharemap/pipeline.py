@@ -37,10 +37,10 @@ from ._crs import to_web_crs
 from .access import (
     PreparedPoints,
     nearest_distance,
+    pairs_within,
     prepare_points,
     snap_points,
     walk_col,
-    pairs_within,
 )
 from .blocks import block_origins, blocks_from_network, read_barriers, read_blocks
 from .config import StudyConfig, check_input_files

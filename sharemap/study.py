@@ -39,7 +39,7 @@ from ._capacity import DEFAULT_CAPACITY
 from ._crs import to_web_crs
 from ._errors import InputDataError
 from ._validate import LIMITS, check_number, check_whole
-from .access import prepare_points, snap_points, walk_col, pairs_within
+from .access import pairs_within, prepare_points, snap_points, walk_col
 from .hours import STATES, TimeOfWeek, hours_state, parse_time_of_week, state_counts
 from .layers import dedupe_spaces
 from .origins import HALF, block_pairs
