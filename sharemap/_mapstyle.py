@@ -27,11 +27,14 @@ __all__ = [
     "ADJACENT_CLASSES",
     "CANDIDATE_COLOUR",
     "CATEGORY_STYLES",
+    "SUPPLY_PREFIX",
     "UNREACHABLE",
     "VILLAGE_COLOUR",
     "WALK_CLASSES",
     "WALK_PREFIX",
+    "BlockStyle",
     "Rings",
+    "block_style",
     "category_styles",
     "check_color_by",
     "check_layer",
@@ -41,6 +44,8 @@ __all__ = [
     "int_text",
     "ordered_categories",
     "polygon_rings",
+    "supply_classes",
+    "supply_reference",
     "tolerance",
     "truthy",
     "truthy_mask",
@@ -49,6 +54,7 @@ __all__ = [
 logger = logging.getLogger("sharemap.maps")
 
 WALK_PREFIX = "walk_min_"
+SUPPLY_PREFIX = "supply_per_1000_"
 ADJACENT = "adjacent_spaces"
 
 #: Block classes by adjacent-space count: (upper bound inclusive, label, colour).
@@ -221,8 +227,10 @@ def polygon_rings(geoms: Sequence[Any] | np.ndarray) -> Rings:
 def check_color_by(blocks: gpd.GeoDataFrame | None, color_by: str) -> None:
     """Raise ConfigError unless `color_by` names a block measure the map can show."""
     columns = [] if blocks is None else [str(c) for c in blocks.columns]
-    allowed = [ADJACENT, *sorted(c for c in columns if c.startswith(WALK_PREFIX))]
-    if color_by == ADJACENT or (color_by.startswith(WALK_PREFIX) and color_by in allowed):
+    allowed = [ADJACENT, *sorted(c for c in columns if c.startswith(WALK_PREFIX)),
+               *sorted(c for c in columns if c.startswith(SUPPLY_PREFIX))]
+    prefixed = color_by.startswith((WALK_PREFIX, SUPPLY_PREFIX))
+    if color_by == ADJACENT or (prefixed and color_by in allowed):
         if blocks is not None and len(blocks) and color_by not in columns:
             msg = f"`color_by` = {color_by!r} but the blocks have no column {color_by!r}"
             raise InputDataError(msg)
@@ -230,6 +238,77 @@ def check_color_by(blocks: gpd.GeoDataFrame | None, color_by: str) -> None:
     msg = (f"`color_by` = {color_by!r} is not a block measure; use one of: "
            f"{', '.join(allowed)}")
     raise ConfigError(msg)
+
+
+#: Colours of the supply classes: none reachable, then light to dark.
+_SUPPLY_COLOURS = ("#d9d9d9", "#edf8fb", "#b3cde3", "#8c96c6", "#8856a7", "#810f7c")
+
+
+def supply_reference(blocks: pd.DataFrame, column: str) -> float:
+    """Return the population-weighted mean of a supply column (the plain mean without residents).
+
+    The supply classes of a map are multiples of it, so that one legend reads the same
+    for a category of 3 docks and one of 300 bays per 1,000 residents.
+    """
+    values = pd.to_numeric(blocks[column], errors="coerce").to_numpy(dtype=float)
+    ok = ~np.isnan(values)
+    if "population" in blocks.columns:
+        pop = pd.to_numeric(blocks["population"], errors="coerce").fillna(0).to_numpy(float)
+        if (pop[ok] > 0).any():
+            return float((pop[ok] * values[ok]).sum() / pop[ok].sum())
+    return float(values[ok].mean()) if ok.any() else math.nan
+
+
+def _num_label(value: float) -> str:
+    if value < 1:
+        return f"{value:.3g}"
+    return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
+
+
+def supply_classes(reference: float) -> tuple[tuple[float, str, str], ...]:
+    """Return the block classes of a supply map: none, then steps of half the study's mean.
+
+    Examples
+    --------
+    >>> [label for _u, label, _c in supply_classes(3.0)]
+    ['none within reach', 'up to 1.50', '1.50–3.00 (mean)', '3.00–4.50', '4.50–6.00', 'over 6.00']
+    """
+    none = (0.0, "none within reach", _SUPPLY_COLOURS[0])
+    if not math.isfinite(reference) or reference <= 0:
+        return (none, (math.inf, "some within reach", _SUPPLY_COLOURS[3]))
+    a, b, c, d = (reference * k for k in (0.5, 1.0, 1.5, 2.0))
+    return (none, (a, f"up to {_num_label(a)}", _SUPPLY_COLOURS[1]),
+            (b, f"{_num_label(a)}–{_num_label(b)} (mean)", _SUPPLY_COLOURS[2]),
+            (c, f"{_num_label(b)}–{_num_label(c)}", _SUPPLY_COLOURS[3]),
+            (d, f"{_num_label(c)}–{_num_label(d)}", _SUPPLY_COLOURS[4]),
+            (math.inf, f"over {_num_label(d)}", _SUPPLY_COLOURS[5]))
+
+
+class BlockStyle(NamedTuple):
+    """How blocks are coloured: the legend's heading, the classes, the missing class."""
+
+    head: str
+    classes: tuple[tuple[float, str, str], ...]
+    missing: tuple[str, str] | None
+
+
+def block_style(blocks: pd.DataFrame | None, color_by: str,
+                reference: float | None = None) -> BlockStyle:
+    """Return the legend heading and classes of the block measure `color_by`.
+
+    `reference` (supply only) is the value the classes are multiples of; default:
+    :func:`supply_reference` of `blocks` (the split maps pass the whole study's, so
+    every unit's map uses one legend).
+    """
+    if color_by == ADJACENT:
+        return BlockStyle("Adjacent sharing spaces", ADJACENT_CLASSES, None)
+    if color_by.startswith(SUPPLY_PREFIX):
+        if reference is None:
+            reference = (supply_reference(blocks, color_by)
+                         if blocks is not None and color_by in blocks.columns else math.nan)
+        head = f"{color_by[len(SUPPLY_PREFIX):]} capacity reachable\nper 1,000 residents"
+        return BlockStyle(head, supply_classes(reference), None)
+    return BlockStyle(f"Walk to {color_by[len(WALK_PREFIX):]}", WALK_CLASSES, UNREACHABLE)
 
 
 def category_styles(categories: Sequence[str]) -> dict[str, tuple[str, str]]:

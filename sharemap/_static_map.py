@@ -37,8 +37,9 @@ from ._mapstyle import (
     UNREACHABLE,
     VILLAGE_COLOUR,
     WALK_CLASSES,
-    WALK_PREFIX,
+    BlockStyle,
     Rings,
+    block_style,
     category_styles,
     check_color_by,
     check_layer,
@@ -328,8 +329,8 @@ def draw_blocks(ax: Axes, blocks: gpd.GeoDataFrame, color_by: str, *,
     """
     from matplotlib.collections import PathCollection
 
-    classes = ADJACENT_CLASSES if color_by == ADJACENT else WALK_CLASSES
-    palette = [colour for _label, colour in class_legend(color_by)]
+    classes = block_style(blocks, color_by).classes
+    palette = [colour for _upper, _label, colour in classes] + [UNREACHABLE[1]]
     index = class_index(blocks[color_by], classes)
     rings = _rings(blocks.geometry.to_numpy())
     used = [i for i in range(len(palette)) if (index == i).any()]
@@ -384,7 +385,7 @@ def class_legend(color_by: str) -> list[tuple[str, str]]:
     return [(label, c) for _upper, label, c in classes] + [UNREACHABLE]
 
 
-def _legend(ax: Axes, color_by: str, colours: dict[str, str],
+def _legend(ax: Axes, style: BlockStyle, colours: dict[str, str],
             counts: dict[str, int], *, has_villages: bool) -> None:
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -392,12 +393,10 @@ def _legend(ax: Axes, color_by: str, colours: dict[str, str],
     def header(text: str) -> tuple[Any, str]:
         return Patch(visible=False), text
 
-    classes = class_legend(color_by)
-    if color_by == ADJACENT:
-        entries = [header("Adjacent sharing spaces")]
-        classes = classes[:-1]  # a count is never unreachable
-    else:
-        entries = [header(f"Walk to {plain(color_by[len(WALK_PREFIX):])}")]
+    classes = [(label, c) for _upper, label, c in style.classes]
+    if style.missing:  # a count or a supply is never unreachable; a walk can be
+        classes.append(style.missing)
+    entries = [header(plain(style.head))]
     entries += [(Patch(facecolor=c, edgecolor="#999", linewidth=0.5), label)
                 for label, c in classes]
     entries.append((Patch(facecolor="none", edgecolor=CANDIDATE_COLOUR, linewidth=1.0),
@@ -435,7 +434,8 @@ def _draw(ax: Axes, layers: dict[str, gpd.GeoDataFrame | None], color_by: str) -
         colours = category_colours(ordered_categories(cats))
         counts = cats.value_counts().to_dict()
         draw_spaces(ax, spaces, colours)
-    _legend(ax, color_by, colours, counts, has_villages=villages is not None)
+    _legend(ax, block_style(blocks, color_by), colours, counts,
+            has_villages=villages is not None)
 
 
 def _caption(layers: dict[str, gpd.GeoDataFrame | None], crs: Any) -> str:

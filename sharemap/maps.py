@@ -54,10 +54,13 @@ from ._mapstyle import (
     ADJACENT_CLASSES,
     CANDIDATE_COLOUR,
     CATEGORY_STYLES,
+    SUPPLY_PREFIX,
     UNREACHABLE,
     VILLAGE_COLOUR,
     WALK_CLASSES,
     WALK_PREFIX,
+    BlockStyle,
+    block_style,
     category_styles,
     check_color_by,
     check_layer,
@@ -66,6 +69,7 @@ from ._mapstyle import (
     fmt_num,
     int_text,
     ordered_categories,
+    supply_reference,
     tolerance,
     truthy,
 )
@@ -189,8 +193,8 @@ def _values(series: pd.Series, decimals: int | None = None) -> str:
 def _level_columns(blocks: gpd.GeoDataFrame) -> list[str]:
     """Boundary level columns such as ``dong``: text columns other than the known ones."""
     known = {"block_id", "area_m2", "population", ADJACENT, "adjacent_categories",
-             "candidate", "village_id", "adjacent_space_ids", blocks.geometry.name,
-             *RESERVED_PROPERTIES}
+             "adjacent_capacity", "candidate", "village_id", "adjacent_space_ids",
+             blocks.geometry.name, *RESERVED_PROPERTIES}
     return [c for c in blocks.columns if c not in known and not str(c).startswith(WALK_PREFIX)
             and pd.api.types.is_string_dtype(blocks[c].dtype)][:4]
 
@@ -233,7 +237,8 @@ def _block_columns(blocks: gpd.GeoDataFrame, walk_cols: Sequence[str],
     numeric = [("area_m2", 0, "area", "ha"), ("population", 0, "residents", "n0"),
                *((c, 1, f"walk to {escape_text(c[len(WALK_PREFIX):])}", "min")
                  for c in walk_cols),
-               (ADJACENT, 0, "adjacent spaces", "adj"), ("adjacent_categories", 0, "", "")]
+               (ADJACENT, 0, "adjacent spaces", "adj"), ("adjacent_categories", 0, "", ""),
+               ("adjacent_capacity", 1, "adjacent capacity", "n0")]
     for col, decimals, label, fmt in numeric:
         if col in blocks.columns:
             cols[col] = number_column(blocks[col], decimals)
@@ -252,11 +257,16 @@ def _block_columns(blocks: gpd.GeoDataFrame, walk_cols: Sequence[str],
 
 
 def _add_blocks(m: folium.Map, blocks: gpd.GeoDataFrame, *, color_by: str,
-                canvas: bool) -> Bounds | None:
+                style: BlockStyle, canvas: bool) -> Bounds | None:
     walk_cols = [c for c in blocks.columns if str(c).startswith(WALK_PREFIX)]
-    classes = ADJACENT_CLASSES if color_by == ADJACENT else WALK_CLASSES
+    classes = style.classes
     geometry, kept = _encode(blocks, kind="polygon", simplify=True)
     cols, rows = _block_columns(kept, walk_cols, _level_columns(kept))
+    if color_by.startswith(SUPPLY_PREFIX) and color_by in kept.columns:
+        # the measure the map shows; the other categories' supply stay in blocks.gpkg
+        cols[color_by] = number_column(kept[color_by], 3)
+        rows.append([escape_text(f"{color_by[len(SUPPLY_PREFIX):]} per 1,000 residents"),
+                     "f2", color_by, ""])
     values = kept[color_by] if color_by in kept.columns else pd.Series(np.nan, index=kept.index)
     cols["class"] = number_column(class_index(values, classes))
     spec = {"title": ["Block ", "block_id"], "rows": rows, "by": "class", "keys": ["fillColor"],
@@ -264,8 +274,8 @@ def _add_blocks(m: folium.Map, blocks: gpd.GeoDataFrame, *, color_by: str,
             "flag": "candidate", "flagStyle": {"color": CANDIDATE_COLOUR, "weight": 2.2}}
     n_cand = int(np.fromiter((truthy(v) for v in kept["candidate"]), bool, len(kept)).sum()
                  ) if "candidate" in kept.columns else 0
-    what = "adjacent spaces" if color_by == ADJACENT else \
-        f"walk to {color_by[len(WALK_PREFIX):]}"
+    head = style.head.replace("\n", " ")
+    what = "adjacent spaces" if color_by == ADJACENT else head[:1].lower() + head[1:]
     name = f"Blocks by {escape_text(what)} ({len(blocks):,}; {n_cand:,} candidates outlined)"
     _add_layer(m, name, layer_json(geometry, cols, spec), pane="sharemap-blocks",
                color="#ffffff", weight=0.6, fill_opacity=0.65, canvas=canvas)
@@ -359,16 +369,12 @@ def _add_spaces(m: folium.Map, spaces: gpd.GeoDataFrame,
     return bounds
 
 
-def _legend_html(color_by: str, styles: dict[str, tuple[str, str]],
+def _legend_html(style: BlockStyle, styles: dict[str, tuple[str, str]],
                  *, has_villages: bool, has_isochrones: bool) -> str:
     """Legend HTML: block classes, outlines and the category colours (all escaped)."""
-    if color_by == ADJACENT:
-        head, classes = "Adjacent sharing spaces", ADJACENT_CLASSES
-    else:
-        head = f"Walk to {escape_text(color_by[len(WALK_PREFIX):])}"
-        classes = (*WALK_CLASSES, (math.nan, *UNREACHABLE))
-    parts = [f"<b>{head}</b><br>"]
-    parts += [f"<span class='sw' style='background:{c}'></span>{label}<br>"
+    classes = (*style.classes, (math.nan, *style.missing)) if style.missing else style.classes
+    parts = [f"<b>{escape_text(style.head).replace(chr(10), '<br>')}</b><br>"]
+    parts += [f"<span class='sw' style='background:{c}'></span>{escape_text(label)}<br>"
               for _u, label, c in classes]
     parts.append(f"<span class='sw' style='border:2px solid {CANDIDATE_COLOUR}'></span>"
                  "candidate block<br>")
@@ -427,10 +433,12 @@ def _base_map(tiles: str | None, title: str | None) -> folium.Map:
     return m
 
 
-def build_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, *,
-              color_by: str = ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
-              isochrones: gpd.GeoDataFrame | None = None, title: str | None = None,
-              tiles: str | None = "OpenStreetMap") -> folium.Map:
+def build_map(  # noqa: PLR0913 - keyword-only options
+        blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, *,
+        color_by: str = ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
+        isochrones: gpd.GeoDataFrame | None = None, title: str | None = None,
+        tiles: str | None = "OpenStreetMap", color_reference: float | None = None
+) -> folium.Map:
     """Build the study map: blocks by a measure, spaces by category, villages by rank.
 
     Parameters
@@ -447,7 +455,9 @@ def build_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.
         Villages with ``village_id`` and ``rank`` (also ``score``, ``n_blocks``,
         ``n_spaces``, ``categories``, ``population``); may be empty.
     color_by
-        ``"adjacent_spaces"`` or ``"walk_min_<category>"``: the measure that colours blocks.
+        ``"adjacent_spaces"``, ``"walk_min_<category>"`` or ``"supply_per_1000_<category>"``
+        (capacity reachable per 1,000 residents; classes in steps of half the
+        population-weighted mean): the measure that colours blocks.
     boundaries
         Optional boundary polygons (a ``name`` column gives their tooltip), drawn as thin
         outlines over a plain light fill, which is the background when tiles cannot load.
@@ -457,6 +467,9 @@ def build_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.
         Optional title shown on the map and as the page title.
     tiles
         A folium tile name or URL for the base map, or None for no base map.
+    color_reference
+        For a supply measure: the value the classes are multiples of (default: the
+        population-weighted mean over `blocks`).
 
     Returns
     -------
@@ -523,14 +536,15 @@ def build_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.
     if bounds_ok is not None:
         bounds.append(_add_boundaries(m, bounds_ok, canvas=canvas))
     no_blocks = gpd.GeoDataFrame({"block_id": []}, geometry=gpd.GeoSeries([], crs=WEB_CRS))
+    style = block_style(blocks_ok, color_by, color_reference)
     bounds.append(_add_blocks(m, no_blocks if blocks_ok is None else blocks_ok,
-                              color_by=color_by, canvas=canvas))
+                              color_by=color_by, style=style, canvas=canvas))
     if iso_ok is not None:
         _add_isochrones(m, iso_ok)  # not fitted: an isochrone may reach far out
     bounds.append(_add_villages(m, villages_ok))
     if spaces_ok is not None:
         bounds += _add_spaces(m, spaces_ok, styles)
-    _HtmlControl(_legend_html(color_by, styles, has_villages=villages_ok is not None,
+    _HtmlControl(_legend_html(style, styles, has_villages=villages_ok is not None,
                               has_isochrones=iso_ok is not None),
                  position="bottomright", css_class="sharemap-box sharemap-legend").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
@@ -715,6 +729,11 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
                                    ["space_id", "category", "minutes"]),
         "units": units_ok,
     }
+    reference = None
+    if (color_by.startswith(SUPPLY_PREFIX) and layers["blocks"] is not None
+            and color_by in layers["blocks"].columns):
+        # one legend for every unit's map: classes relative to the whole study's mean
+        reference = supply_reference(layers["blocks"], color_by)
     folder = Path(out_dir)
     keys = (pd.Series([], dtype=object) if layers["blocks"] is None
             else block_units(layers["blocks"], level, units_ok))
@@ -731,7 +750,8 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
         unit_title = f"{title} · {unit['name']}" if title else str(unit["name"])
         m = build_map(part["blocks"], part["spaces"], part["villages"],
                       boundaries=part["boundaries"], isochrones=part["isochrones"],
-                      title=unit_title, color_by=color_by, tiles=tiles)
+                      title=unit_title, color_by=color_by, tiles=tiles,
+                      color_reference=reference)
         _HtmlControl(f"<a href=\"index.html\">&larr; all {escape_text(level)} maps</a>",
                      position="topleft", css_class="sharemap-box").add_to(m)
         name = unit_file(str(unit["id"]), used)

@@ -604,8 +604,10 @@ def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDa
     """Flag candidates, group villages and run the coverage audit (fills `blocks`)."""
     with _stage(t, "villages"):
         vcfg = config.villages
-        flags = compute_candidates(blocks, adjacency, spaces, min_spaces=vcfg.min_spaces,
-                                   distinct_categories=vcfg.distinct_categories)
+        flags = compute_candidates(
+            blocks, adjacency, spaces, min_spaces=vcfg.min_spaces,
+            distinct_categories=vcfg.distinct_categories,
+            min_capacity=vcfg.min_capacity if vcfg.count == "capacity" else None)
         for col in flags:
             blocks[col] = flags[col].to_numpy()
         blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces)
@@ -725,8 +727,8 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     cfg, net = result.config, result.network
     derived = {walk_col(c) for c in cfg.categories} | {
         supply_col(c) for c in cfg.categories} | {
-        "adjacent_spaces", "adjacent_categories", "adjacent_space_ids", "candidate",
-        "village_id"}
+        "adjacent_spaces", "adjacent_categories", "adjacent_capacity", "adjacent_space_ids",
+        "candidate", "village_id"}
     blocks = result.blocks[[c for c in result.blocks.columns if c not in derived]].copy()
     max_snap = cfg.network.max_snap_m
     spaces, snaps, rejects = _snap_spaces(net, spaces, max_snap)
@@ -760,6 +762,8 @@ def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
     cols += [supply_col(c) for c in cfg.categories if supply_col(c) in result.blocks]
     cols += ["adjacent_spaces", "adjacent_categories", "adjacent_space_ids", "candidate",
              "village_id"]
+    if "adjacent_capacity" in result.blocks:
+        cols.insert(cols.index("adjacent_space_ids"), "adjacent_capacity")
     # full precision: coverage.csv must agree exactly with what this file says
     blocks = result.blocks.assign(proximity_min=compute_proximity(result.blocks, cfg.categories))
     return to_web_crs(blocks[[*cols, "geometry"]], "blocks")

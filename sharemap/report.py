@@ -341,6 +341,57 @@ def _coverage_section(a: _Audit) -> str:
             f"every category. The first row is the whole study.</p>{table}</section>")
 
 
+def _per(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    v = float(value)
+    return f"{v:.3f}" if v < 1 else f"{v:,.2f}" if v < 100 else f"{v:,.0f}"
+
+
+def _supply_section(a: _Audit) -> str:
+    """Capacity reachable per 1,000 residents by unit and category (``supply.csv``)."""
+    table = a.result.supply
+    if table is None or table.empty or not a.has_pop:
+        return ""
+    cfg = a.result.config
+    cats = [c for c in a.categories if c in set(table["category"])]
+    lvl_name = a.level or "area"
+    level_rows = table[table["level"] == (a.level or "city")]
+    units = [("city", a.name)] + ([] if not a.level else [
+        (a.level, aid) for aid in level_rows.drop_duplicates(["area", "area_id"]).sort_values(
+            ["area", "area_id"])["area_id"]])
+    top = (f'<tr><th class="name" rowspan="2">{_esc(lvl_name)}</th>'
+           '<th rowspan="2">residents</th>'
+           + "".join(f'<th class="cat sep" colspan="2">{_esc(c)}</th>' for c in cats)
+           + "</tr><tr>" + "".join('<th class="sep">per 1,000 residents</th><th>capacity '
+                                   "here</th>" for _ in cats) + "</tr>")
+    key = table.set_index([table["level"], table["area_id"].astype(str), table["category"]])
+    city = {c: key.loc[("city", str(a.name), c), "supply_per_1000"] for c in cats}
+    rows = []
+    for level, aid in units:
+        first = key.loc[(level, str(aid), cats[0])]
+        row = [_td(_esc(first["area"]), cls="name"), _td(_int(first["population"]))]
+        for c in cats:
+            hit = key.loc[(level, str(aid), c)]
+            v, ref = hit["supply_per_1000"], city[c]
+            # shaded against the whole study: red none, yellow the study's value, green 2x
+            ratio = v / ref / 2 if pd.notna(v) and pd.notna(ref) and ref > 0 else np.nan
+            row += [_td(_per(v), cls="sep", style=_heat(ratio)), _td(_int(hit["capacity"]))]
+        rows.append(row)
+    html_table = _table([], rows, head_html=top).replace("<tbody><tr>",
+                                                         '<tbody><tr class="total">', 1)
+    bands = ", ".join(f"{w:g} up to {u:g} min" for u, w in cfg.supply.bands)
+    return (f'<section id="supply"><h2>Supply per resident by {_esc(lvl_name)}</h2>'
+            '<p class="lede">How much of each service residents can reach on foot, with '
+            "each space's capacity (docks, bays, operators; 1 per space where a layer gives "
+            "none) shared among everyone within its catchment: the capacity reachable per "
+            f"1,000 residents within {cfg.supply.bands[-1][0]:g} minutes (E2SFCA, weights "
+            f"{_esc(bands)}), averaged over the {_esc(lvl_name)}'s residents. "
+            "<em>capacity here</em>: that of the spaces standing in the unit (residents also "
+            "walk to spaces across its border). Shading compares each value with the whole "
+            f"study's (first row).</p><div class=\"scroll\">{html_table}</div></section>")
+
+
 def _chart_section(a: _Audit) -> str:
     with _figures():
         from matplotlib.figure import Figure
@@ -568,11 +619,26 @@ def _method_section(a: _Audit) -> str:
             f"residents and audited at {g.walk_speed_kmh:g} km/h. Distances do not change with "
             f"speed, so their walk is the block's walk × {cfg.walk_speed_kmh:g} / "
             f"{g.walk_speed_kmh:g}.")
+    if r.supply is not None:
+        bands = "; ".join(f"weight {w:g} up to {u:g} min" for u, w in cfg.supply.bands)
+        items.append(
+            "<b>Supply per resident</b> (enhanced two-step floating catchment area, E2SFCA): "
+            "each space's capacity is divided among the residents who can reach it within "
+            f"{cfg.supply.bands[-1][0]:g} minutes, each counted with the weight of their walk's "
+            f"band ({_esc(bands)}); each block then adds up the shares of the spaces it "
+            "reaches, with the same weights. A unit's value is the residents' average. Every "
+            "reached unit of capacity is shared out exactly, so the study's value is the "
+            "capacity some resident can reach per 1,000 residents.")
     items.append("<b>Files</b>: <code>coverage.csv</code> (every level, category and "
                  "threshold), " + ("<code>coverage_groups.csv</code> (the same per group), "
                                    if cov.groups else "")
-                 + "<code>gaps.csv</code> (the gap rankings in full), <code>blocks.gpkg</code> "
-                 "(per block: residents, walk minutes, <code>proximity_min</code>).")
+                 + "<code>gaps.csv</code> (the gap rankings in full), "
+                 + ("<code>supply.csv</code> (supply per resident by unit and category), "
+                    if r.supply is not None else "")
+                 + "<code>blocks.gpkg</code> (per block: residents, walk minutes, "
+                 "<code>proximity_min</code>"
+                 + (", <code>supply_per_1000_&lt;category&gt;</code>" if r.supply is not None
+                    else "") + ").")
     items.append("Street network © OpenStreetMap contributors (ODbL).")
     return ('<section id="method"><h2>How these numbers are made</h2><ul class="method">'
             + "".join(f"<li>{i}</li>" for i in items) + "</ul></section>")
@@ -596,7 +662,8 @@ def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None) -
     -------
     html_text
         The page: headline numbers (``#headline``), coverage by the finest boundary
-        level and category at the audit threshold (``#coverage``), a chart of
+        level and category at the audit threshold (``#coverage``), supply per
+        resident by unit and category where the study has residents (``#supply``), a chart of
         coverage by category and walking time (``#chart``), the largest gaps
         (``#gaps``), small static maps (``#maps``) and the method (``#method``).
 
@@ -607,7 +674,8 @@ def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None) -
     """
     _matplotlib()
     a = _gather(result)
-    parts = [_header(a), _headline(a), _coverage_section(a), _chart_section(a),
+    parts = [_header(a), _headline(a), _coverage_section(a), _supply_section(a),
+             _chart_section(a),
              *([_times_section(a, by_time)] if by_time is not None else []),
              _gaps_section(a), _maps_section(a), _method_section(a)]
     return ("<!DOCTYPE html>\n<html lang=\"ko\"><head><meta charset=\"utf-8\">"

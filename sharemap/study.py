@@ -37,7 +37,7 @@ from scipy import sparse
 from . import _io
 from ._capacity import DEFAULT_CAPACITY
 from ._crs import to_web_crs
-from ._errors import InputDataError
+from ._errors import ConfigError, InputDataError
 from ._validate import LIMITS, check_number, check_whole
 from .access import pairs_within, prepare_points, snap_points, walk_col
 from .hours import STATES, TimeOfWeek, hours_state, parse_time_of_week, state_counts
@@ -262,6 +262,11 @@ def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
     >>> table[["adjacent_minutes", "min_spaces"]].values.tolist()
     [[3.0, 2.0], [3.0, 3.0], [5.0, 2.0], [5.0, 3.0]]
     """
+    if result.config.villages.count == "capacity":
+        msg = ('sweep varies `min_spaces`, but this study counts capacity ([villages] count = '
+               '"capacity"); sweep it with count = "spaces", or run the study at each '
+               "min_capacity")
+        raise ConfigError(msg)
     minutes = sorted({check_number(m, "`adjacent_minutes`", LIMITS["minutes"],
                                    error=InputDataError) for m in adjacent_minutes})
     counts = sorted({check_whole(k, "`min_spaces`", LIMITS["min_spaces"], error=InputDataError)
@@ -348,6 +353,13 @@ def _space_lines(result: StudyResult, block_id: Any) -> list[str]:
 
 def _verdict(result: StudyResult, row: pd.Series) -> str:
     vcfg = result.config.villages
+    if vcfg.count == "capacity" and vcfg.min_capacity is not None:
+        cap, need = float(row["adjacent_capacity"]), vcfg.min_capacity
+        if bool(row["candidate"]):
+            return (f"It IS a sharing-village candidate: its adjacent spaces' capacity adds up "
+                    f"to {cap:,.0f}, at least the {need:,.0f} the rule asks for.")
+        return (f"It is NOT a candidate: its adjacent spaces' capacity adds up to {cap:,.0f}, "
+                f"{need - cap:,.0f} short of the {need:,.0f} the rule asks for.")
     have = int(row["adjacent_categories"] if vcfg.distinct_categories else row["adjacent_spaces"])
     what = ("distinct categor" + ("y" if have == 1 else "ies") if vcfg.distinct_categories
             else "space" + ("" if have == 1 else "s"))
@@ -419,12 +431,13 @@ def explain_block(result: StudyResult, block_id: Any) -> str:
     vcfg = cfg.villages
     metres = vcfg.adjacent_minutes * cfg.walk_speed_m_per_min
     counted = "distinct categories of space" if vcfg.distinct_categories else "sharing spaces"
-    lines = [
-        _place(result, row),
-        f"Rule: a block is a candidate when at least {vcfg.min_spaces} {counted} are within "
-        f"{vcfg.adjacent_minutes:g} minutes' walk ({metres:,.0f} m at "
-        f"{cfg.walk_speed_kmh:g} km/h) of its origin.",
-    ]
+    within = (f"within {vcfg.adjacent_minutes:g} minutes' walk ({metres:,.0f} m at "
+              f"{cfg.walk_speed_kmh:g} km/h) of its origin")
+    rule = (f"Rule: a block is a candidate when the sharing spaces {within} have a capacity "
+            f"of at least {vcfg.min_capacity:,.0f} together." if vcfg.count == "capacity"
+            else f"Rule: a block is a candidate when at least {vcfg.min_spaces} {counted} are "
+            f"{within}.")
+    lines = [_place(result, row), rule]
     n_origins = int(row.get("n_origins", 1))
     if n_origins > 1:
         lines.append(

@@ -281,8 +281,9 @@ def _suggest_population(result: StudyResult, sites: gpd.GeoDataFrame, category: 
 def _suggest_villages(result: StudyResult, sites: gpd.GeoDataFrame, add: int,
                       exact: bool) -> tuple[dict[str, Any], list[tuple[int, float]]]:
     vcfg = result.config.villages
-    if vcfg.distinct_categories:
-        msg = "the villages objective counts spaces; set distinct_categories = false"
+    if vcfg.distinct_categories or vcfg.count == "capacity":
+        msg = ('the villages objective counts spaces; set distinct_categories = false and '
+               'count = "spaces"')
         raise ConfigError(msg)
     adj = cover_matrix(result, sites, minutes=vcfg.adjacent_minutes).astype(np.int64)
     counts = result.blocks["adjacent_spaces"].to_numpy(np.int64)

@@ -99,6 +99,23 @@ def band_weights(minutes: npt.ArrayLike, bands: Bands) -> npt.NDArray[np.float64
     return w[k]
 
 
+def _two_steps(origin: npt.NDArray[np.int64], target: npt.NDArray[np.int64],
+               weight: npt.NDArray[np.float64], demand: npt.NDArray[np.float64],
+               capacity: npt.NDArray[np.float64], label: npt.NDArray[np.int64], n_labels: int
+               ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Both steps at once for targets of several labels (a space is of one category).
+
+    Step 1 is per target whatever its label; step 2 sums per (origin, label) in one
+    ``bincount``, so every category costs one pass over the pairs together.
+    """
+    reached = np.bincount(target, weights=weight * demand[origin], minlength=len(capacity))
+    ratio = np.zeros(len(capacity))
+    np.divide(capacity, reached, out=ratio, where=reached > 0)
+    key = origin * n_labels + label[target]
+    access = np.bincount(key, weights=weight * ratio[target], minlength=len(demand) * n_labels)
+    return access.astype(np.float64).reshape(len(demand), n_labels), ratio
+
+
 def e2sfca(origin: npt.NDArray[np.int64], target: npt.NDArray[np.int64],
            minutes: npt.NDArray[np.float64], *, demand: npt.NDArray[np.float64],
            capacity: npt.NDArray[np.float64], bands: Bands
@@ -127,12 +144,11 @@ def e2sfca(origin: npt.NDArray[np.int64], target: npt.NDArray[np.int64],
         Per supply point, its capacity per weighted resident of its catchment
         (``R``; 0 where no resident reaches it).
     """
-    w = band_weights(minutes, bands)
-    reached = np.bincount(target, weights=w * demand[origin], minlength=len(capacity))
-    ratio = np.zeros(len(capacity))
-    np.divide(capacity, reached, out=ratio, where=reached > 0)
-    access = np.bincount(origin, weights=w * ratio[target], minlength=len(demand))
-    return access.astype(np.float64), ratio
+    access, ratio = _two_steps(np.asarray(origin, np.int64), np.asarray(target, np.int64),
+                               band_weights(minutes, bands), np.asarray(demand, np.float64),
+                               np.asarray(capacity, np.float64),
+                               np.zeros(len(capacity), np.int64), 1)
+    return access[:, 0], ratio
 
 
 def supply_per_block(  # noqa: PLR0913 (the arrays of one computation, all keyword-only)
@@ -181,27 +197,25 @@ def supply_per_block(  # noqa: PLR0913 (the arrays of one computation, all keywo
         raise ValueError(msg)
     cap = np.asarray(capacity, dtype=np.float64)
     cap = np.where(np.isnan(cap), DEFAULT_CAPACITY, cap)
-    cats = np.asarray(space_category, dtype=object)
-    out = pd.DataFrame(index=pd.RangeIndex(n_blocks))
-    chosen = np.isin(cats, list(categories))
+    code = pd.Index(list(categories)).get_indexer(
+        np.asarray(space_category, dtype=object)).astype(np.int64)  # -1: not computed
+    chosen = code >= 0
     catchment_m = bands[-1][0] * walk_speed_m_per_min
     pairs = pairs_within(points.joined, points.origin_idx, points.target_idx[chosen],
                          max_m=catchment_m, sort=False)
     o = pairs["origin"].to_numpy()
     t = pairs["target"].to_numpy()
-    minutes = pairs["distance_m"].to_numpy() / walk_speed_m_per_min
-    demand = pop[block] * share
-    sel_cat = cats[chosen]
-    for cat in categories:
-        mine = sel_cat[t] == cat
-        local = np.cumsum(sel_cat == cat) - 1  # spaces of this category, renumbered
-        access, _ = e2sfca(o[mine], local[t[mine]], minutes[mine], demand=demand,
-                           capacity=cap[chosen][sel_cat == cat], bands=bands)
-        per_block = np.bincount(block, weights=share * access, minlength=n_blocks)
-        out[supply_col(cat)] = 1000.0 * per_block
+    weight = band_weights(pairs["distance_m"].to_numpy() / walk_speed_m_per_min, bands)
+    access, _ = _two_steps(o, t, weight, pop[block] * share, cap[chosen], code[chosen],
+                           len(categories))
+    if origin_block is None:
+        per_block = access
+    else:  # each block: the population-weighted mean over its origins
+        per_block = np.zeros((n_blocks, len(categories)))
+        np.add.at(per_block, block, share[:, None] * access)
     logger.info("Supply per resident (E2SFCA, %g min): %d origin-space pairs, %d categories",
                 bands[-1][0], len(pairs), len(categories))
-    return out
+    return pd.DataFrame(1000.0 * per_block, columns=[supply_col(c) for c in categories])
 
 
 def compute_supply(  # noqa: PLR0913 (keyword-only options)

@@ -1,5 +1,13 @@
 """Sharing-village candidates (blocks with enough adjacent spaces) and villages.
 
+Candidates
+----------
+``[villages] count = "spaces"`` (default): a block with at least ``min_spaces``
+adjacent spaces (or distinct categories with ``distinct_categories = true``).
+``count = "capacity"``: a block whose adjacent spaces' capacity (docks, bays, ...)
+adds up to at least ``min_capacity``, so one 40-dock station next to a 30-bay car
+park can make a candidate where three 2-dock stations do not.
+
 Score
 -----
 A village's score is ``n_spaces + 2 * n_categories + population / 1000``: each
@@ -34,9 +42,9 @@ TOUCH_TOLERANCE_M = 1.0
 
 
 def compute_candidates(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame, spaces: pd.DataFrame,
-                       *, min_spaces: int = 3, distinct_categories: bool = False
-                       ) -> pd.DataFrame:
-    """Count adjacent spaces per block and flag sharing-village candidates.
+                       *, min_spaces: int = 3, distinct_categories: bool = False,
+                       min_capacity: float | None = None) -> pd.DataFrame:
+    """Count adjacent spaces (and their capacity) per block and flag sharing-village candidates.
 
     Parameters
     ----------
@@ -51,23 +59,35 @@ def compute_candidates(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame, spaces
         A block with at least this many adjacent spaces (or categories) is a candidate.
     distinct_categories
         Count distinct categories instead of spaces.
+    min_capacity
+        When given (``[villages] count = "capacity"``), a block is a candidate when
+        its adjacent spaces' capacity adds up to at least this, whatever their number
+        (`min_spaces` and `distinct_categories` are then not used).
 
     Returns
     -------
     flags
         Aligned to `blocks`' index: ``adjacent_spaces``, ``adjacent_categories``,
-        ``adjacent_space_ids`` (comma-separated, nearest first) and ``candidate``.
+        ``adjacent_capacity`` (the sum of the distinct adjacent spaces' ``capacity``;
+        1 per space where `spaces` has no capacity), ``adjacent_space_ids``
+        (comma-separated, nearest first) and ``candidate``.
     """
     adj = _with_space_cols(adjacency, spaces)
     grouped = adj.groupby("block_id", sort=False)
     n_sp = grouped["space"].nunique()
     n_cat = grouped["category"].nunique()
+    once = adj.drop_duplicates(["block_id", "space"])
+    cap = once.groupby("block_id", sort=False)["capacity"].sum()
     ids = pd.Series(_joined_ids(adj, grouped), index=n_sp.index, dtype=object)
     key = blocks["block_id"]
     out = pd.DataFrame(index=blocks.index)
     out["adjacent_spaces"] = n_sp.reindex(key).fillna(0).astype(np.int64).to_numpy()
     out["adjacent_categories"] = n_cat.reindex(key).fillna(0).astype(np.int64).to_numpy()
+    out["adjacent_capacity"] = cap.reindex(key).fillna(0.0).astype(np.float64).to_numpy()
     out["adjacent_space_ids"] = ids.reindex(key).fillna("").astype(str).to_numpy()
+    if min_capacity is not None:
+        out["candidate"] = out["adjacent_capacity"] >= min_capacity
+        return out
     counted = out["adjacent_categories"] if distinct_categories else out["adjacent_spaces"]
     out["candidate"] = counted >= min_spaces
     return out
@@ -89,9 +109,11 @@ def _joined_ids(adj: pd.DataFrame, grouped: Any) -> list[str]:
 
 
 def _with_space_cols(adjacency: pd.DataFrame, spaces: pd.DataFrame) -> pd.DataFrame:
-    looked = spaces.loc[adjacency["space"].to_numpy(), ["space_id", "category"]]
+    looked = spaces.loc[adjacency["space"].to_numpy()]
+    cap = (looked["capacity"].to_numpy(dtype=np.float64, na_value=1.0) if "capacity" in looked
+           else np.ones(len(looked)))
     return adjacency.assign(space_id=looked["space_id"].astype(str).to_numpy(),
-                            category=looked["category"].astype(str).to_numpy())
+                            category=looked["category"].astype(str).to_numpy(), capacity=cap)
 
 
 def village_score(n_spaces: pd.Series, n_categories: pd.Series,

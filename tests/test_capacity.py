@@ -391,3 +391,72 @@ def test_run_writes_capacity_to_spaces_gpkg_and_summary(tmp_path, capsys):
         info = subprocess.run(["ogrinfo", "-so", str(out / "spaces.gpkg"), "spaces"],
                               capture_output=True, text=True, check=True).stdout
         assert "capacity: Real" in info and "capacity_note: String" in info
+
+
+# ----------------------------------------------------------------------------- villages
+
+
+def test_candidates_by_capacity():
+    """Block 1: three 2-dock stations (6 docks); block 2: one 40-bay car park (listed twice)."""
+    from sharemap.villages import compute_candidates
+
+    blocks = pd.DataFrame({"block_id": [1, 2, 3]})
+    spaces = pd.DataFrame({"space_id": ["a", "b", "c", "p"],
+                           "category": ["bike", "bike", "bike", "parking"],
+                           "capacity": [2.0, 2.0, 2.0, 40.0]})
+    adjacency = pd.DataFrame({"block_id": [1, 1, 1, 2, 2], "space": [0, 1, 2, 3, 3]})
+    by_spaces = compute_candidates(blocks, adjacency, spaces)
+    assert by_spaces["candidate"].tolist() == [True, False, False]
+    assert by_spaces["adjacent_capacity"].tolist() == [6.0, 40.0, 0.0]  # p counted once
+    by_capacity = compute_candidates(blocks, adjacency, spaces, min_capacity=30)
+    assert by_capacity["candidate"].tolist() == [False, True, False]
+    assert by_capacity["adjacent_spaces"].tolist() == [3, 1, 0]
+
+
+def test_config_villages_count(tmp_path):
+    base = ('[study]\nname = "t"\n[network]\ngraphml = "w.graphml"\n[[layers]]\n'
+            'category = "bike"\npath = "b.csv"\n[villages]\n')
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(base + 'count = "capacity"\nmin_capacity = 30\n', encoding="utf-8")
+    vil = read_config(cfg).villages
+    assert (vil.count, vil.min_capacity) == ("capacity", 30.0)
+    cfg.write_text(base, encoding="utf-8")
+    assert (read_config(cfg).villages.count, read_config(cfg).villages.min_capacity) == (
+        "spaces", None)
+    for bad, pattern in (('count = "capacity"\n', "needs `min_capacity`"),
+                         ("min_capacity = 30\n", 'applies with count = "capacity" only'),
+                         ('count = "docks"\n', 'must be "spaces" or "capacity"'),
+                         ('count = "capacity"\nmin_capacity = 30\ndistinct_categories = true\n',
+                          "does not combine"),
+                         ('count = "capacity"\nmin_capacity = -1\n', "must be > 0")):
+        cfg.write_text(base + bad, encoding="utf-8")
+        with pytest.raises(ConfigError, match=pattern):
+            read_config(cfg)
+
+
+def test_demo_villages_by_capacity():
+    """Candidates are the blocks whose adjacent spaces' capacity (summed here) reaches 20."""
+    from dataclasses import replace
+
+    from sharemap import explain_block, run_study, sweep
+    from sharemap.datasets import get_path
+
+    cfg = read_config(get_path("demo"))
+    cfg = replace(cfg, villages=replace(cfg.villages, count="capacity", min_capacity=20.0))
+    result = run_study(cfg)
+    adj = result.adjacency.drop_duplicates(["block_id", "space"])
+    cap = result.spaces["capacity"].to_numpy()[adj["space"].to_numpy()]
+    total = pd.Series(cap).groupby(adj["block_id"].to_numpy()).sum()
+    want = total.reindex(result.blocks["block_id"]).fillna(0).to_numpy() >= 20
+    assert (result.blocks["candidate"].to_numpy() == want).all()
+    assert 0 < want.sum() < len(want)
+    # a block with many small spaces and one with few large ones can trade places
+    by_spaces = run_study(read_config(get_path("demo")))
+    assert (by_spaces.blocks["candidate"] != result.blocks["candidate"]).any()
+    cand = result.blocks[result.blocks["candidate"]].iloc[0]
+    text = explain_block(result, cand["block_id"])
+    assert "have a capacity of at least 20 together" in text
+    assert f"capacity adds up to {cand['adjacent_capacity']:,.0f}, at least the 20" in text
+    assert result.villages["n_blocks"].sum() == want.sum()
+    with pytest.raises(ConfigError, match="sweep varies `min_spaces`"):
+        sweep(result, adjacent_minutes=[5], min_spaces=[3])

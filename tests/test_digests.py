@@ -69,12 +69,13 @@ def _digest(frame: pd.DataFrame | None) -> dict[str, object] | None:
 
 #: Columns added after a table's digest was first stored: they are pinned in an entry of
 #: their own, so the table keeps its digest, which shows that none of its earlier figures
-#: moved (issue 14: capacity per space, and supply per resident per block).
-ADDED_COLUMNS = {"spaces": ("capacity", "capacity_note"), "blocks": ("supply_per_1000_",)}
+#: moved (issue 14: capacity per space, supply per resident and adjacent capacity per block).
+ADDED_COLUMNS = {"spaces": ("capacity", "capacity_note"),
+                 "blocks": ("supply_per_1000_", "adjacent_capacity")}
 
 
-def _added(frame: pd.DataFrame, table: str) -> list[str]:
-    return [c for c in frame.columns if str(c).startswith(ADDED_COLUMNS[table])]
+def _added(frame: pd.DataFrame, table: str, prefix: str | None = None) -> list[str]:
+    return [c for c in frame.columns if str(c).startswith(prefix or ADDED_COLUMNS[table])]
 
 
 def _without_added(frame: pd.DataFrame, table: str) -> pd.DataFrame:
@@ -86,7 +87,8 @@ def figure_digests(result, drop: tuple[str, ...] = ()) -> dict[str, object]:
     blocks = result.blocks.drop(columns=[c for c in ("origin", *drop) if c in result.blocks])
     tables = {
         "blocks": _without_added(blocks, "blocks"),
-        "block_supply": blocks[["block_id", *_added(blocks, "blocks")]],
+        "block_supply": blocks[["block_id", *_added(blocks, "blocks", "supply_per_1000_")]],
+        "block_capacity": blocks[["block_id", *_added(blocks, "blocks", "adjacent_capacity")]],
         "supply": result.supply,
         "spaces": _without_added(result.spaces, "spaces"),
         "space_capacity": result.spaces[["space_id", "category", *_added(result.spaces,

@@ -21,7 +21,7 @@ from sharemap.report import render_report, write_report
 EVIL_DONG = '<script>window.__pwned=1</script>누리"1동'
 EVIL_STUDY = "<img src=x onerror=window.__pwned2=1>데모구"
 EVIL_TOOL = "<b>공구</b> & 대여소"
-SECTIONS = ["headline", "coverage", "chart", "gaps", "maps", "method"]
+SECTIONS = ["headline", "coverage", "supply", "chart", "gaps", "maps", "method"]
 
 
 class _Page(HTMLParser):
@@ -156,7 +156,7 @@ def test_report_without_population_or_groups(demo, tmp_path):
         levels=[("dong", "dong_id")], city_name=cfg.name))
     text = render_report(bare)
     page = _parse(text)
-    assert page.sections == SECTIONS
+    assert page.sections == [s for s in SECTIONS if s != "supply"]  # supply needs residents
     assert "of blocks within 15 min of every category" in text
     assert "residents" not in "".join(page.cells)
 

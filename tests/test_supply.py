@@ -429,3 +429,99 @@ def test_real_docks_per_1000_residents_per_dong(dongdaemun_docks, seoul_data):
     assert city["capacity"] == docks.sum()
     assert city["supply_per_1000"] == pytest.approx(1000 * docks[reached].sum() / pop.sum(),
                                                     rel=1e-9)
+
+
+# ----------------------------------------------------------------------------- the map
+
+
+def supply_blocks():
+    """Four blocks (residents 120, 80, none, 40) with 4, 1, 0 and 9 docks per 1,000.
+
+    The population-weighted mean is (120*4 + 80*1 + 40*9) / 240 = 3.8333: classes are
+    none (0), up to 1.92, 1.92-3.83, 3.83-5.75, 5.75-7.67 and over 7.67, so the blocks
+    fall in classes 3, 1, 0 and 5.
+    """
+    from test_maps import make_blocks
+
+    return make_blocks().assign(supply_per_1000_bike=[4.0, 1.0, 0.0, 9.0])
+
+
+def test_map_colours_blocks_by_supply(tmp_path):
+    from test_map_data import layer_with
+    from test_maps import make_spaces, make_villages
+
+    from sharemap.maps import build_map, save_map, static_map
+
+    m = build_map(supply_blocks(), make_spaces(), make_villages(), tiles=None,
+                  color_by="supply_per_1000_bike")
+    page = save_map(m, tmp_path / "map.html").read_text(encoding="utf-8")
+    layer = layer_with(page, "supply_per_1000_bike")
+    assert layer["c"]["class"] == [3, 1, 0, 5]
+    assert "bike capacity reachable per 1,000 residents" in page
+    # the split maps pass the whole study's mean: one legend for every unit's map
+    m = build_map(supply_blocks().iloc[:2], make_spaces(), make_villages(), tiles=None,
+                  color_by="supply_per_1000_bike", color_reference=3.8333333)
+    part = layer_with(save_map(m, tmp_path / "part.html").read_text(encoding="utf-8"),
+                      "supply_per_1000_bike")
+    assert part["c"]["class"] == [3, 1]
+    fig = static_map(supply_blocks(), make_spaces(), make_villages(),
+                     color_by="supply_per_1000_bike", path=tmp_path / "map.png")
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert texts[:3] == ["bike capacity reachable\nper 1,000 residents", "none within reach",
+                         "up to 1.92"]
+    with pytest.raises(ConfigError, match="supply_per_1000_tools"):  # names the allowed ones
+        build_map(supply_blocks(), make_spaces(), make_villages(), tiles=None,
+                  color_by="supply_per_1000_tools")
+
+
+@pytest.mark.browser
+def test_supply_map_in_the_browser(driver, tmp_path):
+    from test_maps import make_spaces, make_villages
+    from test_maps_browser import _open_all
+
+    from sharemap._mapstyle import supply_classes
+    from sharemap.maps import build_map, save_map
+
+    m = build_map(supply_blocks(), make_spaces(), make_villages(), tiles=None,
+                  color_by="supply_per_1000_bike")
+    blocks = _open_all(driver, save_map(m, tmp_path / "map.html"), "block_id")
+    colours = [c for _u, _label, c in supply_classes((120 * 4 + 80 + 40 * 9) / 240)]
+    assert [blocks[i]["fill"] for i in (1, 2, 3, 4)] == [colours[k] for k in (3, 1, 0, 5)]
+    assert ("bike per 1,000 residents", "4.00") in blocks[1]["rows"]
+    assert ("bike per 1,000 residents", "0.00") in blocks[3]["rows"]
+    legend = driver.execute_script(
+        "return document.querySelector('.sharemap-legend').innerText")
+    assert "bike capacity reachable\nper 1,000 residents" in legend
+    assert "1.92–3.83 (mean)" in legend and "over 7.67" in legend
+
+
+@pytest.mark.browser
+def test_report_supply_section_shows_supply_csv(driver, tmp_path):
+    """report.html's supply table, read in Chromium, holds supply.csv's figures."""
+    from sharemap import write_outputs, write_report
+    from sharemap.datasets import get_path
+
+    result = run_study(read_config(get_path("demo")))
+    paths = write_outputs(result, tmp_path)
+    page = write_report(result, tmp_path / "report.html")
+    table = pd.read_csv(paths["supply.csv"], encoding="utf-8-sig", dtype={"area_id": str})
+    import _browser
+
+    _browser.open_file(driver, page)
+    cells = driver.execute_script(
+        "return Array.from(document.querySelectorAll('#supply tbody tr')).map("
+        "tr => Array.from(tr.querySelectorAll('td')).map(td => td.innerText))")
+    cats = list(result.config.categories)
+    dongs = table[(table["level"] == "dong")].drop_duplicates("area_id").sort_values(
+        ["area", "area_id"])
+    assert [row[0] for row in cells] == [result.config.name, *dongs["area"]]
+    for row, (level, aid) in zip(cells, [("city", result.config.name)] + [
+            ("dong", a) for a in dongs["area_id"]], strict=True):
+        mine = table[(table["level"] == level) & (table["area_id"] == aid)].set_index(
+            "category")
+        for k, cat in enumerate(cats):
+            value, capacity = row[2 + 2 * k], row[3 + 2 * k]
+            assert float(value) == pytest.approx(mine.loc[cat, "supply_per_1000"], abs=6e-3)
+            assert int(capacity.replace(",", "")) == mine.loc[cat, "capacity"]
+    method = driver.execute_script("return document.getElementById('method').innerText")
+    assert "Supply per resident" in method and "weight 0.68 up to 10 min" in method

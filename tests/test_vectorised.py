@@ -447,6 +447,9 @@ def test_candidates_and_villages_equal_the_loop(seed):
                                       distinct_categories=distinct)
         new = villages.compute_candidates(blocks, adj, spaces, min_spaces=min_spaces,
                                           distinct_categories=distinct)
+        # adjacent_capacity came later (issue 14): without capacities, 1 per distinct space
+        assert (new["adjacent_capacity"] == new["adjacent_spaces"]).all()
+        new = new.drop(columns="adjacent_capacity")
         _same(old, new)
         assert new["adjacent_space_ids"].str.contains("7").any()
         cand = blocks.assign(candidate=new["candidate"].to_numpy())
@@ -465,7 +468,7 @@ def test_villages_of_candidates_without_spaces_equal_the_loop():
     for some in (adj[adj["block_id"] % 2 == 0], adj.iloc[:0]):
         old = _old_compute_candidates(blocks, some, spaces, min_spaces=0)
         new = villages.compute_candidates(blocks, some, spaces, min_spaces=0)
-        _same(old, new)
+        _same(old, new.drop(columns="adjacent_capacity"))
         cand = blocks.assign(candidate=new["candidate"].to_numpy())
         for a, b in zip(_old_compute_villages(cand, some, spaces),
                         villages.compute_villages(cand, some, spaces), strict=True):
@@ -646,11 +649,12 @@ def demo():
 def test_demo_study_equals_the_old_code(demo):
     cfg = demo.config
     blocks = demo.blocks.drop(columns=["adjacent_spaces", "adjacent_categories",
-                                       "adjacent_space_ids", "candidate", "village_id"])
+                                       "adjacent_capacity", "adjacent_space_ids", "candidate",
+                                       "village_id"])
     for k in (2, 3, 4):
         old = _old_compute_candidates(blocks, demo.adjacency, demo.spaces, min_spaces=k)
         new = villages.compute_candidates(blocks, demo.adjacency, demo.spaces, min_spaces=k)
-        _same(old, new)
+        _same(old, new.drop(columns="adjacent_capacity"))  # a column added later (issue 14)
         cand = blocks.assign(candidate=new["candidate"].to_numpy())
         for a, b in zip(_old_compute_villages(cand, demo.adjacency, demo.spaces),
                         villages.compute_villages(cand, demo.adjacency, demo.spaces),
