@@ -92,9 +92,13 @@ def unit_layers(layers: dict[str, gpd.GeoDataFrame | None], unit: pd.Series,
     if iso is not None and out["spaces"] is not None:
         keys = set(zip(out["spaces"]["category"].astype(str), out["spaces"]["space_id"].astype(str),
                        strict=True))
-        mine = [(c, s) in keys for c, s in zip(iso["category"].astype(str),
-                                               iso["space_id"].astype(str), strict=True)]
-        out["isochrones"] = iso[np.asarray(mine, dtype=bool)]
+        mine = np.array([(c, s) in keys for c, s in zip(
+            iso["category"].astype(str), iso["space_id"].astype(str), strict=True)], dtype=bool)
+        if "n_spaces" in iso.columns:  # a category's merged polygons: those touching the unit
+            merged = (pd.to_numeric(iso["n_spaces"], errors="coerce") > 1).to_numpy()
+            near = area.to_crs(iso.crs).buffer(tolerance(iso.crs, pad_m)).iloc[0]
+            mine |= merged & iso.geometry.intersects(near).to_numpy()
+        out["isochrones"] = iso[mine]
     else:
         out["isochrones"] = None
     return out

@@ -38,21 +38,30 @@ from .access import (
 )
 from .network import WalkNetwork
 
-__all__ = ["isochrones"]
+__all__ = ["MAX_ISOCHRONE_SPACES", "MERGED_MAX_CELLS", "isochrone_layer", "isochrones",
+           "merged_isochrones"]
 
 logger = logging.getLogger(__name__)
 
 #: Points per batch of isochrone searches (bounds the memory of the reach tables).
 _ISO_BATCH = 128
+#: The most spaces of one category drawn one isochrone each on a map; above it the
+#: category's isochrones are merged (:func:`merged_isochrones`), one polygon per time.
+MAX_ISOCHRONE_SPACES = 200
+#: The largest grid a merged isochrone is traced on (8 million cells, 64 MB per field):
+#: over a larger extent the grid is coarsened, so memory does not grow with the area.
+MERGED_MAX_CELLS = 8_000_000
 
 
-def _reach_table(network: WalkNetwork, snaps: pd.DataFrame, budget_m: float
+def _reach_table(network: WalkNetwork, snaps: pd.DataFrame, budget_m: float, *,
+                 merged: bool = False
                  ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64],
                             npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """For every point, the edges it reaches: (point, edge, walk to ``u``, walk to ``v``).
 
     One bounded search per point, started at both ends of its street; a walk is
-    ``inf`` at an end not reached within `budget_m`.
+    ``inf`` at an end not reached within `budget_m`. With `merged`, one search from
+    all the points together (the walk from the nearest), reported as point 0.
     """
     from . import _engine  # numba: imported when first needed (import sharemap stays light)
 
@@ -62,8 +71,9 @@ def _reach_table(network: WalkNetwork, snaps: pd.DataFrame, budget_m: float
     src = np.column_stack([eu, ev]).ravel()
     off = snaps[["dist_u_m", "dist_v_m"]].to_numpy(np.float64).ravel()
     n = network.n_nodes
+    groups = np.array([0, 2 * k]) if merged else np.arange(0, 2 * k + 1, 2)
     g, node, d = _engine.pairs_within(network.csr, src, off, np.arange(n), np.zeros(n),
-                                      max_m=budget_m, group_ptr=np.arange(0, 2 * k + 1, 2))
+                                      max_m=budget_m, group_ptr=groups)
     ptr, inc_edge, inc_end = network.node_edges
     cnt = ptr[node + 1] - ptr[node]
     rep = np.repeat(np.arange(len(node)), cnt)
@@ -299,3 +309,141 @@ def isochrones(network: WalkNetwork | PreparedPoints, points: gpd.GeoDataFrame, 
     base = base.iloc[np.repeat(on, len(mins))]  # the index is the id: each point's label
     base["minutes"] = np.tile(mins, len(on))
     return gpd.GeoDataFrame(base, geometry=geoms, crs=network.crs)
+
+
+def merged_isochrones(network: WalkNetwork | PreparedPoints, points: gpd.GeoDataFrame, *,
+                      minutes: Sequence[float] = (5, 10, 15),
+                      walk_speed_kmh: float = DEFAULT_SPEED_KMH, buffer_m: float = 25.0,
+                      max_snap_m: float | None = None, resolution_m: float | None = None,
+                      max_cells: int = MERGED_MAX_CELLS) -> gpd.GeoDataFrame:
+    """Where a walk from the nearest of many points reaches: one polygon per time.
+
+    The union of the points' :func:`isochrones`, computed at the cost of one: one
+    bounded search from all the points together gives the walk from the nearest to
+    every node, and one distance field over the reached streets gives the outline.
+    Time and memory grow with the network reached, not with the number of points,
+    so a layer of 100,000 spaces costs what a layer of 1,000 covering the same
+    streets costs.
+
+    Parameters
+    ----------
+    network
+        The walking network, or points prepared on it (as for :func:`isochrones`).
+    points
+        Points in the network's CRS.
+    minutes
+        Walking times; the polygons are nested.
+    walk_speed_kmh
+        Walking speed.
+    buffer_m
+        Half-width of the band drawn around every reached street.
+    max_snap_m
+        Points farther than this from the network are left out (as for
+        :func:`isochrones`).
+    resolution_m
+        Grid spacing of the distance field (default `buffer_m` / 3, coarsened so that
+        the grid has at most `max_cells` cells).
+    max_cells
+        The largest grid the outline is traced on.
+
+    Returns
+    -------
+    isochrones
+        One row per time: ``minutes``, ``n_points`` (the points on the network) and the
+        polygon (empty when no point is on the network).
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> from sharemap.datasets import demo_dir
+    >>> from sharemap.network import network_from_osm_xml
+    >>> net = network_from_osm_xml(demo_dir() / "walk.osm")
+    >>> pts = gpd.GeoDataFrame(geometry=net.nodes.geometry.iloc[[0, 50]].to_numpy(),
+    ...                        crs=net.crs)
+    >>> one = merged_isochrones(net, pts, minutes=(5,))
+    >>> each = isochrones(net, pts, minutes=(5,))
+    >>> union = each.union_all()  # the same up to the grids' rounding (a few cm)
+    >>> bool(one.geometry.iloc[0].symmetric_difference(union).area < 0.01 * union.area)
+    True
+    """
+    network, snaps_all = _snaps(network, points, max_snap_m)
+    arr = point_array(points, network, "points")
+    mins = sorted(float(m) for m in minutes)
+    budgets = [m * metres_per_minute(walk_speed_kmh) for m in mins]
+    on = np.flatnonzero(snaps_all["on_network"].to_numpy())
+    if not len(on):
+        return gpd.GeoDataFrame({"minutes": mins, "n_points": 0},
+                                geometry=[shapely.Polygon() for _ in mins], crs=network.crs)
+    snaps = snaps_all.iloc[on]
+    reach = _reach_table(network, snaps, budgets[-1], merged=True)
+    segs_by_level = []
+    for budget in budgets:
+        _, segs = _segments(network, *_pieces(network, reach, snaps, budget))
+        segs_by_level.append(np.vstack([segs, _connectors(arr[on], network, snaps, budget)]))
+    allseg = segs_by_level[-1]
+    extent = (np.maximum(allseg[:, [0, 1]], allseg[:, [2, 3]]).max(axis=0)
+              - np.minimum(allseg[:, [0, 1]], allseg[:, [2, 3]]).min(axis=0) + 2 * buffer_m)
+    px = float(resolution_m) if resolution_m is not None else buffer_m / 3.0
+    px = max(px, float(np.sqrt(extent[0] * extent[1] / max_cells)) * 1.01)
+    polys = _nested_polygons(segs_by_level, buffer_m, px)
+    logger.info("Merged isochrones of %d points (%s min) on a %.1f m grid", len(on),
+                ", ".join(f"{m:g}" for m in mins), px)
+    return gpd.GeoDataFrame({"minutes": mins, "n_points": len(on)}, geometry=polys,
+                            crs=network.crs)
+
+
+def isochrone_layer(network: WalkNetwork | PreparedPoints, spaces: gpd.GeoDataFrame,
+                    categories: Sequence[str], *, minutes: Sequence[float] = (5, 10, 15),
+                    walk_speed_kmh: float = DEFAULT_SPEED_KMH,
+                    max_spaces: int = MAX_ISOCHRONE_SPACES,
+                    progress: bool = False) -> gpd.GeoDataFrame | None:
+    """Build the map's isochrone layer: per space, or merged where a category has many.
+
+    Parameters
+    ----------
+    network
+        The walking network, or points prepared on it (as for :func:`isochrones`).
+    spaces
+        Spaces with ``space_id``, ``category`` and ``name``.
+    categories
+        The categories to draw.
+    minutes
+        Walking times.
+    walk_speed_kmh
+        Walking speed.
+    max_spaces
+        A category with more spaces than this is drawn merged: one polygon per time
+        (where a walk from its nearest space reaches) instead of one per space, so
+        the map's time, memory and size stay bounded whatever the layer holds.
+    progress
+        Show a progress bar.
+
+    Returns
+    -------
+    isochrones
+        ``space_id``, ``category``, ``name``, ``minutes``, ``n_spaces`` (1, or the
+        number merged, with ``space_id`` empty) and the polygon; None when no space
+        is of the categories.
+    """
+    parts = []
+    for cat in dict.fromkeys(categories):
+        mine = spaces[spaces["category"] == cat]
+        if not len(mine):
+            continue
+        if len(mine) <= max_spaces:
+            iso = isochrones(network, mine[["space_id", "category", "name", "geometry"]],
+                             minutes=minutes, walk_speed_kmh=walk_speed_kmh, progress=progress)
+            parts.append(iso.reset_index(drop=True).assign(n_spaces=1))
+            continue
+        logger.warning("%s: %d spaces, more than %d: their isochrones are drawn merged (one "
+                       "polygon per time, from the nearest space)", cat, len(mine), max_spaces)
+        merged = merged_isochrones(network, mine, minutes=minutes, walk_speed_kmh=walk_speed_kmh)
+        n = int(merged["n_points"].iloc[0])
+        parts.append(gpd.GeoDataFrame(
+            {"space_id": "", "category": cat, "name": f"any of its {n:,} spaces",
+             "minutes": merged["minutes"].to_numpy(), "n_spaces": n},
+            geometry=merged.geometry.to_numpy(), crs=merged.crs))
+    if not parts:
+        return None
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry",
+                            crs=parts[0].crs)

@@ -95,19 +95,22 @@ logger = logging.getLogger(__name__)
 
 #: Display simplification tolerance in metres.
 SIMPLIFY_M = 0.5
-#: Maps with more blocks than this draw blocks and boundaries on one ``<canvas>``
+#: Maps with more blocks than this draw blocks (and the layers below them) on one ``<canvas>``
 #: instead of one SVG path per block (a city's 100,000 SVG paths take a browser many
 #: seconds to open; a canvas, a few). Smaller maps keep SVG.
 CANVAS_THRESHOLD = 5_000
-#: The pane whose canvas holds the blocks (and the boundaries below them) on a large map.
+#: The pane whose canvas holds the blocks (and the boundaries and isochrones below them).
 _CANVAS_PANE = "sharemap-blocks"
 _SEOUL = (37.5665, 126.9780)
 
 _ISO_COLOURS = ("#08519c", "#3182bd", "#6baed6", "#9ecae1", "#c6dbef")
 
-# Panes keep the drawing order fixed however layers are toggled.
-_PANES = (("sharemap-boundaries", 350), ("sharemap-blocks", 400),
-          ("sharemap-isochrones", 410), ("sharemap-villages", 420))
+# Panes keep the drawing order fixed however layers are toggled. Isochrones lie under
+# the blocks, so that a click on a block inside one opens the block's popup; they show
+# through the blocks' translucent fill and in full on the streets between blocks (the
+# streets they follow), where their tooltip names the space.
+_PANES = (("sharemap-boundaries", 350), ("sharemap-isochrones", 390),
+          ("sharemap-blocks", 400), ("sharemap-villages", 420))
 
 _CSS = """
 <style>
@@ -313,25 +316,41 @@ def _add_villages(m: folium.Map, villages: gpd.GeoDataFrame | None) -> Bounds | 
     return geometry.bounds
 
 
-def _add_isochrones(m: folium.Map, isochrones: gpd.GeoDataFrame) -> Bounds | None:
+def _add_isochrones(m: folium.Map, isochrones: gpd.GeoDataFrame, *,
+                    canvas: bool = False) -> Bounds | None:
     minutes = pd.to_numeric(isochrones["minutes"], errors="coerce")
     # the longest walks first, so that the shorter ones are drawn on top
     iso = isochrones.iloc[np.argsort(-minutes.to_numpy(), kind="stable")]
     geometry, kept = _encode(iso, kind="polygon", simplify=True)
     kept_min = pd.to_numeric(kept["minutes"], errors="coerce")
     levels = sorted(minutes.dropna().unique())
-    tips = [f"{escape_text(c)} {escape_text(s)}: {fmt_num(mi, 'g')} min walk"
-            for c, s, mi in zip(kept["category"], kept["space_id"], kept_min, strict=True)]
     cols = {"space_id": text_column(kept["space_id"]), "category": text_column(kept["category"]),
             "minutes": number_column(kept_min),
             "class": number_column(kept_min.map({mi: i for i, mi in enumerate(levels)})),
-            "tip": json_list(tips)}
+            "tip": json_list(_isochrone_tips(kept, kept_min))}
     spec = {"by": "class", "keys": ["color", "fillColor"],
             "pal": [_ISO_COLOURS[i % len(_ISO_COLOURS)] for i in range(len(levels))]}
     _add_layer(m, f"Isochrones ({len(isochrones):,})", layer_json(geometry, cols, spec),
                pane="sharemap-isochrones", color="#3182bd", fill_color="#3182bd", weight=1.5,
-               fill_opacity=0.12)
+               fill_opacity=0.2, canvas=canvas)
     return geometry.bounds
+
+
+def _isochrone_tips(iso: gpd.GeoDataFrame, minutes: pd.Series) -> list[str]:
+    """Tooltips naming the space (its name, else its id), or the spaces a merged one covers."""
+    names = (iso["name"] if "name" in iso.columns else pd.Series("", index=iso.index))
+    merged = (pd.to_numeric(iso["n_spaces"], errors="coerce").fillna(1) > 1
+              if "n_spaces" in iso.columns else pd.Series(False, index=iso.index))
+    tips = []
+    for cat, sid, name, mi, many in zip(iso["category"], iso["space_id"], names, minutes,
+                                        merged, strict=True):
+        walk = f"{fmt_num(mi, 'g')} min walk"
+        label = "" if name is None or (isinstance(name, float) and math.isnan(name)) else name
+        if many:
+            tips.append(f"{escape_text(cat)}: within a {walk} of {escape_text(label)}")
+        else:
+            tips.append(f"{escape_text(label or sid)} ({escape_text(cat)}): {walk}")
+    return tips
 
 
 _SPACE_ROWS = [["category", "t", "category", ""], ["space_id", "t", "space_id", ""],
@@ -462,7 +481,9 @@ def build_map(  # noqa: PLR0913 - keyword-only options
         Optional boundary polygons (a ``name`` column gives their tooltip), drawn as thin
         outlines over a plain light fill, which is the background when tiles cannot load.
     isochrones
-        Optional isochrone polygons with ``space_id``, ``category`` and ``minutes``.
+        Optional isochrone polygons with ``space_id``, ``category`` and ``minutes``
+        (also ``name``, and ``n_spaces`` for a polygon merged from several spaces; see
+        :func:`sharemap.isochrones.isochrone_layer`).
     title
         Optional title shown on the map and as the page title.
     tiles
@@ -500,12 +521,16 @@ def build_map(  # noqa: PLR0913 - keyword-only options
     18 MB page in about 3 s.
 
     With more than :data:`CANVAS_THRESHOLD` (5,000) blocks, the blocks and the
-    boundaries below them are drawn on one ``<canvas>`` (Leaflet's canvas renderer)
-    instead of one SVG path per feature: popups, tooltips, styles and the layer control
-    work the same, and the city's page opens in about 5 s in headless Chromium instead
-    of 16-18 s. Villages, isochrones and spaces stay SVG and HTML markers above it;
-    smaller maps keep SVG throughout. The map is fitted to the data before any layer
+    boundaries and isochrones below them are drawn on one ``<canvas>`` (Leaflet's
+    canvas renderer) instead of one SVG path per feature: popups, tooltips, styles and
+    the layer control work the same, and the city's page opens in about 5 s in headless
+    Chromium instead of 16-18 s. Villages and spaces stay SVG and HTML markers above
+    it; smaller maps keep SVG throughout. The map is fitted to the data before any layer
     is drawn.
+
+    Isochrones lie under the blocks, for drawing and for the mouse: a click on a block
+    inside an isochrone opens the block's popup, and the isochrone's tooltip (naming
+    its space) shows on the streets between blocks.
 
     Examples
     --------
@@ -535,12 +560,12 @@ def build_map(  # noqa: PLR0913 - keyword-only options
     bounds: list[Bounds | None] = []
     if bounds_ok is not None:
         bounds.append(_add_boundaries(m, bounds_ok, canvas=canvas))
+    if iso_ok is not None:  # under the blocks (for clicks too); not fitted: may reach far
+        _add_isochrones(m, iso_ok, canvas=canvas)
     no_blocks = gpd.GeoDataFrame({"block_id": []}, geometry=gpd.GeoSeries([], crs=WEB_CRS))
     style = block_style(blocks_ok, color_by, color_reference)
     bounds.append(_add_blocks(m, no_blocks if blocks_ok is None else blocks_ok,
                               color_by=color_by, style=style, canvas=canvas))
-    if iso_ok is not None:
-        _add_isochrones(m, iso_ok)  # not fitted: an isochrone may reach far out
     bounds.append(_add_villages(m, villages_ok))
     if spaces_ok is not None:
         bounds += _add_spaces(m, spaces_ok, styles)

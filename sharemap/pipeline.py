@@ -798,7 +798,7 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
     paths
         Output file name to path.
     """
-    from .isochrones import isochrones
+    from .isochrones import isochrone_layer
     from .maps import build_map, save_map, save_split_maps, static_map
 
     out = Path(out_dir)
@@ -833,13 +833,10 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
             paths[SUPPLY_FILE] = _io.write_csv(result.supply, out / SUPPLY_FILE)
     with _stage(timings, "map"):
         mcfg = result.config.map
-        iso = None
-        chosen = result.spaces[result.spaces["category"].isin(mcfg.isochrone_categories)]
-        if len(chosen):
-            iso = isochrones(result.prepared_points(),
-                             chosen[["space_id", "category", "name", "geometry"]],
-                             minutes=mcfg.isochrone_minutes,
-                             walk_speed_kmh=result.config.walk_speed_kmh, progress=progress)
+        # one isochrone per space, merged above MAX_ISOCHRONE_SPACES spaces of a category
+        iso = isochrone_layer(result.prepared_points(), result.spaces,
+                              mcfg.isochrone_categories, minutes=mcfg.isochrone_minutes,
+                              walk_speed_kmh=result.config.walk_speed_kmh, progress=progress)
         bounds = next(iter(reversed(result.boundaries.values())), None)
         title = result.config.name + (f" (open at {result.config.at})"
                                       if result.config.at else "")

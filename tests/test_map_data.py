@@ -216,8 +216,9 @@ def test_more_blocks_than_the_threshold_share_one_canvas(monkeypatch, threshold,
     options = _layer_options(m)
     assert sorted(options) == ["Blocks", "Boundaries", "Isochrones", "Sharing", "bike"]
     shared = {name for name, opts in options.items() if "sharemap_canvas" in opts}
-    # blocks and the boundaries below them on one canvas; the layers above stay as they were
-    assert shared == ({"Blocks", "Boundaries"} if canvas else set())
+    # blocks and the boundaries and isochrones below them on one canvas (so the blocks
+    # take the clicks there too); the layers above stay as they were
+    assert shared == ({"Blocks", "Boundaries", "Isochrones"} if canvas else set())
     assert {options[n]["sharemap_canvas"] for n in shared} <= {"sharemap-blocks"}
     page = render_html(m)
     assert page.count('"sharemapCanvas": "sharemap-blocks"') == len(shared)

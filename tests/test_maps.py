@@ -220,14 +220,30 @@ def test_isochrones_and_boundaries(layers):
                            crs=CRS)
     m = build_map(*layers, isochrones=iso, boundaries=make_boundaries(), tiles=None)
     feats = geojson_of(groups(m)["Isochrones (2)"])["features"]
-    # the 15-minute polygon is drawn first so that the 5-minute one stays on top
-    assert [f["properties"]["tip"] for f in feats] == ["bike b1: 15 min walk",
-                                                       "bike b1: 5 min walk"]
+    # the 15-minute polygon is drawn first so that the 5-minute one stays on top; without
+    # a name the tooltip falls back to the space's id
+    assert [f["properties"]["tip"] for f in feats] == ["b1 (bike): 15 min walk",
+                                                       "b1 (bike): 5 min walk"]
     assert [f["properties"]["class"] for f in feats] == [1, 0]  # a colour per duration
     (boundary,) = geojson_of(groups(m)["Boundaries"])["features"]
     assert boundary["properties"] == {"name": "&lt;b&gt;회기동&lt;/b&gt;",
                                       "tip": "&lt;b&gt;회기동&lt;/b&gt;"}
-    assert list(groups(m))[:2] == ["Boundaries", next(n for n in groups(m) if n.startswith("Bl"))]
+    # drawn in this order: boundaries, isochrones, then the blocks above them
+    assert list(groups(m))[:3] == ["Boundaries", "Isochrones (2)",
+                                   next(n for n in groups(m) if n.startswith("Bl"))]
+
+
+def test_isochrone_tooltips_name_the_space_or_the_merged_spaces(layers):
+    """Issue 16: the tooltip named the space's id; merged polygons say how many they cover."""
+    iso = gpd.GeoDataFrame({"space_id": ["b1", ""], "category": ["bike", KIDS],
+                            "name": [PWN_IMG, "any of its 4,000 spaces"], "minutes": [5, 15],
+                            "n_spaces": [1, 4000]},
+                           geometry=[Point(X0 + 50, Y0 + 150).buffer(r) for r in (300, 900)],
+                           crs=CRS)
+    m = build_map(*layers, isochrones=iso, tiles=None)
+    tips = [f["properties"]["tip"] for f in geojson_of(groups(m)["Isochrones (2)"])["features"]]
+    assert tips == [f"{html.escape(KIDS)}: within a 15 min walk of any of its 4,000 spaces",
+                    f"{escape_text(PWN_IMG)} (bike): 5 min walk"]
 
 
 def test_empty_villages_still_listed(layers):

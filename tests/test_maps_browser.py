@@ -149,8 +149,8 @@ def test_village_space_boundary_and_isochrone_texts(driver, pages):
     assert ["<b>회기동</b>", 0, "#6b6b6b"] in tips  # the boundary's name, as text
     iso = [t for t in tips if t[0].endswith("min walk")]
     # the 15-minute area first (drawn below), each duration in its own colour
-    assert iso == [[f"{KIDS} b1: 15 min walk", 0, "#3182bd"],
-                   [f"{KIDS} b1: 5 min walk", 0, "#08519c"]]
+    assert iso == [[f"b1 ({KIDS}): 15 min walk", 0, "#3182bd"],
+                   [f"b1 ({KIDS}): 5 min walk", 0, "#08519c"]]
 
 
 def test_browser_geometry_is_the_page_data_and_the_input(driver, pages):
@@ -439,3 +439,71 @@ def test_city_size_map_screenshot_is_not_blank(driver, city_page):
     _painted(driver)
     blank = _browser.distinct_colours(driver, driver.get_screenshot_as_png())
     assert blank <= 3 and with_data > 20
+
+
+# ---------------------------------------------------------------------------
+# isochrones under the blocks, for the real mouse too (issue 16)
+
+ISO_NAME = "Toy <b>library</b> 1"
+
+
+@pytest.fixture(scope="module")
+def iso_pages(tmp_path_factory):
+    """The plain map with a 5- and a 15-minute isochrone of a named space: SVG and canvas.
+
+    The 15-minute one (300 m around X0+50, Y0+150) covers blocks 1-3 and the streets
+    between them; the canvas page draws its 4 blocks on one canvas (threshold 2).
+    """
+    from sharemap import maps
+
+    folder = tmp_path_factory.mktemp("iso_maps")
+    iso = gpd.GeoDataFrame({"space_id": ["k1", "k1"], "category": [KIDS, KIDS],
+                            "name": [ISO_NAME, ISO_NAME], "minutes": [5, 15]},
+                           geometry=[Point(X0 + 50, Y0 + 150).buffer(r) for r in (100, 300)],
+                           crs=CRS)
+    out = {}
+    for name, threshold in (("svg", 5000), ("canvas", 2)):
+        old, maps.CANVAS_THRESHOLD = maps.CANVAS_THRESHOLD, threshold
+        try:
+            m = build_map(make_blocks(), make_spaces(), make_villages(),
+                          boundaries=make_boundaries(), isochrones=iso, tiles=None)
+        finally:
+            maps.CANVAS_THRESHOLD = old
+        out[name] = save_map(m, folder / f"{name}.html")
+    return out
+
+
+def _page_point(driver, x: float, y: float) -> tuple[float, float]:
+    return tuple(driver.execute_script(
+        """
+        const map = Object.values(window).find(v => v instanceof L.Map);
+        const p = map.latLngToContainerPoint(arguments[0]);
+        const box = map.getContainer().getBoundingClientRect();
+        return [box.left + p.x, box.top + p.y];
+        """, _lat_lng(x, y)))
+
+
+@pytest.mark.parametrize("kind", ["svg", "canvas"])
+def test_a_click_on_a_block_inside_an_isochrone_opens_the_block(driver, iso_pages, kind):
+    """Before, the isochrone lay over the blocks: a click showed only "15 min walk"."""
+    _browser.open_file(driver, iso_pages[kind])
+    assert driver.execute_script("return document.querySelectorAll('canvas').length") == (
+        1 if kind == "canvas" else 0)
+    for block_id, x in ((1, X0 + 50), (2, X0 + 150), (3, X0 + 250)):  # all inside 15 min
+        _at(driver, _page_point(driver, x, Y0 + 50), click=True)
+        _painted(driver)
+        title = driver.execute_script(
+            "const b = document.querySelector('.leaflet-popup-content b');"
+            "return b && b.textContent;")
+        assert title == f"Block {block_id}"
+        driver.execute_script(
+            "Object.values(window).find(v => v instanceof L.Map).closePopup();")
+    # on the street between blocks 2 and 3 the isochrone takes the mouse: its tooltip
+    # names the space (as text) and the walk
+    _at(driver, _page_point(driver, X0 + 200, Y0 + 50), click=False)
+    _painted(driver)
+    tips = driver.execute_script(
+        "return Array.from(document.querySelectorAll('.leaflet-tooltip'))"
+        ".filter(t => !t.classList.contains('sharemap-label')).map(t => t.textContent);")
+    assert tips == [f"{ISO_NAME} ({KIDS}): 15 min walk"]
+    assert _browser.severe_errors(driver) == []
