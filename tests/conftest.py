@@ -13,6 +13,18 @@ X0, Y0 = 200_000.0, 550_000.0
 CRS = "EPSG:5186"
 SEOUL_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "seoul"
 
+try:  # property-based tests (tests/test_properties.py): the same examples on every run,
+    # nothing written into the checkout; `--hypothesis-profile=explore` searches afresh
+    from hypothesis import HealthCheck, settings
+
+    settings.register_profile("sharemap", max_examples=120, deadline=None, derandomize=True,
+                              database=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.register_profile("explore", max_examples=3000, deadline=None, database=None,
+                              suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("sharemap")
+except ImportError:  # pragma: no cover (hypothesis is in the test extra)
+    pass
+
 
 def osm_graph(nodes: dict[int, tuple[float, float]], edges: list[tuple[int, int]],
               *, highway: str = "residential", crs: str = CRS,
