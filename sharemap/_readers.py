@@ -418,22 +418,9 @@ def _dbf_encoding(path: Path, file: str) -> str:
 
 
 def _read_gis(path: Path, *, layer: str | None, encoding: str | None, file: str) -> RawTable:
-    import pyogrio
-
-    try:
-        layers = pyogrio.list_layers(path)
-        if layer is None and len(layers) > 1:
-            names = ", ".join(str(n) for n in layers[:, 0])
-            msg = f"{file}: has {len(layers)} layers ({names}); set `layer` to one of them"
-            raise InputDataError(msg)
-        if encoding is None and path.suffix.lower() == ".shp":
-            encoding = _dbf_encoding(path, file)
-        df = pyogrio.read_dataframe(path, layer=layer, encoding=encoding)
-    except InputDataError:
-        raise
-    except Exception as exc:  # pyogrio/GDAL raise many types; the user needs one message
-        msg = f"{file}: cannot read ({type(exc).__name__}: {exc})"
-        raise InputDataError(msg) from None
+    if encoding is None and path.suffix.lower() == ".shp":
+        encoding = _dbf_encoding(path, file)
+    df = read_vector(path, what="", layer=layer, encoding=encoding, label=file, one_layer=True)
     geom_name = getattr(df, "_geometry_column_name", None) if hasattr(df, "crs") else None
     if geom_name is None or geom_name not in df.columns:
         frame = pd.DataFrame(df).astype(object).reset_index(drop=True)
@@ -445,8 +432,10 @@ def _read_gis(path: Path, *, layer: str | None, encoding: str | None, file: str)
                     crs=crs)
 
 
-def read_vector(path: str | Path, *, what: str, layer: str | None = None) -> gpd.GeoDataFrame:
-    """Read a GIS layer (boundaries, blocks, barriers, weights, the study area) with GDAL.
+def read_vector(path: str | Path, *, what: str, layer: str | None = None,
+                encoding: str | None = None, label: str | None = None,
+                one_layer: bool = False) -> gpd.GeoDataFrame:
+    """Read a GIS file (a layer, boundaries, blocks, barriers, weights, the study area) with GDAL.
 
     The one place where a GDAL read failure becomes an :class:`InputDataError`.
 
@@ -458,28 +447,46 @@ def read_vector(path: str | Path, *, what: str, layer: str | None = None) -> gpd
         What the file is, for messages (``"boundaries"``, ``"blocks"``, ...).
     layer
         The layer of a multi-layer file (default: the first).
+    encoding
+        The attributes' encoding (default: GDAL's choice).
+    label
+        How messages name the file (default: its path).
+    one_layer
+        Refuse a file with several layers when `layer` is not given.
 
     Returns
     -------
     frame
-        The features in file order (RangeIndex), in the file's CRS.
+        The features in file order (RangeIndex), in the file's CRS (a plain DataFrame
+        for a table without geometry).
 
     Raises
     ------
     InputDataError
-        If the file does not exist or GDAL cannot read it (one line naming the file).
+        If the file does not exist, GDAL cannot read it, or (with `one_layer`) it has
+        several layers and none is named (one line naming the file).
     """
     import geopandas as gpd
+    import pyogrio
 
     p = Path(path)
+    name = label if label is not None else str(p)
     if not p.exists():
-        msg = f"{p}: {what} file not found"
+        msg = f"{name}: {what or 'GIS'} file not found"
         raise InputDataError(msg)
     try:
-        gdf = gpd.read_file(p, layer=layer)
+        if one_layer and layer is None:
+            layers = pyogrio.list_layers(p)
+            if len(layers) > 1:
+                names = ", ".join(str(n) for n in layers[:, 0])
+                msg = f"{name}: has {len(layers)} layers ({names}); set `layer` to one of them"
+                raise InputDataError(msg)
+        gdf = gpd.read_file(p, layer=layer, encoding=encoding)
+    except InputDataError:
+        raise
     except Exception as exc:  # pyogrio/GDAL raise many types; the user needs one line
         reason = " ".join(f"{type(exc).__name__}: {exc}".split())
-        msg = f"{p}: cannot read {what} ({reason})"
+        msg = f"{name}: cannot read{' ' + what if what else ''} ({reason})"
         raise InputDataError(msg) from None
     return gdf.reset_index(drop=True)
 
