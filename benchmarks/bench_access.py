@@ -239,7 +239,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
     sizes = {k: max(1, round(v * scale / 5000)) for k, v in CATEGORY_SIZES.items()}
     n_iso = min(args.isochrones, 100) if args.small else args.isochrones
     t = Timer()
-    out: dict[str, Any] = {"machine": machine(), "backend": _engine.default_backend(),
+    out: dict[str, Any] = {"machine": machine(), "backend": "numba",
                            "threads": _engine.threads()}
     print(f"machine: {out['machine']}; engine: {out['backend']} on {out['threads']} threads")
 

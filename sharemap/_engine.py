@@ -9,10 +9,10 @@ proportion to the nodes it reaches. They are compiled with numba (``cache=True``
 the compile cost is paid once per machine, then loaded from numba's cache) and
 release the GIL, so the Python wrappers split long lists of searches over threads.
 
-Every public function takes ``backend`` (``"numba"`` or ``"scipy"``; default: numba
-when it imports). The scipy path gives the same answers with
-``scipy.sparse.csgraph.dijkstra`` on dense row blocks; it is kept for machines
-where numba is missing and to check the kernels against.
+numba is a required dependency, so there is one path, compiled; the tests check it
+against networkx (``tests/test_access.py``). (An earlier scipy fallback "for machines
+without numba" was dropped: it could only run where numba, a dependency, is missing,
+and gave the same answers only up to the last bits of a float.)
 
 Sources come in *groups*: one search per group, started from every node of the
 group at once with its own initial distance (a point joined to the network
@@ -28,22 +28,17 @@ import logging
 import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+import numba
 import numpy as np
 import numpy.typing as npt
-from scipy import sparse
-from scipy.sparse.csgraph import dijkstra
 
-try:  # an explicit check: without numba every function takes the scipy path
-    import numba
-except ImportError:  # pragma: no cover - numba is a dependency
-    numba = None  # type: ignore[assignment]
+if TYPE_CHECKING:
+    from scipy import sparse
 
 __all__ = [
-    "HAVE_NUMBA",
     "counts_within",
-    "default_backend",
     "distance_field",
     "multi_source",
     "multi_source_many",
@@ -53,9 +48,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-HAVE_NUMBA = numba is not None
-#: Cells of a dense distance block the scipy path holds at once (float64).
-_CHUNK_CELLS = 20_000_000
 
 #: Node numbers inside the kernels.
 NODE = np.int32
@@ -66,25 +58,8 @@ FloatArray = npt.NDArray[np.float64]
 
 def _jit(fn: Callable[..., Any], *, inline: Literal["never", "always"] = "never"
          ) -> Callable[..., Any]:
-    if numba is None:  # pragma: no cover
-        return fn
+    # cache=True: compiled once per machine, then loaded from numba's on-disk cache
     return numba.njit(cache=True, nogil=True, inline=inline)(fn)
-
-
-def default_backend() -> str:
-    """Return ``"numba"`` when numba imports, else ``"scipy"``."""
-    return "numba" if HAVE_NUMBA else "scipy"
-
-
-def _backend(backend: str | None) -> str:
-    name = default_backend() if backend is None else backend
-    if name not in ("numba", "scipy"):
-        msg = f"`backend` must be 'numba' or 'scipy', not {name!r}"
-        raise ValueError(msg)
-    if name == "numba" and not HAVE_NUMBA:  # pragma: no cover
-        msg = "the numba backend needs numba: pip install numba"
-        raise ValueError(msg)
-    return name
 
 
 def threads() -> int:
@@ -355,7 +330,7 @@ def _map(fn: Callable[[int, int], Any], n_groups: int) -> list[Any]:
 
 
 def multi_source(csr: sparse.csr_matrix, nodes: npt.ArrayLike, offsets: npt.ArrayLike, *,
-                 limit: float = np.inf, backend: str | None = None) -> FloatArray:
+                 limit: float = np.inf) -> FloatArray:
     """Shortest distance from the nearest of several sources to every node.
 
     Parameters
@@ -368,8 +343,6 @@ def multi_source(csr: sparse.csr_matrix, nodes: npt.ArrayLike, offsets: npt.Arra
         Each source's initial distance (e.g. its walk to the street).
     limit
         Stop at this distance; nodes farther away stay ``inf``.
-    backend
-        ``"numba"`` or ``"scipy"`` (default: numba when available).
 
     Returns
     -------
@@ -381,8 +354,6 @@ def multi_source(csr: sparse.csr_matrix, nodes: npt.ArrayLike, offsets: npt.Arra
     off = _arr(offsets, np.float64)
     if not len(src):
         return np.full(n, np.inf)
-    if _backend(backend) == "scipy":
-        return _multi_source_scipy(csr, src, off, limit)
     indptr, indices, weights = _csr_arrays(csr)
     dist = np.full(n, np.inf)
     touched = np.empty(n, dtype=NODE)
@@ -394,7 +365,7 @@ def multi_source(csr: sparse.csr_matrix, nodes: npt.ArrayLike, offsets: npt.Arra
 
 def multi_source_many(csr: sparse.csr_matrix,
                       sources: list[tuple[npt.ArrayLike, npt.ArrayLike]], *,
-                      limit: float = np.inf, backend: str | None = None) -> FloatArray:
+                      limit: float = np.inf) -> FloatArray:
     """:func:`multi_source` for several source sets at once (e.g. one per category).
 
     Parameters
@@ -405,8 +376,6 @@ def multi_source_many(csr: sparse.csr_matrix,
         One ``(nodes, offsets)`` pair per set.
     limit
         Stop at this distance.
-    backend
-        ``"numba"`` or ``"scipy"``.
 
     Returns
     -------
@@ -417,34 +386,15 @@ def multi_source_many(csr: sparse.csr_matrix,
 
     def run(a: int, b: int) -> None:
         for k in range(a, b):
-            out[k] = multi_source(csr, *sources[k], limit=limit, backend=backend)
+            out[k] = multi_source(csr, *sources[k], limit=limit)
 
     _map(run, len(sources))
     return out
 
 
-def _multi_source_scipy(csr: sparse.csr_matrix, src: IntArray, off: FloatArray,
-                        limit: float) -> FloatArray:
-    """Search from a virtual node joined to every source by a one-way edge of its offset."""
-    n = csr.shape[0]
-    best = np.full(n, np.inf)
-    np.minimum.at(best, src, off)
-    targets = np.flatnonzero(np.isfinite(best))
-    # scipy reads a stored 0 as "no edge": shift every offset up by a constant instead
-    shift = 1.0
-    coo = csr.tocoo()
-    graph = sparse.csr_matrix(
-        (np.concatenate([coo.data, best[targets] + shift]),
-         (np.concatenate([coo.row, np.full(len(targets), n)]),
-          np.concatenate([coo.col, targets]))), shape=(n + 1, n + 1))
-    dist = dijkstra(graph, directed=True, indices=n, limit=limit + shift)[:n] - shift
-    dist[dist > limit] = np.inf
-    return dist
-
-
 def pairs_within(csr: sparse.csr_matrix, src_nodes: npt.ArrayLike, src_off: npt.ArrayLike,
                  tgt_nodes: npt.ArrayLike, tgt_off: npt.ArrayLike, *, max_m: float,
-                 group_ptr: npt.ArrayLike | None = None, backend: str | None = None
+                 group_ptr: npt.ArrayLike | None = None
                  ) -> tuple[IntArray, IntArray, FloatArray]:
     """Every (source group, target) pair within `max_m`, with its distance.
 
@@ -461,8 +411,6 @@ def pairs_within(csr: sparse.csr_matrix, src_nodes: npt.ArrayLike, src_off: npt.
     group_ptr
         Sources ``group_ptr[g]:group_ptr[g + 1]`` form search ``g`` (default: one
         search per source).
-    backend
-        ``"numba"`` or ``"scipy"``.
 
     Returns
     -------
@@ -477,8 +425,6 @@ def pairs_within(csr: sparse.csr_matrix, src_nodes: npt.ArrayLike, src_off: npt.
     n_groups = len(ptr) - 1
     if n_groups == 0 or not len(tgt):
         return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-    if _backend(backend) == "scipy":
-        return _pairs_scipy(csr, ptr, src, off, tgt, toff, float(max_m))
     indptr, indices, weights = _csr_arrays(csr)
     t_ptr, t_idx, t_off = _target_index(tgt, toff, csr.shape[0])
 
@@ -492,40 +438,11 @@ def pairs_within(csr: sparse.csr_matrix, src_nodes: npt.ArrayLike, src_off: npt.
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(3))  # type: ignore[return-value]
 
 
-def _group_rows(csr: sparse.csr_matrix, ptr: IntArray, src: IntArray, off: FloatArray,
-                a: int, b: int, limit: float) -> FloatArray:
-    """Dense distance rows for groups a..b-1 (each the minimum over its sources)."""
-    rows = dijkstra(csr, directed=True, indices=src[ptr[a]:ptr[b]], limit=limit)
-    rows = rows + off[ptr[a]:ptr[b], None]
-    out = np.minimum.reduceat(rows, ptr[a:b] - ptr[a], axis=0)
-    out[ptr[a + 1:b + 1] == ptr[a:b]] = np.inf  # empty groups
-    out[out > limit] = np.inf
-    return out
-
-
-def _pairs_scipy(csr: sparse.csr_matrix, ptr: IntArray, src: IntArray, off: FloatArray,
-                 tgt: IntArray, toff: FloatArray, max_m: float
-                 ) -> tuple[IntArray, IntArray, FloatArray]:
-    n_groups = len(ptr) - 1
-    step = max(1, _CHUNK_CELLS // max(csr.shape[0], 1))
-    gs, ts, ds = [], [], []
-    for a in range(0, n_groups, step):
-        b = min(n_groups, a + step)
-        rows = _group_rows(csr, ptr, src, off, a, b, max_m)
-        total = rows[:, tgt] + toff[None, :]
-        r, c = np.nonzero(total <= max_m)
-        gs.append(r + a)
-        ts.append(c)
-        ds.append(total[r, c])
-    return np.concatenate(gs), np.concatenate(ts), np.concatenate(ds)
-
-
 def counts_within(csr: sparse.csr_matrix, src_nodes: npt.ArrayLike,  # noqa: PLR0913
                   src_off: npt.ArrayLike,
                   tgt_nodes: npt.ArrayLike, tgt_off: npt.ArrayLike, *,
                   limits_m: npt.ArrayLike, labels: npt.ArrayLike, n_labels: int,
-                  to_source: bool = False, backend: str | None = None
-                  ) -> npt.NDArray[np.int64]:
+                  to_source: bool = False) -> npt.NDArray[np.int64]:
     """Count pairs within each distance, per row and label, without listing them.
 
     Parameters
@@ -546,8 +463,6 @@ def counts_within(csr: sparse.csr_matrix, src_nodes: npt.ArrayLike,  # noqa: PLR
     to_source
         Count per source (``labels`` of targets) instead of per target (``labels``
         of sources). Pick whichever side is fewer as the sources.
-    backend
-        ``"numba"`` or ``"scipy"``.
 
     Returns
     -------
@@ -569,12 +484,6 @@ def counts_within(csr: sparse.csr_matrix, src_nodes: npt.ArrayLike,  # noqa: PLR
     out = np.zeros((n_rows, n_labels, len(lim)), dtype=np.int64)
     if not len(src) or not len(tgt):
         return out
-    if _backend(backend) == "scipy":
-        g, t, d = _pairs_scipy(csr, np.arange(len(src) + 1), src, off, tgt, toff, lim[-1])
-        band = np.searchsorted(lim, d, side="left")
-        rows, lab_of = (g, lab[t]) if to_source else (t, lab[g])
-        np.add.at(out, (rows, lab_of, band), 1)
-        return np.cumsum(out, axis=2)
     indptr, indices, weights = _csr_arrays(csr)
     t_ptr, t_idx, t_off = _target_index(tgt, toff, csr.shape[0])
     ptr = np.arange(len(src) + 1, dtype=np.int64)
@@ -630,11 +539,6 @@ def distance_field(segments: FloatArray, *, x0: float, y0: float, px: float,
     -------
     field
         The distances, capped at ``2 radius`` where no segment is near.
-
-    Notes
-    -----
-    Always compiled when numba is present; the pure-Python fallback is slow
-    (used only where numba is missing).
     """
     out = np.full(shape, 2.0 * radius) if field is None else field
     seg = np.ascontiguousarray(segments, dtype=np.float64).reshape(-1, 4)

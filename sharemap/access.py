@@ -17,7 +17,7 @@ plain points instead, each measure prepares them itself.
 The searches run in :mod:`sharemap._engine`: compiled bounded Dijkstra searches
 whose cost grows with the nodes they reach, not with the size of the city (one
 multi-source pass per category for walk times; one bounded search per point of
-the smaller side for pairs and counts), with a scipy fallback.
+the smaller side for pairs and counts).
 """
 
 from __future__ import annotations
@@ -234,6 +234,15 @@ def join_points(network: WalkNetwork, snaps: pd.DataFrame) -> JoinedPoints:
     return JoinedPoints(csr=csr, n_base=n, node=node, offset_m=offset)
 
 
+def _no_backend(backend: str | None) -> None:
+    if backend is not None:
+        import warnings
+
+        warnings.warn("the `backend` argument is deprecated and ignored (the compiled engine "
+                      "is the only one: numba is required); drop it: it goes in the next "
+                      "release", FutureWarning, stacklevel=3)
+
+
 def nearest_distance(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
                      source_idx: npt.NDArray[np.int64], *,
                      backend: str | None = None) -> npt.NDArray[np.float64]:
@@ -246,7 +255,8 @@ def nearest_distance(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     origin_idx, source_idx
         Positions (into the joined points) of the origins and of the sources.
     backend
-        ``"numba"`` (compiled, the default when numba is installed) or ``"scipy"``.
+        Deprecated and ignored: the compiled engine is the only one (numba is
+        required); it goes in the next release.
 
     Returns
     -------
@@ -262,6 +272,8 @@ def nearest_distance(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     """
     from . import _engine
 
+    _no_backend(backend)
+
     out = np.full(len(origin_idx), np.nan)
     src_node = joined.node[source_idx]
     ok_src = src_node >= 0
@@ -270,7 +282,7 @@ def nearest_distance(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     if not ok_src.any() or not ok_org.any():
         return out
     dist = _engine.multi_source(joined.csr, src_node[ok_src],
-                                joined.offset_m[source_idx][ok_src], backend=backend)
+                                joined.offset_m[source_idx][ok_src])
     d = dist[org_node[ok_org]] + joined.offset_m[origin_idx][ok_org]
     out[ok_org] = np.where(np.isfinite(d), d, np.nan)
     return out
@@ -298,7 +310,7 @@ def pairs_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     max_m
         The longest walk kept (inclusive, within 1e-9 m).
     backend
-        ``"numba"`` or ``"scipy"``.
+        Deprecated and ignored (see :func:`nearest_distance`).
     sort
         Sort the pairs by origin, distance and target (False: in no particular
         order, which saves sorting millions of pairs when only sums are needed).
@@ -318,6 +330,8 @@ def pairs_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     """
     from . import _engine
 
+    _no_backend(backend)
+
     org_ok, tgt_ok = _sides(joined, origin_idx, target_idx)
     empty = pd.DataFrame({"origin": np.array([], np.int64), "target": np.array([], np.int64),
                           "distance_m": np.array([], np.float64)})
@@ -330,7 +344,7 @@ def pairs_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     src = src[order]
     g, t, d = _engine.pairs_within(joined.csr, joined.node[src], joined.offset_m[src],
                                    joined.node[tgt], joined.offset_m[tgt],
-                                   max_m=max_m + 1e-9, backend=backend)
+                                   max_m=max_m + 1e-9)
     g = order[g]
     o, tt = (t, g) if from_targets else (g, t)
     pairs = pd.DataFrame({"origin": org_ok[o], "target": tgt_ok[tt], "distance_m": d})
@@ -358,7 +372,7 @@ def counts_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     n_labels
         Number of labels.
     backend
-        ``"numba"`` or ``"scipy"``.
+        Deprecated and ignored (see :func:`nearest_distance`).
 
     Returns
     -------
@@ -373,6 +387,8 @@ def counts_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     """
     from . import _engine
 
+    _no_backend(backend)
+
     lim = np.asarray(limits_m, dtype=np.float64) + 1e-9
     out = np.zeros((len(origin_idx), n_labels, len(lim)), dtype=np.int64)
     org_ok, tgt_ok = _sides(joined, origin_idx, target_idx)
@@ -385,7 +401,7 @@ def counts_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     out[org_ok] = _engine.counts_within(
         joined.csr, joined.node[src], joined.offset_m[src], joined.node[tgt],
         joined.offset_m[tgt], limits_m=lim, labels=labels, n_labels=n_labels,
-        to_source=from_origins, backend=backend)
+        to_source=from_origins)
     return out
 
 

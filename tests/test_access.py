@@ -190,9 +190,6 @@ def _cache_in_tmp(tmp_path, monkeypatch):
     monkeypatch.setenv("SHAREMAP_CACHE_DIR", str(tmp_path / "sharemap-cache"))
 
 
-BACKENDS = ["scipy", *(["numba"] if _engine.HAVE_NUMBA else [])]
-
-
 def test_spaces_on_the_origins_street_both_sides(grid3):
     """Origin O (50, 10) on edge 00-01 at 50 m, offset 10.
 
@@ -256,30 +253,27 @@ def test_zero_length_edge():
     assert t.iloc[0].tolist() == pytest.approx([500 / 80, 400 / 80], abs=1e-6)
 
 
-def test_engine_disconnected_piece_and_both_backends_agree():
+def test_engine_disconnected_piece():
     """Edges 0-1 (10 m), 1-2 (0 m), 2-3 (5 m) and a separate piece 4-5 (7 m).
 
     From 0 (start offset 2): 2, 12, 12, 17, unreachable, unreachable.
     """
     csr = undirected_csr(np.array([0, 1, 2, 4]), np.array([1, 2, 3, 5]),
                          np.array([10.0, 0.0, 5.0, 7.0]), 6)
-    for backend in BACKENDS:
-        d = _engine.multi_source(csr, [0], [2.0], backend=backend)
-        np.testing.assert_allclose(d, [2, 12, 12, 17, np.inf, np.inf], atol=1e-5)
-        d = _engine.multi_source(csr, [0], [2.0], limit=12.5, backend=backend)
-        np.testing.assert_allclose(d, [2, 12, 12, np.inf, np.inf, np.inf], atol=1e-5)
-        g, t, dd = _engine.pairs_within(csr, [0, 4], [0.0, 0.0], [3, 5], [1.0, 1.0],
-                                        max_m=100, backend=backend)
-        got = {(int(a), int(b)): x for a, b, x in zip(g, t, dd, strict=True)}
-        assert got == pytest.approx({(0, 0): 16.0, (1, 1): 8.0}, abs=1e-5)
-        c = _engine.counts_within(csr, [0, 4], [0.0, 0.0], [3, 5, 5], [1.0, 1.0, 0.0],
-                                  limits_m=[7.5, 20], labels=[0, 1], n_labels=2,
-                                  backend=backend)
-        # rows are targets; target 5 (offset 0) is 7 m from source 4 (label 1)
-        assert c.tolist() == [[[0, 1], [0, 0]], [[0, 0], [0, 1]], [[0, 0], [1, 1]]]
+    d = _engine.multi_source(csr, [0], [2.0])
+    np.testing.assert_allclose(d, [2, 12, 12, 17, np.inf, np.inf], atol=1e-5)
+    d = _engine.multi_source(csr, [0], [2.0], limit=12.5)
+    np.testing.assert_allclose(d, [2, 12, 12, np.inf, np.inf, np.inf], atol=1e-5)
+    g, t, dd = _engine.pairs_within(csr, [0, 4], [0.0, 0.0], [3, 5], [1.0, 1.0], max_m=100)
+    got = {(int(a), int(b)): x for a, b, x in zip(g, t, dd, strict=True)}
+    assert got == pytest.approx({(0, 0): 16.0, (1, 1): 8.0}, abs=1e-5)
+    c = _engine.counts_within(csr, [0, 4], [0.0, 0.0], [3, 5, 5], [1.0, 1.0, 0.0],
+                              limits_m=[7.5, 20], labels=[0, 1], n_labels=2)
+    # rows are targets; target 5 (offset 0) is 7 m from source 4 (label 1)
+    assert c.tolist() == [[[0, 1], [0, 0]], [[0, 0], [0, 1]], [[0, 0], [1, 1]]]
 
 
-# ------------------------------------------------- compiled vs scipy vs networkx
+# ------------------------------------------------------- compiled vs networkx
 
 
 def _random_graph(seed: int, n: int = 120, m: int = 330):
@@ -321,11 +315,10 @@ def test_engine_matches_networkx_on_random_graphs(seed):
     ref = _nx_from(g, src, off)
     expect = np.array([ref.get(i, np.inf) for i in range(n)])
     limit = float(np.median(expect[np.isfinite(expect)]))
-    for backend in BACKENDS:
-        got = _engine.multi_source(csr, src, off, backend=backend)
-        np.testing.assert_allclose(got, expect, rtol=0, atol=1e-9)
-        got = _engine.multi_source(csr, src, off, limit=limit, backend=backend)
-        np.testing.assert_allclose(got, np.where(expect <= limit, expect, np.inf), atol=1e-9)
+    got = _engine.multi_source(csr, src, off)
+    np.testing.assert_allclose(got, expect, rtol=0, atol=1e-9)
+    got = _engine.multi_source(csr, src, off, limit=limit)
+    np.testing.assert_allclose(got, np.where(expect <= limit, expect, np.inf), atol=1e-9)
     # every (source, target) pair within max_m, each source on its own
     tgt = rng.integers(0, n, 25)
     toff = rng.uniform(0, 20, 25)
@@ -338,50 +331,45 @@ def test_engine_matches_networkx_on_random_graphs(seed):
             if total <= max_m:
                 want[(i, j)] = total
     labels = rng.integers(0, 3, len(src))
-    for backend in BACKENDS:
-        gg, tt, dd = _engine.pairs_within(csr, src, off, tgt, toff, max_m=max_m,
-                                          backend=backend)
-        got = {(int(a), int(b)): x for a, b, x in zip(gg, tt, dd, strict=True)}
-        assert got.keys() == want.keys()
-        assert got == pytest.approx(want, rel=0, abs=1e-9)
-        counts = _engine.counts_within(csr, src, off, tgt, toff, limits_m=[60.0, max_m],
-                                       labels=labels, n_labels=3, backend=backend)
-        for j in range(len(tgt)):
-            for c in range(3):
-                for k, lim in enumerate((60.0, max_m)):
-                    assert counts[j, c, k] == sum(
-                        1 for (i, jj), x in want.items() if jj == j and labels[i] == c
-                        and x <= lim)
-        per_source = _engine.counts_within(csr, src, off, tgt, toff, limits_m=[max_m],
-                                           labels=np.zeros(len(tgt)), n_labels=1,
-                                           to_source=True, backend=backend)
-        assert per_source[:, 0, 0].tolist() == [sum(1 for (i, _) in want if i == s)
-                                                for s in range(len(src))]
+    gg, tt, dd = _engine.pairs_within(csr, src, off, tgt, toff, max_m=max_m)
+    got = {(int(a), int(b)): x for a, b, x in zip(gg, tt, dd, strict=True)}
+    assert got.keys() == want.keys()
+    assert got == pytest.approx(want, rel=0, abs=1e-9)
+    counts = _engine.counts_within(csr, src, off, tgt, toff, limits_m=[60.0, max_m],
+                                   labels=labels, n_labels=3)
+    for j in range(len(tgt)):
+        for c in range(3):
+            for k, lim in enumerate((60.0, max_m)):
+                assert counts[j, c, k] == sum(
+                    1 for (i, jj), x in want.items() if jj == j and labels[i] == c
+                    and x <= lim)
+    per_source = _engine.counts_within(csr, src, off, tgt, toff, limits_m=[max_m],
+                                       labels=np.zeros(len(tgt)), n_labels=1,
+                                       to_source=True)
+    assert per_source[:, 0, 0].tolist() == [sum(1 for (i, _) in want if i == s)
+                                            for s in range(len(src))]
 
 
-def test_without_numba_the_scipy_path_gives_the_same_answers(monkeypatch):
-    nodes, edges = random_grid(3)
-    net = network_from_graph(osm_graph(nodes, edges), crs=CRS)
-    rng = np.random.default_rng(7)
-    xy = rng.uniform([X0, Y0], [X0 + 1000, Y0 + 1000], size=(50, 2))
-    origins = points([tuple(p) for p in xy[:30]])
-    spaces = points([tuple(p) for p in xy[30:]], category=rng.choice(["a", "b"], 20))
+def test_the_backend_argument_is_deprecated_and_ignored():
+    """numba is required: the scipy fallback is gone; `backend=` warns for one release."""
+    joined = access.join_points(*_two_points_on_a_street())
+    idx = np.array([0], dtype=np.int64)
+    want = access.nearest_distance(joined, idx, idx + 1)
+    assert want.tolist() == pytest.approx([2 + 50 + 3])
+    with pytest.warns(FutureWarning, match="`backend` argument is deprecated and ignored"):
+        got = access.nearest_distance(joined, idx, idx + 1, backend="scipy")
+    assert got.tolist() == want.tolist()
+    with pytest.warns(FutureWarning, match="`backend`"):
+        access.pairs_within(joined, idx, idx + 1, max_m=500, backend="numba")
+    assert not hasattr(_engine, "HAVE_NUMBA")
 
-    def run():
-        return (access.walk_times(net, origins, spaces),
-                access.spaces_within(net, origins, spaces, minutes=6),
-                access.count_within(net, origins, spaces, minutes=(3, 6)),
-                isochrones(net, spaces.iloc[:3], minutes=(2, 4)))
 
-    first = run()
-    monkeypatch.setattr(_engine, "HAVE_NUMBA", False)
-    assert _engine.default_backend() == "scipy"
-    second = run()
-    pd.testing.assert_frame_equal(first[0], second[0], rtol=0, atol=1e-12)
-    pd.testing.assert_frame_equal(first[1], second[1], rtol=0, atol=1e-12)
-    pd.testing.assert_frame_equal(first[2], second[2])
-    for a, b in zip(first[3].geometry, second[3].geometry, strict=True):
-        assert shapely.symmetric_difference(a, b).area < 1e-6 * a.area
+def _two_points_on_a_street():
+    from sharemap.network import network_from_graph
+
+    net = network_from_graph(osm_graph(grid_nodes(), grid_edges()), crs=CRS)
+    pts = points([(X0 + 10, Y0 + 2), (X0 + 60, Y0 - 3)])
+    return net, access.snap_points(net, pts)
 
 
 # ------------------------------------------------------------ real Dongdaemun network
