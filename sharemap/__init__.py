@@ -61,6 +61,9 @@ from ._errors import (
 from ._errors import (
     SharemapError as SharemapError,
 )
+from ._errors import (
+    StudyCheckError as StudyCheckError,
+)
 from .access import PreparedPoints as PreparedPoints
 from .access import count_within as count_within
 from .access import prepare_points as prepare_points
@@ -70,6 +73,7 @@ from .access import walk_times as walk_times
 from .blocks import blocks_from_network as blocks_from_network
 from .blocks import read_barriers as read_barriers
 from .blocks import read_blocks as read_blocks
+from .checks import Check as Check
 from .config import StudyConfig as StudyConfig
 from .config import read_config as read_config
 from .coverage import compute_coverage as compute_coverage

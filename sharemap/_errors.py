@@ -13,6 +13,7 @@ __all__ = [
     "MissingDependencyError",
     "NetworkDownloadError",
     "SharemapError",
+    "StudyCheckError",
 ]
 
 
@@ -38,3 +39,7 @@ class NetworkDownloadError(SharemapError, RuntimeError):
 
 class MissingDependencyError(SharemapError, ImportError):
     """An optional dependency is needed for the requested feature."""
+
+
+class StudyCheckError(SharemapError, ValueError):
+    """A study's inputs do not fit together (see :mod:`sharemap.checks`); names the fix."""

@@ -105,7 +105,7 @@ def unit_layers(layers: dict[str, gpd.GeoDataFrame | None], unit: pd.Series,
 
 
 def index_html(rows: list[dict[str, Any]], *, level: str, title: str | None,
-                folder: Path) -> str:
+                folder: Path, skipped: list[str] | None = None) -> str:
     """Return the index page linking every unit map (all text escaped, links relative)."""
     head = escape_text(title or "sharemap")
     lvl = escape_text(level)
@@ -115,6 +115,12 @@ def index_html(rows: list[dict[str, Any]], *, level: str, title: str | None,
                 '(may be slow for a whole city)</p>')
     if (folder.parent / "map.png").exists():
         image = f'<p><img src="../map.png" alt="{head}: overview figure"></p>'
+    missing = ""
+    if skipped:
+        missing = (f"<p class=\"skipped\"><b>No map for {len(skipped):,} {lvl} unit"
+                   f"{'s' if len(skipped) > 1 else ''}</b> (no block of the study lies in "
+                   f"{'them' if len(skipped) > 1 else 'it'}): "
+                   f"{', '.join(escape_text(n) for n in skipped)}.</p>")
     body = "".join(
         f"<tr><td><a href=\"{quote(r['file'])}\">{escape_text(r['name'])}</a></td>"
         f"<td>{escape_text(r['id'])}</td><td>{r['blocks']:,}</td><td>{r['candidates']:,}</td>"
@@ -124,7 +130,7 @@ def index_html(rows: list[dict[str, Any]], *, level: str, title: str | None,
             f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>{head}: maps by {lvl}</title><style>{INDEX_CSS}</style></head><body>"
             f"<h1>{head}</h1><p>One map per {lvl} ({len(rows):,} maps). Each file is "
-            f"self-contained and opens with no internet access.</p>{link}"
+            f"self-contained and opens with no internet access.</p>{missing}{link}"
             f"<table><thead><tr><th>{lvl}</th><th>id</th><th>blocks</th><th>candidate blocks"
             f"</th><th>villages</th><th>spaces</th><th>file</th></tr></thead><tbody>{body}"
             f"</tbody></table>{image}</body></html>\n")

@@ -34,6 +34,11 @@ EPILOG_DEMO = """example:
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     c = summary["counts"]
     lines = [f"sharemap: {summary['study']}"]
+    failed = [ch for ch in summary.get("checks", []) if ch["status"] != "ok"]
+    if failed:
+        lines.append(f"  WARNINGS        : {len(failed)} (read before using these figures; "
+                     "summary.json \"checks\")")
+        lines += [f"    ! {ch['name']}: {ch['message']}" for ch in failed]
     by_cat = ", ".join(f"{k} {v}" for k, v in c["spaces_by_category"].items()) or "none"
     lines.append(f"  spaces analysed : {c['spaces']} ({by_cat})")
     caps = c.get("capacity_by_category") or {}

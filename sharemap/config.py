@@ -151,11 +151,17 @@ class LayerConfig(_Frozen):
 
 @dataclass(frozen=True)
 class NetworkConfig(_Frozen):
-    """Where the walking network comes from (exactly one source)."""
+    """Where the walking network comes from (exactly one source), and how points join it.
+
+    ``allow_partial`` lets a study run although the network reaches less of it than
+    the checks require (:mod:`sharemap.checks`); every figure then covers only the
+    part the network reaches.
+    """
 
     source: str
     value: Any
     max_snap_m: float = 250.0
+    allow_partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -435,7 +441,7 @@ def _path(value: Any, key: str, base: Path, src: Path) -> Path:
 
 def _parse_network(doc: dict[str, Any], base: Path, src: Path) -> NetworkConfig:
     net = _table(doc, "network", src)
-    _check_keys(net, {*NETWORK_SOURCES, "max_snap_m"}, "network", src)
+    _check_keys(net, {*NETWORK_SOURCES, "max_snap_m", "allow_partial"}, "network", src)
     given = [k for k in NETWORK_SOURCES if k in net]
     if len(given) != 1:
         msg = f"{src}: [network] needs exactly one of {', '.join(NETWORK_SOURCES)}; got {given}"
@@ -451,7 +457,11 @@ def _parse_network(doc: dict[str, Any], base: Path, src: Path) -> NetworkConfig:
         raise ConfigError(msg)
     max_snap = _number(net.get("max_snap_m", 250.0), "network.max_snap_m", src,
                        LIMITS["max_snap_m"])
-    return NetworkConfig(source=source, value=value, max_snap_m=max_snap)
+    partial = net.get("allow_partial", False)
+    if not isinstance(partial, bool):
+        msg = f"{src}: `network.allow_partial` must be true or false, got {partial!r}"
+        raise ConfigError(msg)
+    return NetworkConfig(source=source, value=value, max_snap_m=max_snap, allow_partial=partial)
 
 
 def _bbox(value: Any, src: Path) -> tuple[float, float, float, float]:

@@ -73,6 +73,7 @@ __all__ = [
     "compute_group_coverage",
     "compute_proximity",
     "finest_level",
+    "inside_share",
     "nearest_spaces",
     "read_area",
     "read_boundaries",
@@ -450,6 +451,22 @@ def block_weights(blocks: gpd.GeoDataFrame, path: str | Path, *, crs: Any,
     return pd.Series(weights, index=blocks.index, dtype=float)
 
 
+def inside_share(units: gpd.GeoDataFrame, area: shapely.Geometry | None
+                 ) -> npt.NDArray[np.float64]:
+    """Return the share of each unit's area inside the study area (1 with no area).
+
+    Boundary files rarely match the study area to the last vertex: a unit missing
+    less than 1 m² (or a millionth of itself) counts as wholly inside.
+    """
+    if area is None:
+        return np.ones(len(units))
+    whole = units.geometry.area.to_numpy()
+    inside = units.geometry.intersection(area).area.to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(whole - inside <= np.maximum(1.0, 1e-6 * whole), 1.0, inside / whole)
+    return np.clip(frac, 0.0, 1.0)
+
+
 def allocate_population(blocks: gpd.GeoDataFrame, unit_id: pd.Series, units: gpd.GeoDataFrame,
                         *, area: shapely.Geometry | None = None,
                         weights: pd.Series | None = None,
@@ -482,12 +499,7 @@ def allocate_population(blocks: gpd.GeoDataFrame, unit_id: pd.Series, units: gpd
     """
     unit_pop = units.set_index("id")[column].astype(float)
     if area is not None:
-        whole = units.geometry.area.to_numpy()
-        inside = units.geometry.intersection(area).area.to_numpy()
-        # boundary files rarely match the study area to the last vertex: a unit
-        # missing less than 1 m² (or a millionth of itself) counts as wholly inside
-        frac = np.where(whole - inside <= np.maximum(1.0, 1e-6 * whole), 1.0, inside / whole)
-        unit_pop = unit_pop * pd.Series(np.clip(frac, 0.0, 1.0), index=unit_pop.index)
+        unit_pop = unit_pop * pd.Series(inside_share(units, area), index=unit_pop.index)
     weight = blocks["area_m2"].astype(float)
     if weights is not None:
         w = weights.reindex(blocks.index).fillna(0.0).clip(lower=0.0)

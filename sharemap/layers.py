@@ -23,7 +23,9 @@ Validation gives each record at most one reason, the first fault in :data:`REASO
   :mod:`sharemap._capacity`);
 - ``duplicate`` (by :func:`dedupe_spaces`): within 2 m of an earlier kept space of
   the same category;
-- ``off_network`` (by the network stage);
+- ``disconnected_network`` (by the network stage): no street of the network within
+  ``max_snap_m``, but one of a piece not connected to the rest, which was dropped;
+- ``off_network`` (by the network stage): no walkable street within ``max_snap_m``;
 - ``closed`` (by the pipeline, only with ``[study] at``): closed at that time of week.
 
 CRS: a layer's ``crs`` (or its preset's, or a geometry file's own) is used;
@@ -78,7 +80,8 @@ REJECT_COLUMNS = ("source", "source_row", "category", "reason", "detail")
 SPACE_COLUMNS = ("space_id", "category", "name", "source", "source_row", "capacity",
                  "capacity_note")
 REASONS = ("unreadable_row", "missing_coordinates", "invalid_coordinates", "zero_coordinates",
-           "outside_study_area", "merged", "duplicate", "off_network", "closed")
+           "outside_study_area", "merged", "duplicate", "disconnected_network", "off_network",
+           "closed")
 
 #: distance beyond which a layer with no point in the study area is an error, not rejects
 NOWHERE_NEAR_M = 5000.0

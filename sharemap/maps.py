@@ -118,6 +118,10 @@ _CSS = """
 .sharemap-box { background: rgba(255,255,255,0.92); padding: 6px 9px; border-radius: 5px;
   box-shadow: 0 1px 4px rgba(0,0,0,0.3); font: 12px/1.35 sans-serif; color: #222; }
 .sharemap-title { font-size: 15px; font-weight: bold; }
+.sharemap-warnings { max-width: 440px; margin-top: 4px; color: #8a1c00; }
+.sharemap-warnings summary { cursor: pointer; font-weight: bold; }
+.sharemap-warnings ul { margin: 3px 0 0 0; padding-left: 16px; max-height: 30vh;
+  overflow-y: auto; }
 .sharemap-legend { max-height: 60vh; overflow-y: auto; }
 .sharemap-legend .sw { display: inline-block; width: 14px; height: 11px; margin-right: 5px;
   vertical-align: middle; border: 1px solid #777; }
@@ -432,7 +436,19 @@ def _fit(m: folium.Map, bounds: Iterable[Bounds | None]) -> None:
     m._children.move_to_end(fit.get_name(), last=False)
 
 
-def _base_map(tiles: str | None, title: str | None) -> folium.Map:
+def _warnings_html(warnings: Sequence[str]) -> str:
+    """Return the title box's list of the study's warnings (escaped; open, scrolling if long)."""
+    if not warnings:
+        return ""
+    n = len(warnings)
+    items = "".join(f"<li>{escape_text(w)}</li>" for w in warnings)
+    return (f"<details class='sharemap-warnings' open><summary>&#9888; {n} warning"
+            f"{'s' if n > 1 else ''}: read before using these figures</summary>"
+            f"<ul>{items}</ul></details>")
+
+
+def _base_map(tiles: str | None, title: str | None,
+              warnings: Sequence[str] = ()) -> folium.Map:
     try:
         m = folium.Map(location=list(_SEOUL), zoom_start=12, tiles=tiles, control_scale=True,
                        zoom_snap=0.25, zoom_delta=0.5)
@@ -445,8 +461,10 @@ def _base_map(tiles: str | None, title: str | None) -> folium.Map:
     root.header.add_child(Element(MAP_JS), name="sharemap_js")
     if title:
         root.title = escape_text(title)
-        _HtmlControl(f"<div class='sharemap-title'>{escape_text(title)}</div>",
-                     position="topleft", css_class="sharemap-box").add_to(m)
+    if title or warnings:
+        head = f"<div class='sharemap-title'>{escape_text(title)}</div>" if title else ""
+        _HtmlControl(head + _warnings_html(warnings), position="topleft",
+                     css_class="sharemap-box").add_to(m)
     for name, z in _PANES:
         folium.map.CustomPane(name, z_index=z).add_to(m)
     return m
@@ -456,8 +474,8 @@ def build_map(  # noqa: PLR0913 - keyword-only options
         blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, *,
         color_by: str = ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
         isochrones: gpd.GeoDataFrame | None = None, title: str | None = None,
-        tiles: str | None = "OpenStreetMap", color_reference: float | None = None
-) -> folium.Map:
+        tiles: str | None = "OpenStreetMap", color_reference: float | None = None,
+        warnings: Sequence[str] = ()) -> folium.Map:
     """Build the study map: blocks by a measure, spaces by category, villages by rank.
 
     Parameters
@@ -491,6 +509,9 @@ def build_map(  # noqa: PLR0913 - keyword-only options
     color_reference
         For a supply measure: the value the classes are multiples of (default: the
         population-weighted mean over `blocks`).
+    warnings
+        The study's warnings (e.g. the messages of its checks that did not pass),
+        listed under the title.
 
     Returns
     -------
@@ -555,7 +576,7 @@ def build_map(  # noqa: PLR0913 - keyword-only options
         spaces_ok["category"].astype(object).where(spaces_ok["category"].notna(), "").map(str))
     styles = category_styles(categories)
 
-    m = _base_map(tiles, title)
+    m = _base_map(tiles, title, warnings)
     canvas = blocks_ok is not None and len(blocks_ok) > CANVAS_THRESHOLD
     bounds: list[Bounds | None] = []
     if bounds_ok is not None:
@@ -700,7 +721,8 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
         out_dir: str | Path, *, level: str, units: gpd.GeoDataFrame, pad_m: float = 400.0,
         color_by: str = ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
         isochrones: gpd.GeoDataFrame | None = None, title: str | None = None,
-        tiles: str | None = "OpenStreetMap") -> dict[str, Path]:
+        tiles: str | None = "OpenStreetMap", warnings: Sequence[str] = (),
+        skipped: Sequence[str] = ()) -> dict[str, Path]:
     """Write one self-contained map per unit of a boundary level, and an index page.
 
     Parameters
@@ -722,6 +744,11 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
         As for :func:`build_map`; the unit's name is added.
     boundaries, isochrones
         As for :func:`build_map`, cut to each unit.
+    warnings
+        As for :func:`build_map` (every unit's map lists them).
+    skipped
+        Names of more units of the level that get no map (e.g. left out of a partial
+        study), listed on the index page with the units of `units` that hold no block.
 
     Returns
     -------
@@ -765,10 +792,13 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
     paths: dict[str, Path] = {}
     rows: list[dict[str, Any]] = []
     used: set[str] = set()
+    no_map = list(skipped)
     for _, unit in units_ok.iterrows():
         in_unit = (keys == str(unit["id"])).to_numpy()
         if not in_unit.any():
             logger.info("Split maps: %s %s has no blocks; no map", level, unit["name"])
+            if str(unit["name"]) not in no_map:
+                no_map.append(str(unit["name"]))
             continue
         part = unit_layers(layers, unit, in_unit, pad_m)
         unit_blocks = part["blocks"] if part["blocks"] is not None else blocks.iloc[:0]
@@ -776,7 +806,7 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
         m = build_map(part["blocks"], part["spaces"], part["villages"],
                       boundaries=part["boundaries"], isochrones=part["isochrones"],
                       title=unit_title, color_by=color_by, tiles=tiles,
-                      color_reference=reference)
+                      color_reference=reference, warnings=warnings)
         _HtmlControl(f"<a href=\"index.html\">&larr; all {escape_text(level)} maps</a>",
                      position="topleft", css_class="sharemap-box").add_to(m)
         name = unit_file(str(unit["id"]), used)
@@ -788,8 +818,8 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
                      "villages": 0 if part["villages"] is None else len(part["villages"]),
                      "spaces": 0 if part["spaces"] is None else len(part["spaces"]),
                      "mb": paths[name].stat().st_size / 1e6})
-    paths["index.html"] = write_text(index_html(rows, level=level, title=title, folder=folder),
-                                     folder / "index.html")
+    paths["index.html"] = write_text(index_html(rows, level=level, title=title, folder=folder,
+                                                skipped=no_map), folder / "index.html")
     logger.info("Wrote %d maps by %s and %s", len(rows), level, paths["index.html"])
     return paths
 

@@ -80,12 +80,18 @@ class WalkNetwork:
         The metric CRS of every geometry.
     info
         Provenance and cleaning counts (source, components dropped, ...), for ``summary.json``.
+    dropped
+        The walkable edges of the pieces not connected to the largest one, which the
+        network leaves out: ``piece`` (1 = the largest dropped piece), ``highway``,
+        ``name``, ``length_m`` and geometry (None: not known, e.g. an older cache entry).
+        Input rows near them are rejected as ``disconnected_network``, not ``off_network``.
     """
 
     nodes: gpd.GeoDataFrame
     edges: gpd.GeoDataFrame
     crs: CRS
     info: dict[str, Any] = field(default_factory=dict)
+    dropped: gpd.GeoDataFrame | None = None
 
     def __repr__(self) -> str:
         # one line, not two GeoDataFrames (the dataclass default)
@@ -351,6 +357,8 @@ def _prepare(node_ids: npt.NDArray[Any], node_geoms: npt.NDArray[np.object_],
     new_pos = np.full(n_all, -1, dtype=np.int64)
     new_pos[kept] = np.arange(len(kept))
     keep_edge = keep_node[frame["u"].to_numpy()]
+    dropped = _dropped_pieces(frame[~keep_edge], geoms[~keep_edge],
+                              labels[frame["u"].to_numpy()[~keep_edge]], crs)
     frame = frame[keep_edge].copy()
     geoms = geoms[keep_edge]
     u, v = new_pos[frame["u"].to_numpy()], new_pos[frame["v"].to_numpy()]
@@ -369,11 +377,28 @@ def _prepare(node_ids: npt.NDArray[Any], node_geoms: npt.NDArray[np.object_],
         "components_dropped": int((sizes > 0).sum() - 1),
         "nodes_dropped": int(n_all - keep_node.sum()),
         "length_km": round(float(frame["length_m"].sum()) / 1000.0, 3),
+        "length_km_dropped": round(float(dropped["length_m"].sum()) / 1000.0, 3),
     }
-    logger.info("Built walking network: %s nodes, %s edges in %s (%s pieces dropped)",
-                f"{info['nodes']:,}", f"{info['edges']:,}", info["crs"],
-                info["components_dropped"])
-    return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=crs, info=info)
+    logger.info("Built walking network: %s nodes, %s edges in %s (%s pieces not connected to "
+                "the largest dropped: %s km of streets, %s nodes)", f"{info['nodes']:,}",
+                f"{info['edges']:,}", info["crs"], info["components_dropped"],
+                f"{info['length_km_dropped']:,.2f}", f"{info['nodes_dropped']:,}")
+    return WalkNetwork(nodes=out_nodes, edges=out_edges, crs=crs, info=info, dropped=dropped)
+
+
+def _dropped_pieces(frame: pd.DataFrame, geoms: npt.NDArray[np.object_],
+                    labels: npt.NDArray[np.int64], crs: CRS) -> gpd.GeoDataFrame:
+    """Return the edges of the dropped pieces, numbered 1, 2, ... from the longest piece."""
+    length = frame["length_m"].to_numpy(np.float64)
+    codes, uniques = pd.factorize(labels)
+    total = np.bincount(codes, weights=length, minlength=len(uniques))
+    rank = np.empty(len(uniques), dtype=np.int64)
+    rank[np.lexsort((uniques, -total))] = np.arange(1, len(uniques) + 1)
+    return gpd.GeoDataFrame({
+        "piece": rank[codes] if len(codes) else np.array([], dtype=np.int64),
+        "highway": frame["highway"].to_numpy(), "name": frame["name"].to_numpy(),
+        "length_m": length,
+    }, geometry=geoms, crs=crs)
 
 
 def _check_node_coordinates(G: nx.MultiDiGraph, source: str) -> None:
@@ -595,7 +620,7 @@ def network_from_osm_pbf(path: str | Path, *, crs: Any = "EPSG:5186") -> WalkNet
         xml = pbf_to_xml(p, Path(tmp) / "extract.osm")
         net = network_from_osm_xml(xml, crs=crs)
     return WalkNetwork(nodes=net.nodes, edges=net.edges, crs=net.crs,
-                       info={**net.info, "source": str(p)})
+                       info={**net.info, "source": str(p)}, dropped=net.dropped)
 
 
 def network_from_place(place: str, *, crs: Any = "EPSG:5186") -> WalkNetwork:
@@ -622,7 +647,7 @@ def network_from_bbox(bbox: tuple[float, float, float, float], *,
 
 
 #: Bump when the prepared network's content or the cache entry layout changes.
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
 _FILE_SOURCES = ("graphml", "osm_xml", "osm_pbf")
 
 
@@ -680,6 +705,16 @@ def _network_arrays(net: WalkNetwork) -> dict[str, Any] | None:
         arrays[f"{col}_codes"] = codes.astype(np.int32)
         arrays[f"{col}_values"] = np.asarray(values, dtype=str)
     coords, index = shapely.get_coordinates(geoms, return_index=True)
+    if net.dropped is not None:
+        d_geoms = net.dropped.geometry.to_numpy()
+        if len(d_geoms) and not (shapely.get_type_id(d_geoms) == 1).all():
+            return None
+        d_xy, d_index = shapely.get_coordinates(d_geoms, return_index=True)
+        arrays.update(dropped_xy=d_xy, dropped_index=d_index.astype(np.int64),
+                      dropped_piece=net.dropped["piece"].to_numpy(np.int64),
+                      dropped_length_m=net.dropped["length_m"].to_numpy(np.float64),
+                      dropped_highway=net.dropped["highway"].to_numpy(dtype=str),
+                      dropped_name=net.dropped["name"].to_numpy(dtype=str))
     arrays.update(
         node_xy=shapely.get_coordinates(net.nodes.geometry.to_numpy()), edge_xy=coords,
         edge_index=index.astype(np.int64), u=net.edge_u, v=net.edge_v,
@@ -707,7 +742,15 @@ def _network_from_arrays(z: dict[str, Any]) -> WalkNetwork:
         raise ValueError(msg)
     edges = gpd.GeoDataFrame(frame, geometry=lines, crs=crs)
     info = json.loads(str(z["info"]))
-    return WalkNetwork(nodes=nodes, edges=edges, crs=crs, info=info)
+    dropped = None
+    if "dropped_piece" in z:
+        d_lines = (shapely.linestrings(z["dropped_xy"], indices=z["dropped_index"])
+                   if len(z["dropped_piece"]) else np.array([], dtype=object))
+        dropped = gpd.GeoDataFrame({
+            "piece": z["dropped_piece"], "highway": z["dropped_highway"].astype(object),
+            "name": z["dropped_name"].astype(object), "length_m": z["dropped_length_m"],
+        }, geometry=d_lines, crs=crs)
+    return WalkNetwork(nodes=nodes, edges=edges, crs=crs, info=info, dropped=dropped)
 
 
 def _network_and_crs(config: NetworkConfig | StudyConfig, crs: Any
@@ -808,4 +851,4 @@ def load_network(config: NetworkConfig, crs: Any = None, *,
             codec=_cache.Codec(_network_arrays, _network_from_arrays), replaces=prefix,
             keep=unchanged if net_cfg.source in _FILE_SOURCES else lambda: True)
     return WalkNetwork(nodes=net.nodes, edges=net.edges, crs=net.crs,
-                       info={**net.info, "cache": status})
+                       info={**net.info, "cache": status}, dropped=net.dropped)

@@ -31,6 +31,7 @@ import pandas as pd
 import shapely
 
 from . import _cache, _io
+from . import checks as _checks
 from ._boundaries import boundary_rejects_message
 from ._compat import package_version
 from ._crs import to_web_crs
@@ -43,6 +44,7 @@ from .access import (
     walk_col,
 )
 from .blocks import block_origins, blocks_from_network, read_barriers, read_blocks
+from .checks import Check, NetworkReach
 from .config import StudyConfig, check_input_files
 from .coverage import (
     allocate_population,
@@ -50,6 +52,7 @@ from .coverage import (
     block_weights,
     compute_audit,
     compute_proximity,
+    inside_share,
     read_area,
     read_boundary_units,
 )
@@ -125,6 +128,9 @@ class StudyResult:
         residents), ``population`` (the block's residents times `share`, when known)
         and ``walk_min_<category>``; one row per block for blocks judged from one
         origin. See :meth:`study_origins`.
+    checks
+        The study's consistency checks (:mod:`sharemap.checks`), as ``summary.json``
+        lists them under ``"checks"``.
     """
 
     config: StudyConfig
@@ -145,6 +151,11 @@ class StudyResult:
     supply: pd.DataFrame | None = None
     closed: gpd.GeoDataFrame | None = None
     origins: gpd.GeoDataFrame | None = None
+    checks: tuple[Check, ...] = ()
+
+    def warnings(self) -> list[Check]:
+        """Return the checks that did not pass (a finished study's are all warnings)."""
+        return [c for c in self.checks if c.status != "ok"]
 
     def study_origins(self) -> gpd.GeoDataFrame:
         """Return the blocks' origins (`origins`), derived again if they do not fit `blocks`.
@@ -223,10 +234,11 @@ def _snap_spaces(network: WalkNetwork, spaces: gpd.GeoDataFrame, max_snap_m: flo
                  ) -> tuple[gpd.GeoDataFrame, pd.DataFrame, pd.DataFrame]:
     """Snap the spaces; keep those on the network (numbered again, with ``snap_m``).
 
-    Returns the kept spaces, their snaps and the others as ``off_network`` rejects.
+    Returns the kept spaces, their snaps and the others as rejects (``off_network``, or
+    ``disconnected_network`` near a dropped piece of the network).
     """
     snaps = snap_points(network, spaces, max_snap_m=max_snap_m)
-    rejects = _off_network_rejects(spaces, snaps, max_snap_m)
+    rejects = _off_network_rejects(spaces, snaps, max_snap_m, network)
     on = snaps["on_network"].to_numpy()
     spaces = spaces[on].reset_index(drop=True)
     snaps = snaps[on].reset_index(drop=True)
@@ -234,14 +246,35 @@ def _snap_spaces(network: WalkNetwork, spaces: gpd.GeoDataFrame, max_snap_m: flo
     return spaces, snaps, rejects
 
 
-def _off_network_rejects(spaces: gpd.GeoDataFrame, snaps: pd.DataFrame,
-                         max_snap_m: float) -> pd.DataFrame:
+def _off_network_rejects(spaces: gpd.GeoDataFrame, snaps: pd.DataFrame, max_snap_m: float,
+                         network: WalkNetwork | None = None) -> pd.DataFrame:
+    """Reject the spaces that did not join the network, each with its true reason.
+
+    ``disconnected_network`` when a street of a dropped piece of the network lies within
+    `max_snap_m` (the space would have joined it), else ``off_network``.
+    """
     off = spaces[~snaps["on_network"].to_numpy()]
+    reason = np.full(len(off), "off_network", dtype=object)
+    detail = np.array([f"no walkable street within max_snap_m = {max_snap_m:g} m of space "
+                       f"{sid}" for sid in off["space_id"]], dtype=object)
+    dropped = network.dropped if network is not None else None
+    if len(off) and dropped is not None and len(dropped):
+        tree = shapely.STRtree(dropped.geometry.to_numpy())
+        (pi, ei), dist = tree.query_nearest(off.geometry.to_numpy(), max_distance=max_snap_m,
+                                            return_distance=True, all_matches=False)
+        pieces = dropped.groupby("piece")["length_m"].sum()
+        for i, e, d in zip(pi, ei, dist, strict=True):
+            edge = dropped.iloc[int(e)]
+            street = edge["name"] or edge["highway"] or "a street"
+            reason[i] = "disconnected_network"
+            detail[i] = (f"the nearest walkable street ({street}, {d:.0f} m from space "
+                         f"{off['space_id'].iloc[i]}) is on a piece of the network not connected "
+                         f"to the rest (piece {int(edge['piece'])}: "
+                         f"{pieces[edge['piece']] / 1000:.2f} km of streets), which was dropped; "
+                         "a network extract that connects it would analyse this space")
     return pd.DataFrame({
         "source": off["source"].to_numpy(), "source_row": off["source_row"].to_numpy(),
-        "category": off["category"].to_numpy(), "reason": "off_network",
-        "detail": [f"no walkable street within max_snap_m = {max_snap_m:g} m of space "
-                   f"{sid}" for sid in off["space_id"]],
+        "category": off["category"].to_numpy(), "reason": reason, "detail": detail,
     }, columns=list(REJECT_COLUMNS))
 
 
@@ -391,20 +424,44 @@ def _origin_table(origins: gpd.GeoDataFrame, n_blocks: int,
     return out
 
 
-def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
-                       area: shapely.Geometry | None, rejected: list[pd.DataFrame],
-                       weights: pd.Series | None = None
-                       ) -> tuple[gpd.GeoDataFrame, dict[str, gpd.GeoDataFrame], float | None]:
-    """Give blocks their units and residents; collect the boundary units not used in `rejected`.
+def _study_extent(area: shapely.Geometry | None, network: WalkNetwork,
+                  blocks: gpd.GeoDataFrame) -> shapely.Geometry | None:
+    """Return the study area; with none, the convex hull of the network's nodes and blocks."""
+    if area is not None:
+        return area
+    parts = [shapely.multipoints(shapely.get_coordinates(network.nodes.geometry.to_numpy()))]
+    if len(blocks):
+        parts.append(shapely.box(*blocks.total_bounds))
+    hull = shapely.convex_hull(shapely.union_all(parts))
+    return None if hull.is_empty else hull
 
-    Residents are spread by `weights` per block (None: by area). The residents of
-    units left out (no polygon) count as unallocated.
+
+def units_in_study(units: gpd.GeoDataFrame, extent: shapely.Geometry | None
+                   ) -> npt.NDArray[np.bool_]:
+    """Whether each unit intersects the study: more than 1 m² (and a millionth of it) inside.
+
+    Units that merely touch the study area's edge (a neighbouring district), or overlap
+    it by a sliver where two boundary files disagree, are not in the study.
     """
-    origins = block_origins(blocks)
+    if extent is None:
+        return np.ones(len(units), dtype=bool)
+    whole = units.geometry.area.to_numpy()
+    inside = units.geometry.intersection(extent).area.to_numpy()
+    return np.nan_to_num(inside) > np.maximum(1.0, 1e-6 * np.nan_to_num(whole))
+
+
+def _read_units(config: StudyConfig, extent: shapely.Geometry | None,
+                rejected: list[pd.DataFrame]
+                ) -> tuple[dict[str, gpd.GeoDataFrame], dict[str, dict[str, Any]]]:
+    """Read every boundary level, keeping the units that intersect the study.
+
+    Also returns, per level, the counts ``summary.json`` gives under ``"boundaries"``;
+    the units not used (no polygon, inside another unit) are added to `rejected`.
+    """
     cov = config.coverage
-    units_by_level = {}
-    unallocated = None
     groups = {g.population_column: g.column for g in cov.groups}
+    units_by_level: dict[str, gpd.GeoDataFrame] = {}
+    info: dict[str, dict[str, Any]] = {}
     for bcfg in cov.boundaries:
         pop_level = bcfg.population is not None
         units, rejects = read_boundary_units(
@@ -416,19 +473,128 @@ def _attach_boundaries(config: StudyConfig, blocks: gpd.GeoDataFrame,
             warnings.warn(boundary_rejects_message(rejects, bcfg.level), UserWarning,
                           stacklevel=4)
             rejected.append(rejects.assign(level=bcfg.level))
+        inside = units_in_study(units, extent)
+        outside = units[~inside]
+        info[bcfg.level] = {"units_read": len(units), "units": int(inside.sum()),
+                            "outside_study_area": len(outside)}
+        if pop_level:
+            info[bcfg.level]["population_outside_study_area"] = _num(
+                outside["population"].sum())
+        if len(outside):
+            logger.info("%s: %d of %d units lie outside the study area and are left out",
+                        bcfg.level, len(outside), len(units))
+        units_by_level[bcfg.level] = units[inside].reset_index(drop=True)
+    return units_by_level, info
+
+
+def _restrict_to_reach(config: StudyConfig, study: dict[str, Any],
+                       units_by_level: dict[str, gpd.GeoDataFrame], reach: NetworkReach,
+                       area: shapely.Geometry | None) -> dict[str, Any]:
+    """Keep the part of the study the network reaches (``allow_partial``); see Notes.
+
+    `study` holds ``blocks``, their ``origins`` and the origins' ``snaps``; they are
+    replaced by the blocks kept (numbered again) and their origins. Returns what was
+    left out: ``blocks`` (count), ``units`` (per level, names), ``population``.
+
+    Notes
+    -----
+    A unit of any level counts when at least :data:`sharemap.checks.MIN_NETWORK_SHARE`
+    of its part of the study area lies within ``max_snap_m`` of a street; the others
+    are left out (removed from `units_by_level` in place). A block counts when one of
+    its origins joins the network and, at every level, its representative point lies
+    in a counted unit (or in none).
+    """
+    blocks, origins, snaps = study["blocks"], study["origins"], study["snaps"]
+    block_of = origins["block"].to_numpy(np.int64)
+    keep = np.bincount(block_of, weights=snaps["on_network"].to_numpy(float),
+                       minlength=len(blocks)) > 0
+    points = block_origins(blocks)
+    left: dict[str, Any] = {"blocks": int((~keep).sum()), "units": {}}
+    pop_level = config.coverage.population_level
+    for level, units in list(units_by_level.items()):
+        share = reach.unit_share.get(level, pd.Series(dtype=float))
+        ok = (share.reindex(units["id"].astype(str)).fillna(0.0)
+              >= _checks.MIN_NETWORK_SHARE).to_numpy()
+        left["units"][level] = units.loc[~ok, "name"].astype(str).tolist()
+        if ok.all():
+            continue
+        out_ids = set(units.loc[~ok, "id"].astype(str))
+        assigned = assign_units(points, units)["id"].astype("object")
+        in_out = assigned.map(lambda v, ids=out_ids: v in ids).to_numpy(bool)
+        left["blocks"] += int((keep & in_out).sum())
+        keep &= ~in_out
+        if pop_level is not None and pop_level.level == level:
+            gone = units[~ok]
+            left["population"] = _num((gone["population"].to_numpy(float)
+                                       * inside_share(gone, area)).sum())
+        units_by_level[level] = units[ok].reset_index(drop=True)
+    mine = keep[block_of]
+    new_pos = np.cumsum(keep) - 1
+    origins = origins[mine].reset_index(drop=True)
+    origins["block"] = new_pos[origins["block"].to_numpy(np.int64)]
+    study.update(blocks=blocks[keep].reset_index(drop=True), origins=origins,
+                 snaps=snaps[mine].reset_index(drop=True))
+    return left
+
+
+def _attach_units(config: StudyConfig, blocks: gpd.GeoDataFrame,
+                  units_by_level: dict[str, gpd.GeoDataFrame], area: shapely.Geometry | None,
+                  rejected: list[pd.DataFrame], weights: pd.Series | None = None
+                  ) -> tuple[gpd.GeoDataFrame, float | None, dict[str, set[str]]]:
+    """Name each block's unit per level and spread the residents over the blocks.
+
+    Residents are spread by `weights` per block (None: by area). Returns the blocks,
+    the residents of units holding no block (None without population; the residents
+    of units left out for want of a polygon included), and per level the ids of the
+    units that hold a block.
+    """
+    origins = block_origins(blocks)
+    cov = config.coverage
+    unallocated = None
+    groups = {g.population_column: g.column for g in cov.groups}
+    held: dict[str, set[str]] = {}
+    for bcfg in cov.boundaries:
+        units = units_by_level[bcfg.level]
         assigned = assign_units(origins, units)
         blocks[bcfg.level] = assigned["name"].to_numpy()
         blocks[f"{bcfg.level}_id"] = assigned["id"].to_numpy()
-        units_by_level[bcfg.level] = units
-        if pop_level:
+        held[bcfg.level] = {str(v) for v in assigned["id"].dropna()}
+        if bcfg.population is not None:
             for out_col, src_col in {"population": "population", **groups}.items():
                 pop, lost = allocate_population(blocks, assigned["id"], units, area=area,
                                                 weights=weights, column=src_col)
                 blocks[out_col] = pop.to_numpy()
                 unallocated = lost if out_col == "population" else unallocated
-            left_out = rejects["reason"] != "covered_by_another_unit"  # those are in `lost`
-            unallocated = (unallocated or 0.0) + float(rejects["population"][left_out].sum())
-    return blocks, units_by_level, unallocated
+            for rejects in rejected:
+                gone = rejects[(rejects["level"] == bcfg.level)
+                               & (rejects["reason"] != "covered_by_another_unit")]
+                unallocated = (unallocated or 0.0) + float(gone["population"].sum())
+    return blocks, unallocated, held
+
+
+def _study_checks(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
+                  parts: dict[str, Any]) -> list[Check]:
+    """Every consistency check of the study (see :mod:`sharemap.checks`)."""
+    partial = config.network.allow_partial
+    blocks, rejects = parts["blocks"], parts["rejects"]
+    out = _checks.network_reach_checks(reach, max_snap_m=config.network.max_snap_m,
+                                       allow_partial=partial)
+    if parts.get("left_out") is not None:
+        out.append(_checks.partial_check(parts["left_out"], n_blocks=len(blocks),
+                                         population=parts.get("population"),
+                                         max_snap_m=config.network.max_snap_m))
+    out.append(_checks.network_pieces_check(
+        net.info, int((rejects["reason"] == "disconnected_network").sum())))
+    out.append(_checks.block_count_check(len(blocks), allow_partial=partial))
+    out += _checks.space_checks(parts["inputs"], allow_partial=partial)
+    out += _checks.units_checks(parts["units"], parts["held"])
+    if config.coverage.population_level is not None:
+        out.append(_checks.population_check(parts["unallocated"], parts.get("population")))
+    split = config.map.split_by
+    if split:
+        out.append(_checks.split_maps_check(split, parts["in_study"][split],
+                                            parts["held"].get(split, set())))
+    return out
 
 
 def _access(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
@@ -523,10 +689,10 @@ def _num(value: Any) -> float | None:
     return None if pd.isna(value) else round(float(value), 4)
 
 
-def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, int],
-             timings: dict[str, float], unallocated: float | None) -> dict[str, Any]:
-    spaces, rejects, blocks = result["spaces"], result["rejects"], result["blocks"]
-    closed = result.get("closed")
+def _inputs(config: StudyConfig, spaces: pd.DataFrame, rejects: pd.DataFrame,
+            rows_read: dict[str, int], closed: pd.DataFrame | None = None
+            ) -> list[dict[str, Any]]:
+    """``summary.json``'s ``inputs``: per layer, rows read, spaces and rejects."""
     every = spaces if closed is None else pd.concat([spaces, closed], ignore_index=True)
     inputs = []
     for layer, src in zip(config.layers, layer_sources(config), strict=True):
@@ -543,6 +709,13 @@ def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, i
                        "capacity_defaulted": int((mine["capacity_note"] != "").sum()),
                        **_hours_read(every[(every["source"] == src)
                                            & (every["category"] == layer.category)])})
+    return inputs
+
+
+def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, int],
+             timings: dict[str, float], unallocated: float | None) -> dict[str, Any]:
+    spaces, rejects, blocks = result["spaces"], result["rejects"], result["blocks"]
+    inputs = _inputs(config, spaces, rejects, rows_read, result.get("closed"))
     params = asdict(config)
     return {
         "study": config.name,
@@ -659,6 +832,10 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         spaces, rejects, rows_read = read_layers(config, study_area=area)
     with _stage(t, "blocks"):
         blocks, blocks_key = _load_blocks(config, net, area, cache=cache, status=cached)
+    with _stage(t, "boundaries"):
+        boundary_rejects: list[pd.DataFrame] = []
+        units, units_info = _read_units(config, _study_extent(area, net, blocks),
+                                        boundary_rejects)
     with _stage(t, "snapping"):
         max_snap = config.network.max_snap_m
         spaces, space_snaps, off = _snap_spaces(net, spaces, max_snap)
@@ -672,20 +849,18 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
             spaces, space_snaps, closed, shut, hours = _open_at(config, spaces, space_snaps)
             rejects = pd.concat([rejects, shut], ignore_index=True)
     rejects = rejects.sort_values(["source", "source_row"], ignore_index=True)
-    with _stage(t, "weights"):
-        part_weight = _part_weights(config, origins)
-        origins = _origin_table(origins, len(blocks), part_weight)
+    study = _units_and_residents(config, net, area, units, {
+        "blocks": blocks, "origins": origins, "snaps": origin_snaps,
+        "boundary_rejects": boundary_rejects}, t)
+    blocks, origins, origin_snaps = study["blocks"], study["origins"], study["snaps"]
+    unallocated = study["unallocated"]
+    with _stage(t, "checks"):  # before any figure: a failed check stops the study here
+        checks, extra = _check_study(config, net, study["reach"], {
+            **study, "spaces": spaces, "rejects": rejects, "rows_read": rows_read,
+            "closed": closed, "units": units, "units_info": units_info})
     with _stage(t, "access"):
         points = prepare_points(net, origin_snaps, space_snaps, max_snap_m=max_snap)
         adjacency = _access(config, blocks, spaces, origins, points)
-    with _stage(t, "boundaries"):
-        weights = None if part_weight is None else pd.Series(np.bincount(
-            origins["block"].to_numpy(), weights=part_weight, minlength=len(blocks)),
-            index=blocks.index)
-        boundary_rejects: list[pd.DataFrame] = []
-        blocks, units, unallocated = _attach_boundaries(config, blocks, area, boundary_rejects,
-                                                        weights)
-        _origin_population(config, origins, blocks)
     with _stage(t, "supply"):
         supply = _supply(config, blocks, spaces, points, units, origins)
     villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t, points,
@@ -698,11 +873,100 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     summary["cache"] = {"network": str(net.info.get("cache", "given")), **cached}
     summary["boundary_rejects"] = _boundary_rejects(boundary_rejects)
     summary["at"], summary["hours"] = config.at, hours
+    summary.update(extra)
+    summary["checks"] = [c.as_dict() for c in checks]
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=coverage, boundaries=units, summary=summary, gaps=audit.gaps,
                        coverage_groups=audit.coverage_groups, origin_snaps=origin_snaps,
-                       points=points, supply=supply, closed=closed, origins=origins)
+                       points=points, supply=supply, closed=closed, origins=origins,
+                       checks=tuple(checks))
+
+
+def _units_and_residents(config: StudyConfig, net: WalkNetwork, area: shapely.Geometry | None,
+                         units: dict[str, gpd.GeoDataFrame], study: dict[str, Any],
+                         t: dict[str, float]) -> dict[str, Any]:
+    """Measure the network's reach, keep only that with ``allow_partial``, place residents.
+
+    `study` holds ``blocks``, their ``origins``, the origins' ``snaps`` and the
+    ``boundary_rejects``; returned with them (restricted with ``allow_partial``) and
+    ``reach``, ``in_study`` (the units before ``allow_partial`` left any out),
+    ``left_out`` (None without it), ``unallocated`` and ``held`` (per level, the ids of
+    the units holding a block). `units` loses the units left out.
+    """
+    with _stage(t, "reach"):
+        pop_level = config.coverage.population_level
+        study["reach"] = _checks.measure_network_reach(
+            net, area, units, max_snap_m=config.network.max_snap_m,
+            population_level=pop_level.level if pop_level is not None else None,
+            levels=None if config.network.allow_partial else ())
+        study["in_study"], study["left_out"] = dict(units), None
+        if config.network.allow_partial:
+            study["left_out"] = _restrict_to_reach(config, study, units, study["reach"], area)
+    blocks, origins = study["blocks"], study["origins"]
+    with _stage(t, "weights"):
+        part_weight = _part_weights(config, origins)
+        origins = study["origins"] = _origin_table(origins, len(blocks), part_weight)
+    with _stage(t, "population"):
+        weights = None if part_weight is None else pd.Series(np.bincount(
+            origins["block"].to_numpy(), weights=part_weight, minlength=len(blocks)),
+            index=blocks.index)
+        blocks, study["unallocated"], study["held"] = _attach_units(
+            config, blocks, units, area, study["boundary_rejects"], weights)
+        _origin_population(config, origins, blocks)
+    study["blocks"] = blocks
+    return study
+
+
+def _check_study(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
+                 parts: dict[str, Any]) -> tuple[list[Check], dict[str, Any]]:
+    """Run every check before any figure; raise if one fails (:mod:`sharemap.checks`).
+
+    `parts`: the study so far (blocks with units and residents, spaces, rejects, the
+    units and what ``allow_partial`` left out). Returns the checks and what
+    ``summary.json`` adds (``network_reach``, ``boundaries``, ``split_maps``, ``partial``).
+    """
+    units, held, left_out, in_study = (parts["units"], parts["held"], parts["left_out"],
+                                       parts["in_study"])
+    blocks = parts["blocks"]
+    # a space closed at `[study] at` is an input that fits: it counts as a space here
+    closed = parts["closed"]
+    every = parts["spaces"] if closed is None else pd.concat([parts["spaces"], closed],
+                                                             ignore_index=True)
+    checks = _study_checks(config, net, reach, {
+        "blocks": blocks, "rejects": parts["rejects"], "units": units, "held": held,
+        "inputs": _inputs(config, every, parts["rejects"], parts["rows_read"]),
+        "unallocated": parts["unallocated"], "left_out": left_out, "in_study": in_study,
+        "population": _num(blocks["population"].sum()) if "population" in blocks else None})
+    units_info = parts["units_info"]
+    for level, info in units_info.items():
+        info["units"] = len(units[level])
+        info["without_blocks"] = int((~units[level]["id"].astype(str).isin(
+            held.get(level, set()))).sum())
+        if left_out is not None:
+            info["outside_network_reach"] = len(left_out["units"].get(level, []))
+    extra: dict[str, Any] = {
+        "network_reach": {"share_area": _num(reach.share_area),
+                          "share_residents": _num(reach.share_residents),
+                          "max_snap_m": config.network.max_snap_m,
+                          "grid_spacing_m": _num(reach.spacing_m), "grid_points": reach.points},
+        "boundaries": units_info,
+    }
+    split = config.map.split_by
+    if split:
+        every_unit = in_study[split]
+        extra["split_maps"] = {"level": split, "skipped": every_unit.loc[
+            ~every_unit["id"].astype(str).isin(held.get(split, set())), "name"].astype(
+                str).tolist()}
+    if left_out is not None:
+        extra["partial"] = {"blocks_left_out": left_out["blocks"],
+                            "population_left_out": left_out.get("population"),
+                            "units_left_out": {k: len(v) for k, v in left_out["units"].items()}}
+    for check in checks:
+        if check.status != "ok":
+            logger.info("Check %s: %s", check.name, check.message)
+    _checks.raise_on_errors(checks)
+    return checks, extra
 
 
 def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> StudyResult:
@@ -840,8 +1104,10 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
         bounds = next(iter(reversed(result.boundaries.values())), None)
         title = result.config.name + (f" (open at {result.config.at})"
                                       if result.config.at else "")
+        notes = [c.message for c in result.warnings()]
         fmap = build_map(result.blocks, result.spaces, result.villages, color_by=mcfg.color_by,
-                         boundaries=bounds, isochrones=iso, title=title, tiles=mcfg.tiles)
+                         boundaries=bounds, isochrones=iso, title=title, tiles=mcfg.tiles,
+                         warnings=notes)
         paths["map.html"] = save_map(fmap, out / "map.html")
     with _stage(timings, "figure"):
         static_map(result.blocks, result.spaces, result.villages, color_by=mcfg.color_by,
@@ -854,7 +1120,8 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
                 level=mcfg.split_by, units=result.boundaries[mcfg.split_by],
                 pad_m=result.config.villages.adjacent_minutes * result.config.walk_speed_m_per_min,
                 color_by=mcfg.color_by, boundaries=bounds, isochrones=iso,
-                title=result.config.name, tiles=mcfg.tiles)
+                title=result.config.name, tiles=mcfg.tiles, warnings=notes,
+                skipped=result.summary.get("split_maps", {}).get("skipped", ()))
             paths.update({f"maps/{name}": path for name, path in split.items()})
     summary = {**result.summary, "seconds": timings,
                "outputs": sorted({*OUTPUT_FILES, *paths})}

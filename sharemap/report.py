@@ -57,6 +57,9 @@ h1 { font-size: 26px; margin: 8px 0 4px; }
 h2 { font-size: 20px; margin: 36px 0 8px; border-bottom: 2px solid #e4e4e0; padding-bottom: 4px; }
 h3 { font-size: 16px; margin: 18px 0 6px; }
 .lede { color: #555; margin: 0 0 12px; } .note { color: #666; font-size: 13px; }
+#checks { border: 2px solid #c0392b; border-radius: 8px; background: #fdf1ef; padding: 4px 16px;
+  margin: 12px 0 20px; } #checks h2 { color: #a02a1b; margin-top: 8px; }
+#checks li { margin: 4px 0; } #checks code { font-size: 12px; }
 .cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(190px, 1fr)); gap: 12px; }
 .card { border: 1px solid #e4e4e0; border-radius: 8px; padding: 10px 14px; background: #fbfbf9; }
 .card .big { font-size: 28px; font-weight: 700; } .card .what { color: #555; font-size: 13px; }
@@ -255,6 +258,19 @@ def _header(a: _Audit) -> str:
             f"each gap. Walking on the street network at {cfg.walk_speed_kmh:g} km/h."
             f"{groups}{at}</p><p class=\"note\">sharemap {_esc(__version__)}, "
             f"{date.today().isoformat()}.</p></header>")
+
+
+def _checks_section(a: _Audit) -> str:
+    """Every warning of the study's checks, at the top, before any figure ('' if none)."""
+    failed = a.result.warnings()
+    if not failed:
+        return ""
+    items = "".join(f"<li><code>{_esc(c.name)}</code>: {_esc(c.message)}</li>" for c in failed)
+    return (f'<section id="checks"><h2>&#9888; Read before using these figures '
+            f"({len(failed)} warning{'s' if len(failed) > 1 else ''})</h2>"
+            '<p>The study\'s inputs do not fully fit together; the figures below mean what '
+            "these notes say (all checks: <code>summary.json</code>, <code>\"checks\"</code>)."
+            f"</p><ul>{items}</ul></section>")
 
 
 def _headline(a: _Audit) -> str:
@@ -661,7 +677,8 @@ def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None) -
     Returns
     -------
     html_text
-        The page: headline numbers (``#headline``), coverage by the finest boundary
+        The page: the study's warnings, if any (``#checks``, at the top), headline
+        numbers (``#headline``), coverage by the finest boundary
         level and category at the audit threshold (``#coverage``), supply per
         resident by unit and category where the study has residents (``#supply``), a chart of
         coverage by category and walking time (``#chart``), the largest gaps
@@ -674,7 +691,7 @@ def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None) -
     """
     _matplotlib()
     a = _gather(result)
-    parts = [_header(a), _headline(a), _coverage_section(a), _supply_section(a),
+    parts = [_header(a), _checks_section(a), _headline(a), _coverage_section(a), _supply_section(a),
              _chart_section(a),
              *([_times_section(a, by_time)] if by_time is not None else []),
              _gaps_section(a), _maps_section(a), _method_section(a)]

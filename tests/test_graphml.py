@@ -40,6 +40,7 @@ def assert_same_network(fast, slow, *, same_source=True):
     # and the frames themselves: columns, dtypes, index
     assert_geodataframe_equal(fast.nodes, slow.nodes)
     assert_geodataframe_equal(fast.edges, slow.edges)
+    assert_geodataframe_equal(fast.dropped, slow.dropped)
 
 
 def both(path, crs=CRS):
@@ -169,8 +170,10 @@ def test_hand_made_graphml(tmp_path):
     assert net.info == {
         "source": str(path), "crs": "EPSG:5186", "nodes": 4, "edges": 5,
         "directed_edges_in_source": 10, "components_dropped": 1, "nodes_dropped": 3,
-        "length_km": round((bent + detour + 300.0) / 1000.0, 3),
+        "length_km": round((bent + detour + 300.0) / 1000.0, 3), "length_km_dropped": 0.05,
     }
+    # the disconnected piece 6-7 is kept aside (rows near it are rejected with that reason)
+    assert net.dropped[["piece", "highway", "length_m"]].values.tolist() == [[1, "footway", 50.0]]
     assert_same_network(net, network._network_from_graphml_osmnx(path, crs=CRS))
 
 
