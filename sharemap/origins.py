@@ -143,8 +143,8 @@ def block_origin_points(blocks: gpd.GeoDataFrame, *,
             out_parts[first[k]:first[k] + len(pts)] = prt
         points, part_geoms = out_pts, out_parts
     part_area = shapely.area(part_geoms)
-    origin = np.arange(len(block)) - np.repeat(np.concatenate([[0], np.cumsum(counts)[:-1]]),
-                                               counts) + 1
+    # 1..k within each block (also for no block at all: a study that finds none)
+    origin = np.arange(len(block)) - np.repeat(np.cumsum(counts) - counts, counts) + 1
     out = gpd.GeoDataFrame({
         "block": block, "block_id": blocks["block_id"].to_numpy()[block],
         "origin": origin.astype(np.int64), "part_area_m2": part_area,
