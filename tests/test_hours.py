@@ -484,3 +484,41 @@ def test_config_keys(tmp_path):
     (tmp_path / "t.toml").write_text(table, encoding="utf-8")
     layer = read_config(tmp_path / "t.toml").layers[0]
     assert layer.columns()["hours"] == {"weekday": ("s", "e"), "holiday": ("hs", "he")}
+
+
+# ----------------------------------------------------------------------------- the demo
+
+
+def test_demo_libraries_have_hours_that_change_nothing_without_at():
+    """The demo's tool and toy libraries carry opening hours (so `sharemap demo --at` works).
+
+    This is why the demo's ``spaces`` digest moved when they were added: spaces gained the
+    ``hours`` and ``hours_osm`` columns. Without ``at`` every figure is the one of the same
+    study with the hours not read; at Saturday 14:00, by hand: TL01 (weekdays) is closed,
+    TL02 (Tue-Sat 10:30-18:00) and TL03 (Tue-Sat 09:00-21:00) are open, and the toy library
+    (Saturday 10:00-13:00) is closed, so no block reaches a toy library.
+    """
+    from dataclasses import replace
+
+    from sharemap.datasets import get_path
+
+    config = read_config(get_path("demo"))
+    assert [lay.hours for lay in config.layers if lay.category in ("tools", "toys")] == \
+        ["opening_hours", "opening_hours"]
+    with_hours = run_study(config)
+    without = run_study(replace(config, layers=tuple(replace(lay, hours=None)
+                                                      for lay in config.layers)))
+    sp = with_hours.spaces
+    assert set(sp.loc[sp["category"].isin(["tools", "toys"]), "hours_osm"]) == {
+        "Mo-Fr 09:00-18:00", "Tu-Sa 10:30-18:00; Su 13:00-18:00",
+        "Tu-Sa 09:00-21:00; Su 09:00-18:00", "Mo-Fr 10:00-12:00,13:00-18:00; Sa 10:00-13:00"}
+    assert (sp.loc[~sp["category"].isin(["tools", "toys"]), "hours"] == "").all()
+    pd.testing.assert_frame_equal(sp.drop(columns=["hours", "hours_osm"]), without.spaces)
+    for name in ("blocks", "coverage", "gaps", "villages", "rejects"):
+        pd.testing.assert_frame_equal(pd.DataFrame(getattr(with_hours, name)),
+                                      pd.DataFrame(getattr(without, name)), obj=name)
+    sat = run_study(config.with_at("Sat 14:00"))
+    assert sat.summary["hours"]["tools"] == {"open": 2, "closed": 1, "unknown": 0}
+    assert sat.summary["hours"]["toys"] == {"open": 0, "closed": 1, "unknown": 0}
+    assert sorted(sat.closed["space_id"]) == ["TL01", "TY01"]
+    assert sat.blocks["walk_min_toys"].isna().all()

@@ -92,6 +92,7 @@ y = "lat"
 crs = "EPSG:4326"
 id = "lib_id"
 name = "name"
+hours = "opening_hours"
 
 [[layers]]
 category = "toys"
@@ -101,6 +102,7 @@ y = "lat"
 crs = "EPSG:4326"
 id = "lib_id"
 name = "name"
+hours = "opening_hours"
 
 [[layers]]
 category = "facility"
@@ -921,12 +923,20 @@ def _parking(spaces: list[dict[str, Any]], rng: _Rng, to_tm: _LL) -> bytes:
     return _csv(("parking_id", "name", "address", "x", "y"), rows).encode("utf-8")
 
 
-def _libraries(spaces: list[dict[str, Any]], prefix: str, names: list[str], to_ll: _LL) -> str:
+#: opening hours as Seoul's tool-library files write them (운영시간), taken in turn
+_TOOL_HOURS = ("평일 09:00 ~ 18:00", "화~토 10:30 ~18:00 + 일 13:00 ~ 18:00",
+               "화~토 09:00~21:00, 일 09:00~18:00 (휴관일 제외)")
+_TOY_HOURS = ("평일 10:00~18:00(점심시간 12:00~13:00), 토 10:00~13:00",)
+
+
+def _libraries(spaces: list[dict[str, Any]], prefix: str, names: list[str], to_ll: _LL,
+               hours: Sequence[str]) -> str:
     rows = []
     for k, (sp, name) in enumerate(zip(spaces, names, strict=True)):
         lon, lat = to_ll(sp["x"], sp["y"])
-        rows.append([f"{prefix}{k + 1:02d}", name, _address(sp), f"{lon:.7f}", f"{lat:.7f}"])
-    return _csv(("lib_id", "name", "address", "lon", "lat"), rows)
+        rows.append([f"{prefix}{k + 1:02d}", name, _address(sp), f"{lon:.7f}", f"{lat:.7f}",
+                     hours[k % len(hours)]])
+    return _csv(("lib_id", "name", "address", "lon", "lat", "opening_hours"), rows)
 
 
 def _facilities(spaces: list[dict[str, Any]], to_ll: _LL) -> bytes:
@@ -995,8 +1005,10 @@ hold the same files; `tests/test_datasets.py` checks both against a fresh genera
 - `shared_parking.csv`: {n["parking"]} shared parking lots, UTF-8,
   `parking_id,name,address,x,y` in EPSG:5186 metres, plus one row at x=0, y=0.
 - `tool_libraries.csv`: {n["tools"]} tool libraries, UTF-8 with BOM,
-  `lib_id,name,address,lon,lat`.
-- `toy_libraries.csv`: {n["toys"]} toy library, UTF-8, `lib_id,name,address,lon,lat`.
+  `lib_id,name,address,lon,lat,opening_hours` (hours written as Seoul's tool-library
+  files write them, e.g. `평일 09:00 ~ 18:00`; try `sharemap demo --at "Sat 14:00"`).
+- `toy_libraries.csv`: {n["toys"]} toy library, UTF-8,
+  `lib_id,name,address,lon,lat,opening_hours`.
 - `public_facilities.geojson`: {n["facility"] + 1} rows for {n["facility"]} opened public
   facilities, as building footprints with `facility_id`, `name`, `kind`. One venue is listed
   twice (two programmes, identical footprint: a `duplicate`), and one name contains `<`,
@@ -1044,11 +1056,12 @@ def _generate(seed: int) -> tuple[dict[str, bytes], dict[str, int]]:
     files["carshare_spots.geojson"] = _carshare(sp["carshare"], car_names, rng, to_ll)
     files["shared_parking.csv"] = _parking(sp["parking"], rng, to_tm)
     tool_names = [f"{t['dong']} 공구대여소" for t in sp["tools"]]
-    files["tool_libraries.csv"] = _libraries(sp["tools"], "TL", tool_names, to_ll).encode(
-        "utf-8-sig")
+    files["tool_libraries.csv"] = _libraries(sp["tools"], "TL", tool_names, to_ll,
+                                             _TOOL_HOURS).encode("utf-8-sig")
     toy_names = ["데모구 장난감도서관 누리아파트점", *(f"데모구 장난감도서관 {t['dong']}점"
                                                        for t in sp["toys"][1:])]
-    files["toy_libraries.csv"] = _libraries(sp["toys"], "TY", toy_names, to_ll).encode("utf-8")
+    files["toy_libraries.csv"] = _libraries(sp["toys"], "TY", toy_names, to_ll,
+                                            _TOY_HOURS).encode("utf-8")
     files["public_facilities.geojson"] = _facilities(sp["facility"], to_ll)
     counts = {k: len(v) for k, v in sp.items()}
     counts.update(bike_bad=n_bad, area_m2=round(gu.area), pop=sum(p["pop_total"] for p, _ in dongs))
