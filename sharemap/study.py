@@ -119,13 +119,20 @@ def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
             else np.arange(1, len(extra) + 1),
             capacity=extra["capacity"] if "capacity" in extra else DEFAULT_CAPACITY,
             capacity_note=extra["capacity_note"] if "capacity_note" in extra else "")
+        for col in ("hours", "hours_osm"):  # added spaces read without hours: unknown
+            if col in cols and col not in extra:
+                extra[col] = ""
         # an added space within 2 m of a kept one of its category is the same space
         merged = gpd.GeoDataFrame(pd.concat([new, extra[cols]], ignore_index=True),
                                   crs=spaces.crs)
         new, dup_rejects = dedupe_spaces(merged)
-    after = recompute_with_spaces(result, gpd.GeoDataFrame(new, crs=spaces.crs))
+    closed = np.zeros(len(new), dtype=bool)
+    if result.config.at is not None and "hours_osm" in new:  # an added space may be closed
+        closed = hours_state(new["hours_osm"], result.config.at) == "closed"
+    after = recompute_with_spaces(result, gpd.GeoDataFrame(new[~closed], crs=spaces.crs))
     info = {"added": 0 if add is None else len(add), "removed": len(remove),
-            "added_duplicates": len(dup_rejects), "added_off_network": len(after.rejects)}
+            "added_duplicates": len(dup_rejects), "added_off_network": len(after.rejects),
+            "added_closed": int(closed.sum())}
     return WhatIfResult(before=result, after=after,
                         coverage_change=_coverage_change(result.coverage, after.coverage),
                         block_change=_block_change(result, after), info=info)

@@ -522,3 +522,22 @@ def test_demo_libraries_have_hours_that_change_nothing_without_at():
     assert sat.summary["hours"]["toys"] == {"open": 0, "closed": 1, "unknown": 0}
     assert sorted(sat.closed["space_id"]) == ["TL01", "TY01"]
     assert sat.blocks["walk_min_toys"].isna().all()
+
+
+def test_whatif_at_a_time_counts_added_spaces_by_their_hours(tmp_path):
+    """At Saturday 14:00 (only C open): a library added at x = 300 open on weekdays changes
+    nothing, one with no hours (unknown: kept) brings B1, B2 and B3 within 5 minutes
+    (200 + 21, 21 and 200 + 21 m)."""
+    from sharemap.study import whatif
+
+    result = run_study(read_config(_hand_study(tmp_path, at="Sat 14:00")))
+    site = gpd.GeoDataFrame({"space_id": ["D"], "category": ["tools"], "name": ["D"]},
+                            geometry=gpd.points_from_xy([X0 + 300], [Y0 - 10]), crs=CRS)
+    weekdays = whatif(result, add=site.assign(hours="평일 09:00 ~ 18:00",
+                                              hours_osm="Mo-Fr 09:00-18:00"))
+    assert weekdays.info["added_closed"] == 1
+    pd.testing.assert_frame_equal(weekdays.after.coverage, result.coverage)
+    unknown = whatif(result, add=site)
+    assert unknown.info["added_closed"] == 0
+    b = unknown.after.blocks.set_index("block_id")
+    assert " ".join(sorted(b.index[b["walk_min_tools"] <= 5])) == "B1 B2 B3 B5 B6"
