@@ -55,6 +55,7 @@ LIMITS: dict[str, Limit] = {
     "add": Limit(1, 10_000, low_inclusive=True),
     "capacity": Limit(0.0, 1e9),
     "weight": Limit(0.0, 1e6, low_inclusive=True),
+    "band": Limit(1, 100_000, low_inclusive=True),
     # a block this large gets a grid of origins (1e12 m² is larger than any city)
     "multi_origin_min_area_m2": Limit(0.0, 1e12, unit="m²"),
     # the grid of origins: under 10 m it would only multiply the work

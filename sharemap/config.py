@@ -235,11 +235,27 @@ class PopulationTableConfig(_Frozen):
 
 @dataclass(frozen=True)
 class WeightsConfig(_Frozen):
-    """A polygon layer (buildings, residential land) that spreads residents within units."""
+    """Where residents live inside their unit: the layer that spreads each unit's population.
+
+    ``source`` says what `path` is (see :mod:`sharemap.weights`):
+
+    - ``"polygons"`` (TOML ``path``): buildings or residential land; a block's weight is
+      the area of the polygons inside it, times `column`;
+    - ``"landuse"`` (``path`` with ``class_column``): land-use polygons, each weighing
+      its class's weight in `classes` (`default` for other classes and unmapped land);
+    - ``"osm"`` (``osm``): the landuse, leisure, amenity and natural polygons of an OSM
+      XML/PBF file, weighed like land use by their ``key=value`` tags;
+    - ``"raster"`` (``raster``): a population grid (GeoTIFF): the sum of its cells.
+    """
 
     path: Path
     layer: str | None = None
     column: str | None = None
+    source: str = "polygons"
+    class_column: str | None = None
+    classes: Mapping[str, float] = field(default_factory=FrozenDict)
+    default: float = 1.0
+    band: int = 1
 
 
 @dataclass(frozen=True)
@@ -650,18 +666,58 @@ def _parse_population_table(value: Any, base: Path, src: Path) -> PopulationTabl
         sheet=opts.get("sheet"))
 
 
+_WEIGHT_SOURCES = {"path": "polygons", "osm": "osm", "raster": "raster"}
+#: Per source of ``[coverage] weights``, the keys that go with it.
+_WEIGHT_KEYS = {"path": {"layer", "column", "class_column", "classes", "default"},
+                "osm": {"classes", "default"}, "raster": {"band"}}
+
+
 def _parse_weights(value: Any, base: Path, src: Path) -> WeightsConfig:
     where = "coverage.weights"
     if isinstance(value, str):
         value = {"path": value}
-    if not isinstance(value, dict) or "path" not in value:
-        msg = (f'{src}: `{where}` must be a file path, or a table like {{ path = "b.gpkg", '
-               'layer = "buildings", column = "floors" }')
+    given = [k for k in _WEIGHT_SOURCES if isinstance(value, dict) and k in value]
+    if not isinstance(value, dict) or len(given) != 1:
+        msg = (f"{src}: `{where}` needs exactly one of `path` (buildings, residential or "
+               "land-use polygons), `osm` (an OSM XML/PBF file) or `raster` (a population "
+               f'GeoTIFF), e.g. {{ path = "landuse.gpkg", class_column = "class" }}; got '
+               f"{sorted(value) if isinstance(value, dict) else value!r}")
         raise ConfigError(msg)
-    _check_keys(value, {"path", "layer", "column"}, where, src)
-    opts = _text_opts(value, ("path", "layer", "column"), where, src)
-    return WeightsConfig(path=_path(opts["path"], f"{where}.path", base, src),
-                         layer=opts.get("layer"), column=opts.get("column"))
+    key = given[0]
+    _check_keys(value, {*_WEIGHT_SOURCES, *_WEIGHT_KEYS["path"], *_WEIGHT_KEYS["raster"]},
+                where, src)
+    wrong = sorted(set(value) - {key, *_WEIGHT_KEYS[key]})
+    if wrong:
+        msg = (f"{src}: `{where}.{wrong[0]}` does not go with `{key}`; with `{key}` give "
+               f"{', '.join(f'`{k}`' for k in sorted(_WEIGHT_KEYS[key]))}")
+        raise ConfigError(msg)
+    opts = _text_opts(value, (key, "layer", "column", "class_column"), where, src)
+    if "column" in opts and "class_column" in opts:
+        msg = (f"{src}: `{where}` takes `column` (a multiplier per polygon, e.g. floors) or "
+               "`class_column` (a land-use class per polygon), not both")
+        raise ConfigError(msg)
+    source = _WEIGHT_SOURCES[key]
+    if source == "polygons" and "class_column" in opts:
+        source = "landuse"
+    elif source == "polygons" and ({"classes", "default"} & set(value)):
+        msg = (f"{src}: `{where}.classes` and `default` weigh land-use classes: give "
+               "`class_column`, the column that holds each polygon's class")
+        raise ConfigError(msg)
+    return WeightsConfig(
+        path=_path(opts[key], f"{where}.{key}", base, src), layer=opts.get("layer"),
+        column=opts.get("column"), source=source, class_column=opts.get("class_column"),
+        classes=_weight_classes(value.get("classes", {}), f"{where}.classes", src),
+        default=_number(value.get("default", 1.0), f"{where}.default", src, LIMITS["weight"]),
+        band=check_whole(value.get("band", 1), f"{src}: `{where}.band`", LIMITS["band"]))
+
+
+def _weight_classes(value: Any, where: str, src: Path) -> dict[str, float]:
+    """``classes``: a table of class name (or OSM ``key=value``) to a weight >= 0."""
+    if not isinstance(value, dict):
+        msg = (f'{src}: `{where}` must be a table of class = weight, e.g. {{ park = 0, '
+               f'residential = 1, "leisure=park" = 0 }}; got {value!r}')
+        raise ConfigError(msg)
+    return {str(k): _number(v, f"{where}.{k}", src, LIMITS["weight"]) for k, v in value.items()}
 
 
 def _parse_groups(value: Any, src: Path) -> tuple[GroupConfig, ...]:
@@ -1065,7 +1121,8 @@ def input_files(config: StudyConfig) -> list[tuple[str, Path]]:
     if cov.population_table is not None:
         files.append(("coverage.population_table.path", cov.population_table.path))
     if cov.weights is not None:
-        files.append(("coverage.weights.path", cov.weights.path))
+        key = {"osm": "osm", "raster": "raster"}.get(cov.weights.source, "path")
+        files.append((f"coverage.weights.{key}", cov.weights.path))
     return files
 
 

@@ -49,7 +49,6 @@ from .config import StudyConfig, check_input_files
 from .coverage import (
     allocate_population,
     assign_units,
-    block_weights,
     compute_audit,
     compute_proximity,
     inside_share,
@@ -62,6 +61,7 @@ from .network import WalkNetwork, load_network
 from .origins import block_median, block_origin_points, block_pairs, origin_shares
 from .supply import supply_col, supply_headline, supply_per_block, supply_table
 from .villages import compute_candidates, compute_villages
+from .weights import part_weights
 
 __all__ = ["OUTPUT_FILES", "StudyResult", "recompute_with_spaces", "run_study", "write_outputs"]
 
@@ -410,9 +410,8 @@ def _part_weights(config: StudyConfig, origins: gpd.GeoDataFrame
     wcfg = config.coverage.weights
     if wcfg is None:
         return None
-    parts = gpd.GeoDataFrame(geometry=origins["part"].to_numpy(), crs=origins.crs)
-    return block_weights(parts, wcfg.path, crs=config.crs, layer=wcfg.layer,
-                         column=wcfg.column).to_numpy(np.float64)
+    return part_weights(gpd.GeoSeries(origins["part"].to_numpy(), crs=origins.crs), wcfg,
+                        crs=config.crs)
 
 
 def _origin_table(origins: gpd.GeoDataFrame, n_blocks: int,

@@ -212,6 +212,18 @@ class _Audit:
         return hit[what].iloc[0] if len(hit) else np.nan
 
 
+def _spread_words(weights: Any) -> str:
+    """How the residents were spread, in words (for the method notes)."""
+    if weights is None:
+        return "block area"
+    name = _esc(weights.path.name)
+    return {
+        "landuse": f"the land use of {name} (class weights; parks, campuses and water 0)",
+        "osm": f"the OpenStreetMap land use of {name} (parks, campuses and water 0)",
+        "raster": f"the population grid {name} (the sum of its cells over each block)",
+    }.get(weights.source, f"the area of the polygons of {name} in each block")
+
+
 def _gather(result: StudyResult) -> _Audit:
     cfg = result.config
     blocks = result.blocks
@@ -607,10 +619,16 @@ def _method_section(a: _Audit) -> str:
     cfg = r.config
     cov = cfg.coverage
     pop_level = cov.population_level
+    bcfg = cfg.blocks
+    several = (f" A block of {bcfg.multi_origin_min_area_m2 / 10_000:g} ha or more is judged "
+               f"from the points of a {bcfg.origin_spacing_m:g} m grid inside it, each holding "
+               "its share of the block's residents; its walk is the median over them, weighted "
+               "by residents, and its residents count as covered origin by origin."
+               if bcfg.multi_origin else "")
     items = [
         "<b>Walk</b>: the shortest walk on the OpenStreetMap walking network from a block's "
         "representative point to the nearest space of the category, at "
-        f"{cfg.walk_speed_kmh:g} km/h ({cfg.walk_speed_m_per_min:g} m per minute).",
+        f"{cfg.walk_speed_kmh:g} km/h ({cfg.walk_speed_m_per_min:g} m per minute).{several}",
         f"<b>Covered</b>: a block whose walk is at most the threshold ({a.minutes:g} minutes "
         "here); a block from which no space is reachable is not covered. "
         "<em>all</em>: covered for every category, i.e. the walk to the farthest of the "
@@ -620,8 +638,7 @@ def _method_section(a: _Audit) -> str:
         source = (f"the table {_esc(cov.population_table.path.name)}, joined on "
                   f"<code>{_esc(cov.population_table.key)}</code>"
                   if cov.population_table else f"the boundary file {_esc(pop_level.path.name)}")
-        spread = (f"the area of the polygons of {_esc(cov.weights.path.name)} in each block"
-                  if cov.weights else "block area")
+        spread = _spread_words(cov.weights)
         lost = r.summary.get("counts", {}).get("population_unallocated")
         items.append(
             f"<b>Residents</b>: each {_esc(pop_level.level)}'s population (column "

@@ -210,6 +210,9 @@ def test_hand_made_multi_origin_block(tmp_path):
 
     text = explain_block(r, 1)
     assert "judged from 12 origins (a 100 m grid inside it" in text
+    from sharemap.report import render_report
+
+    assert "A block of 4 ha or more is judged from the points of a 100 m grid" in render_report(r)
     assert "It is NOT a candidate: 0 adjacent spaces" in text
     assert "judged from" not in explain_block(r, 2)
 
