@@ -41,7 +41,7 @@ Where a new thing goes
 from __future__ import annotations
 
 import logging
-from importlib import metadata
+from typing import Any
 
 from ._errors import (
     ConfigError as ConfigError,
@@ -144,9 +144,16 @@ __all__ = [
     "write_report",
 ]
 
-try:
-    __version__ = metadata.version("sharemap")
-except metadata.PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-    __version__ = "0+unknown"
+
+def __getattr__(name: str) -> Any:
+    # `__version__` is read from the installed package's metadata when asked for, not
+    # at import: importlib.metadata costs every start-up tens of milliseconds
+    if name == "__version__":
+        from ._compat import package_version
+
+        return package_version("sharemap", missing="0+unknown")
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
+
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

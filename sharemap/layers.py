@@ -679,6 +679,23 @@ def read_layer(  # noqa: PLR0913
     return spaces, rejects
 
 
+def _pairs_within_distance(xy: np.ndarray, distance: float) -> np.ndarray:
+    """Return the pairs ``(i, j)``, ``i < j``, of points at most `distance` apart.
+
+    The same pairs as ``scipy.spatial.cKDTree(xy).query_pairs(distance)`` (squared
+    distance at most `distance` squared), found with shapely's STRtree, which is
+    loaded anyway: scipy.spatial would add a noticeable import to every run.
+    """
+    pts = shapely.points(xy)
+    i, j = shapely.STRtree(pts).query(pts, predicate="dwithin",
+                                      distance=distance * (1 + 1e-9))  # candidates
+    keep = i < j
+    i, j = i[keep], j[keep]
+    d = xy[i] - xy[j]
+    near = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] <= distance * distance
+    return np.column_stack([i[near], j[near]]).astype(np.int64)
+
+
 def _greedy_duplicates(xy: np.ndarray, tolerance_m: float) -> np.ndarray:
     """For each point, -1 if kept, else the index of the kept point it duplicates.
 
@@ -699,9 +716,7 @@ def _greedy_duplicates(xy: np.ndarray, tolerance_m: float) -> np.ndarray:
     rank[order] = np.arange(len(order))
     upts = uniq[order]
     uof = np.full(len(upts), -1, dtype=np.int64)  # kept unique position it duplicates
-    from scipy.spatial import cKDTree  # here: scipy.spatial takes a while to import
-
-    pairs = cKDTree(upts).query_pairs(tolerance_m, output_type="ndarray")
+    pairs = _pairs_within_distance(upts, tolerance_m)
     if len(pairs):
         pairs = pairs[np.lexsort((pairs[:, 0], pairs[:, 1]))]  # by later point, then earlier
         later, earlier = pairs[:, 1], pairs[:, 0]

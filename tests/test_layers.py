@@ -916,3 +916,22 @@ def test_source_names_relative_inside_the_study_folder_else_absolute(tmp_path):
     assert _relative_source(study / "tools.csv", study) == "tools.csv"
     assert _relative_source(outside, study) == outside.resolve().as_posix()
     assert _relative_source(outside, None) == "bike.json"  # read_layer without a study
+
+
+def test_duplicate_pairs_match_a_kd_tree_exactly():
+    """The duplicate check's pairs within 2 m are cKDTree.query_pairs' pairs, ties included.
+
+    Coordinates on a 0.1 m grid put many pairs exactly 2 m apart.
+    """
+    from scipy.spatial import cKDTree
+
+    from sharemap.layers import _pairs_within_distance
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        xy = np.unique(np.round(rng.uniform(0, 30, (800, 2)), 1), axis=0)
+        want = {tuple(p) for p in cKDTree(xy).query_pairs(2.0, output_type="ndarray").tolist()}
+        got = {tuple(p) for p in _pairs_within_distance(xy, 2.0).tolist()}
+        assert got == want
+        assert any(math.isclose(math.dist(xy[i], xy[j]), 2.0) for i, j in got)
+    assert _pairs_within_distance(np.empty((0, 2)), 2.0).shape == (0, 2)
