@@ -43,6 +43,7 @@ __all__ = [
     "Check",
     "NetworkReach",
     "block_count_check",
+    "boundary_units_check",
     "measure_network_reach",
     "network_pieces_check",
     "network_reach_checks",
@@ -425,6 +426,28 @@ def units_checks(units_by_level: Mapping[str, gpd.GeoDataFrame],
                          f"{len(empty):,} of {len(units):,} {level} units hold no block and are "
                          f"in no figure: {_named(named)}"))
     return out
+
+
+def boundary_units_check(rejects: Sequence[pd.DataFrame]) -> Check:
+    """Check ``boundary_units_not_used``: units left out or given no block, and why.
+
+    Parameters
+    ----------
+    rejects
+        Per boundary level, its units without a usable polygon or lying inside an
+        earlier unit (:func:`sharemap.coverage.read_boundary_units`, with ``level``).
+    """
+    frames = [f for f in rejects if len(f)]
+    if not frames:
+        return Check("boundary_units_not_used", "ok", 0,
+                     "every boundary unit has a polygon of its own")
+    table = pd.concat(frames, ignore_index=True)
+    named = [f"{r.unit} ({r.level}, {r.reason})" for r in table.itertuples()]
+    pop = pd.to_numeric(table["population"], errors="coerce").sum()
+    residents = f", {pop:,.0f} residents not placed on any block" if pop > 0 else ""
+    return Check("boundary_units_not_used", "warning", len(table),
+                 f"{len(table):,} boundary unit(s) not used{residents}: {_named(named)} "
+                 "(summary.json boundary_rejects)")
 
 
 def population_check(unallocated: float | None, total: float | None) -> Check:

@@ -53,11 +53,6 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     lines.append(f"  blocks          : {c['blocks']}")
     lines.append(f"  candidates      : {c['candidates']} blocks with enough adjacent spaces")
     lines.append(f"  villages        : {c['villages']}")
-    units = summary.get("boundary_rejects") or []
-    if units:
-        shown = ", ".join(f"{u['unit']} ({u['reason']})" for u in units[:3])
-        more = f" and {len(units) - 3} more" if len(units) > 3 else ""
-        lines.append(f"  boundary units  : {len(units)} not used: {shown}{more} -> summary.json")
     head = summary.get("coverage_headline") or {}
     if head:
         share = head.get("share_population_all")

@@ -587,6 +587,7 @@ def _study_checks(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
     out.append(_checks.block_count_check(len(blocks), allow_partial=partial))
     out += _checks.space_checks(parts["inputs"], allow_partial=partial)
     out += _checks.units_checks(parts["units"], parts["held"])
+    out.append(_checks.boundary_units_check(parts["boundary_rejects"]))
     if config.coverage.population_level is not None:
         out.append(_checks.population_check(parts["unallocated"], parts.get("population")))
     split = config.map.split_by
@@ -936,6 +937,7 @@ def _check_study(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
         "blocks": blocks, "rejects": parts["rejects"], "units": units, "held": held,
         "inputs": _inputs(config, every, parts["rejects"], parts["rows_read"]),
         "unallocated": parts["unallocated"], "left_out": left_out, "in_study": in_study,
+        "boundary_rejects": parts["boundary_rejects"],
         "population": _num(blocks["population"].sum()) if "population" in blocks else None})
     units_info = parts["units_info"]
     for level, info in units_info.items():

@@ -68,12 +68,16 @@ def test_demo_unit_without_geometry_is_reported_and_its_residents_counted(tmp_pa
         "unit_id": "1199952000", "reason": "missing_geometry", "population": 27_567.0,
         "detail": "the feature has no geometry"}]
     assert "누리2동" not in set(result.boundaries["dong"]["name"])
+    check = next(c for c in result.checks if c.name == "boundary_units_not_used")
+    assert (check.status, check.figure) == ("warning", 1) and "누리2동 (dong" in check.message
     # the command says so, on one line each
     with warnings.catch_warnings():
         warnings.simplefilter("always")  # shown as the command shows them, not raised
         assert main(["run", str(study), "--out", str(tmp_path / "out"), "--no-cache"]) == 0
     out, err = capsys.readouterr()
-    assert "boundary units  : 1 not used: 누리2동 (missing_geometry) -> summary.json" in out
+    assert ("    ! boundary_units_not_used: 1 boundary unit(s) not used, 27,567 residents not "
+            "placed on any block: 누리2동 (dong, missing_geometry) (summary.json "
+            "boundary_rejects)") in out.splitlines()
     warning = [line for line in err.splitlines() if "warning" in line]
     assert warning == ["sharemap: warning: dong.geojson: 1 dong unit(s) not used: 누리2동 "
                        "(missing_geometry: the feature has no geometry); 27,567 residents not "
@@ -88,6 +92,8 @@ def test_demo_unit_drawn_as_a_bow_tie_is_repaired_with_a_warning(tmp_path):
         result = run_study(read_config(study), cache=False)  # was: GEOS TopologyException
     counts = result.summary["counts"]
     assert result.summary["boundary_rejects"] == []
+    check = next(c for c in result.checks if c.name == "boundary_units_not_used")
+    assert (check.status, check.figure) == ("ok", 0)
     assert counts["population"] + counts["population_unallocated"] == pytest.approx(
         DEMO_RESIDENTS)
     unit = result.boundaries["dong"].set_index("name").geometry["누리2동"]
