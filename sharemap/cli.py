@@ -165,10 +165,11 @@ def _read_points(args: argparse.Namespace, path: str, category: str, result: Any
                  ) -> Any:
     from .layers import read_layer
 
-    cols = {k: getattr(args, k) for k in ("x", "y", "crs", "id", "name", "preset", "encoding")
-            if getattr(args, k)}
     pts, rejects = read_layer(path, category=category, study_area=result.study_area,
-                              analysis_crs=result.config.crs, **cols)
+                              analysis_crs=result.config.crs, x=args.x or None,
+                              y=args.y or None, crs=args.crs or None, id=args.id or None,
+                              name=args.name or None, preset=args.preset or None,
+                              encoding=args.encoding or None)
     if len(rejects):
         reasons = rejects["reason"].value_counts().to_dict()
         print(f"  {path}: {len(rejects)} rows not used ({reasons})")
