@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
@@ -69,6 +69,8 @@ __all__ = [
 ]
 
 logger = logging.getLogger("sharemap.maps")
+
+_Layer = TypeVar("_Layer", gpd.GeoDataFrame, gpd.GeoSeries)
 
 #: Font families tried, in order, for Korean text (Debian: ``fonts-noto-cjk``).
 KOREAN_FONTS = (
@@ -450,10 +452,11 @@ def _caption(layers: dict[str, gpd.GeoDataFrame | None], crs: Any) -> str:
     return " · ".join(parts)
 
 
-def static_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
-               villages: gpd.GeoDataFrame, *, color_by: str = ADJACENT,
-               boundaries: gpd.GeoDataFrame | None = None, path: str | Path | None = None,
-               title: str | None = None, dpi: int = 150) -> Figure:
+def static_map(  # noqa: PLR0913 - keyword-only options
+        blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, villages: gpd.GeoDataFrame, *,
+        color_by: str = ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
+        path: str | Path | None = None, title: str | None = None, dpi: int = 150,
+        frame: gpd.GeoSeries | None = None) -> Figure:
     """Draw the study as a static figure (``map.png``) with no tiles and no network.
 
     Parameters
@@ -474,6 +477,9 @@ def static_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
         Optional title.
     dpi
         Resolution of the PNG.
+    frame
+        The area the figure shows (e.g. the study area, in any CRS); default: every
+        layer.
 
     Returns
     -------
@@ -533,19 +539,22 @@ def static_map(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
                     transform=ax.transAxes, color="#777")
         else:
             _draw(ax, layers, color_by)
-            _frame(ax, [g for g in layers.values() if g is not None], crs)
+            shown = [g for g in layers.values() if g is not None]
+            if frame is not None and len(frame) and not frame.is_empty.all():
+                shown = [_to_crs(frame, crs)]
+            _frame(ax, shown, crs)
             fig.text(0.02, 0.02, _caption(layers, crs), fontsize=7, color="#555")
         if path is not None:
             _save(fig, path)
     return fig
 
 
-def _to_crs(gdf: gpd.GeoDataFrame, crs: Any) -> gpd.GeoDataFrame:
+def _to_crs(gdf: _Layer, crs: Any) -> _Layer:
     """Return `gdf` in `crs` (itself, not a copy, when it is in `crs` already)."""
     return gdf if gdf.crs == crs else gdf.to_crs(crs)
 
 
-def _frame(ax: Axes, present: Sequence[gpd.GeoDataFrame], crs: Any) -> None:
+def _frame(ax: Axes, present: Sequence[gpd.GeoDataFrame | gpd.GeoSeries], crs: Any) -> None:
     """Fit the axes to the data (layers in `crs`; equal scale, 3% margin), add a scale bar."""
     arr = np.array([gdf.total_bounds for gdf in present])
     west, south = float(arr[:, 0].min()), float(arr[:, 1].min())

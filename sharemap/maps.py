@@ -475,7 +475,7 @@ def build_map(  # noqa: PLR0913 - keyword-only options
         color_by: str = ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
         isochrones: gpd.GeoDataFrame | None = None, title: str | None = None,
         tiles: str | None = "OpenStreetMap", color_reference: float | None = None,
-        warnings: Sequence[str] = ()) -> folium.Map:
+        warnings: Sequence[str] = (), frame: gpd.GeoSeries | None = None) -> folium.Map:
     """Build the study map: blocks by a measure, spaces by category, villages by rank.
 
     Parameters
@@ -512,6 +512,9 @@ def build_map(  # noqa: PLR0913 - keyword-only options
     warnings
         The study's warnings (e.g. the messages of its checks that did not pass),
         listed under the title.
+    frame
+        The area the map opens on (e.g. the study area, in any CRS); default: every
+        drawn layer but the isochrones.
 
     Returns
     -------
@@ -594,6 +597,9 @@ def build_map(  # noqa: PLR0913 - keyword-only options
                               has_isochrones=iso_ok is not None),
                  position="bottomright", css_class="sharemap-box sharemap-legend").add_to(m)
     folium.LayerControl(collapsed=False).add_to(m)
+    if frame is not None and len(frame) and not frame.is_empty.all():
+        west, south, east, north = (float(v) for v in frame.to_crs(WEB_CRS).total_bounds)
+        bounds = [(west, south, east, north)]
     _fit(m, bounds)
     logger.info("Built map: %d blocks (%s), %d spaces in %d categories, %d villages",
                 0 if blocks_ok is None else len(blocks_ok), "canvas" if canvas else "SVG",
@@ -722,7 +728,7 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
         color_by: str = ADJACENT, boundaries: gpd.GeoDataFrame | None = None,
         isochrones: gpd.GeoDataFrame | None = None, title: str | None = None,
         tiles: str | None = "OpenStreetMap", warnings: Sequence[str] = (),
-        skipped: Sequence[str] = ()) -> dict[str, Path]:
+        skipped: Sequence[str] = (), frame: gpd.GeoSeries | None = None) -> dict[str, Path]:
     """Write one self-contained map per unit of a boundary level, and an index page.
 
     Parameters
@@ -749,6 +755,9 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
     skipped
         Names of more units of the level that get no map (e.g. left out of a partial
         study), listed on the index page with the units of `units` that hold no block.
+    frame
+        The study area: each unit's map opens on the unit's part of it (default: on
+        the whole unit).
 
     Returns
     -------
@@ -806,7 +815,8 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
         m = build_map(part["blocks"], part["spaces"], part["villages"],
                       boundaries=part["boundaries"], isochrones=part["isochrones"],
                       title=unit_title, color_by=color_by, tiles=tiles,
-                      color_reference=reference, warnings=warnings)
+                      color_reference=reference, warnings=warnings,
+                      frame=_unit_frame(unit[units_ok.geometry.name], units_ok.crs, frame))
         _HtmlControl(f"<a href=\"index.html\">&larr; all {escape_text(level)} maps</a>",
                      position="topleft", css_class="sharemap-box").add_to(m)
         name = unit_file(str(unit["id"]), used)
@@ -822,6 +832,16 @@ def save_split_maps(  # noqa: PLR0913 - build_map's options, passed on
                                                 skipped=no_map), folder / "index.html")
     logger.info("Wrote %d maps by %s and %s", len(rows), level, paths["index.html"])
     return paths
+
+
+def _unit_frame(unit: shapely.Geometry, crs: Any, frame: gpd.GeoSeries | None
+                ) -> gpd.GeoSeries:
+    """Return the part of the study area in a unit (the whole unit when that part is empty)."""
+    area = gpd.GeoSeries([unit], crs=crs)
+    if frame is None or not len(frame):
+        return area
+    part = area.intersection(shapely.union_all(frame.to_crs(crs).to_numpy()))
+    return area if part.is_empty.all() else part
 
 
 class _NotebookMap:

@@ -157,6 +157,27 @@ class StudyResult:
         """Return the checks that did not pass (a finished study's are all warnings)."""
         return [c for c in self.checks if c.status != "ok"]
 
+    def map_frame(self) -> gpd.GeoSeries | None:
+        """Return the area the maps show: the study area, or the part of it counted.
+
+        With ``allow_partial`` leaving units or blocks out, the counted units' part of
+        the study area (the blocks' extent without boundaries); without a study area,
+        None (the maps show their layers).
+        """
+        area = self.study_area
+        left = self.summary.get("partial") or {}
+        region = area
+        if left.get("blocks_left_out") or any((left.get("units_left_out") or {}).values()):
+            geoms = [g for units in self.boundaries.values() for g in units.geometry.to_numpy()]
+            if geoms:
+                region = shapely.union_all(geoms)
+                region = region if area is None else shapely.intersection(region, area)
+            elif len(self.blocks):
+                region = shapely.box(*self.blocks.total_bounds)
+        if region is None or region.is_empty:
+            return None
+        return gpd.GeoSeries([region], crs=self.blocks.crs)
+
     def study_origins(self) -> gpd.GeoDataFrame:
         """Return the blocks' origins (`origins`), derived again if they do not fit `blocks`.
 
@@ -1106,13 +1127,14 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
         title = result.config.name + (f" (open at {result.config.at})"
                                       if result.config.at else "")
         notes = [c.message for c in result.warnings()]
+        frame = result.map_frame()
         fmap = build_map(result.blocks, result.spaces, result.villages, color_by=mcfg.color_by,
                          boundaries=bounds, isochrones=iso, title=title, tiles=mcfg.tiles,
-                         warnings=notes)
+                         warnings=notes, frame=frame)
         paths["map.html"] = save_map(fmap, out / "map.html")
     with _stage(timings, "figure"):
         static_map(result.blocks, result.spaces, result.villages, color_by=mcfg.color_by,
-                   boundaries=bounds, title=title, path=out / "map.png")
+                   boundaries=bounds, title=title, path=out / "map.png", frame=frame)
         paths["map.png"] = out / "map.png"
     if mcfg.split_by:  # one map per unit of a boundary level, e.g. per gu for a whole city
         with _stage(timings, "split_maps"):
@@ -1122,7 +1144,7 @@ def write_outputs(result: StudyResult, out_dir: str | Path, *,
                 pad_m=result.config.villages.adjacent_minutes * result.config.walk_speed_m_per_min,
                 color_by=mcfg.color_by, boundaries=bounds, isochrones=iso,
                 title=result.config.name, tiles=mcfg.tiles, warnings=notes,
-                skipped=result.summary.get("split_maps", {}).get("skipped", ()))
+                skipped=result.summary.get("split_maps", {}).get("skipped", ()), frame=frame)
             paths.update({f"maps/{name}": path for name, path in split.items()})
     summary = {**result.summary, "seconds": timings,
                "outputs": sorted({*OUTPUT_FILES, *paths})}

@@ -577,10 +577,15 @@ def _draw_map(ax: Axes, a: _Audit, column: str, cat: str | None, font: str | Non
     sp = r.spaces if cat is None else r.spaces[r.spaces["category"] == cat]
     _static_map.draw_spaces(ax, sp, {c: a.colours[c] for c in a.categories}, size=9,
                             linewidth=0.4)
-    xmin, ymin, xmax, ymax = b.total_bounds
-    if units is not None and len(units):
-        ux0, uy0, ux1, uy1 = units.total_bounds
-        xmin, ymin, xmax, ymax = min(xmin, ux0), min(ymin, uy0), max(xmax, ux1), max(ymax, uy1)
+    frame = r.map_frame()  # the study area (or the part of it counted)
+    if frame is not None:
+        xmin, ymin, xmax, ymax = frame.to_crs(b.crs).total_bounds
+    else:
+        xmin, ymin, xmax, ymax = b.total_bounds
+        if units is not None and len(units):
+            ux0, uy0, ux1, uy1 = units.total_bounds
+            xmin, ymin = min(xmin, ux0), min(ymin, uy0)
+            xmax, ymax = max(xmax, ux1), max(ymax, uy1)
     pad = 0.02 * max(xmax - xmin, ymax - ymin)
     ax.set_xlim(xmin - pad, xmax + pad)
     ax.set_ylim(ymin - pad, ymax + pad)
