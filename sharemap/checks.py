@@ -50,9 +50,12 @@ __all__ = [
     "partial_check",
     "population_check",
     "raise_on_errors",
+    "reach_from_frame",
+    "reach_to_frame",
     "space_checks",
     "split_maps_check",
     "units_checks",
+    "within_reach",
 ]
 
 logger = logging.getLogger(__name__)
@@ -305,6 +308,38 @@ def measure_network_reach(network: WalkNetwork, area: shapely.Geometry | None,
                 "%.0f m apart)", "n/a" if out.share_area is None else _pct(out.share_area),
                 max_snap_m, len(xy), spacing)
     return out
+
+
+def reach_to_frame(reach: NetworkReach) -> pd.DataFrame:
+    """Encode a :class:`NetworkReach` as a table (``level``, ``id``, ``share``), e.g. to cache it.
+
+    The study-wide figures are rows with an empty ``level``: ``area``, ``residents``,
+    ``spacing_m`` and ``points`` (NaN for None).
+    """
+    head = [("", "area", reach.share_area), ("", "residents", reach.share_residents),
+            ("", "spacing_m", reach.spacing_m), ("", "points", float(reach.points))]
+    rows = head + [(level, str(uid), float(v)) for level, shares in reach.unit_share.items()
+                   for uid, v in shares.items()]
+    return pd.DataFrame({"level": [r[0] for r in rows], "id": [r[1] for r in rows],
+                         "share": np.array([np.nan if r[2] is None else r[2] for r in rows],
+                                           dtype=float)})
+
+
+def reach_from_frame(frame: pd.DataFrame) -> NetworkReach:
+    """Decode what :func:`reach_to_frame` encoded."""
+    head = frame[frame["level"] == ""].set_index("id")["share"]
+
+    def opt(key: str) -> float | None:
+        value = float(head[key])
+        return None if math.isnan(value) else value
+
+    units = frame[frame["level"] != ""]
+    shares = {str(level): pd.Series(g["share"].to_numpy(float),
+                                    index=g["id"].astype(str).to_numpy(), dtype=float)
+              for level, g in units.groupby("level", sort=False)}
+    return NetworkReach(spacing_m=float(head["spacing_m"]), points=int(head["points"]),
+                        share_area=opt("area"), unit_share=shares,
+                        share_residents=opt("residents"))
 
 
 def _fix(max_snap_m: float) -> str:

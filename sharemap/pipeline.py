@@ -872,7 +872,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     rejects = rejects.sort_values(["source", "source_row"], ignore_index=True)
     study = _units_and_residents(config, net, area, units, {
         "blocks": blocks, "origins": origins, "snaps": origin_snaps,
-        "boundary_rejects": boundary_rejects}, t)
+        "boundary_rejects": boundary_rejects, "cache": cached, "use_cache": cache}, t)
     blocks, origins, origin_snaps = study["blocks"], study["origins"], study["snaps"]
     unallocated = study["unallocated"]
     with _stage(t, "checks"):  # before any figure: a failed check stops the study here
@@ -916,11 +916,8 @@ def _units_and_residents(config: StudyConfig, net: WalkNetwork, area: shapely.Ge
     the units holding a block). `units` loses the units left out.
     """
     with _stage(t, "reach"):
-        pop_level = config.coverage.population_level
-        study["reach"] = _checks.measure_network_reach(
-            net, area, units, max_snap_m=config.network.max_snap_m,
-            population_level=pop_level.level if pop_level is not None else None,
-            levels=None if config.network.allow_partial else ())
+        study["reach"] = _network_reach(config, net, area, units, study["cache"],
+                                        use_cache=study["use_cache"])
         study["in_study"], study["left_out"] = dict(units), None
         if config.network.allow_partial:
             study["left_out"] = _restrict_to_reach(config, study, units, study["reach"], area)
@@ -937,6 +934,54 @@ def _units_and_residents(config: StudyConfig, net: WalkNetwork, area: shapely.Ge
         _origin_population(config, origins, blocks)
     study["blocks"] = blocks
     return study
+
+
+def _network_reach(config: StudyConfig, net: WalkNetwork, area: shapely.Geometry | None,
+                   units: dict[str, gpd.GeoDataFrame], status: dict[str, str], *,
+                   use_cache: bool) -> NetworkReach:
+    """Measure how much of the study the network reaches (from the cache if `use_cache`).
+
+    Every level's units are measured with ``allow_partial``, only the population
+    level's otherwise. ``status["reach"]`` says ``hit``, ``miss`` or ``off``.
+    """
+    pop_level = config.coverage.population_level
+    population_level = pop_level.level if pop_level is not None else None
+    levels = None if config.network.allow_partial else ()
+    max_snap = config.network.max_snap_m
+
+    def derive() -> NetworkReach:
+        return _checks.measure_network_reach(net, area, units, max_snap_m=max_snap,
+                                             population_level=population_level, levels=levels)
+
+    if not use_cache:
+        status["reach"] = "off"
+        return derive()
+    measured = units if levels is None else {
+        k: v for k, v in units.items() if k == population_level}
+    key = _cache.cache_key(
+        "reach", _cache.network_fingerprint(net), area, float(max_snap), population_level,
+        [(level, u["id"].astype(str).tolist(), u["population"].to_numpy(float).tolist())
+         for level, u in measured.items()], *measured.values(),
+        code=(Path(_checks.__file__),))
+    reach, status["reach"] = _cache.cached("reach", key, derive, what="network reach",
+                                           codec=_REACH_CODEC)
+    return reach
+
+
+def _reach_arrays(reach: NetworkReach) -> dict[str, Any]:
+    frame = _checks.reach_to_frame(reach)
+    return {"level": frame["level"].to_numpy(dtype=str), "id": frame["id"].to_numpy(dtype=str),
+            "share": frame["share"].to_numpy(float)}
+
+
+def _reach_from_arrays(z: dict[str, npt.NDArray[Any]]) -> NetworkReach:
+    return _checks.reach_from_frame(pd.DataFrame({
+        "level": z["level"].astype(str), "id": z["id"].astype(str),
+        "share": z["share"].astype(float)}))
+
+
+#: The network reach as plain arrays (text and floats; no pickle) for the cache.
+_REACH_CODEC: _cache.Codec[NetworkReach] = _cache.Codec(_reach_arrays, _reach_from_arrays)
 
 
 def _check_study(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,

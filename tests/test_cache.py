@@ -104,7 +104,7 @@ def _demo_config():
 def test_second_run_reads_blocks_and_snaps_from_the_cache(cache_dir, monkeypatch):
     first = pipeline.run_study(_demo_config())
     assert first.summary["cache"] == {"network": "miss", "blocks": "miss",
-                                      "origin_snaps": "miss"}
+                                      "origin_snaps": "miss", "reach": "miss"}
     assert len(_entries(cache_dir, "blocks")) == 1
     assert len(_entries(cache_dir, "origin_snaps")) == 1
 
@@ -123,7 +123,8 @@ def test_second_run_reads_blocks_and_snaps_from_the_cache(cache_dir, monkeypatch
     monkeypatch.setattr(pipeline, "snap_points", counting_snap)
     second = pipeline.run_study(_demo_config())
     assert snapped == [len(second.spaces) + len(second.rejects.query("reason == 'off_network'"))]
-    assert second.summary["cache"] == {"network": "hit", "blocks": "hit", "origin_snaps": "hit"}
+    assert second.summary["cache"] == {"network": "hit", "blocks": "hit", "origin_snaps": "hit",
+                                       "reach": "hit"}
     pd.testing.assert_frame_equal(pd.DataFrame(second.blocks.drop(columns="geometry")),
                                   pd.DataFrame(first.blocks.drop(columns="geometry")))
     assert all(shapely.equals_exact(second.blocks.geometry.to_numpy(),
@@ -271,15 +272,15 @@ def _damage(path, how):
 def test_damaged_entries_in_every_cache_folder_warn_and_are_rebuilt(cache_dir, caplog, how):
     """Issue 16 #8: a 0-byte (or otherwise damaged) .npz never stops a run."""
     first = pipeline.run_study(_demo_config())
-    kinds = ("networks", "blocks", "origin_snaps")
+    kinds = ("networks", "blocks", "origin_snaps", "reach")
     for kind in kinds:
         (entry,) = _entries(cache_dir, kind)
         _damage(entry, how)
     with caplog.at_level("WARNING", logger="sharemap"):
         second = pipeline.run_study(_demo_config())
     assert second.summary["cache"] == {"network": "miss", "blocks": "miss",
-                                      "origin_snaps": "miss"}
-    assert caplog.text.count("Ignoring an unreadable") == 3
+                                      "origin_snaps": "miss", "reach": "miss"}
+    assert caplog.text.count("Ignoring an unreadable") == 4
     pd.testing.assert_frame_equal(second.coverage, first.coverage)
     third = pipeline.run_study(_demo_config())  # the rebuilt entries are whole again
     assert set(third.summary["cache"].values()) == {"hit"}

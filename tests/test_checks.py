@@ -392,3 +392,18 @@ def test_units_and_layers_without_content_are_named():
     lost = population_check(350.0, 1050.0)
     assert lost.status == "warning" and "350 residents (25.0% of 1,400)" in lost.message
     assert population_check(0.0, 1050.0).status == "ok"
+
+
+def test_the_network_reach_is_cached_like_the_blocks(tmp_path):
+    """A second run takes the reach from the cache (0.5 s on Dongdaemun-gu) and agrees."""
+    from sharemap.datasets import get_path
+
+    first = run_study(read_config(get_path("demo")))
+    second = run_study(read_config(get_path("demo")))
+    assert second.summary["cache"]["reach"] == "hit"
+    assert first.summary["cache"]["reach"] in ("hit", "miss")
+    assert second.summary["network_reach"] == first.summary["network_reach"]
+    assert [c.as_dict() for c in second.checks] == [c.as_dict() for c in first.checks]
+    off = run_study(read_config(get_path("demo")), cache=False)
+    assert off.summary["cache"]["reach"] == "off"
+    assert off.summary["network_reach"] == first.summary["network_reach"]
