@@ -59,6 +59,9 @@ from ._errors import (
     NetworkDownloadError as NetworkDownloadError,
 )
 from ._errors import (
+    OutputError as OutputError,
+)
+from ._errors import (
     SharemapError as SharemapError,
 )
 from ._errors import (

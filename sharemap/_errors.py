@@ -12,6 +12,7 @@ __all__ = [
     "InputDataError",
     "MissingDependencyError",
     "NetworkDownloadError",
+    "OutputError",
     "SharemapError",
     "StudyCheckError",
 ]
@@ -43,3 +44,7 @@ class MissingDependencyError(SharemapError, ImportError):
 
 class StudyCheckError(SharemapError, ValueError):
     """A study's inputs do not fit together (see :mod:`sharemap.checks`); names the fix."""
+
+
+class OutputError(SharemapError, ValueError):
+    """The output folder cannot be used (a file, unwritable, busy, or it holds an input)."""

@@ -19,8 +19,12 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-__all__ = ["atomic_path", "neutralise_cell", "neutralise_csv", "write_csv", "write_gpkg",
-           "write_gpkg_layers", "write_json", "write_text"]
+__all__ = ["atomic_path", "neutralise_cell", "neutralise_csv", "write_csv", "write_geojson",
+           "write_gpkg", "write_gpkg_layers", "write_json", "write_text"]
+
+#: GeoPackage version written: 1.2, the newest that GDAL 3.6 (Debian 12, and the QGIS
+#: builds on it) opens without a warning; GDAL 3.7+ would write 1.4 by default.
+GPKG_VERSION = "1.2"
 
 #: First characters that make Excel, LibreOffice or Google Sheets read a cell as a
 #: formula (OWASP "CSV Injection": = + - @, tab and carriage return).
@@ -52,9 +56,8 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(
-        prefix=f".{target.stem}.", suffix=f".tmp{target.suffix}", dir=target.parent
-    )
+    # a short name: the target's own may be near the 255-byte limit (long Hangul ids)
+    fd, tmp_name = tempfile.mkstemp(prefix=".tmp-", suffix=target.suffix[-16:], dir=target.parent)
     os.close(fd)
     tmp = Path(tmp_name)
     tmp.unlink()  # drivers such as GPKG refuse to write over an existing empty file
@@ -120,9 +123,32 @@ def write_csv(df: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
 
 
 def write_gpkg(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str], *, layer: str) -> Path:
-    """Write `gdf` to a one-layer GeoPackage atomically and return the path."""
+    """Write `gdf` to a one-layer GeoPackage (version 1.2) atomically and return the path."""
     with atomic_path(path) as tmp:
-        gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio")
+        gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", VERSION=GPKG_VERSION)
+    return Path(path)
+
+
+def write_geojson(gdf: gpd.GeoDataFrame, path: str | os.PathLike[str]) -> Path:
+    """Write polygons to GeoJSON as RFC 7946 says, atomically, and return the path.
+
+    Coordinates in WGS84 longitude/latitude with 7 decimals (1 cm), exterior rings
+    counter-clockwise and holes clockwise, every geometry a MultiPolygon so a reader
+    sees one geometry type; written by GDAL's own GeoJSON driver (``RFC7946=YES``).
+    """
+    import shapely
+
+    if gdf.crs is None or not gdf.crs.equals("EPSG:4326"):
+        gdf = gdf.to_crs("EPSG:4326")
+    geoms = gdf.geometry.to_numpy()
+    single = shapely.get_type_id(geoms) == 3  # Polygon
+    if single.any():
+        geoms = geoms.copy()
+        geoms[single] = shapely.multipolygons(geoms[single, None].tolist())
+        gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=gdf.crs))
+    with atomic_path(path) as tmp:
+        gdf.to_file(tmp, driver="GeoJSON", engine="pyogrio", RFC7946="YES",
+                    WRITE_NAME="NO", COORDINATE_PRECISION=7, geometry_type="MultiPolygon")
     return Path(path)
 
 
@@ -130,5 +156,6 @@ def write_gpkg_layers(layers: dict[str, gpd.GeoDataFrame], path: str | os.PathLi
     """Write several layers (name to frame, in order) to one GeoPackage atomically."""
     with atomic_path(path) as tmp:
         for i, (layer, gdf) in enumerate(layers.items()):
-            gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", append=i > 0)
+            options = {"append": True} if i else {"VERSION": GPKG_VERSION}
+            gdf.to_file(tmp, layer=layer, driver="GPKG", engine="pyogrio", **options)
     return Path(path)

@@ -7,6 +7,7 @@ write the index page that links the maps.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 from typing import Any
@@ -32,9 +33,27 @@ img { max-width: 100%; border: 1px solid #ddd; margin-top: 12px; }
 """
 
 
+#: Longest file-name stem in bytes (UTF-8). File systems allow 255 bytes per name; a
+#: Hangul syllable takes 3, so 79 of them (237 bytes) plus ".html" and a temporary
+#: file's decoration would not fit.
+MAX_STEM_BYTES = 100
+_RESERVED = re.compile(r"(?i)(con|prn|aux|nul|com\d|lpt\d)(\..*)?")  # Windows device names
+
+
 def unit_file(unit_id: str, used: set[str]) -> str:
-    """Return a safe, unique file name for a unit id (letters, digits, Hangul, ``.-_`` kept)."""
+    """Return a safe, unique file name for a unit id (letters, digits, Hangul, ``.-_`` kept).
+
+    Names are at most :data:`MAX_STEM_BYTES` bytes before ``.html``: a longer id is cut
+    on a character boundary and ends in 8 hex digits of its hash, so two long ids that
+    share a beginning still get different names.
+    """
     stem = re.sub(r"[^\w.-]+", "_", unit_id).strip("._") or "unit"
+    if _RESERVED.fullmatch(stem):
+        stem = f"_{stem}"
+    if len(stem.encode("utf-8")) > MAX_STEM_BYTES:
+        digest = hashlib.sha1(unit_id.encode("utf-8")).hexdigest()[:8]
+        cut = stem.encode("utf-8")[:MAX_STEM_BYTES - 9].decode("utf-8", errors="ignore")
+        stem = f"{cut.rstrip('._')}-{digest}"
     name, n = f"{stem}.html", 2
     while name.lower() in used or name.lower() == "index.html":
         name, n = f"{stem}-{n}.html", n + 1

@@ -103,11 +103,13 @@ def _with_at(config: Any, at: str | None) -> Any:
 
 
 def _run(config_path: Path, out: Path, progress: bool, split_by: str | None = None, *,
-         cache: bool = True, at: str | None = None) -> int:
+         cache: bool = True, at: str | None = None, command: str = "run",
+         times: str | None = None) -> int:
     from dataclasses import replace
 
     from ._errors import ConfigError
     from .config import read_config
+    from .outputs import reserve
     from .pipeline import run_study, write_outputs
 
     config = _with_at(read_config(config_path), at)
@@ -117,9 +119,25 @@ def _run(config_path: Path, out: Path, progress: bool, split_by: str | None = No
             msg = f"--split-by {split_by!r}: not a boundary level of the study ({levels})"
             raise ConfigError(msg)
         config = replace(config, map=replace(config.map, split_by=split_by))
-    result = run_study(config, cache=cache)
-    paths = write_outputs(result, out, progress=progress)
+    when = None
+    if times:  # checked before the run
+        from .hours import parse_times_of_week
+
+        when = parse_times_of_week(times)
+    with reserve(command, out, config) as folder:  # a bad --out stops before any work
+        result = run_study(config, cache=cache)
+        extra: tuple[Any, ...] = ()
+        if command == "audit":  # the run's files and the audit's, as one run's folder
+            from .report import audit_outputs
+            from .study import coverage_by_time
+
+            extra = audit_outputs(coverage_by_time(result, when) if when else None)
+        paths = write_outputs(result, folder, progress=progress, extra=extra)
     _print_summary(result.summary, out)
+    if "coverage_by_time.csv" in paths:
+        print(f"  by time of week : {out / 'coverage_by_time.csv'}")
+    if "report.html" in paths:
+        print(f"  report          : {out / 'report.html'}")
     if "map.png" in paths:
         print(f"  figure          : {out / 'map.png'}")
     if any(name.startswith("maps/") for name in paths):
@@ -178,17 +196,21 @@ def _read_points(args: argparse.Namespace, path: str, category: str, result: Any
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
     from .config import read_config
+    from .outputs import reserve
     from .pipeline import run_study
     from .suggest import suggest_sites, write_suggestions
 
-    result = run_study(read_config(args.config), cache=args.cache)
-    cand = None
-    if args.candidates:
-        pts = _read_points(args, args.candidates, "candidate", result)
-        cand = pts.rename(columns={"space_id": "site_id"})[["site_id", "name", "geometry"]]
-    sug = suggest_sites(result, category=args.category, add=args.add, minutes=args.minutes,
-                        candidates=cand, objective=args.objective)
-    write_suggestions(sug, result, args.out)
+    config = read_config(args.config)
+    extra = [args.candidates] if args.candidates else []
+    with reserve("suggest", args.out, config, extra_inputs=extra) as folder:
+        result = run_study(config, cache=args.cache)
+        cand = None
+        if args.candidates:
+            pts = _read_points(args, args.candidates, "candidate", result)
+            cand = pts.rename(columns={"space_id": "site_id"})[["site_id", "name", "geometry"]]
+        sug = suggest_sites(result, category=args.category, add=args.add,
+                            minutes=args.minutes, candidates=cand, objective=args.objective)
+        write_suggestions(sug, result, folder)
     info = sug.info
     print(f"sharemap suggest: {info['category']}, {len(sug.suggestions)} of "
           f"{info['candidates']} candidate sites ({info['objective']})")
@@ -211,19 +233,21 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
 
 def _cmd_whatif(args: argparse.Namespace) -> int:
     from .config import read_config
+    from .outputs import reserve
     from .pipeline import run_study
     from .study import whatif, write_whatif
 
-    result = run_study(read_config(args.config), cache=args.cache)
-    add = None
-    if args.add:
-        if not args.category:
-            print("sharemap: error: --add needs --category", file=sys.stderr)
-            return 2
-        add = _read_points(args, args.add, args.category, result)
-    remove = [r.strip() for r in (args.remove or "").split(",") if r.strip()]
-    change = whatif(result, add=add, remove=remove)
-    write_whatif(change, args.out)
+    if args.add and not args.category:
+        print("sharemap: error: --add needs --category", file=sys.stderr)
+        return 2
+    config = read_config(args.config)
+    with reserve("whatif", args.out, config,
+                 extra_inputs=[args.add] if args.add else []) as folder:
+        result = run_study(config, cache=args.cache)
+        add = _read_points(args, args.add, args.category, result) if args.add else None
+        remove = [r.strip() for r in (args.remove or "").split(",") if r.strip()]
+        change = whatif(result, add=add, remove=remove)
+        write_whatif(change, folder)
     cov = change.coverage_change
     city = cov[(cov["level"] == "city") & (cov["threshold_min"] == cov["threshold_min"].max())]
     print(f"sharemap whatif: +{change.info['added']} spaces, -{change.info['removed']} spaces")
@@ -279,41 +303,29 @@ def _cmd_explain(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from . import _io
-    from .config import read_config
-    from .pipeline import run_study
-    from .study import sweep
+    from contextlib import nullcontext
 
-    result = run_study(read_config(args.config), cache=args.cache)
-    table = sweep(result, adjacent_minutes=args.adjacent_minutes, min_spaces=args.min_spaces)
+    from .config import read_config
+    from .outputs import reserve
+    from .pipeline import run_study
+    from .study import sweep, write_sweep
+
+    config = read_config(args.config)
+    with reserve("sweep", args.out, config) if args.out else nullcontext() as folder:
+        result = run_study(config, cache=args.cache)
+        table = sweep(result, adjacent_minutes=args.adjacent_minutes,
+                      min_spaces=args.min_spaces)
+        if folder is not None:
+            write_sweep(table, folder)
     print(table.to_string(index=False))
     if args.out:
-        path = _io.write_csv(table, Path(args.out) / "sweep.csv")
-        print(f"written to {path}")
+        print(f"written to {Path(args.out) / 'sweep.csv'}")
     return 0
 
 
 def _cmd_audit(args: argparse.Namespace) -> int:
-    from . import _io
-    from .config import read_config
-    from .hours import parse_times_of_week
-    from .pipeline import run_study, write_outputs
-    from .report import write_report
-    from .study import coverage_by_time
-
-    times = parse_times_of_week(args.times) if args.times else None  # checked before the run
-    result = run_study(_with_at(read_config(args.config), args.at), cache=args.cache)
-    out = Path(args.out)
-    write_outputs(result, out, progress=args.progress)
-    by_time = coverage_by_time(result, times) if times else None
-    if by_time is not None:
-        _io.write_csv(by_time, out / "coverage_by_time.csv")
-    report = write_report(result, out / "report.html", by_time=by_time)
-    _print_summary(result.summary, out)
-    if by_time is not None:
-        print(f"  by time of week : {out / 'coverage_by_time.csv'}")
-    print(f"  report          : {report}")
-    return 0
+    return _run(Path(args.config), Path(args.out), args.progress, cache=args.cache,
+                at=args.at, command="audit", times=args.times)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -18,9 +18,10 @@ import logging
 import platform
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 
-from . import _cache, _io
+from . import _cache, _outputs
 from . import checks as _checks
 from ._boundaries import boundary_rejects_message
 from ._compat import package_version
@@ -59,19 +60,20 @@ from .hours import hours_state, parse_time_of_week, state_counts
 from .layers import REJECT_COLUMNS, layer_sources, read_layers
 from .network import WalkNetwork, load_network
 from .origins import block_median, block_origin_points, block_pairs, origin_shares
-from .supply import supply_col, supply_headline, supply_per_block, supply_table
+from .supply import (
+    SUPPLY_COLUMNS,
+    supply_col,
+    supply_headline,
+    supply_per_block,
+    supply_table,
+)
 from .villages import compute_candidates, compute_villages
 from .weights import part_weights
 
-__all__ = ["OUTPUT_FILES", "StudyResult", "recompute_with_spaces", "run_study", "write_outputs"]
+__all__ = ["OUTPUT_FILES", "RUN_OUTPUTS", "StudyResult", "recompute_with_spaces", "run_study",
+           "write_outputs"]
 
 logger = logging.getLogger(__name__)
-
-OUTPUT_FILES = ("blocks.gpkg", "spaces.gpkg", "villages.geojson", "coverage.csv", "gaps.csv",
-                "rejects.csv", "map.html", "map.png", "summary.json")
-#: Written when the blocks have residents (see :mod:`sharemap.supply`).
-SUPPLY_FILE = "supply.csv"
-
 
 @dataclass(frozen=True, eq=False)
 class StudyResult:
@@ -1111,87 +1113,227 @@ def _origins_out(result: StudyResult) -> gpd.GeoDataFrame:
     return to_web_crs(origins[[*cols, "geometry"]], "origins")
 
 
-def write_outputs(result: StudyResult, out_dir: str | Path, *,
-                  progress: bool = False) -> dict[str, Path]:
-    """Write the SPEC's output folder for a study result, every file atomically.
+class _RunSource:
+    """What a run's outputs are made from; pieces two outputs share are made once."""
+
+    def __init__(self, result: StudyResult, *, progress: bool = False) -> None:
+        self.result = result
+        self.progress = progress
+        self.timings: dict[str, float] = dict(result.summary.get("seconds", {}))
+
+    @cached_property
+    def audit_tables(self) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        r = self.result
+        gaps, groups = r.gaps, r.coverage_groups
+        if gaps is None or (groups is None and r.config.coverage.groups):
+            audit = compute_audit(r.blocks, r.spaces, r.network, r.config,
+                                  points=r.prepared_points(), origins=r.study_origins())
+            gaps, groups = audit.gaps, audit.coverage_groups
+        return gaps, groups
+
+    @cached_property
+    def isochrones(self) -> gpd.GeoDataFrame | None:
+        from .isochrones import isochrone_layer
+
+        r, mcfg = self.result, self.result.config.map
+        # one isochrone per space, merged above MAX_ISOCHRONE_SPACES spaces of a category
+        return isochrone_layer(r.prepared_points(), r.spaces, mcfg.isochrone_categories,
+                               minutes=mcfg.isochrone_minutes,
+                               walk_speed_kmh=r.config.walk_speed_kmh, progress=self.progress)
+
+    @cached_property
+    def notes(self) -> list[str]:
+        """The study's warnings, shown on the maps."""
+        return [c.message for c in self.result.warnings()]
+
+    @property
+    def bounds(self) -> gpd.GeoDataFrame | None:
+        return next(iter(reversed(self.result.boundaries.values())), None)
+
+    def map_options(self, *, at: bool = True) -> dict[str, Any]:
+        cfg = self.result.config
+        title = cfg.name + (f" (open at {cfg.at})" if cfg.at and at else "")
+        return {"color_by": cfg.map.color_by, "boundaries": self.bounds, "title": title,
+                "frame": self.frame}
+
+    @cached_property
+    def frame(self) -> Any:
+        """The area the maps open on (the study area)."""
+        return self.result.map_frame()
+
+
+def _spaces_out(src: _RunSource) -> gpd.GeoDataFrame:
+    spaces = src.result.spaces
+    sp = spaces[["space_id", "category", "name", "source", "source_row", "snap_m", "capacity",
+                 "capacity_note", *[c for c in ("hours", "hours_osm") if c in spaces],
+                 "geometry"]]
+    return to_web_crs(sp, "spaces")
+
+
+def _map_writer(src: _RunSource) -> Callable[[Path], Any]:
+    from .maps import build_map, save_map
+
+    r = src.result
+
+    def write(path: Path) -> Path:
+        fmap = build_map(r.blocks, r.spaces, r.villages, isochrones=src.isochrones,
+                         tiles=r.config.map.tiles, warnings=src.notes, **src.map_options())
+        return save_map(fmap, path)
+
+    return write
+
+
+def _figure_writer(src: _RunSource) -> Callable[[Path], Any]:
+    from .maps import static_map
+
+    r = src.result
+    return lambda path: static_map(r.blocks, r.spaces, r.villages, path=path,
+                                   **src.map_options())
+
+
+def _split_writer(src: _RunSource) -> Callable[[Path], Any] | None:
+    from .maps import save_split_maps
+
+    r, mcfg = src.result, src.result.config.map
+    if not mcfg.split_by:
+        return None
+    return lambda folder: save_split_maps(
+        r.blocks, r.spaces, r.villages, folder, level=mcfg.split_by,
+        units=r.boundaries[mcfg.split_by],
+        pad_m=r.config.villages.adjacent_minutes * r.config.walk_speed_m_per_min,
+        isochrones=src.isochrones, tiles=mcfg.tiles, warnings=src.notes,
+        skipped=r.summary.get("split_maps", {}).get("skipped", ()), **src.map_options(at=False))
+
+
+def _summary_out(src: _RunSource) -> dict[str, Any]:
+    # "outputs" (every file beside it) is added when the folder is committed
+    return {**src.result.summary, "seconds": src.timings}
+
+
+_O = _outputs.Output
+#: Every file ``sharemap run`` writes, in the order written (the registry entry of each;
+#: the README's table, ``summary.json``'s "outputs" and CI's check come from it).
+RUN_OUTPUTS: tuple[_outputs.Output, ...] = (
+    _O("blocks.gpkg", "gpkg", layer="blocks",
+       make=lambda s: {"blocks": _blocks_out(s.result), "origins": _origins_out(s.result)},
+       columns=("block_id", "area_m2"),
+       holds="`block_id`, `area_m2`, `n_origins` (the points the block is judged from, see "
+       "below), `population`, one column per boundary level (e.g. `gu`, `dong`: the unit "
+       "containing the block origin) and its id (`gu_id`, `dong_id`), `walk_min_<category>` "
+       "for every category (minutes to the nearest space; empty where none is reachable), "
+       "`proximity_min` (the walk to the farthest of the nearest spaces across categories), "
+       "`population_<group>` per configured group, `adjacent_spaces`, `adjacent_categories`, "
+       "`adjacent_space_ids` (the spaces that make the count, nearest first), `candidate`, "
+       "`village_id`, and with residents `supply_per_1000_<category>` (capacity reachable per "
+       "1,000 residents, see [Supply per resident](#supply-per-resident)); and layer "
+       "`origins`: one point per block origin with `block_id`, `origin`, `part_area_m2`, "
+       "`share` (of the block's residents), `population` (and `population_<group>`), "
+       "`walk_min_<category>`"),
+    _O("spaces.gpkg", "gpkg", layer="spaces", make=_spaces_out,
+       columns=("space_id", "category", "name", "source", "source_row", "snap_m", "capacity",
+                "capacity_note"),
+       holds="every analysed space: `space_id`, `category`, `name`, `source`, `source_row`, "
+       "`snap_m` (distance to the street it joins), `capacity` (docks, bays, ...; 1 where the "
+       "layer has none; see [Capacity](#reading-seouls-files)), `capacity_note` (why the "
+       "default 1 was used, else empty); where a layer gives opening hours, `hours` (as "
+       "given) and `hours_osm` (as read, in OSM syntax; empty = unknown)"),
+    _O("villages.geojson", "geojson", make=lambda s: s.result.villages,
+       columns=("village_id", "rank", "score", "n_blocks", "n_spaces", "categories",
+                "population"),
+       holds="`village_id`, `rank`, `score`, `n_blocks`, `n_spaces`, `categories`, "
+       "`population`, geometry (union of its blocks; RFC 7946: WGS84, 7 decimals, "
+       "counter-clockwise outer rings, every geometry a MultiPolygon)"),
+    _O("coverage.csv", "csv", make=lambda s: s.result.coverage,
+       columns=("level", "area", "area_id", "category", "threshold_min", "blocks",
+                "blocks_covered", "share_blocks", "population", "population_covered",
+                "share_population"),
+       holds="per `level` (`city`, then every boundary level) and `area`/`area_id`, per "
+       "`category` (and `all`) and `threshold_min`: `blocks`, `blocks_covered`, "
+       "`share_blocks`, `population`, `population_covered`, `share_population`"),
+    _O("supply.csv", "csv", make=lambda s: s.result.supply,
+       columns=SUPPLY_COLUMNS,
+       when="only with residents",
+       holds="per `level` (`city` first, then every boundary level), `area`/`area_id` and "
+       "`category`: `capacity` (of the category's spaces standing in the unit), `population`, "
+       "`supply_per_1000` (the population-weighted mean of the unit's blocks' "
+       "`supply_per_1000_<category>`; see [Supply per resident](#supply-per-resident))"),
+    _O("gaps.csv", "csv", make=lambda s: s.audit_tables[0],
+       columns=("kind", "category", "threshold_min", "rank", "level", "area", "area_id"),
+       holds="who lives beyond a 15-minute walk, by dong and by block, with the nearest space "
+       "(see [Coverage audit](#coverage-audit))"),
+    _O("coverage_groups.csv", "csv", make=lambda s: s.audit_tables[1],
+       columns=("group", "walk_speed_kmh", "level", "area", "area_id", "category"),
+       when="only with `[coverage] groups`",
+       holds="`coverage.csv` per population group at its own walking speed"),
+    _O("rejects.csv", "csv", make=lambda s: s.result.rejects, columns=REJECT_COLUMNS,
+       holds="every input row not analysed: `source` (the file, relative to the study's "
+       "folder, or its absolute path when it lies elsewhere), `source_row` (1-based record "
+       "number, header not counted), `category`, `reason`, `detail`"),
+    _O("map.html", "file", make=_map_writer, stage="map",
+       holds="one self-contained page (Leaflet inlined; works with no internet)"),
+    _O("map.png", "file", make=_figure_writer, stage="figure",
+       holds="the same map as a static figure for reports (no tiles; drawn without the "
+       "network)"),
+    _O("maps/", "file", make=_split_writer, stage="split_maps",
+       when="only with `[map] split_by`",
+       holds="`index.html` and one self-contained map per unit of the `split_by` level "
+       "(see [Maps and notebooks](#maps-and-notebooks))"),
+    _O("summary.json", "json", make=_summary_out, index=True, stage="summary",
+       holds="parameters, input files with rows read / spaces / rejects (and whether they add "
+       "up; their `capacity` and `capacity_defaulted`, the spaces whose capacity was missing or "
+       "unreadable and counts as 1; with hours also `hours_unknown` and the "
+       "`hours_not_understood` values with their counts), network cleaning counts, `checks` "
+       "(see [Study checks](#study-checks)), `network_reach`, `boundaries` (units per level: "
+       "read, in the study, outside it, without a block), totals (with "
+       "`capacity_by_category`), `supply_headline` (the study's supply per 1,000 residents per "
+       "category), software versions, seconds per stage; with `--at`, `\"at\"` and "
+       "`\"hours\"`: per category the spaces `open`, `closed` and `unknown` at that time; and "
+       "`outputs`: every file in the folder"),
+)
+#: The files every run writes (RUN_OUTPUTS less those written only when configured).
+OUTPUT_FILES = tuple(o.name for o in RUN_OUTPUTS if not o.when)
+#: Written when the blocks have residents (see :mod:`sharemap.supply`).
+SUPPLY_FILE = "supply.csv"
+
+
+def write_outputs(result: StudyResult, out_dir: str | Path | _outputs.OutputFolder, *,
+                  progress: bool = False,
+                  extra: Sequence[_outputs.Output] = ()) -> dict[str, Path]:
+    """Write the SPEC's output folder for a study result, as one run's files.
 
     Parameters
     ----------
     result
         From :func:`run_study`.
     out_dir
-        The output folder (created if needed).
+        The output folder (created if needed), or one already reserved by the caller
+        (:class:`sharemap._outputs.OutputFolder`, as the CLI does before computing).
     progress
         Show progress bars (isochrones).
+    extra
+        More registry entries made from the same run, written before ``summary.json``
+        (``sharemap audit`` adds :data:`sharemap.report.REPORT_OUTPUT`); their ``make``
+        gets an object whose ``result`` is `result`.
 
     Returns
     -------
     paths
-        Output file name to path.
-    """
-    from .isochrones import isochrone_layer
-    from .maps import build_map, save_map, save_split_maps, static_map
+        Output file name (``maps/<file>`` for split maps) to path.
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    timings = dict(result.summary.get("seconds", {}))
-    paths: dict[str, Path] = {}
-    with _stage(timings, "write_tables"):
-        paths["blocks.gpkg"] = _io.write_gpkg_layers(
-            {"blocks": _blocks_out(result), "origins": _origins_out(result)},
-            out / "blocks.gpkg")
-        sp = result.spaces[["space_id", "category", "name", "source", "source_row", "snap_m",
-                            "capacity", "capacity_note",
-                            *[c for c in ("hours", "hours_osm") if c in result.spaces],
-                            "geometry"]]
-        paths["spaces.gpkg"] = _io.write_gpkg(to_web_crs(sp, "spaces"), out / "spaces.gpkg",
-                                              layer="spaces")
-        vil = to_web_crs(result.villages, "villages")
-        paths["villages.geojson"] = _io.write_text(vil.to_json(drop_id=True, ensure_ascii=False),
-                                                   out / "villages.geojson")
-        paths["coverage.csv"] = _io.write_csv(result.coverage, out / "coverage.csv")
-        gaps, groups = result.gaps, result.coverage_groups
-        if gaps is None or (groups is None and result.config.coverage.groups):
-            audit = compute_audit(result.blocks, result.spaces, result.network, result.config,
-                                  points=result.prepared_points(),
-                                  origins=result.study_origins())
-            gaps, groups = audit.gaps, audit.coverage_groups
-        if groups is not None:
-            paths["coverage_groups.csv"] = _io.write_csv(groups, out / "coverage_groups.csv")
-        paths["gaps.csv"] = _io.write_csv(gaps, out / "gaps.csv")
-        paths["rejects.csv"] = _io.write_csv(result.rejects, out / "rejects.csv")
-        if result.supply is not None:
-            paths[SUPPLY_FILE] = _io.write_csv(result.supply, out / SUPPLY_FILE)
-    with _stage(timings, "map"):
-        mcfg = result.config.map
-        # one isochrone per space, merged above MAX_ISOCHRONE_SPACES spaces of a category
-        iso = isochrone_layer(result.prepared_points(), result.spaces,
-                              mcfg.isochrone_categories, minutes=mcfg.isochrone_minutes,
-                              walk_speed_kmh=result.config.walk_speed_kmh, progress=progress)
-        bounds = next(iter(reversed(result.boundaries.values())), None)
-        title = result.config.name + (f" (open at {result.config.at})"
-                                      if result.config.at else "")
-        notes = [c.message for c in result.warnings()]
-        frame = result.map_frame()
-        fmap = build_map(result.blocks, result.spaces, result.villages, color_by=mcfg.color_by,
-                         boundaries=bounds, isochrones=iso, title=title, tiles=mcfg.tiles,
-                         warnings=notes, frame=frame)
-        paths["map.html"] = save_map(fmap, out / "map.html")
-    with _stage(timings, "figure"):
-        static_map(result.blocks, result.spaces, result.villages, color_by=mcfg.color_by,
-                   boundaries=bounds, title=title, path=out / "map.png", frame=frame)
-        paths["map.png"] = out / "map.png"
-    if mcfg.split_by:  # one map per unit of a boundary level, e.g. per gu for a whole city
-        with _stage(timings, "split_maps"):
-            split = save_split_maps(
-                result.blocks, result.spaces, result.villages, out / "maps",
-                level=mcfg.split_by, units=result.boundaries[mcfg.split_by],
-                pad_m=result.config.villages.adjacent_minutes * result.config.walk_speed_m_per_min,
-                color_by=mcfg.color_by, boundaries=bounds, isochrones=iso,
-                title=result.config.name, tiles=mcfg.tiles, warnings=notes,
-                skipped=result.summary.get("split_maps", {}).get("skipped", ()), frame=frame)
-            paths.update({f"maps/{name}": path for name, path in split.items()})
-    summary = {**result.summary, "seconds": timings,
-               "outputs": sorted({*OUTPUT_FILES, *paths})}
-    paths["summary.json"] = _io.write_json(summary, out / "summary.json")
-    return paths
+    Raises
+    ------
+    OutputError
+        If `out_dir` is a file or cannot be written, another sharemap is writing into
+        it, or an output would replace a file the study reads.
+
+    Notes
+    -----
+    Files are written into a staging folder inside `out_dir` and moved in together
+    once all are written; the previous run's files that this run does not write are
+    removed (only files sharemap wrote and nobody changed since), so the folder holds
+    one run's files and ``summary.json`` lists all of them. See :mod:`sharemap._outputs`.
+    """
+    src = _RunSource(result, progress=progress)
+    *files, index = RUN_OUTPUTS
+    return _outputs.write((*files, *extra, index), src, out_dir,
+                          inputs=_outputs.input_paths(result.config), timings=src.timings)

@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from . import _io, _static_map
+from . import _io, _outputs, _static_map
 from .access import walk_col
 from .coverage import compute_audit, compute_group_coverage, finest_level
+from .pipeline import RUN_OUTPUTS
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -40,7 +41,7 @@ if TYPE_CHECKING:
 
     from .pipeline import StudyResult
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["AUDIT_OUTPUTS", "REPORT_OUTPUT", "audit_outputs", "render_report", "write_report"]
 
 logger = logging.getLogger(__name__)
 
@@ -761,3 +762,35 @@ def write_report(result: StudyResult, path: str | Path, *,
     out = _io.write_text(text, path)
     logger.info("Wrote report %s (%.1f MB)", out, len(text.encode("utf-8")) / 1e6)
     return out
+
+
+def audit_outputs(by_time: pd.DataFrame | None = None) -> tuple[_outputs.Output, ...]:
+    """Return the files ``sharemap audit`` adds to a run's, made with `by_time` if given.
+
+    ``coverage_by_time.csv`` (with ``--times``: :func:`sharemap.study.coverage_by_time`)
+    and ``report.html``; pass them as ``write_outputs(..., extra=audit_outputs(by_time))``.
+    """
+    def report_text(src: Any) -> str:
+        text = render_report(src.result, by_time=by_time)
+        logger.info("Report: %.1f MB", len(text.encode("utf-8")) / 1e6)
+        return text
+
+    return (
+        _outputs.Output(
+            "coverage_by_time.csv", "csv", make=lambda src: by_time, when="with `--times`",
+            columns=("at",),
+            holds="`at`, the `coverage.csv` columns, and `spaces_open`, `spaces_closed`, "
+            "`spaces_unknown` per category, for each time of `--times` (see "
+            "[Open when?](#open-when-opening-hours-and---at))"),
+        _outputs.Output(
+            "report.html", "html", make=report_text, stage="report",
+            holds="the coverage audit as one self-contained page for a district office (see "
+            "[Coverage audit](#coverage-audit))"),
+    )
+
+
+#: ``report.html`` as a registry entry (made from the run's source, see ``RUN_OUTPUTS``).
+REPORT_OUTPUT = audit_outputs()[1]
+#: Every file ``sharemap audit`` writes: the run's, the audit's, then the index.
+AUDIT_OUTPUTS: tuple[_outputs.Output, ...] = (*RUN_OUTPUTS[:-1], *audit_outputs(),
+                                              RUN_OUTPUTS[-1])

@@ -34,7 +34,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
-from . import _io
+from . import _outputs
 from ._capacity import DEFAULT_CAPACITY
 from ._crs import to_web_crs
 from ._errors import ConfigError, InputDataError
@@ -47,6 +47,8 @@ from .pipeline import StudyResult, recompute_with_spaces
 from .villages import compute_candidates, compute_villages
 
 __all__ = [
+    "SWEEP_OUTPUTS",
+    "WHATIF_OUTPUTS",
     "WhatIfResult",
     "all_spaces",
     "candidate_sites",
@@ -55,6 +57,7 @@ __all__ = [
     "explain_block",
     "sweep",
     "whatif",
+    "write_sweep",
     "write_whatif",
 ]
 
@@ -172,14 +175,9 @@ def _block_change(before: StudyResult, after: StudyResult) -> gpd.GeoDataFrame:
                             geometry=b.geometry.to_numpy()[keep], crs=b.crs)
 
 
-def write_whatif(change: WhatIfResult, out_dir: str | Path) -> dict[str, Path]:
-    """Write ``whatif_coverage.csv``, ``whatif_blocks.gpkg``, ``whatif.json`` and ``map.html``."""
-    from .maps import build_map, save_map
-
-    out = Path(out_dir)
-    after = change.after
-    changed = change.block_change
-    info = {**change.info,
+def _whatif_info(change: WhatIfResult) -> dict[str, Any]:
+    after, changed = change.after, change.block_change
+    return {**change.info,
             "blocks_changed": len(changed),
             "blocks_gaining_candidacy": int((changed["change"] == "gains candidacy").sum()),
             "blocks_losing_candidacy": int((changed["change"] == "loses candidacy").sum()),
@@ -187,17 +185,58 @@ def write_whatif(change: WhatIfResult, out_dir: str | Path) -> dict[str, Path]:
             "candidates_after": int(after.blocks["candidate"].sum()),
             "villages_before": len(change.before.villages),
             "villages_after": len(after.villages)}
-    paths = {
-        "whatif_coverage.csv": _io.write_csv(change.coverage_change,
-                                             out / "whatif_coverage.csv"),
-        "whatif_blocks.gpkg": _io.write_gpkg(to_web_crs(changed, "changed blocks"),
-                                             out / "whatif_blocks.gpkg", layer="changed_blocks"),
-        "whatif.json": _io.write_json(info, out / "whatif.json"),
-    }
-    fmap = build_map(after.blocks, after.spaces, after.villages,
-                     title=f"{after.config.name}: what-if", tiles=after.config.map.tiles)
-    paths["map.html"] = save_map(fmap, out / "map.html")
-    return paths
+
+
+def _whatif_map(change: WhatIfResult) -> Any:
+    from .maps import build_map, save_map
+
+    after = change.after
+    return lambda path: save_map(build_map(after.blocks, after.spaces, after.villages,
+                                           title=f"{after.config.name}: what-if",
+                                           tiles=after.config.map.tiles), path)
+
+
+_O = _outputs.Output
+#: Every file ``sharemap whatif`` writes (registry entries; see :mod:`sharemap.outputs`).
+WHATIF_OUTPUTS: tuple[_outputs.Output, ...] = (
+    _O("whatif_coverage.csv", "csv", make=lambda c: c.coverage_change,
+       columns=("level", "area", "area_id", "category", "threshold_min"),
+       holds="coverage before, after and the change per level, area, category and threshold"),
+    _O("whatif_blocks.gpkg", "gpkg", layer="changed_blocks",
+       make=lambda c: to_web_crs(c.block_change, "changed blocks"), columns=("block_id",),
+       holds="the blocks whose walk times or candidacy changed, before and after"),
+    _O("map.html", "file", make=_whatif_map, stage="map",
+       holds="the study after the change"),
+    _O("whatif.json", "json", make=_whatif_info, index=True,
+       holds="spaces added and removed, blocks changed, candidates and villages before and "
+       "after, and `outputs`: every file in the folder"),
+)
+
+
+def write_whatif(change: WhatIfResult,
+                 out_dir: str | Path | _outputs.OutputFolder) -> dict[str, Path]:
+    """Write ``whatif_coverage.csv``, ``whatif_blocks.gpkg``, ``map.html`` and ``whatif.json``.
+
+    The folder then holds this what-if's files only (see :func:`sharemap.write_outputs`);
+    returns file name to path.
+    """
+    return _outputs.write(WHATIF_OUTPUTS, change, out_dir,
+                          inputs=_outputs.input_paths(change.before.config))
+
+
+#: What ``sharemap sweep --out`` writes.
+SWEEP_OUTPUTS: tuple[_outputs.Output, ...] = (
+    _O("sweep.csv", "csv", make=lambda table: table,
+       columns=("adjacent_minutes", "min_spaces"),
+       holds="candidate blocks, villages and residents in candidate blocks for every pair of "
+       "`--adjacent-minutes` and `--min-spaces`"),
+)
+
+
+def write_sweep(table: pd.DataFrame, out_dir: str | Path | _outputs.OutputFolder, *,
+                inputs: Sequence[Path] = ()) -> dict[str, Path]:
+    """Write a :func:`sweep` table as ``sweep.csv`` (the folder then holds it alone)."""
+    return _outputs.write(SWEEP_OUTPUTS, table, out_dir, inputs=inputs)
 
 
 # --------------------------------------------------------------------------- sweeps

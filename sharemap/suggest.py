@@ -43,7 +43,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy import sparse
 
-from . import _io
+from . import _outputs
 from ._crs import to_web_crs
 from ._errors import ConfigError, InputDataError
 from ._validate import LIMITS, check_number, check_whole
@@ -51,7 +51,7 @@ from .access import nearest_distance, prepare_points, walk_col
 from .pipeline import StudyResult
 from .study import candidate_sites, cover_matrix, origin_cover_matrix
 
-__all__ = ["SuggestResult", "suggest_sites", "write_suggestions"]
+__all__ = ["SUGGEST_OUTPUTS", "SuggestResult", "suggest_sites", "write_suggestions"]
 
 logger = logging.getLogger(__name__)
 
@@ -303,19 +303,10 @@ def _suggest_villages(result: StudyResult, sites: gpd.GeoDataFrame, add: int,
     return info, order
 
 
-def write_suggestions(suggestion: SuggestResult, result: StudyResult, out_dir: str | Path,
-                      ) -> dict[str, Path]:
-    """Write ``suggestions.gpkg``, ``candidates.gpkg``, ``suggest.json`` and ``map.html``."""
+def _suggest_map(src: tuple[SuggestResult, StudyResult]) -> Any:
     from .maps import build_map, save_map
 
-    out = Path(out_dir)
-    paths = {
-        "suggestions.gpkg": _io.write_gpkg(to_web_crs(suggestion.suggestions, "suggestions"),
-                                           out / "suggestions.gpkg", layer="suggestions"),
-        "candidates.gpkg": _io.write_gpkg(to_web_crs(suggestion.candidates, "candidates"),
-                                          out / "candidates.gpkg", layer="candidates"),
-        "suggest.json": _io.write_json(suggestion.info, out / "suggest.json"),
-    }
+    suggestion, result = src
     cat = suggestion.info["category"]
     proposed = suggestion.suggestions
     extra = gpd.GeoDataFrame({
@@ -325,11 +316,48 @@ def write_suggestions(suggestion: SuggestResult, result: StudyResult, out_dir: s
     }, geometry=proposed.geometry.to_numpy(), crs=proposed.crs)
     spaces = pd.concat([result.spaces[result.spaces["category"] == cat], extra],
                        ignore_index=True)
-    fmap = build_map(result.blocks, gpd.GeoDataFrame(spaces, crs=extra.crs), result.villages,
-                     color_by=walk_col(cat), title=f"{result.config.name}: new {cat} sites",
-                     tiles=result.config.map.tiles)
-    paths["map.html"] = save_map(fmap, out / "map.html")
-    return paths
+
+    def write(path: Path) -> Path:
+        fmap = build_map(result.blocks, gpd.GeoDataFrame(spaces, crs=extra.crs),
+                         result.villages, color_by=walk_col(cat),
+                         title=f"{result.config.name}: new {cat} sites",
+                         tiles=result.config.map.tiles)
+        return save_map(fmap, path)
+
+    return write
+
+
+_O = _outputs.Output
+#: Every file ``sharemap suggest`` writes (registry entries; see :mod:`sharemap.outputs`).
+SUGGEST_OUTPUTS: tuple[_outputs.Output, ...] = (
+    _O("suggestions.gpkg", "gpkg", layer="suggestions",
+       make=lambda s: to_web_crs(s[0].suggestions, "suggestions"),
+       columns=("order", "site_id", "name"),
+       holds="one row per chosen site in the order chosen: `order`, `site_id`, `name`, "
+       "`gain_population` (or `gain_blocks`), `covered_population_after`"),
+    _O("candidates.gpkg", "gpkg", layer="candidates",
+       make=lambda s: to_web_crs(s[0].candidates, "candidates"),
+       columns=("site_id", "name", "chosen"),
+       holds="every candidate site considered: `site_id`, `name`, `chosen`"),
+    _O("map.html", "file", make=_suggest_map, stage="map",
+       holds="the existing spaces of the category and the chosen sites, blocks coloured by "
+       "the walk to the category"),
+    _O("suggest.json", "json", make=lambda s: dict(s[0].info), index=True,
+       holds="`category`, `minutes`, `objective`, `covered_population_before`/`_after`, "
+       "`population_total`, `optimum_population` where the exact optimum was computed, "
+       "and `outputs`: every file in the folder"),
+)
+
+
+def write_suggestions(suggestion: SuggestResult, result: StudyResult,
+                      out_dir: str | Path | _outputs.OutputFolder) -> dict[str, Path]:
+    """Write ``suggestions.gpkg``, ``candidates.gpkg``, ``map.html`` and ``suggest.json``.
+
+    The folder then holds this suggestion's files only (see
+    :func:`sharemap.write_outputs`); returns file name to path.
+    """
+    return _outputs.write(SUGGEST_OUTPUTS, (suggestion, result), out_dir,
+                          inputs=_outputs.input_paths(result.config))
 
 
 def __getattr__(name: str) -> Any:
