@@ -1195,11 +1195,11 @@ def _split_writer(src: _RunSource) -> Callable[[Path], Any] | None:
     from .maps import save_split_maps
 
     r, mcfg = src.result, src.result.config.map
-    if not mcfg.split_by:
+    level = mcfg.split_by
+    if not level:
         return None
     return lambda folder: save_split_maps(
-        r.blocks, r.spaces, r.villages, folder, level=mcfg.split_by,
-        units=r.boundaries[mcfg.split_by],
+        r.blocks, r.spaces, r.villages, folder, level=level, units=r.boundaries[level],
         pad_m=r.config.villages.adjacent_minutes * r.config.walk_speed_m_per_min,
         isochrones=src.isochrones, tiles=mcfg.tiles, warnings=src.notes,
         skipped=r.summary.get("split_maps", {}).get("skipped", ()), **src.map_options(at=False))
