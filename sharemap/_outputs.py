@@ -270,6 +270,8 @@ class OutputFolder:
         self.staging: Path | None = None
         self._index: tuple[str, dict[str, Any]] | None = None
         self._written = False
+        self._created: list[Path] = []  # folders made here, removed again if nothing lands
+        self._committed = False
 
     # -- reserve ------------------------------------------------------------------
     def __enter__(self) -> OutputFolder:
@@ -302,8 +304,10 @@ class OutputFolder:
         if p.exists() and not p.is_dir():
             msg = f"--out {p}: this is a file, not a folder; name a folder for the outputs"
             raise OutputError(msg)
+        missing = [p, *(a for a in p.parents if not a.exists())] if not p.exists() else []
         try:
             p.mkdir(parents=True, exist_ok=True)
+            self._created = missing
             probe = tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=p)
             os.rmdir(probe)
         except OSError as exc:
@@ -389,13 +393,22 @@ class OutputFolder:
         _io.write_json(journal, self.path / _JOURNAL)
         _apply(self.path, journal)
         self.staging = None
+        self._committed = True
 
     def close(self) -> None:
-        """Discard what was staged (if not committed) and release the lock."""
+        """Discard what was staged (if not committed) and release the lock.
+
+        A folder this run created and nothing was committed into is removed again, so a
+        run that fails (bad input found while computing) leaves no trace.
+        """
         try:
             if self.staging is not None:
                 shutil.rmtree(self.staging, ignore_errors=True)
                 self.staging = None
+            if not self._committed:
+                for folder in self._created:  # deepest first
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()
         finally:
             if self._lock is not None:
                 self._lock.release()
