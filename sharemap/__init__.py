@@ -111,6 +111,7 @@ __all__ = [
     "InputDataError",
     "MissingDependencyError",
     "NetworkDownloadError",
+    "OutputError",
     "PreparedPoints",
     "SharemapError",
     "StudyConfig",
