@@ -1223,6 +1223,7 @@ RUN_OUTPUTS: tuple[_outputs.Output, ...] = (
        "for every category (minutes to the nearest space; empty where none is reachable), "
        "`proximity_min` (the walk to the farthest of the nearest spaces across categories), "
        "`population_<group>` per configured group, `adjacent_spaces`, `adjacent_categories`, "
+       "`adjacent_capacity` (the adjacent spaces' capacity added up), "
        "`adjacent_space_ids` (the spaces that make the count, nearest first), `candidate`, "
        "`village_id`, and with residents `supply_per_1000_<category>` (capacity reachable per "
        "1,000 residents, see [Supply per resident](#supply-per-resident)); and layer "
