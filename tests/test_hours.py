@@ -447,12 +447,14 @@ def test_cli_at_and_audit_times(tmp_path, capsys):
     assert rej["reason"].tolist() == ["closed", "closed"]
 
     audit = tmp_path / "audit"
-    assert main(["audit", str(study), "--out", str(audit), "--times",
+    assert main(["audit", str(study), "--out", str(audit), "--at", "Sat 14:00", "--times",
                  "Mon 09:30,Sat 12:00,Sat 14:00"]) == 0
     by_time = pd.read_csv(audit / "coverage_by_time.csv", encoding="utf-8-sig")
     city = by_time[(by_time["category"] == "tools") & (by_time["threshold_min"] == 5)]
     assert city["blocks_covered"].tolist() == [2, 5, 2]   # COVERED_5, by hand
     page = (audit / "report.html").read_text(encoding="utf-8")
+    assert "<b>Only the spaces open at Sat 14:00</b> are counted: 2 closed then are left " \
+        "out, 0 whose opening hours are unknown are counted as open." in page
     section = re.search(r'<section id="times">.*?</section>', page, re.S)[0]
     assert section.count("<svg") == 1
     # tools at 15 min: every block reaches an open library at each of the three times
