@@ -30,14 +30,18 @@ def test_import_sharemap_imports_no_heavy_package():
     assert _loaded("import sharemap; sharemap.run_study; sharemap.isochrones") == set()
 
 
-def test_warm_explain_imports_only_the_engine_it_uses(tmp_path):
+def test_warm_explain_imports_only_the_engine_it_uses(tmp_path, monkeypatch):
     """The search engine (numba) and the study checks' k-d tree (scipy.spatial), no more.
 
-    The first run fills the cache (reading the demo's OSM XML needs osmnx); the
-    second, warm one must not import osmnx, networkx, folium or matplotlib.
+    A first run (here, in this process) fills the cache; reading the demo's OSM XML
+    needs osmnx. The warm one, in a fresh process, must not import osmnx, networkx,
+    folium or matplotlib.
     """
-    env = {**os.environ, "SHAREMAP_CACHE_DIR": str(tmp_path / "cache")}
+    from sharemap import read_config, run_study
+    from sharemap.datasets import get_path
+
+    monkeypatch.setenv("SHAREMAP_CACHE_DIR", str(tmp_path / "cache"))
+    assert run_study(read_config(get_path("demo"))).summary["cache"]["network"] == "miss"
     code = ("from sharemap.cli import main\nfrom sharemap.datasets import get_path\n"
             "main(['explain', str(get_path('demo')), '1'])")
-    assert "osmnx" in _loaded(code, env)  # cold: the network is read from OSM XML
-    assert _loaded(code, env) <= {"numba", "scipy.spatial"}
+    assert _loaded(code, dict(os.environ)) <= {"numba", "scipy.spatial"}
