@@ -40,7 +40,7 @@ from ._errors import ConfigError, InputDataError
 if TYPE_CHECKING:
     import geopandas as gpd
 
-__all__ = ["RawTable", "decode_bytes", "read_table", "read_vector"]
+__all__ = ["RawTable", "decode_bytes", "keep_polygons", "read_table", "read_vector"]
 
 logger = logging.getLogger(__name__)
 
@@ -596,3 +596,19 @@ def read_table(path: Path, *, encoding: str | None = None, sheet: str | None = N
         table = (_read_json if is_json else _read_csv)(data, encoding, file)
     logger.debug("%s: %d records read as %s", file, len(table.frame), table.fmt)
     return table
+
+
+def keep_polygons(gdf: gpd.GeoDataFrame, path: Path, what: str) -> gpd.GeoDataFrame:
+    """Drop the features without geometry; name the first one that is not a polygon.
+
+    `what` says what the layer must be (e.g. "the land-use layer") in the error.
+    Features are numbered from 1 in file order, as GIS programs show them.
+    """
+    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    kind = gdf.geometry.geom_type.to_numpy()
+    bad = ~np.isin(kind, ["Polygon", "MultiPolygon"])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        msg = f"{path}: feature {gdf.index[i] + 1} is a {kind[i]}; {what} must hold polygons"
+        raise InputDataError(msg)
+    return gdf

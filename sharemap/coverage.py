@@ -41,7 +41,7 @@ from ._boundaries import (
 from ._compat import warn_renamed
 from ._crs import to_analysis_crs
 from ._errors import InputDataError
-from ._readers import read_table, read_vector
+from ._readers import keep_polygons, read_table, read_vector
 from ._validate import plain_repr
 from .access import JoinedPoints, PreparedPoints, walk_col
 from .gaps import (
@@ -429,14 +429,7 @@ def block_weights(blocks: gpd.GeoDataFrame, path: str | Path, *, crs: Any,
     if column is not None and column not in gdf:
         msg = f"{p}: no column {column!r} (given as weights `column`); columns are {list(gdf)}"
         raise InputDataError(msg)
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    kind = gdf.geometry.geom_type.to_numpy()
-    bad = ~np.isin(kind, ["Polygon", "MultiPolygon"])
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        msg = (f"{p}: feature {gdf.index[i] + 1} is a {kind[i]}; the weights layer must hold "
-               "polygons (building footprints or residential areas)")
-        raise InputDataError(msg)
+    gdf = keep_polygons(gdf, p, "the weights layer (building footprints or residential areas)")
     gdf = to_analysis_crs(gdf, crs, f"weights layer {p}")
     mult = (np.ones(len(gdf)) if column is None else
             _counts(gdf[column].reset_index(drop=True), p.name, column,

@@ -140,19 +140,6 @@ def class_weights(classes: npt.ArrayLike, *, weights: Mapping[str, float] | None
 # ----------------------------------------------------------------------------- readers
 
 
-def _polygons(gdf: gpd.GeoDataFrame, path: Path, what: str) -> gpd.GeoDataFrame:
-    """Keep the polygon features; name the first feature that is something else."""
-    gdf = gdf[gdf.geometry.notna() & ~gdf.geometry.is_empty]
-    kind = gdf.geometry.geom_type.to_numpy()
-    bad = ~np.isin(kind, ["Polygon", "MultiPolygon"])
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        msg = (f"{path}: feature {gdf.index[i] + 1} is a {kind[i]}; the {what} must hold "
-               "polygons")
-        raise InputDataError(msg)
-    return gdf
-
-
 def read_landuse(path: str | Path, *, class_column: str, crs: Any,
                  layer: str | None = None) -> gpd.GeoDataFrame:
     """Read a land-use polygon layer: each polygon with its class.
@@ -178,7 +165,7 @@ def read_landuse(path: str | Path, *, class_column: str, crs: Any,
     InputDataError
         If the file cannot be read, has no such column or holds non-polygons.
     """
-    from ._readers import read_vector
+    from ._readers import keep_polygons, read_vector
 
     p = Path(path)
     gdf = read_vector(p, what="the land-use layer", layer=layer)
@@ -186,7 +173,7 @@ def read_landuse(path: str | Path, *, class_column: str, crs: Any,
         msg = (f"{p}: no column {class_column!r} (given as weights `class_column`); columns "
                f"are {[c for c in gdf.columns if c != gdf.geometry.name]}")
         raise InputDataError(msg)
-    gdf = _polygons(gdf, p, "land-use layer")
+    gdf = keep_polygons(gdf, p, "the land-use layer")
     gdf = to_analysis_crs(gdf, crs, f"land-use layer {p}")
     classes = gdf[class_column].astype("object").where(gdf[class_column].notna(), "")
     return gpd.GeoDataFrame({"class": classes.astype(str).str.strip().to_numpy()},

@@ -25,6 +25,7 @@ from sharemap.weights import (
     class_weights,
     landuse_weights,
     raster_weights,
+    read_landuse,
     read_osm_landuse,
 )
 
@@ -173,6 +174,16 @@ def _write_landuse(tmp_path, rows):
     gpd.GeoDataFrame({"cls": [c for c, _ in rows]}, crs=CRS,
                      geometry=[shapely.affinity.translate(g, X0, Y0) for _, g in rows]).to_file(
         tmp_path / "landuse.gpkg")
+
+
+def test_landuse_layer_must_be_polygons(tmp_path):
+    """A land-use line (a park's edge drawn as a line) is named, not silently dropped."""
+    path = tmp_path / "landuse.geojson"
+    gpd.GeoDataFrame({"cls": ["park", "park"]},
+                     geometry=[box(0, 0, 10, 10), shapely.LineString([(0, 0), (50, 50)])],
+                     crs=CRS).to_file(path)
+    with pytest.raises(InputDataError, match="feature 2 is a LineString; the land-use layer"):
+        read_landuse(path, class_column="cls", crs=CRS)
 
 
 def test_landuse_layer_in_a_study(tmp_path):
