@@ -34,6 +34,7 @@ import pandas as pd
 import shapely
 
 from ._compat import package_version
+from ._graphml import EDGE_TAGS
 from ._io import atomic_path
 
 __all__ = ["FRAME_CODEC", "MAX_ENTRIES", "Codec", "cache_dir", "cache_key", "cached",
@@ -116,7 +117,8 @@ def network_fingerprint(network: _Network) -> str:
     """Return a hash of everything in `network` that derived layers depend on.
 
     Node and edge coordinates, topology, lengths and the tags (highway, name,
-    bridge, tunnel); computed once per network object (about 0.1 s at city size).
+    bridge, tunnel, wheelchair, incline); computed once per network object (about
+    0.1 s at city size).
     """
     known = _FINGERPRINTS.get(network)
     if known is not None:
@@ -130,7 +132,7 @@ def network_fingerprint(network: _Network) -> str:
     coords, index = shapely.get_coordinates(network.edges.geometry.to_numpy(), return_index=True)
     _hash_update(h, coords)
     _hash_update(h, index)
-    for col in ("highway", "name", "bridge", "tunnel"):
+    for col in EDGE_TAGS:
         if col in network.edges:
             _hash_update(h, network.edges[col].to_numpy(dtype=object))
     out = h.hexdigest()

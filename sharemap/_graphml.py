@@ -46,8 +46,10 @@ _GRAPHML, _KEY, _GRAPH, _NODE, _EDGE, _DATA, _DESC, _DEFAULT = (
     f"{NS}{_SEP}{tag}" for tag in ("graphml", "key", "graph", "node", "edge", "data", "desc",
                                    "default"))
 
-#: Edge attributes read by default (besides ``geometry``).
-EDGE_TAGS = ("highway", "name", "bridge", "tunnel")
+#: Edge attributes read by default (besides ``geometry``): what the walking network keeps.
+#: ``wheelchair`` and ``incline`` serve the mobility profiles (:mod:`sharemap.profiles`);
+#: osmnx keeps them only when they are in ``ox.settings.useful_tags_way``.
+EDGE_TAGS = ("highway", "name", "bridge", "tunnel", "wheelchair", "incline")
 #: GraphML ``attr.type`` values whose text networkx keeps as the string itself.
 _STRING_TYPES = frozenset({None, "string"})
 #: ... and those it converts with ``float`` (the same as osmnx's own ``float`` on a string).

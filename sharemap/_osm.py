@@ -8,6 +8,8 @@ download can fail into one :class:`NetworkDownloadError`.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import networkx as nx
@@ -15,9 +17,26 @@ import networkx as nx
 from ._cache import cache_dir
 from ._errors import NetworkDownloadError
 
-__all__ = ["download_walk_graph"]
+__all__ = ["download_walk_graph", "way_tags"]
 
 logger = logging.getLogger(__name__)
+
+
+@contextmanager
+def way_tags(tags: Iterable[str]) -> Iterator[None]:
+    """Have osmnx keep the way tags `tags` (besides its own) on the edges of the graphs it builds.
+
+    osmnx copies onto edges only the tags in ``ox.settings.useful_tags_way``, which
+    leaves out ``wheelchair`` and ``incline``; the setting is restored afterwards.
+    """
+    import osmnx as ox
+
+    before = list(ox.settings.useful_tags_way)
+    ox.settings.useful_tags_way = list(dict.fromkeys([*before, *tags]))
+    try:
+        yield
+    finally:
+        ox.settings.useful_tags_way = before
 
 
 def download_walk_graph(*, place: str | None = None,
@@ -51,11 +70,14 @@ def download_walk_graph(*, place: str | None = None,
         msg = "give exactly one of `place` or `bbox`"
         raise ValueError(msg)
     what = f"place {place!r}" if place is not None else f"bbox {bbox}"
+    from ._graphml import EDGE_TAGS
+
     try:
-        if place is not None:
-            graph: Any = ox.graph_from_place(place, network_type="walk", retain_all=True)
-        elif bbox is not None:
-            graph = ox.graph_from_bbox(bbox, network_type="walk", retain_all=True)
+        with way_tags(EDGE_TAGS):
+            if place is not None:
+                graph: Any = ox.graph_from_place(place, network_type="walk", retain_all=True)
+            elif bbox is not None:
+                graph = ox.graph_from_bbox(bbox, network_type="walk", retain_all=True)
     except Exception as exc:  # requests, osmnx response and geocoder errors
         msg = (
             f"could not download the OSM walk network for {what}: {type(exc).__name__}: {exc}. "

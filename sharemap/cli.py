@@ -65,6 +65,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
                              if v is not None)
         pct += f" ({by_group} at their own pace)" if by_group else ""
         lines.append(f"  {what} within {head['threshold_min']:g} min of every category: {pct}")
+    lines += _profile_lines(summary)
     supply = summary.get("supply_headline") or {}
     if supply:
         per = ", ".join(f"{k} {v:,.2f}" for k, v in supply["per_1000_residents"].items()
@@ -78,6 +79,24 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     lines.append(f"  outputs in      : {out}")
     lines.append(f"  map             : {out / 'map.html'}")
     print("\n".join(lines))
+
+
+def _profile_lines(summary: dict[str, Any]) -> list[str]:
+    """Per mobility profile: the streets it leaves out and the points it cuts off."""
+    lines = []
+    for name, p in (summary.get("profiles") or {}).items():
+        removed = ", ".join(f"{n:,} {k.replace('_', '=')}" for k, n in
+                            p["edges_removed"].items() if n) or "none"
+        people = ", ".join(f"{v:,.0f} {g}" for g, v in p["residents_cut_off"].items()
+                           if v is not None)
+        n_sp = len(p["spaces_cut_off"])
+        lines.append(f"  {'profile ' + name:<16}: {removed} of {p['edges']:,} edges left out "
+                     f"({p['filter']})")
+        lines.append(f"    cut off       : {p['origins_cut_off']} block origins (in "
+                     f"{p['blocks_cut_off']} blocks{f'; {people}' if people else ''}) and "
+                     f"{n_sp} space{'' if n_sp == 1 else 's'} stand on a street left out, so "
+                     "are not reached -> summary.json")
+    return lines
 
 
 def _hours_lines(summary: dict[str, Any]) -> list[str]:

@@ -19,6 +19,7 @@ from ._compat import warn_renamed
 from ._crs import parse_crs, require_projected
 from ._errors import ConfigError
 from ._presets import PRESETS
+from ._profiles import get_profile
 from ._validate import LIMITS, Limit, check_number, check_whole
 
 if sys.version_info >= (3, 11):
@@ -260,11 +261,23 @@ class WeightsConfig(_Frozen):
 
 @dataclass(frozen=True)
 class GroupConfig(_Frozen):
-    """A population group (a count column of the population level) and its walking speed."""
+    """A population group (a count column of the population level), its pace and its streets.
+
+    ``profile`` names a mobility profile (``"walk"``, ``"wheelchair"``, ``"stroller"``;
+    see :mod:`sharemap.profiles`): the streets the group can use. ``walk_speed_kmh``
+    defaults (NaN) to the profile's speed (walk and stroller 3.6 km/h, wheelchair 3.3).
+    """
 
     column: str
     label: str
-    walk_speed_kmh: float = 3.6
+    walk_speed_kmh: float = math.nan
+    profile: str = "walk"
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        prof = get_profile(self.profile, where=f"`profile` of group {self.label!r}")
+        if math.isnan(self.walk_speed_kmh):
+            object.__setattr__(self, "walk_speed_kmh", prof.walk_speed_kmh)
 
     @property
     def slug(self) -> str:
@@ -723,7 +736,8 @@ def _weight_classes(value: Any, where: str, src: Path) -> dict[str, float]:
 def _parse_groups(value: Any, src: Path) -> tuple[GroupConfig, ...]:
     if not isinstance(value, list):
         msg = (f"{src}: `coverage.groups` must be a list of tables like "
-               '{ column = "pop_65plus", label = "65+", walk_speed_kmh = 3.6 }')
+               '{ column = "pop_65plus", label = "65+", walk_speed_kmh = 3.6 } (optional: '
+               'profile = "walk", "wheelchair" or "stroller")')
         raise ConfigError(msg)
     groups = []
     for i, item in enumerate(value, start=1):
@@ -731,15 +745,16 @@ def _parse_groups(value: Any, src: Path) -> tuple[GroupConfig, ...]:
         if not isinstance(item, dict):
             msg = f"{src}: {where} must be a table"
             raise ConfigError(msg)
-        _check_keys(item, {"column", "label", "walk_speed_kmh"}, where, src)
-        opts = _text_opts(item, ("column", "label"), where, src)
+        _check_keys(item, {"column", "label", "walk_speed_kmh", "profile"}, where, src)
+        opts = _text_opts(item, ("column", "label", "profile"), where, src)
         if "column" not in opts:
             msg = f"{src}: [{where}] needs `column` (the group's count column)"
             raise ConfigError(msg)
-        speed = _number(item.get("walk_speed_kmh", 3.6), f"{where}.walk_speed_kmh", src,
-                        LIMITS["walk_speed_kmh"])
+        profile = get_profile(opts.get("profile", "walk"), where=f"{src}: `{where}.profile`")
+        speed = _number(item.get("walk_speed_kmh", profile.walk_speed_kmh),
+                        f"{where}.walk_speed_kmh", src, LIMITS["walk_speed_kmh"])
         group = GroupConfig(column=opts["column"], label=opts.get("label", opts["column"]),
-                            walk_speed_kmh=speed)
+                            walk_speed_kmh=speed, profile=profile.name)
         if not group.slug:
             msg = f"{src}: [{where}] `label` {group.label!r} needs a letter or digit"
             raise ConfigError(msg)

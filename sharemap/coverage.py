@@ -53,6 +53,7 @@ from .gaps import (
     nearest_spaces,
     study_origins,
 )
+from .profiles import get_profile, group_minutes
 
 if TYPE_CHECKING:
     from .config import GroupConfig, PopulationTableConfig, StudyConfig
@@ -86,7 +87,7 @@ COVERAGE_COLUMNS = (
     "level", "area", "area_id", "category", "threshold_min", "blocks", "blocks_covered",
     "share_blocks", "population", "population_covered", "share_population",
 )
-GROUP_COVERAGE_COLUMNS = ("group", "walk_speed_kmh", *COVERAGE_COLUMNS)
+GROUP_COVERAGE_COLUMNS = ("group", "walk_speed_kmh", "profile", *COVERAGE_COLUMNS)
 #: The ``group`` of the rows for the whole population in ``coverage_groups.csv``.
 ALL_RESIDENTS = "all residents"
 _MAX_LISTED = 12
@@ -701,14 +702,17 @@ def compute_group_coverage(blocks: pd.DataFrame, groups: Sequence[GroupConfig], 
                            levels: Sequence[tuple[str, str]] = (), city_name: str = "city",
                            walk_speed_kmh: float = 4.8,
                            origins: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Audit coverage for population groups, each at its own walking speed.
+    """Audit coverage for population groups, each at its own walking speed and on its streets.
 
     Parameters
     ----------
     blocks
-        As for :func:`compute_coverage`, plus each group's ``population_<slug>``.
+        As for :func:`compute_coverage`, plus each group's ``population_<slug>`` and,
+        for a group whose mobility profile leaves streets out, its own
+        ``walk_min_<category>_<slug>`` (which :func:`sharemap.run_study` fills; the
+        origins carry theirs too).
     groups
-        The groups (``column``, ``label``, ``walk_speed_kmh``).
+        The groups (``column``, ``label``, ``walk_speed_kmh``, ``profile``).
     categories, thresholds, levels, city_name
         As for :func:`compute_coverage`.
     walk_speed_kmh
@@ -720,14 +724,16 @@ def compute_group_coverage(blocks: pd.DataFrame, groups: Sequence[GroupConfig], 
     -------
     coverage_groups
         :data:`GROUP_COVERAGE_COLUMNS`: ``group`` (the label; ``all residents``
-        first, equal to :func:`compute_coverage`), ``walk_speed_kmh``, then the
-        coverage columns, where a block is covered for a group at T minutes when
-        ``walk_min * walk_speed_kmh / group speed <= T``.
+        first, equal to :func:`compute_coverage`), ``walk_speed_kmh``, ``profile``,
+        then the coverage columns, where a block is covered for a group at T minutes
+        when its walk is at most T: ``walk_min * walk_speed_kmh / group speed`` for a
+        ``walk`` group (the same streets), its own ``walk_min_<category>_<slug>``
+        for another profile (see :func:`sharemap.profiles.group_minutes`).
     """
     units = _level_units(blocks, levels, city_name)
     minutes = _minutes(blocks, categories)
     pop = _population(blocks["population"]) if "population" in blocks else None
-    so = study_origins(blocks, categories, origins)
+    so = study_origins(blocks, categories, origins, groups)
     base = _coverage_table(units, minutes, pop, categories=categories, thresholds=thresholds,
                            residents=_residents_covered(so, so.minutes, pop, thresholds))
     return _with_groups(base, blocks, groups, units, so, categories=categories,
@@ -740,16 +746,22 @@ def _with_groups(base: pd.DataFrame, blocks: pd.DataFrame, groups: Sequence[Grou
                  thresholds: Sequence[float], walk_speed_kmh: float) -> pd.DataFrame:
     """Stack `base` (all residents) and each group's table (:data:`GROUP_COVERAGE_COLUMNS`)."""
     minutes = _minutes(blocks, categories)
-    parts = [base.assign(group=ALL_RESIDENTS, walk_speed_kmh=walk_speed_kmh)]
+    parts = [base.assign(group=ALL_RESIDENTS, walk_speed_kmh=walk_speed_kmh, profile="walk")]
     for g in groups:
-        # the same operations, in the same order, as ``walk_min * speed / group speed``
-        g_minutes = minutes * walk_speed_kmh / g.walk_speed_kmh
-        o_minutes = origins.minutes * walk_speed_kmh / g.walk_speed_kmh
+        if get_profile(g.profile).filters:  # its own walks, on the streets it can use
+            g_minutes = np.column_stack([
+                group_minutes(blocks, c, g, walk_speed_kmh=walk_speed_kmh).to_numpy(
+                    dtype=np.float64, na_value=np.nan) for c in categories]
+            ).reshape(len(blocks), len(categories))
+        else:  # the same operations, in the same order, as ``walk_min * speed / group speed``
+            g_minutes = minutes * walk_speed_kmh / g.walk_speed_kmh
+        o_minutes = origins.group_minutes(g, walk_speed_kmh)
         pop = _population(blocks[g.population_column])
         table = _coverage_table(units, g_minutes, pop, categories=categories,
                                 thresholds=thresholds,
                                 residents=_residents_covered(origins, o_minutes, pop, thresholds))
-        parts.append(table.assign(group=g.label, walk_speed_kmh=g.walk_speed_kmh))
+        parts.append(table.assign(group=g.label, walk_speed_kmh=g.walk_speed_kmh,
+                                  profile=g.profile))
     return pd.concat(parts, ignore_index=True)[list(GROUP_COVERAGE_COLUMNS)]
 
 
@@ -821,7 +833,7 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
     minutes = _minutes(blocks, config.categories)
     cats, ths = config.categories, cov.thresholds_minutes
     pop = _population(blocks["population"]) if "population" in blocks else None
-    so = study_origins(blocks, cats, origins)
+    so = study_origins(blocks, cats, origins, cov.groups)
     coverage = _coverage_table(units, minutes, pop, categories=cats, thresholds=ths,
                                residents=_residents_covered(so, so.minutes, pop, ths))
     groups = None

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -26,9 +26,10 @@ from scipy.sparse.csgraph import dijkstra
 from .access import JoinedPoints, PreparedPoints, as_prepared, prepare_points, walk_col
 from .blocks import block_origins
 from .network import MIN_WEIGHT_M
+from .profiles import get_profile, group_minutes
 
 if TYPE_CHECKING:
-    from .config import StudyConfig
+    from .config import GroupConfig, StudyConfig
     from .network import WalkNetwork
 
 __all__ = ["GAP_COLUMNS", "StudyOrigins", "audit_gaps", "compute_gaps", "finest_level",
@@ -201,6 +202,9 @@ class StudyOrigins:
     which
         Per category, per block: the origin whose walk is the block's (weighted
         median) walk.
+    groups
+        Per group (by slug) whose mobility profile leaves streets out: its own walk
+        from each origin to each category (origins x categories, NaN: none).
     """
 
     block: npt.NDArray[np.int64]
@@ -208,14 +212,28 @@ class StudyOrigins:
     minutes: npt.NDArray[np.float64]
     points: gpd.GeoSeries
     which: dict[str, npt.NDArray[np.int64]]
+    groups: dict[str, npt.NDArray[np.float64]] = field(default_factory=dict)
 
     def residents(self, population: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Per origin, its residents: the block's `population` times its share."""
         return population[self.block] * self.share
 
+    def group_minutes(self, group: GroupConfig, walk_speed_kmh: float
+                      ) -> npt.NDArray[np.float64]:
+        """Per origin and category, `group`'s walk (see :func:`sharemap.profiles.group_minutes`).
+
+        Its own walks where its profile leaves streets out; else everyone's minutes
+        at its speed, ``minutes * walk_speed_kmh / group speed`` (exact: the same streets).
+        """
+        own = self.groups.get(group.slug)
+        if own is not None:
+            return own
+        return self.minutes * walk_speed_kmh / group.walk_speed_kmh
+
 
 def study_origins(blocks: pd.DataFrame, categories: Sequence[str],
-                  origins: pd.DataFrame | None = None) -> StudyOrigins:
+                  origins: pd.DataFrame | None = None,
+                  groups: Sequence[GroupConfig] = ()) -> StudyOrigins:
     """Gather the blocks' origins for the audit.
 
     Parameters
@@ -229,6 +247,9 @@ def study_origins(blocks: pd.DataFrame, categories: Sequence[str],
         The study's origins (``block``, ``share``, ``walk_min_<category>``, point
         geometry); None: one origin per block, its representative point, with the
         block's own walk minutes.
+    groups
+        The population groups: those whose profile leaves streets out bring their own
+        walks (``walk_min_<category>_<slug>`` of `origins`, or of `blocks`).
 
     Returns
     -------
@@ -247,7 +268,8 @@ def study_origins(blocks: pd.DataFrame, categories: Sequence[str],
         idx = np.arange(n, dtype=np.int64)
         return StudyOrigins(block=idx, share=np.ones(n), minutes=minutes,
                             points=points.reset_index(drop=True),
-                            which={c: idx for c in categories})
+                            which={c: idx for c in categories},
+                            groups=_own_group_minutes(blocks, categories, groups))
     block = origins["block"].to_numpy(np.int64)
     share = origins["share"].to_numpy(np.float64)
     minutes = np.empty((len(origins), len(categories)))
@@ -256,7 +278,21 @@ def study_origins(blocks: pd.DataFrame, categories: Sequence[str],
         minutes[:, j] = origins[walk_col(cat)].to_numpy(dtype=np.float64, na_value=np.nan)
         which[cat] = block_median(minutes[:, j], block, share, n)[1]
     return StudyOrigins(block=block, share=share, minutes=minutes,
-                        points=origins.geometry.reset_index(drop=True), which=which)
+                        points=origins.geometry.reset_index(drop=True), which=which,
+                        groups=_own_group_minutes(origins, categories, groups))
+
+
+def _own_group_minutes(frame: pd.DataFrame, categories: Sequence[str],
+                       groups: Sequence[GroupConfig]) -> dict[str, npt.NDArray[np.float64]]:
+    """Return the own walks (points x categories) of the groups whose profile filters streets."""
+    out = {}
+    for g in groups:
+        if get_profile(g.profile).filters:
+            out[g.slug] = np.column_stack([
+                group_minutes(frame, c, g, walk_speed_kmh=np.nan).to_numpy(
+                    dtype=np.float64, na_value=np.nan) for c in categories]
+            ).reshape(len(frame), len(categories))
+    return out
 
 
 def _listed_nearest(network: WalkNetwork, blocks: pd.DataFrame, spaces: gpd.GeoDataFrame,
@@ -385,14 +421,13 @@ def _residents_outside(blocks: pd.DataFrame, config: StudyConfig, origins: Study
     pops = {"population": "population"} if has_pop else {}
     pops.update({f"population_outside_{g.slug}": g.population_column
                  for g in config.coverage.groups})
-    speeds = {g.population_column: g.walk_speed_kmh for g in config.coverage.groups}
+    walks = {g.population_column: origins.group_minutes(g, config.walk_speed_kmh)
+             for g in config.coverage.groups}  # the same as the group coverage's
     for j, cat in enumerate(config.categories):
         mine = {}
         for name, col in pops.items():
             pop_o = origins.residents(blocks[col].to_numpy(np.float64, na_value=np.nan))
-            walk = origins.minutes[:, j]
-            if col in speeds:  # the same formula as the group coverage
-                walk = walk * config.walk_speed_kmh / speeds[col]
+            walk = walks[col][:, j] if col in walks else origins.minutes[:, j]
             far = np.where(~(walk <= t), pop_o, 0.0)
             key = "population_outside" if name == "population" else name
             mine[key] = np.asarray(np.bincount(origins.block, weights=far, minlength=n),
@@ -563,7 +598,7 @@ def compute_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, nearest: pd.DataFra
     of them); its ``walk_min``, nearest space and ``lon``/``lat`` are those of its
     median origin, the origin whose walk is the block's ``walk_min_<category>``.
     """
-    so = study_origins(blocks, config.categories, origins)
+    so = study_origins(blocks, config.categories, origins, config.coverage.groups)
     inputs = _gap_inputs(blocks, config, so)
     pos = {cat: nearest[f"space_{cat}"].to_numpy()[so.which[cat]][o.mask]
            for cat, o in inputs[2].items()}
@@ -604,7 +639,7 @@ def audit_gaps(blocks: pd.DataFrame, spaces: gpd.GeoDataFrame, network: WalkNetw
     from its own (median) origin (see ``_listed_nearest``), which gives what the full
     search of :func:`nearest_spaces` would.
     """
-    so = study_origins(blocks, config.categories, origins)
+    so = study_origins(blocks, config.categories, origins, config.coverage.groups)
     inputs = _gap_inputs(blocks, config, so)
     nearest = _listed_nearest(network, blocks, spaces, config, inputs[2], so, joined=joined)
     return _gaps(blocks, spaces, config, inputs, nearest, so)

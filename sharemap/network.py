@@ -56,8 +56,10 @@ NOT_WALKABLE = frozenset({
     "abandoned", "platform", "raceway", "bus_guideway", "razed", "no",
 })
 
-#: The edge tags a network keeps (normalised to ``a;b`` strings).
-_TAG_COLUMNS = ("highway", "name", "bridge", "tunnel")
+#: The edge tags a network keeps (normalised to ``a;b`` strings): the GraphML reader's
+#: list (``highway``, ``name``, ``bridge``, ``tunnel``, and ``wheelchair`` and ``incline``
+#: for the mobility profiles of :mod:`sharemap.profiles`).
+_TAG_COLUMNS = _graphml.EDGE_TAGS
 
 #: The smallest edge weight in metres; scipy's csgraph treats a stored 0 as "no edge".
 MIN_WEIGHT_M = 1e-6
@@ -74,7 +76,8 @@ class WalkNetwork:
     edges
         One row per street segment, index ``0..m-1``: ``u`` and ``v`` (node positions,
         ``u <= v``), ``length_m`` (the geometry's length in the CRS, metres), ``highway``
-        (``;``-joined when merged ways differ), ``name``, ``bridge``, ``tunnel`` and a
+        (``;``-joined when merged ways differ), ``name``, ``bridge``, ``tunnel``,
+        ``wheelchair``, ``incline`` (empty where the source has no such tag) and a
         LineString geometry running from ``u`` to ``v``.
     crs
         The metric CRS of every geometry.
@@ -244,12 +247,12 @@ def _edge_frame(G: nx.MultiDiGraph, crs: CRS) -> tuple[gpd.GeoDataFrame, gpd.Geo
     nodes, edges = ox.graph_to_gdfs(G, nodes=True, edges=True, fill_edge_geometry=True)
     nodes = nodes[["geometry"]].to_crs(crs)
     edges = edges.reset_index()
-    keep_cols = ["u", "v", "highway", "name", "bridge", "tunnel", "geometry"]
+    keep_cols = ["u", "v", *_TAG_COLUMNS, "geometry"]
     for col in keep_cols:
         if col not in edges:
             edges[col] = ""
     edges = edges[keep_cols].to_crs(crs)
-    for col in ("highway", "name", "bridge", "tunnel"):
+    for col in _TAG_COLUMNS:
         edges[col] = edges[col].map(_norm_tag).astype(str)
     return nodes, edges
 
@@ -311,7 +314,8 @@ def _prepare(node_ids: npt.NDArray[Any], node_geoms: npt.NDArray[np.object_],
         Their Points, in `crs`.
     frame
         One row per directed edge, in the source's edge order: ``u`` and ``v`` (node
-        positions) and the normalised tags ``highway``, ``name``, ``bridge``, ``tunnel``.
+        positions) and the normalised tags (``highway``, ``name``, ``bridge``, ``tunnel``,
+        ``wheelchair``, ``incline``).
     edge_geoms
         The edges' LineStrings in `crs`, running from ``u`` to ``v``.
     crs
@@ -335,8 +339,7 @@ def _prepare(node_ids: npt.NDArray[Any], node_geoms: npt.NDArray[np.object_],
     geoms[flip] = shapely.reverse(geoms[flip])
     frame = pd.DataFrame({
         "u": np.minimum(u, v), "v": np.maximum(u, v),
-        "highway": frame["highway"].to_numpy(), "name": frame["name"].to_numpy(),
-        "bridge": frame["bridge"].to_numpy(), "tunnel": frame["tunnel"].to_numpy(),
+        **{col: frame[col].to_numpy() for col in _TAG_COLUMNS},
     })
     frame["length_m"] = shapely.length(geoms)
     # osmnx stores each two-way street twice (u->v and v->u); keep one.
@@ -580,9 +583,12 @@ def network_from_osm_xml(path: str | Path, *, crs: Any = "EPSG:5186") -> WalkNet
     """
     import osmnx as ox
 
+    from ._osm import way_tags
+
     p = _check_file(path, "OSM XML")
     try:
-        G = ox.graph_from_xml(p, bidirectional=True, simplify=False, retain_all=True)
+        with way_tags(_TAG_COLUMNS):  # osmnx keeps only the tags it is told to
+            G = ox.graph_from_xml(p, bidirectional=True, simplify=False, retain_all=True)
     except Exception as exc:
         msg = f"{p}: not a readable OSM XML file ({type(exc).__name__}: {exc})"
         raise InputDataError(msg) from None

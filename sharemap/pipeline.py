@@ -38,6 +38,7 @@ from ._compat import package_version
 from ._crs import to_web_crs
 from .access import (
     PreparedPoints,
+    metres_per_minute,
     nearest_distance,
     pairs_within,
     prepare_points,
@@ -46,7 +47,7 @@ from .access import (
 )
 from .blocks import block_origins, blocks_from_network, read_barriers, read_blocks
 from .checks import Check, NetworkReach
-from .config import StudyConfig, check_input_files
+from .config import GroupConfig, StudyConfig, check_input_files
 from .coverage import (
     allocate_population,
     assign_units,
@@ -60,6 +61,14 @@ from .hours import hours_state, parse_time_of_week, state_counts
 from .layers import REJECT_COLUMNS, layer_sources, read_layers
 from .network import WalkNetwork, load_network
 from .origins import block_median, block_origin_points, block_pairs, origin_shares
+from .profiles import (
+    ProfileNetwork,
+    cut_off_points,
+    get_profile,
+    group_walk_col,
+    profile_network,
+    profile_points,
+)
 from .supply import (
     SUPPLY_COLUMNS,
     supply_col,
@@ -133,6 +142,10 @@ class StudyResult:
     checks
         The study's consistency checks (:mod:`sharemap.checks`), as ``summary.json``
         lists them under ``"checks"``.
+    profiles
+        The network of every mobility profile a group walks with that leaves streets
+        out (:func:`sharemap.profiles.profile_network`), by name; empty when there is
+        none.
     """
 
     config: StudyConfig
@@ -154,6 +167,7 @@ class StudyResult:
     closed: gpd.GeoDataFrame | None = None
     origins: gpd.GeoDataFrame | None = None
     checks: tuple[Check, ...] = ()
+    profiles: dict[str, ProfileNetwork] = field(default_factory=dict)
 
     def warnings(self) -> list[Check]:
         """Return the checks that did not pass (a finished study's are all warnings)."""
@@ -650,6 +664,72 @@ def _access(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
     return adjacency
 
 
+def _profiles(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
+              origins: gpd.GeoDataFrame, points: PreparedPoints, *, cache: bool,
+              known: dict[str, ProfileNetwork] | None = None
+              ) -> tuple[dict[str, ProfileNetwork], dict[str, Any]]:
+    """Fill the own walk minutes of every group whose profile leaves streets out.
+
+    Each such profile's network is derived once (or taken from `known`), the
+    study's prepared points are put on it (:func:`sharemap.profiles.profile_points`)
+    and walked per category; each group of the profile gets
+    ``walk_min_<category>_<slug>`` at its own speed, per origin in `origins` and per
+    block in `blocks` (the share-weighted median of its origins', as for everyone).
+    Returns the profile networks and, per profile, what ``summary.json`` says of it:
+    the streets left out, and the block origins and spaces cut off (never dropped
+    silently).
+    """
+    groups = [g for g in config.coverage.groups if get_profile(g.profile).filters]
+    nets: dict[str, ProfileNetwork] = {}
+    report: dict[str, Any] = {}
+    cats = spaces["category"].to_numpy()
+    block = origins["block"].to_numpy(np.int64)
+    share = origins["share"].to_numpy(np.float64)
+    for name in dict.fromkeys(g.profile for g in groups):
+        pnet = (known or {}).get(name) or profile_network(points.network, name, cache=cache)
+        mine = [g for g in groups if g.profile == name]
+        on = profile_points(points, pnet)
+        for cat in config.categories:
+            dist = nearest_distance(on.joined, on.origin_idx, on.target_idx[cats == cat])
+            for g in mine:
+                minutes = dist / metres_per_minute(g.walk_speed_kmh)
+                origins[group_walk_col(cat, g.slug)] = minutes
+                blocks[group_walk_col(cat, g.slug)] = block_median(minutes, block, share,
+                                                                   len(blocks))[0]
+        nets[name] = pnet
+        report[name] = _cut_off_report(pnet, points, blocks, origins, spaces, mine)
+    return nets, report
+
+
+def _cut_off_report(pnet: ProfileNetwork, points: PreparedPoints, blocks: gpd.GeoDataFrame,
+                    origins: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
+                    groups: list[GroupConfig]) -> dict[str, Any]:
+    """``summary.json``'s account of one profile: streets left out, points cut off and why."""
+    o_why = cut_off_points(points.origin_snaps, pnet).to_numpy()
+    s_why = cut_off_points(points.target_snaps, pnet).to_numpy()
+    cut_o, cut_s = o_why != "", s_why != ""
+    block_ids = blocks["block_id"].to_numpy()[origins["block"].to_numpy(np.int64)]
+    return {
+        **{k: v for k, v in pnet.info.items() if k != "profile"},
+        "groups": [g.label for g in groups],
+        "origins_cut_off": int(cut_o.sum()),
+        "blocks_cut_off": len(set(block_ids[cut_o].tolist())),
+        "block_ids_cut_off": {str(r): sorted({_plain(i) for i in block_ids[o_why == r]})
+                              for r in dict.fromkeys(o_why[cut_o])},
+        "residents_cut_off": {g.label: _num(origins[g.population_column][cut_o].sum())
+                              for g in groups if g.population_column in origins},
+        "spaces_cut_off": [{"space_id": str(sid), "category": str(cat), "reason": str(r)}
+                           for sid, cat, r in zip(spaces["space_id"].to_numpy()[cut_s],
+                                                  spaces["category"].to_numpy()[cut_s],
+                                                  s_why[cut_s], strict=True)],
+    }
+
+
+def _plain(value: Any) -> Any:
+    """Return a numpy scalar as the Python value JSON holds (np.int64(3) -> 3)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _supply(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
             points: PreparedPoints, units: dict[str, gpd.GeoDataFrame],
             origins: gpd.GeoDataFrame) -> pd.DataFrame | None:
@@ -884,6 +964,9 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     with _stage(t, "access"):
         points = prepare_points(net, origin_snaps, space_snaps, max_snap_m=max_snap)
         adjacency = _access(config, blocks, spaces, origins, points)
+    with _stage(t, "profiles"):
+        profiles, profile_report = _profiles(config, blocks, spaces, origins, points,
+                                             cache=cache)
     with _stage(t, "supply"):
         supply = _supply(config, blocks, spaces, points, units, origins)
     villages, audit = _villages_and_audit(config, net, blocks, adjacency, spaces, t, points,
@@ -897,13 +980,15 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     summary["boundary_rejects"] = _boundary_rejects(boundary_rejects)
     summary["at"], summary["hours"] = config.at, hours
     summary.update(extra)
+    if profile_report:
+        summary["profiles"] = profile_report
     summary["checks"] = [c.as_dict() for c in checks]
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=coverage, boundaries=units, summary=summary, gaps=audit.gaps,
                        coverage_groups=audit.coverage_groups, origin_snaps=origin_snaps,
                        points=points, supply=supply, closed=closed, origins=origins,
-                       checks=tuple(checks))
+                       checks=tuple(checks), profiles=profiles)
 
 
 def _units_and_residents(config: StudyConfig, net: WalkNetwork, area: shapely.Geometry | None,
@@ -1060,6 +1145,7 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     cfg, net = result.config, result.network
     derived = {walk_col(c) for c in cfg.categories} | {
         supply_col(c) for c in cfg.categories} | {
+        group_walk_col(c, g.slug) for c in cfg.categories for g in cfg.coverage.groups} | {
         "adjacent_spaces", "adjacent_categories", "adjacent_capacity", "adjacent_space_ids",
         "candidate", "village_id"}
     blocks = result.blocks[[c for c in result.blocks.columns if c not in derived]].copy()
@@ -1070,6 +1156,8 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     origins = origins[[c for c in origins.columns if c not in derived]].copy()
     points = prepare_points(net, origin_snaps, snaps, max_snap_m=max_snap)
     adjacency = _access(cfg, blocks, spaces, origins, points)
+    profiles, _ = _profiles(cfg, blocks, spaces, origins, points, cache=False,
+                            known=result.profiles)
     supply = _supply(cfg, blocks, spaces, points, result.boundaries, origins)
     villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, points,
                                           origins)
@@ -1078,7 +1166,7 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
                        coverage=audit.coverage, boundaries=result.boundaries, summary={},
                        gaps=audit.gaps, coverage_groups=audit.coverage_groups,
                        origin_snaps=origin_snaps, points=points, supply=supply,
-                       origins=origins)
+                       origins=origins, profiles=profiles)
 
 
 def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
@@ -1092,6 +1180,7 @@ def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
         cols += [b.level, f"{b.level}_id"]
     cols += [walk_col(c) for c in cfg.categories]
     cols.append("proximity_min")
+    cols += _group_walk_cols(cfg, result.blocks)
     cols += [supply_col(c) for c in cfg.categories if supply_col(c) in result.blocks]
     cols += ["adjacent_spaces", "adjacent_categories", "adjacent_space_ids", "candidate",
              "village_id"]
@@ -1110,7 +1199,14 @@ def _origins_out(result: StudyResult) -> gpd.GeoDataFrame:
     cols += [c for c in ("population", *(g.population_column for g in cfg.coverage.groups))
              if c in origins]
     cols += [walk_col(c) for c in cfg.categories if walk_col(c) in origins]
+    cols += _group_walk_cols(cfg, origins)
     return to_web_crs(origins[[*cols, "geometry"]], "origins")
+
+
+def _group_walk_cols(cfg: StudyConfig, frame: pd.DataFrame) -> list[str]:
+    """Return the own walk columns of the groups whose profile filters streets, in `frame`."""
+    return [group_walk_col(c, g.slug) for g in cfg.coverage.groups for c in cfg.categories
+            if group_walk_col(c, g.slug) in frame]
 
 
 class _RunSource:
@@ -1222,14 +1318,16 @@ RUN_OUTPUTS: tuple[_outputs.Output, ...] = (
        "containing the block origin) and its id (`gu_id`, `dong_id`), `walk_min_<category>` "
        "for every category (minutes to the nearest space; empty where none is reachable), "
        "`proximity_min` (the walk to the farthest of the nearest spaces across categories), "
-       "`population_<group>` per configured group, `adjacent_spaces`, `adjacent_categories`, "
+       "`population_<group>` per configured group, `walk_min_<category>_<group>` per group "
+       "whose [mobility profile](#mobility-profiles-anyone) leaves streets out (its own walk, "
+       "on its own streets, at its own pace), `adjacent_spaces`, `adjacent_categories`, "
        "`adjacent_capacity` (the adjacent spaces' capacity added up), "
        "`adjacent_space_ids` (the spaces that make the count, nearest first), `candidate`, "
        "`village_id`, and with residents `supply_per_1000_<category>` (capacity reachable per "
        "1,000 residents, see [Supply per resident](#supply-per-resident)); and layer "
        "`origins`: one point per block origin with `block_id`, `origin`, `part_area_m2`, "
        "`share` (of the block's residents), `population` (and `population_<group>`), "
-       "`walk_min_<category>`"),
+       "`walk_min_<category>` (and `walk_min_<category>_<group>`)"),
     _O("spaces.gpkg", "gpkg", layer="spaces", make=_spaces_out,
        columns=("space_id", "category", "name", "source", "source_row", "snap_m", "capacity",
                 "capacity_note"),
@@ -1263,9 +1361,10 @@ RUN_OUTPUTS: tuple[_outputs.Output, ...] = (
        holds="who lives beyond a 15-minute walk, by dong and by block, with the nearest space "
        "(see [Coverage audit](#coverage-audit))"),
     _O("coverage_groups.csv", "csv", make=lambda s: s.audit_tables[1],
-       columns=("group", "walk_speed_kmh", "level", "area", "area_id", "category"),
+       columns=("group", "walk_speed_kmh", "profile", "level", "area", "area_id", "category"),
        when="only with `[coverage] groups`",
-       holds="`coverage.csv` per population group at its own walking speed"),
+       holds="`coverage.csv` per population group at its own walking speed, on the streets "
+       "of its own mobility profile"),
     _O("rejects.csv", "csv", make=lambda s: s.result.rejects, columns=REJECT_COLUMNS,
        holds="every input row not analysed: `source` (the file, relative to the study's "
        "folder, or its absolute path when it lies elsewhere), `source_row` (1-based record "
@@ -1288,8 +1387,10 @@ RUN_OUTPUTS: tuple[_outputs.Output, ...] = (
        "read, in the study, outside it, without a block), totals (with "
        "`capacity_by_category`), `supply_headline` (the study's supply per 1,000 residents per "
        "category), software versions, seconds per stage; with `--at`, `\"at\"` and "
-       "`\"hours\"`: per category the spaces `open`, `closed` and `unknown` at that time; and "
-       "`outputs`: every file in the folder"),
+       "`\"hours\"`: per category the spaces `open`, `closed` and `unknown` at that time; with "
+       "a group on a profile that leaves streets out, `\"profiles\"`: per profile the streets "
+       "left out and the block origins and spaces cut off (see [Mobility profiles]"
+       "(#mobility-profiles-anyone)); and `outputs`: every file in the folder"),
 )
 #: The files every run writes (RUN_OUTPUTS less those written only when configured).
 OUTPUT_FILES = tuple(o.name for o in RUN_OUTPUTS if not o.when)

@@ -161,11 +161,13 @@ def test_group_spread_like_total_and_audited_at_its_speed(tmp_path):
     cov = compute_group_coverage(blocks, [group], categories=["bike", "tools"],
                                  thresholds=[10, 15], levels=[("dong", "dong_id")],
                                  city_name="Test", walk_speed_kmh=4.8)
-    assert list(cov.columns[:2]) == ["group", "walk_speed_kmh"]
-    assert list(cov.columns[2:]) == list(COVERAGE_COLUMNS)
+    assert list(cov.columns[:3]) == ["group", "walk_speed_kmh", "profile"]
+    assert list(cov.columns[3:]) == list(COVERAGE_COLUMNS)
+    assert set(cov["profile"]) == {"walk"}
     plain = compute_coverage(blocks, categories=["bike", "tools"], thresholds=[10, 15],
                              levels=[("dong", "dong_id")], city_name="Test")
-    everyone = cov[cov["group"] == "all residents"].drop(columns=["group", "walk_speed_kmh"])
+    everyone = cov[cov["group"] == "all residents"].drop(
+        columns=["group", "walk_speed_kmh", "profile"])
     pd.testing.assert_frame_equal(everyone.reset_index(drop=True), plain)
     key = cov.set_index(["group", "level", "area_id", "category", "threshold_min"])
     assert key.loc[("all residents", "city", "Test", "bike", 15), "population_covered"] == \

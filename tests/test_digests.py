@@ -71,7 +71,8 @@ def _digest(frame: pd.DataFrame | None) -> dict[str, object] | None:
 #: their own, so the table keeps its digest, which shows that none of its earlier figures
 #: moved (issue 14: capacity per space, supply per resident and adjacent capacity per block).
 ADDED_COLUMNS = {"spaces": ("capacity", "capacity_note"),
-                 "blocks": ("supply_per_1000_", "adjacent_capacity")}
+                 "blocks": ("supply_per_1000_", "adjacent_capacity"),
+                 "coverage_groups": ("profile",)}  # issue 14: each group's mobility profile
 
 
 def _added(frame: pd.DataFrame, table: str, prefix: str | None = None) -> list[str]:
@@ -97,13 +98,20 @@ def figure_digests(result, drop: tuple[str, ...] = ()) -> dict[str, object]:
         "villages": result.villages,
         "coverage": result.coverage,
         "gaps": result.gaps,
-        "coverage_groups": result.coverage_groups,
+        "coverage_groups": (None if result.coverage_groups is None
+                            else _without_added(result.coverage_groups, "coverage_groups")),
     }
+    if result.coverage_groups is not None:
+        tables["group_profiles"] = result.coverage_groups[
+            ["group", "walk_speed_kmh", "profile"]].drop_duplicates()
     return {name: _digest(frame) for name, frame in tables.items()}
 
 
 def _check(name: str, result, drop: tuple[str, ...] = ()) -> None:
-    got = figure_digests(result, drop)
+    _check_tables(name, figure_digests(result, drop))
+
+
+def _check_tables(name: str, got: dict[str, object]) -> None:
     stored = json.loads(DIGESTS.read_text(encoding="utf-8")) if DIGESTS.exists() else {}
     if UPDATE:
         stored[name] = got
@@ -154,3 +162,19 @@ def test_dongdaemun_with_one_origin_per_block_keeps_the_previous_figures(seoul_d
     cfg.write_text(dongdaemun_toml(seoul_data, extra_coverage=extra), encoding="utf-8")
     _check("dongdaemun_one_origin", run_study(_one_origin(read_config(cfg))),
            drop=("n_origins",))
+
+
+@pytest.mark.seoul
+def test_dongdaemun_profile_figures_unchanged(seoul_data, tmp_path):
+    """Issue 14: groups on their own mobility profile (wheelchair, stroller) on the real network."""
+    cfg = tmp_path / "study.toml"
+    extra = ('groups = [ { column = "pop_65plus", label = "65+", profile = "wheelchair" }, '
+             '{ column = "pop_total", label = "strollers", profile = "stroller" } ]\n')
+    cfg.write_text(dongdaemun_toml(seoul_data, extra_coverage=extra), encoding="utf-8")
+    result = run_study(read_config(cfg))
+    got = figure_digests(result)
+    own = [c for c in result.blocks.columns
+           if c.startswith("walk_min_") and c.endswith(("_65plus", "_strollers"))]
+    _check_tables("dongdaemun_profiles", {
+        "coverage_groups": got["coverage_groups"], "group_profiles": got["group_profiles"],
+        "gaps": got["gaps"], "group_walks": _digest(result.blocks[["block_id", *own]])})

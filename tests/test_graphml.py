@@ -12,11 +12,11 @@ from conftest import CRS
 from geopandas.testing import assert_geodataframe_equal
 
 from sharemap import InputDataError, network
-from sharemap._graphml import UnsupportedGraphMLError, read_graphml
+from sharemap._graphml import EDGE_TAGS, UnsupportedGraphMLError, read_graphml
 from sharemap.datasets import demo_dir
 from sharemap.network import network_from_graphml
 
-TAGS = ("highway", "name", "bridge", "tunnel")
+TAGS = EDGE_TAGS  # highway, name, bridge, tunnel, wheelchair, incline
 
 
 def assert_same_network(fast, slow, *, same_source=True):

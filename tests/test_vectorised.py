@@ -68,7 +68,8 @@ def _old_compute_group_coverage(blocks, groups, *, categories, thresholds, level
     kwargs = {"categories": categories, "thresholds": thresholds, "levels": levels,
               "city_name": city_name}
     parts = [_old_compute_coverage(blocks, **kwargs).assign(group=coverage.ALL_RESIDENTS,
-                                                            walk_speed_kmh=walk_speed_kmh)]
+                                                            walk_speed_kmh=walk_speed_kmh,
+                                                            profile="walk")]
     keep = [c for c in blocks.columns if c not in {walk_col(x) for x in categories}]
     for g in groups:
         frame = pd.DataFrame(blocks[keep]).copy()
@@ -77,7 +78,7 @@ def _old_compute_group_coverage(blocks, groups, *, categories, thresholds, level
             for c in categories}, index=blocks.index))
         frame["population"] = blocks[g.population_column]
         parts.append(_old_compute_coverage(frame, **kwargs).assign(
-            group=g.label, walk_speed_kmh=g.walk_speed_kmh))
+            group=g.label, walk_speed_kmh=g.walk_speed_kmh, profile=g.profile))
     return pd.concat(parts, ignore_index=True)[list(coverage.GROUP_COVERAGE_COLUMNS)]
 
 
