@@ -56,6 +56,10 @@ LIMITS: dict[str, Limit] = {
     "capacity": Limit(0.0, 1e9),
     "weight": Limit(0.0, 1e6, low_inclusive=True),
     "band": Limit(1, 100_000, low_inclusive=True),
+    # candidate sites on a grid: under 10 m only multiplies the work
+    "grid_m": Limit(10.0, 100_000.0, low_inclusive=True, unit="m"),
+    # a group counted this many times in a suggestion's objective
+    "group_weight": Limit(0.0, 1_000.0, low_inclusive=True),
     # a block this large gets a grid of origins (1e12 m² is larger than any city)
     "multi_origin_min_area_m2": Limit(0.0, 1e12, unit="m²"),
     # the grid of origins: under 10 m it would only multiply the work

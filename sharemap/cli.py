@@ -181,6 +181,8 @@ EPILOG_SUGGEST = """examples:
   sharemap suggest study.toml --category toys --add 2 --objective villages --out out/s
   sharemap suggest study.toml --category tools --add 5 --candidates sites.csv \\
       --x lon --y lat --crs EPSG:4326 --id site_id --name name --out out/s
+  sharemap suggest study.toml --category tools --add 5 --grid 150 --exclude parks.gpkg \\
+      --weights "65+=2" --out out/s
 """
 EPILOG_WHATIF = """examples:
   sharemap whatif data/demo/study.toml --add new_tools.csv --category tools \\
@@ -217,37 +219,87 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
     from .config import read_config
     from .outputs import reserve
     from .pipeline import run_study
-    from .suggest import suggest_sites, write_suggestions
+    from .study import read_areas
+    from .suggest import parse_weights, suggest_sites, write_suggestions
 
     config = read_config(args.config)
-    extra = [args.candidates] if args.candidates else []
+    parse_weights(args.weights, config.coverage.groups)  # a bad --weights stops before work
+    extra = [p for p in (args.candidates, args.exclude) if p]
     with reserve("suggest", args.out, config, extra_inputs=extra) as folder:
+        exclude = read_areas(args.exclude, crs=config.crs) if args.exclude else None
         result = run_study(config, cache=args.cache)
         cand = None
         if args.candidates:
             pts = _read_points(args, args.candidates, "candidate", result)
             cand = pts.rename(columns={"space_id": "site_id"})[["site_id", "name", "geometry"]]
         sug = suggest_sites(result, category=args.category, add=args.add,
-                            minutes=args.minutes, candidates=cand, objective=args.objective)
+                            minutes=args.minutes, candidates=cand, grid_m=args.grid,
+                            exclude=exclude, weights=args.weights, objective=args.objective,
+                            progress=args.progress)
         write_suggestions(sug, result, folder)
-    info = sug.info
-    print(f"sharemap suggest: {info['category']}, {len(sug.suggestions)} of "
-          f"{info['candidates']} candidate sites ({info['objective']})")
-    gain_col = "gain_population" if args.objective == "population" else "gain_blocks"
-    for row in sug.suggestions.itertuples():
-        print(f"  {row.order}. {row.site_id} {row.name}: +{getattr(row, gain_col):,.0f}")
-    if args.objective == "population":
-        tot = info["population_total"]
-        print(f"  residents within {info['minutes']:g} min: "
-              f"{info['covered_population_before']:,.0f} -> "
-              f"{info['covered_population_after']:,.0f} of {tot:,.0f}")
-        if "optimum_population" in info:
-            print(f"  exact optimum: {info['optimum_population']:,.0f}")
-    else:
-        print(f"  candidate blocks: {info['candidate_blocks_before']} -> "
-              f"{info['candidate_blocks_after']}")
-    print(f"  outputs in {args.out}")
+    _print_suggestion(sug, args)
     return 0
+
+
+def _print_suggestion(sug: Any, args: argparse.Namespace) -> None:
+    info = sug.info
+    where = {"given": str(args.candidates), "facility": "the study's facilities",
+             "grid": f"a {info.get('grid_m') or 0:g} m grid on the walking network"}
+    lines = [f"sharemap suggest: {info['category']}, {len(sug.suggestions)} of "
+             f"{info['candidates']} candidate sites ({info['objective']}; sites from "
+             f"{where[info['candidate_source']]})"]
+    if info["chosen"] < info["asked"]:
+        lines.append(f"  only {info['chosen']} of the {info['asked']} sites asked for add "
+                     "anything: every other candidate site adds no "
+                     + ("resident" if args.objective == "population" else "candidate block"))
+    if info["candidates_existing"] or info["candidates_excluded"]:
+        lines.append(f"  left out: {info['candidates_existing']} sites where a "
+                     f"{info['category']} space already stands, {info['candidates_excluded']}"
+                     " in the excluded areas")
+    pop = args.objective == "population"
+    weighted = bool(info.get("weights"))
+    gain_col = "gain_weighted" if weighted else "gain_population" if pop else "gain_blocks"
+    unit = "weighted residents" if weighted else "residents" if pop else "candidate blocks"
+    for row in sug.suggestions.itertuples():
+        lines.append(f"  {row.order}. {row.site_id} {row.name}: +{getattr(row, gain_col):,.0f} "
+                     f"{unit}")
+    if pop:
+        lines.append(f"  residents within {info['minutes']:g} min: "
+                     f"{info['covered_population_before']:,.0f} -> "
+                     f"{info['covered_population_after']:,.0f} of {info['population_total']:,.0f}")
+        from .config import group_slug
+
+        for label, weight in (info.get("weights") or {}).items():
+            lines.append(f"  {label} residents newly within reach at their own pace: "
+                         f"+{info['gain_' + group_slug(label)]:,.0f} (each counted {weight:g}x)")
+    else:
+        lines.append(f"  candidate blocks: {info['candidate_blocks_before']} -> "
+                     f"{info['candidate_blocks_after']}")
+    lines += _optimum_lines(sug, unit)
+    lines.append(f"  outputs in {args.out}")
+    print("\n".join(lines))
+
+
+def _optimum_lines(sug: Any, unit: str) -> list[str]:
+    info = sug.info
+    greedy, bound = info["greedy_gain"], info["bound_gain"]
+    gap = 0.0 if bound <= 0 else 100 * (bound - greedy) / bound
+    if info.get("bound_method") == "optimum":
+        same = set(info.get("optimum_sites", [])) == set(sug.suggestions["site_id"])
+        lines = [f"  exact optimum: +{bound:,.0f} {unit}; greedy +{greedy:,.0f} "
+                 f"({gap:.2f}% below the optimum)"
+                 + ("; the same sites" if same else "")]
+        if not same and sug.optimum is not None:
+            lines.append("  optimum's sites: " + ", ".join(
+                f"{r.order}. {r.site_id}" for r in sug.optimum.itertuples()))
+        return lines
+    what = {"milp_bound": "the solver's bound at its time limit",
+            "lp_relaxation": "the LP relaxation",
+            "greedy_online": "the greedy's online bound"}.get(info.get("bound_method", ""), "")
+    if not what:
+        return []
+    return [f"  greedy +{greedy:,.0f} {unit}; no choice adds more than +{bound:,.0f} ({what}): "
+            f"at most {gap:.2f}% below the optimum"]
 
 
 def _cmd_whatif(args: argparse.Namespace) -> int:
@@ -402,6 +454,14 @@ def _planning_commands(add: Any) -> None:
                      help="coverage threshold (15)")
     sug.add_argument("--objective", choices=("population", "villages"), default="population")
     sug.add_argument("--candidates", help="candidate sites file (read like a layer)")
+    sug.add_argument("--grid", type=_number("grid_m", "metres (a number)"), metavar="METRES",
+                     help="candidate sites on a grid of this spacing on the walking network "
+                     "(away from existing sites), instead of the study's facilities")
+    sug.add_argument("--exclude", metavar="FILE",
+                     help="areas where no site may be (polygons: parks, water, ...)")
+    sug.add_argument("--weights", metavar='"GROUP=W,..."',
+                     help='count a resident of a [coverage] group W times, at the group\'s own '
+                     'walking speed (e.g. "65+=2")')
     _column_options(sug)
     sug.add_argument("--out", required=True, help="output folder")
     wi = add("whatif", "recompute coverage and villages with spaces added/removed",

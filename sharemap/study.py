@@ -49,12 +49,18 @@ from .villages import compute_candidates, compute_villages
 __all__ = [
     "SWEEP_OUTPUTS",
     "WHATIF_OUTPUTS",
+    "CandidateSites",
+    "SiteWalks",
     "WhatIfResult",
     "all_spaces",
+    "block_cover",
     "candidate_sites",
     "cover_matrix",
     "coverage_by_time",
     "explain_block",
+    "read_areas",
+    "site_candidates",
+    "site_walks",
     "sweep",
     "whatif",
     "write_sweep",
@@ -512,40 +518,192 @@ def explain_block(result: StudyResult, block_id: Any) -> str:
 
 # ------------------------------------------------------------- candidate sites
 
+#: A given candidate site within this distance of an existing space of the category *is*
+#: that space (the layers' duplicate rule), so it is not a new site.
+DUPLICATE_M = 2.0
+#: The default grid spacing (metres) when no candidate sites are given.
+DEFAULT_GRID_M = 200.0
+SITE_SOURCES = ("given", "facility", "grid")
 
-def candidate_sites(result: StudyResult, *, candidates: gpd.GeoDataFrame | None = None,
-                    grid_m: float = 200.0) -> gpd.GeoDataFrame:
-    """Return the candidate sites: given points, the open-facility layer, or a network grid.
+
+@dataclass(frozen=True, eq=False)
+class CandidateSites:
+    """The candidate sites for a category's new spaces, and what was left out.
+
+    Attributes
+    ----------
+    sites
+        ``site_id``, ``name`` and point geometry in the analysis CRS, RangeIndex.
+    source
+        ``"given"`` (points passed in), ``"facility"`` (the study's opened public
+        facilities) or ``"grid"`` (points on the walking network).
+    grid_m
+        The grid's spacing (``source == "grid"``), else None.
+    existing
+        The sites left out because a space of the category already stands there
+        (within :data:`DUPLICATE_M`; a grid point within half the spacing): ``site_id``,
+        ``name``, ``space_id`` of the existing space.
+    excluded
+        How many sites lay in the excluded areas.
+    """
+
+    sites: gpd.GeoDataFrame
+    source: str
+    grid_m: float | None = None
+    existing: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
+        {"site_id": [], "name": [], "space_id": []}))
+    excluded: int = 0
+
+    def info(self) -> dict[str, Any]:
+        """Return what ``suggest.json`` says about the candidates."""
+        return {"candidate_source": self.source, "grid_m": self.grid_m,
+                "candidates_existing": len(self.existing),
+                "candidates_excluded": self.excluded}
+
+
+def site_candidates(result: StudyResult, *, category: str | None = None,
+                    candidates: gpd.GeoDataFrame | None = None, grid_m: float | None = None,
+                    exclude: gpd.GeoSeries | gpd.GeoDataFrame | None = None) -> CandidateSites:
+    """Return the candidate sites for new spaces of `category`, never an existing one.
 
     Parameters
     ----------
     result
         A study result.
+    category
+        The category the sites are for: a site within :data:`DUPLICATE_M` of one of its
+        spaces (analysed or closed at ``[study] at``) is that space, not a new site, and
+        is left out (listed in ``existing``); a grid point is left out within half the
+        spacing. None keeps every site.
     candidates
         Points with ``site_id`` and ``name`` (e.g. from :func:`sharemap.read_layer`).
     grid_m
-        Spacing of the fallback grid; each grid point is moved to the nearest point
-        of the walking network.
+        Use a grid of this spacing on the walking network instead (each grid point
+        moved to the nearest street within the cell's half-diagonal; points landing
+        within :data:`DUPLICATE_M` of an earlier one are one site).
+    exclude
+        Areas (polygons: parks, water, ...) in which no site may lie.
+
+    Returns
+    -------
+    sites
+        The sites and what was left out. Without `candidates` and `grid_m`, the
+        study's ``facility`` spaces (opened public facilities can host a service),
+        else (none, or `category` is ``facility``) a grid of :data:`DEFAULT_GRID_M`.
+    """
+    if candidates is not None and grid_m is not None:
+        msg = "give candidate sites or a grid spacing, not both (--candidates or --grid)"
+        raise ConfigError(msg)
+    if grid_m is not None:
+        grid_m = check_number(grid_m, "the grid spacing (--grid)", LIMITS["grid_m"])
+    source = "given" if candidates is not None else "grid" if grid_m is not None else ""
+    sites: gpd.GeoDataFrame | None = None
+    if candidates is not None:
+        given = candidates.to_crs(result.network.crs)
+        sites = gpd.GeoDataFrame({"site_id": given["site_id"].astype(str).to_numpy(),
+                                  "name": given["name"].astype(str).to_numpy()},
+                                 geometry=given.geometry.to_numpy(), crs=given.crs)
+    elif grid_m is None:
+        fac = all_spaces(result)
+        fac = fac[fac["category"] == "facility"]
+        if len(fac) and category != "facility":
+            source = "facility"
+            sites = gpd.GeoDataFrame({"site_id": fac["space_id"].astype(str).to_numpy(),
+                                      "name": fac["name"].astype(str).to_numpy()},
+                                     geometry=fac.geometry.to_numpy(), crs=fac.crs)
+    if sites is None:
+        source, grid_m = "grid", grid_m or DEFAULT_GRID_M
+        sites = _grid_sites(result, grid_m)
+    excluded = 0
+    if exclude is not None and len(sites):
+        inside = _inside(sites.geometry.to_numpy(), exclude)
+        excluded = int(inside.sum())
+        sites = sites[~inside]
+    existing = pd.DataFrame({"site_id": [], "name": [], "space_id": []})
+    if category is not None and len(sites):
+        near = DUPLICATE_M if source != "grid" else max(DUPLICATE_M, float(grid_m or 0) / 2)
+        hit = _existing_space(result, category, sites.geometry.to_numpy(), near)
+        dup = hit >= 0
+        existing = pd.DataFrame({"site_id": sites["site_id"].to_numpy()[dup],
+                                 "name": sites["name"].to_numpy()[dup],
+                                 "space_id": all_spaces(result)["space_id"].to_numpy()[hit[dup]]})
+        sites = sites[~dup]
+    if len(existing):
+        logger.info("Left out %d candidate sites where a %s space already stands", len(existing),
+                    category)
+    return CandidateSites(sites=sites.reset_index(drop=True), source=source,
+                          grid_m=grid_m if source == "grid" else None, existing=existing,
+                          excluded=excluded)
+
+
+def _inside(points: Any, areas: gpd.GeoSeries | gpd.GeoDataFrame) -> np.ndarray:
+    """Which `points` lie in (or on the edge of) any polygon of `areas`."""
+    geoms = areas.geometry.to_numpy()
+    geoms = geoms[np.isin(shapely.get_type_id(geoms), (3, 6))]  # polygons, multipolygons
+    inside = np.zeros(len(points), dtype=bool)
+    if len(geoms):
+        tree = shapely.STRtree(geoms)
+        idx = tree.query(points, predicate="intersects")[0]
+        inside[idx] = True
+    return inside
+
+
+def _existing_space(result: StudyResult, category: str, points: Any,
+                    within_m: float) -> np.ndarray:
+    """Per point, the row (in :func:`all_spaces`) of a `category` space within `within_m`, or -1."""
+    spaces = all_spaces(result)
+    mine = np.flatnonzero((spaces["category"] == category).to_numpy())
+    out = np.full(len(points), -1, dtype=np.int64)
+    if not len(mine) or not len(points):
+        return out
+    tree = shapely.STRtree(spaces.geometry.to_numpy()[mine])
+    (pi, si), _ = tree.query_nearest(points, max_distance=within_m, return_distance=True,
+                                     all_matches=False)
+    out[pi] = mine[si]
+    return out
+
+
+def read_areas(path: str | Path, *, crs: Any, what: str = "--exclude") -> gpd.GeoSeries:
+    """Read polygons (areas to leave out: parks, water, ...) into the analysis CRS.
+
+    Raises
+    ------
+    InputDataError
+        When the file is missing, unreadable, has no CRS or holds no polygon.
+    """
+    from ._crs import to_analysis_crs
+    from ._readers import read_vector
+
+    p = Path(path)
+    gdf = to_analysis_crs(read_vector(p, what=f"{what} areas"), crs, f"{what} file {p}")
+    geoms = gdf.geometry[gdf.geometry.notna() & ~gdf.geometry.is_empty]
+    geoms = geoms[geoms.geom_type.isin(["Polygon", "MultiPolygon"])]
+    if geoms.empty:
+        msg = (f"{p}: no polygon features; {what} takes areas (parks, water, ...) as "
+               "polygons in a GIS file (GeoJSON, GeoPackage, Shapefile)")
+        raise InputDataError(msg)
+    return geoms.reset_index(drop=True)
+
+
+def candidate_sites(result: StudyResult, *, candidates: gpd.GeoDataFrame | None = None,
+                    grid_m: float | None = None, category: str | None = None,
+                    exclude: gpd.GeoSeries | gpd.GeoDataFrame | None = None
+                    ) -> gpd.GeoDataFrame:
+    """Return the candidate sites: given points, the open-facility layer, or a network grid.
+
+    The sites of :func:`site_candidates` (which also says what was left out).
 
     Returns
     -------
     sites
         ``site_id``, ``name`` and point geometry in the analysis CRS.
     """
-    if candidates is not None:
-        sites = candidates.to_crs(result.network.crs)
-        return gpd.GeoDataFrame({"site_id": sites["site_id"].astype(str).to_numpy(),
-                                 "name": sites["name"].astype(str).to_numpy()},
-                                geometry=sites.geometry.to_numpy(), crs=sites.crs)
-    fac = result.spaces[result.spaces["category"] == "facility"]
-    if len(fac):
-        return gpd.GeoDataFrame({"site_id": fac["space_id"].astype(str).to_numpy(),
-                                 "name": fac["name"].astype(str).to_numpy()},
-                                geometry=fac.geometry.to_numpy(), crs=fac.crs)
-    return _grid_sites(result, grid_m)
+    return site_candidates(result, category=category, candidates=candidates, grid_m=grid_m,
+                           exclude=exclude).sites
 
 
 def _grid_sites(result: StudyResult, grid_m: float) -> gpd.GeoDataFrame:
+    """Lay a grid of `grid_m` over the study area, each point moved onto the nearest street."""
     net = result.network
     area = result.study_area
     x0, y0, x1, y1 = area.bounds if area is not None else net.edges.total_bounds
@@ -555,14 +713,106 @@ def _grid_sites(result: StudyResult, grid_m: float) -> gpd.GeoDataFrame:
     pts = shapely.points(gx.ravel(), gy.ravel())
     if area is not None:
         pts = pts[shapely.covers(area, pts)]
-    snaps = snap_points(net, gpd.GeoSeries(pts, crs=net.crs), max_snap_m=grid_m)
+    # a street anywhere in the cell is within its half-diagonal of the cell's centre
+    snaps = snap_points(net, gpd.GeoSeries(pts, crs=net.crs),
+                        max_snap_m=grid_m * np.sqrt(0.5))
     ok = snaps["on_network"].to_numpy()
     lines = net.edges.geometry.to_numpy()[snaps["edge"].to_numpy()[ok]]
     on_street = shapely.line_interpolate_point(lines, snaps["position_m"].to_numpy()[ok])
-    n = int(ok.sum())
+    if len(on_street):  # two cells' points moved onto the same spot are one site
+        xy = shapely.get_coordinates(on_street)
+        key = np.round(xy / DUPLICATE_M).astype(np.int64)
+        _, first = np.unique(key, axis=0, return_index=True)
+        on_street = on_street[np.sort(first)]
+    n = len(on_street)
     return gpd.GeoDataFrame({"site_id": [f"grid-{i + 1}" for i in range(n)],
                              "name": [f"grid point {i + 1}" for i in range(n)]},
                             geometry=on_street, crs=net.crs)
+
+
+@dataclass(frozen=True, eq=False)
+class SiteWalks:
+    """The walks from candidate sites to the study's block origins, up to `max_m`.
+
+    Computed once (:func:`site_walks`) and filtered for any walk no longer than
+    `max_m`: several thresholds, walking speeds or categories reuse it.
+
+    Attributes
+    ----------
+    sites
+        The sites (as given to :func:`site_walks`).
+    max_m
+        The longest walk kept (metres).
+    indptr, origin, distance_m
+        Compressed rows: site ``i`` reaches origins ``origin[indptr[i]:indptr[i+1]]``
+        (positions in :meth:`~sharemap.pipeline.StudyResult.study_origins`) at
+        ``distance_m[...]`` metres.
+    n_origins
+        The number of block origins.
+    """
+
+    sites: gpd.GeoDataFrame
+    max_m: float
+    indptr: np.ndarray
+    origin: np.ndarray
+    distance_m: np.ndarray
+    n_origins: int
+
+    def within(self, keep: np.ndarray) -> sparse.csr_matrix:
+        """Return sites x origins (boolean CSR) where `keep` (aligned to `distance_m`) holds."""
+        counts = np.add.reduceat(keep.astype(np.int64), self.indptr[:-1]) \
+            if len(keep) else np.zeros(len(self.sites), np.int64)
+        counts[np.diff(self.indptr) == 0] = 0
+        indptr = np.concatenate([[0], np.cumsum(counts)])
+        return sparse.csr_matrix((np.ones(int(indptr[-1]), dtype=bool), self.origin[keep],
+                                  indptr), shape=(len(self.sites), self.n_origins))
+
+    def take(self, rows: np.ndarray) -> SiteWalks:
+        """Return the walks of the sites at positions `rows` (in that order)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        lo, hi = self.indptr[rows], self.indptr[rows + 1]
+        counts = hi - lo
+        idx = (np.repeat(lo - np.concatenate([[0], np.cumsum(counts)[:-1]]), counts)
+               + np.arange(int(counts.sum())))
+        return SiteWalks(sites=self.sites.iloc[rows].reset_index(drop=True), max_m=self.max_m,
+                         indptr=np.concatenate([[0], np.cumsum(counts)]),
+                         origin=self.origin[idx], distance_m=self.distance_m[idx],
+                         n_origins=self.n_origins)
+
+
+def site_walks(result: StudyResult, sites: gpd.GeoDataFrame, *, max_m: float,
+               progress: bool = False, chunk: int = 2000) -> SiteWalks:
+    """Walk from every site to the block origins within `max_m` metres.
+
+    The origins are the study's (:meth:`~sharemap.pipeline.StudyResult.block_snaps`,
+    snapped once); the sites are snapped and the walks measured exactly as for spaces
+    (along-edge distances and the straight-line offsets at both ends). With
+    `progress`, a bar counts the sites.
+    """
+    from tqdm import tqdm  # not tqdm.auto: it warns in Jupyter without ipywidgets
+
+    snaps = result.block_snaps()
+    pts = prepare_points(result.network, snaps, sites,
+                         max_snap_m=result.config.network.max_snap_m)
+    site_idx, origin_idx = pts.target_idx, pts.origin_idx
+    parts = []
+    with tqdm(total=len(sites), disable=not progress, desc="walks from candidate sites",
+              unit="site") as bar:
+        for start in range(0, len(sites), chunk):
+            rows = np.arange(start, min(start + chunk, len(sites)))
+            pairs = pairs_within(pts.joined, site_idx[rows], origin_idx, max_m=max_m,
+                                 sort=False)
+            parts.append((rows[pairs["origin"].to_numpy()], pairs["target"].to_numpy(),
+                          pairs["distance_m"].to_numpy()))
+            bar.update(len(rows))
+    site = np.concatenate([p[0] for p in parts]) if parts else np.array([], np.int64)
+    origin = np.concatenate([p[1] for p in parts]) if parts else np.array([], np.int64)
+    dist = np.concatenate([p[2] for p in parts]) if parts else np.array([], np.float64)
+    order = np.lexsort((origin, site))
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(site, minlength=len(sites)))])
+    return SiteWalks(sites=sites, max_m=float(max_m), indptr=indptr.astype(np.int64),
+                     origin=origin[order].astype(np.int64), distance_m=dist[order],
+                     n_origins=len(snaps))
 
 
 def origin_cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
@@ -574,27 +824,18 @@ def origin_cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
     straight-line offsets at both ends.
     """
     speed = result.config.walk_speed_m_per_min
-    # the block origins (as the study snapped them) and the sites, prepared
-    snaps = result.block_snaps()
-    sites = prepare_points(result.network, snaps, points,
-                           max_snap_m=result.config.network.max_snap_m)
-    pairs = pairs_within(sites.joined, sites.target_idx, sites.origin_idx,
-                         max_m=minutes * speed)
-    data = np.ones(len(pairs), dtype=bool)
-    return sparse.csr_matrix((data, (pairs["origin"].to_numpy(), pairs["target"].to_numpy())),
-                             shape=(len(points), len(snaps)))
+    walks = site_walks(result, points, max_m=minutes * speed)
+    return walks.within(np.ones(len(walks.distance_m), dtype=bool))
 
 
-def cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
-                 minutes: float) -> sparse.csr_matrix:
-    """Which blocks each point reaches within `minutes` (sites x blocks, boolean CSR).
+def block_cover(result: StudyResult, cover: sparse.csr_matrix) -> sparse.csr_matrix:
+    """Turn sites x origins into sites x blocks: a block is reached with half its residents.
 
-    A point reaches a block when it is within `minutes` of origins holding at least
-    half of the block's residents (the rule that makes a space adjacent; see
+    A point reaches a block when it is within reach of origins holding at least half of
+    the block's residents (the rule that makes a space adjacent; see
     :mod:`sharemap.origins`); a block with one origin is reached when its origin is.
     """
     origins = result.study_origins()
-    cover = origin_cover_matrix(result, points, minutes=minutes)
     block = origins["block"].to_numpy(np.int64)
     if len(block) == len(result.blocks):
         return cover
@@ -605,6 +846,17 @@ def cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
     reached.data = reached.data >= HALF
     reached.eliminate_zeros()
     return reached.astype(bool)
+
+
+def cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
+                 minutes: float) -> sparse.csr_matrix:
+    """Which blocks each point reaches within `minutes` (sites x blocks, boolean CSR).
+
+    A point reaches a block when it is within `minutes` of origins holding at least
+    half of the block's residents (the rule that makes a space adjacent; see
+    :mod:`sharemap.origins`); a block with one origin is reached when its origin is.
+    """
+    return block_cover(result, origin_cover_matrix(result, points, minutes=minutes))
 
 
 # ---------------------------------------------------------------------- times of week

@@ -1,9 +1,13 @@
 """Where to add the next facilities: coverage-maximising site suggestions.
 
-The candidate sites and which blocks each reaches come from the study level
-(:func:`sharemap.study.candidate_sites`, :func:`sharemap.study.cover_matrix`, on the
+The candidate sites and the walks from them come from the study level
+(:func:`sharemap.study.site_candidates`, :func:`sharemap.study.site_walks`, on the
 study's prepared block origins); this module chooses among them. To check a choice,
 :func:`sharemap.study.whatif` recomputes the study with the sites added.
+
+A candidate site never duplicates a space of the category that already exists (within
+2 m, the layers' duplicate rule; a grid point within half the spacing): it would add
+nothing, so it is left out and counted in ``suggest.json``.
 
 Objectives
 ----------
@@ -11,28 +15,34 @@ Objectives
 whose walk to the category is at most T minutes, counting the existing spaces. The
 residents are counted where the study's walks start: at the block origins, each
 holding its share of its block's residents (one origin per block except for large
-blocks, see :mod:`sharemap.origins`). Greedy with lazy evaluation: coverage is
-submodular, so the greedy choice is within (1 - 1/e) of the optimum in the worst case
-and usually optimal in practice.
-Where the instance is small enough, the exact optimum is also computed as a
-mixed-integer programme (scipy's HiGHS ``milp``), and reported beside the greedy
-answer so the gap is visible.
+blocks, see :mod:`sharemap.origins`). With group weights (``{"65+": 2}``), a resident
+of a group counts that many times and is covered at the group's own walking speed;
+the other residents count once at the study's speed.
+
+Greedy with lazy evaluation: coverage is submodular, so the greedy choice is within
+(1 - 1/e) of the optimum in the worst case and usually optimal in practice. Beside
+it, an upper bound on the optimum is always given: the exact optimum (a
+mixed-integer programme solved with scipy's HiGHS ``milp``) where it is found within
+the time limit, else the solver's bound or the LP relaxation, and never worse than
+the greedy's own online bound (its gain plus the N largest marginal gains left).
 
 ``villages``: choose N sites to turn the most blocks into sharing-village
 candidates (a new site adds one adjacent space to a block when it is within
 ``adjacent_minutes`` of origins holding at least half of the block's residents). This
 objective is not submodular (a block may need two new sites), so the greedy looks
-one site ahead and ties are broken by residents; small instances are solved
-exactly by enumeration.
+one site ahead and ties are broken by residents; the exact optimum is solved as an
+integer programme.
+
+The pure choice on a coverage matrix, :func:`choose_sites`, serves any caller that
+has its own items to cover (``sharemap plan`` chooses one category after another).
 """
 
 from __future__ import annotations
 
 import heapq
-import itertools
 import logging
-import math
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,28 +59,333 @@ from ._errors import ConfigError, InputDataError
 from ._validate import LIMITS, check_number, check_whole
 from .access import nearest_distance, prepare_points, walk_col
 from .pipeline import StudyResult
-from .study import candidate_sites, cover_matrix, origin_cover_matrix
+from .study import (
+    CandidateSites,
+    SiteWalks,
+    block_cover,
+    candidate_sites,
+    cover_matrix,
+    site_candidates,
+    site_walks,
+)
 
-__all__ = ["SUGGEST_OUTPUTS", "SuggestResult", "suggest_sites", "write_suggestions"]
+__all__ = ["SUGGEST_OUTPUTS", "CoverChoice", "SuggestResult", "candidate_sites", "choose_sites",
+           "cover_matrix", "parse_weights", "suggest_sites", "write_suggestions"]
 
 logger = logging.getLogger(__name__)
 
 OBJECTIVES = ("population", "villages")
-#: Largest instance solved exactly (sites x blocks non-zeros for the MILP; subsets enumerated).
-_MILP_MAX_SITES = 3000
-_ENUM_MAX_SUBSETS = 200_000
+#: The exact optimum is sought as a MILP up to this many non-zeros of the (reduced)
+#: coverage matrix; above, the LP relaxation gives the bound.
+_MILP_MAX_NNZ = 2_000_000
+#: ... and the LP relaxation up to this many.
+_LP_MAX_NNZ = 20_000_000
+#: Seconds the exact solver may take (then its bound and best solution are reported).
+DEFAULT_TIME_LIMIT_S = 30.0
 
 
 @dataclass(frozen=True, eq=False)
 class SuggestResult:
-    """Chosen sites, every candidate considered, and the before/after numbers."""
+    """Chosen sites, every candidate considered, and the before/after numbers.
+
+    Attributes
+    ----------
+    suggestions
+        The greedy choice in the order chosen (``order``, ``site_id``, ``name``, the
+        gains, point geometry).
+    candidates
+        Every candidate site with ``chosen`` and ``in_optimum`` (the exact optimum's
+        sites, where it was solved; else all false).
+    info
+        The numbers for ``suggest.json``.
+    optimum
+        The exact optimum's sites, ordered as the greedy would add them (same columns
+        as `suggestions`); None when the optimum was not solved.
+    """
 
     suggestions: gpd.GeoDataFrame
     candidates: gpd.GeoDataFrame
     info: dict[str, Any] = field(default_factory=dict)
+    optimum: gpd.GeoDataFrame | None = None
 
 
-def _population(result: StudyResult) -> npt.NDArray[np.float64]:
+@dataclass(frozen=True, eq=False)
+class CoverChoice:
+    """The sites chosen to cover the most weight, and how far from the best they can be.
+
+    Attributes
+    ----------
+    order
+        ``[(site, gain), ...]``: the greedy choice in order, with each site's gain.
+    optimum
+        The sites of the exact optimum (positions), or None when it was not proven.
+    optimum_gain
+        Its gain (None when not proven).
+    bound_gain
+        An upper bound on the best gain any `k` sites reach (the optimum itself when
+        proven).
+    bound_method
+        ``"optimum"``, ``"milp_bound"`` (the solver's bound at its time limit),
+        ``"lp_relaxation"`` or ``"greedy_online"`` (the greedy's gain plus the k largest
+        marginal gains left), whichever is lowest.
+    seconds
+        Seconds spent choosing (greedy, bound).
+    """
+
+    order: list[tuple[int, float]]
+    optimum: npt.NDArray[np.int64] | None
+    optimum_gain: float | None
+    bound_gain: float
+    bound_method: str
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def greedy_gain(self) -> float:
+        """The greedy choice's total gain."""
+        return float(sum(g for _, g in self.order))
+
+
+# --------------------------------------------------------------------- the choice
+
+
+def _greedy_cover(cover: sparse.csr_matrix, weight: npt.NDArray[np.float64],
+                  covered: npt.NDArray[np.bool_], k: int, *,
+                  progress: bool = False) -> list[tuple[int, float]]:
+    """Lazy greedy maximal covering: [(site, gain), ...] in the order chosen."""
+    from tqdm import tqdm
+
+    covered = covered.copy()
+    open_w = np.where(covered, 0.0, weight)
+    first = np.asarray(cover @ open_w).ravel()
+    heap = [(-float(g), s) for s, g in enumerate(first)]
+    heapq.heapify(heap)
+    chosen: list[tuple[int, float]] = []
+    indptr, indices = cover.indptr, cover.indices
+    with tqdm(total=k, disable=not progress, desc="choosing sites", unit="site") as bar:
+        while heap and len(chosen) < k:
+            _, s = heapq.heappop(heap)
+            idx = indices[indptr[s]:indptr[s + 1]]
+            gain = float(weight[idx][~covered[idx]].sum())
+            if heap and gain < -heap[0][0] - 1e-9 * max(1.0, gain):
+                heapq.heappush(heap, (-gain, s))  # stale bound: re-insert with the true gain
+                continue
+            if gain <= 0:  # no site adds anything any more: suggest no site that adds nothing
+                break
+            chosen.append((s, gain))
+            covered[idx] = True
+            bar.update(1)
+    return chosen
+
+
+def _reduce(cover: sparse.csr_matrix, weight: npt.NDArray[np.float64],
+            covered: npt.NDArray[np.bool_]) -> tuple[sparse.csr_matrix, npt.NDArray[np.float64]]:
+    """Keep the items still open, with weight and reached by a site; merge identical columns.
+
+    Items reached by the same set of sites behave as one (their weights added): the
+    programme shrinks without changing its optimum.
+    """
+    keep = np.flatnonzero(~covered & (weight > 0))
+    sub = cover.tocsc()[:, keep]
+    nnz = np.diff(sub.indptr)
+    reached = nnz > 0
+    sub, keep, nnz = sub[:, reached], keep[reached], nnz[reached]
+    if not sub.shape[1]:
+        return sparse.csr_matrix((cover.shape[0], 0), dtype=bool), np.zeros(0)
+    rng = np.random.default_rng(0)
+    keys = []
+    for _ in range(2):  # two 64-bit sums of random keys: equal sets, equal sums
+        r = rng.integers(0, 2**63, size=cover.shape[0], dtype=np.uint64)
+        vals = r[sub.indices]
+        starts = sub.indptr[:-1]
+        with np.errstate(over="ignore"):
+            keys.append(np.add.reduceat(vals, starts))
+    table = pd.DataFrame({"a": keys[0], "b": keys[1], "n": nnz})
+    group = table.groupby(["a", "b", "n"], sort=False).ngroup().to_numpy()
+    first = np.unique(group, return_index=True)[1]
+    return sub[:, first].tocsr().astype(bool), np.bincount(group, weights=weight[keep]).astype(
+        np.float64)
+
+
+def _solve(cover: sparse.csr_matrix, weight: npt.NDArray[np.float64], k: int, *,
+           integral: bool, time_limit_s: float) -> tuple[str, float | None, float | None,
+                                                          npt.NDArray[np.float64] | None]:
+    """Solve max w.y, y_j <= sum_i C_ij x_i, sum x <= k (x binary if `integral`).
+
+    Returns (status, value of the solution found, upper bound, x): status
+    ``"optimal"``, ``"time_limit"`` or ``"failed"``.
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    n_sites, n_items = cover.shape
+    c = np.concatenate([np.zeros(n_sites), -weight])
+    link = sparse.hstack([-cover.T.astype(np.float64).tocsr(),
+                          sparse.identity(n_items, format="csr")]).tocsr()
+    budget = sparse.csr_matrix(np.concatenate([np.ones(n_sites), np.zeros(n_items)])[None, :])
+    cons = [LinearConstraint(link, -np.inf, 0.0), LinearConstraint(budget, 0.0, float(k))]
+    integrality = np.concatenate([np.ones(n_sites) if integral else np.zeros(n_sites),
+                                  np.zeros(n_items)])
+    res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(0.0, 1.0),
+               options={"time_limit": time_limit_s, "disp": False, "mip_rel_gap": 1e-9})
+    x = None if res.x is None else np.round(res.x[:n_sites]) if integral else res.x[:n_sites]
+    value = None if x is None or not integral else float(
+        weight @ np.minimum(1.0, cover.T.astype(np.float64) @ x))
+    if res.status == 0:
+        return "optimal", value, float(-res.fun), x
+    dual = getattr(res, "mip_dual_bound", None)
+    if res.status == 1 and dual is not None and np.isfinite(dual):
+        return "time_limit", value, float(-dual), x
+    logger.warning("exact optimum not found: %s", res.message)
+    return "failed", None, None, None
+
+
+def choose_sites(cover: sparse.csr_matrix, weight: npt.ArrayLike, covered: npt.ArrayLike,
+                 k: int, *, exact: bool = True, time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+                 progress: bool = False) -> CoverChoice:
+    """Choose `k` sites (rows of `cover`) covering the most weight not yet covered.
+
+    Parameters
+    ----------
+    cover
+        Sites x items, boolean CSR: which items (block origins, or origins of each
+        group) a site would cover.
+    weight
+        Per item, what covering it is worth (residents, weighted residents).
+    covered
+        Per item, whether it is covered already (by the existing spaces).
+    k
+        How many sites to choose.
+    exact
+        Also seek the exact optimum (a MILP; for very large instances the LP
+        relaxation's bound only) within `time_limit_s`.
+    time_limit_s
+        Seconds the solver may take.
+    progress
+        Show progress bars (on standard error).
+
+    Returns
+    -------
+    choice
+        The greedy order with gains, the optimum where proven, and an upper bound.
+
+    Examples
+    --------
+    >>> from scipy import sparse
+    >>> cover = sparse.csr_matrix([[1, 1, 0, 0], [0, 1, 1, 0], [0, 0, 1, 1]], dtype=bool)
+    >>> c = choose_sites(cover, [1.0, 1.0, 1.0, 1.0], [False] * 4, 2)
+    >>> c.greedy_gain, c.optimum_gain, sorted(c.optimum.tolist())
+    (4.0, 4.0, [0, 2])
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    done = np.asarray(covered, dtype=bool)
+    cover = sparse.csr_matrix(cover, dtype=bool)
+    t0 = time.perf_counter()
+    red, red_w = _reduce(cover, w, done)
+    order = _greedy_cover(red, red_w, np.zeros(len(red_w), dtype=bool), k, progress=progress)
+    seconds = {"greedy": time.perf_counter() - t0}
+    gain = float(sum(g for _, g in order))
+    # the greedy's online bound: no k sites add more than the k largest gains left
+    hit = np.zeros(len(red_w), dtype=bool)
+    for s, _ in order:
+        hit[red.indices[red.indptr[s]:red.indptr[s + 1]]] = True
+    left = np.asarray(red @ np.where(hit, 0.0, red_w)).ravel()
+    online = gain + float(np.sort(left)[::-1][:k].sum())
+    bound, method = online, "greedy_online"
+    optimum: npt.NDArray[np.int64] | None = None
+    optimum_gain: float | None = None
+    useful = np.flatnonzero(np.diff(red.indptr) > 0)
+    if len(useful) <= k:  # every useful site fits: that is the optimum
+        optimum, optimum_gain = useful.astype(np.int64), float(red_w.sum())
+        bound, method = optimum_gain, "optimum"
+    elif exact and red.nnz and gain < online - 1e-9 * max(1.0, online):
+        t1 = time.perf_counter()
+        integral = red.nnz <= _MILP_MAX_NNZ
+        if integral or red.nnz <= _LP_MAX_NNZ:
+            sub = red[useful]
+            if progress or red.nnz > 200_000:
+                logger.warning("seeking the %s (%d sites, %d items; at most %.0f s)",
+                               "exact optimum" if integral else "LP relaxation bound",
+                               len(useful), sub.shape[1], time_limit_s)
+            status, value, ub, x = _solve(sub, red_w, k, integral=integral,
+                                          time_limit_s=time_limit_s)
+            if status == "optimal" and integral and x is not None and value is not None:
+                optimum = useful[np.flatnonzero(x > 0.5)].astype(np.int64)
+                optimum_gain = bound = value
+                method = "optimum"
+                if value < gain:  # within the solver's tolerance: the greedy is optimal
+                    optimum = np.array([s for s, _ in order], dtype=np.int64)
+                    optimum_gain = bound = gain
+            elif ub is not None and ub < bound:
+                bound = ub
+                method = "milp_bound" if integral else "lp_relaxation"
+        seconds["bound"] = time.perf_counter() - t1
+    elif exact:  # the greedy meets its own bound: it is optimal
+        optimum = np.array([s for s, _ in order], dtype=np.int64)
+        optimum_gain, bound, method = gain, gain, "optimum"
+    return CoverChoice(order=order, optimum=optimum, optimum_gain=optimum_gain,
+                       bound_gain=max(bound, gain), bound_method=method, seconds=seconds)
+
+
+# ------------------------------------------------------------------ the suggestion
+
+
+def parse_weights(text: str | Mapping[str, float] | None, groups: Sequence[Any]
+                  ) -> dict[str, float]:
+    """Read group weights (``"65+=2"``, ``"65+=2,children=1.5"`` or a mapping) by group label.
+
+    Raises
+    ------
+    ConfigError
+        For a label that is not one of the study's ``[coverage] groups``, or a weight
+        that is not a number in 0-1000.
+    """
+    if text is None:
+        return {}
+    labels = {g.label: g for g in groups}
+    known = ", ".join(repr(x) for x in labels) or "none ([coverage] groups is empty)"
+    if isinstance(text, str):
+        items: list[tuple[str, Any]] = []
+        for part in (p.strip() for p in text.split(",")):
+            if not part:
+                continue
+            label, eq, value = part.rpartition("=")
+            if not eq or not label.strip():
+                msg = (f"--weights: {part!r} is not GROUP=WEIGHT (e.g. \"65+=2\"); the "
+                       f"study's groups are {known}")
+                raise ConfigError(msg)
+            try:
+                number: Any = float(value)
+            except ValueError:
+                number = value
+            items.append((label.strip(), number))
+    else:
+        items = list(text.items())
+    out: dict[str, float] = {}
+    for label, value in items:
+        if label not in labels:
+            msg = (f"--weights: {label!r} is not a population group of the study; its groups "
+                   f"are {known} (the `label` of [coverage] groups)")
+            raise ConfigError(msg)
+        out[label] = check_number(value, f"--weights: the weight of {label!r}",
+                                  LIMITS["group_weight"])
+    return out
+
+
+@dataclass(frozen=True, eq=False)
+class _Items:
+    """What the population objective covers: each block origin once per class of residents.
+
+    Class 0 is the residents not in a weighted group, at the study's speed, counted
+    once; class g the residents of weighted group g, at its own speed, counted
+    weight_g times. Items are origin-major within a class: item = class * n + origin.
+    """
+
+    cover: sparse.csr_matrix          # sites x items
+    weight: npt.NDArray[np.float64]   # per item
+    covered: npt.NDArray[np.bool_]    # per item, by the existing spaces
+    labels: list[str]                 # class 0 "", then the weighted groups' labels
+
+
+def _residents(result: StudyResult) -> npt.NDArray[np.float64]:
     """Residents per block origin (the block's residents times the origin's share)."""
     blocks = result.blocks
     if "population" not in blocks or blocks["population"].isna().all():
@@ -82,114 +397,95 @@ def _population(result: StudyResult) -> npt.NDArray[np.float64]:
     return pop[origins["block"].to_numpy(np.int64)] * origins["share"].to_numpy(np.float64)
 
 
-def _origin_minutes(result: StudyResult, category: str) -> npt.NDArray[np.float64]:
-    """Per block origin, the walk to `category` (the study's, or measured now)."""
+def _group_residents(result: StudyResult, group: Any) -> npt.NDArray[np.float64]:
+    col = group.population_column
+    if col not in result.blocks:
+        msg = (f"--weights: group {group.label!r} has no residents in the blocks (its column "
+               f"{group.column!r} was not found at the population level)")
+        raise ConfigError(msg)
+    origins = result.study_origins()
+    pop = result.blocks[col].fillna(0.0).to_numpy(np.float64)
+    return pop[origins["block"].to_numpy(np.int64)] * origins["share"].to_numpy(np.float64)
+
+
+def _existing_minutes(result: StudyResult, category: str,
+                      existing: gpd.GeoDataFrame | None) -> npt.NDArray[np.float64]:
+    """Per block origin, the walk (minutes, study speed) to the category's existing spaces."""
     origins = result.study_origins()
     col = walk_col(category)
-    if col in origins:
-        return origins[col].to_numpy(np.float64, na_value=np.nan)
-    if len(origins) == len(result.blocks):
-        return result.blocks[col].to_numpy(np.float64, na_value=np.nan)
-    mine = result.spaces[result.spaces["category"] == category]
-    points = prepare_points(result.network, result.block_snaps(), mine,
+    speed = result.config.walk_speed_m_per_min
+    if existing is None:
+        if col in origins:
+            return origins[col].to_numpy(np.float64, na_value=np.nan)
+        existing = result.spaces[result.spaces["category"] == category]
+    if not len(existing):
+        return np.full(len(origins), np.nan)
+    points = prepare_points(result.network, result.block_snaps(), existing,
                             max_snap_m=result.config.network.max_snap_m)
-    dist = nearest_distance(points.joined, points.origin_idx, points.target_idx)
-    return dist / result.config.walk_speed_m_per_min
+    return nearest_distance(points.joined, points.origin_idx, points.target_idx) / speed
 
 
-def _greedy_cover(cover: sparse.csr_matrix, weight: npt.NDArray[np.float64],
-                  covered: npt.NDArray[np.bool_], k: int) -> list[tuple[int, float]]:
-    """Lazy greedy maximal covering: [(site, gain), ...] in the order chosen."""
+def _speed_factor(result: StudyResult, label: str) -> float:
+    """Study speed / the class's speed (1 for class 0), as coverage_groups.csv scales minutes."""
+    if not label:
+        return 1.0
+    group = next(g for g in result.config.coverage.groups if g.label == label)
+    return result.config.walk_speed_kmh / group.walk_speed_kmh
+
+
+def _items(result: StudyResult, walks: SiteWalks, category: str, minutes: float,
+           weights: Mapping[str, float], existing: gpd.GeoDataFrame | None) -> _Items:
+    speed_kmh = result.config.walk_speed_kmh
+    total = _residents(result)
+    have = _existing_minutes(result, category, existing)
+    groups = {g.label: g for g in result.config.coverage.groups}
+    rest = total.copy()
+    per_class: list[tuple[str, npt.NDArray[np.float64], float]] = []
+    for label, w in weights.items():
+        pop = _group_residents(result, groups[label])
+        rest -= pop
+        per_class.append((label, pop, w))
+    if (rest < -1e-6 * max(1.0, float(total.max(initial=0)))).any():
+        logger.warning("the weighted groups together outnumber the residents of some blocks "
+                       "(do they overlap?); the rest is counted as 0 there")
+    classes = [("", np.maximum(rest, 0.0), 1.0), *per_class]
+    mins = walks.distance_m / result.config.walk_speed_m_per_min
+    covers, weight, covered = [], [], []
+    for label, pop, w in classes:
+        factor = 1.0 if not label else speed_kmh / groups[label].walk_speed_kmh
+        # the same operations as coverage_groups.csv: minutes * study speed / group speed
+        covers.append(walks.within(mins * factor <= minutes if factor != 1.0
+                                   else mins <= minutes))
+        weight.append(pop * w)
+        with np.errstate(invalid="ignore"):
+            covered.append((have * factor if factor != 1.0 else have) <= minutes)
+    return _Items(cover=sparse.hstack(covers, format="csr").astype(bool),
+                  weight=np.concatenate(weight), covered=np.concatenate(covered),
+                  labels=[c[0] for c in classes])
+
+
+def _replay(cover: sparse.csr_matrix, weight: npt.NDArray[np.float64],
+            covered: npt.NDArray[np.bool_], sites: Sequence[int]) -> npt.NDArray[np.float64]:
+    """Return the gain of each site in turn, adding `sites` in this order."""
     covered = covered.copy()
-    heap = [(-float(weight[cover[s].indices][~covered[cover[s].indices]].sum()), s)
-            for s in range(cover.shape[0])]
-    heapq.heapify(heap)
-    chosen: list[tuple[int, float]] = []
-    while heap and len(chosen) < k:
-        _, s = heapq.heappop(heap)
-        idx = cover[s].indices
-        gain = float(weight[idx][~covered[idx]].sum())
-        if heap and gain < -heap[0][0] - 1e-12:
-            heapq.heappush(heap, (-gain, s))  # stale bound: re-insert with the true gain
-            continue
-        chosen.append((s, gain))
+    gains = []
+    for s in sites:
+        idx = cover.indices[cover.indptr[s]:cover.indptr[s + 1]]
+        gains.append(float(weight[idx][~covered[idx]].sum()))
         covered[idx] = True
-    return chosen
+    return np.asarray(gains, dtype=np.float64)
 
 
-def _exact_cover(cover: sparse.csr_matrix, weight: npt.NDArray[np.float64],
-                 covered: npt.NDArray[np.bool_], k: int) -> float | None:
-    """Return the optimal new coverage (MCLP as a MILP with HiGHS), or None if too large."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
-
-    n_sites = cover.shape[0]
-    open_blocks = np.flatnonzero(~covered & (weight > 0))
-    sub = cover[:, open_blocks].astype(np.float64).tocsc()
-    reach = np.flatnonzero(np.diff(sub.indptr) > 0)
-    if n_sites > _MILP_MAX_SITES or k >= n_sites:
-        if k >= n_sites:
-            return float(weight[open_blocks[reach]].sum())
-        return None
-    sub = sub[:, reach]
-    w = weight[open_blocks[reach]]
-    n_b = len(w)
-    # variables: x_site (binary) then y_block (0..1); maximise w.y
-    c = np.concatenate([np.zeros(n_sites), -w])
-    # y_b - sum_{s covers b} x_s <= 0
-    link = sparse.hstack([-sub.T.tocsr(), sparse.identity(n_b, format="csr")]).tocsr()
-    budget = sparse.csr_matrix(np.concatenate([np.ones(n_sites), np.zeros(n_b)])[None, :])
-    cons = [LinearConstraint(link, -np.inf, 0.0), LinearConstraint(budget, 0.0, float(k))]
-    integrality = np.concatenate([np.ones(n_sites), np.zeros(n_b)])
-    res = milp(c, constraints=cons, integrality=integrality, bounds=Bounds(0.0, 1.0))
-    if not res.success:
-        logger.warning("exact optimum not found: %s", res.message)
-        return None
-    return float(-res.fun)
-
-
-def _village_gain(counts: npt.NDArray[np.int64], adj: sparse.csr_matrix,
-                  need: int, weight: npt.NDArray[np.float64],
-                  chosen: Sequence[int]) -> tuple[int, float]:
-    extra = np.asarray(adj[list(chosen)].sum(axis=0)).ravel() if chosen else 0
-    became = (counts < need) & (counts + extra >= need)
-    return int(became.sum()), float(weight[became].sum())
-
-
-def _greedy_villages(adj: sparse.csr_matrix, counts: npt.NDArray[np.int64], need: int,
-                     weight: npt.NDArray[np.float64], k: int) -> list[tuple[int, float]]:
-    chosen: list[int] = []
-    gains: list[tuple[int, float]] = []
-    base = (0, 0.0)
-    for _ in range(min(k, adj.shape[0])):
-        best, best_val = -1, (-1, -1.0, -1.0)
-        for s in range(adj.shape[0]):
-            if s in chosen:
-                continue
-            now = _village_gain(counts, adj, need, weight, [*chosen, s])
-            # look one site ahead: a block one site short also counts, a little
-            ahead = counts + np.asarray(adj[[*chosen, s]].sum(axis=0)).ravel()
-            near = float(((ahead == need - 1) & (counts < need - 1)).sum())
-            val = (now[0], now[1], near)
-            if val > best_val:
-                best, best_val = s, val
-        chosen.append(best)
-        gains.append((best, float(best_val[0] - base[0])))
-        base = (best_val[0], best_val[1])
-    return gains
-
-
-def _exact_villages(adj: sparse.csr_matrix, counts: npt.NDArray[np.int64], need: int,
-                    weight: npt.NDArray[np.float64], k: int) -> int | None:
-    n = adj.shape[0]
-    if math.comb(n, min(k, n)) > _ENUM_MAX_SUBSETS:
-        return None
-    return max(_village_gain(counts, adj, need, weight, list(sub))[0]
-               for sub in itertools.combinations(range(n), min(k, n)))
-
-
-def suggest_sites(result: StudyResult, *, category: str, add: int, minutes: float = 15.0,
-                  candidates: gpd.GeoDataFrame | None = None,
-                  objective: str = "population", exact: bool = True) -> SuggestResult:
+def suggest_sites(  # noqa: PLR0913 - keyword-only options
+        result: StudyResult, *, category: str, add: int, minutes: float = 15.0,
+                  candidates: gpd.GeoDataFrame | CandidateSites | None = None,
+                  grid_m: float | None = None,
+                  exclude: gpd.GeoSeries | gpd.GeoDataFrame | None = None,
+                  weights: str | Mapping[str, float] | None = None,
+                  objective: str = "population", exact: bool = True,
+                  existing: gpd.GeoDataFrame | None = None,
+                  time_limit_s: float = DEFAULT_TIME_LIMIT_S,
+                  progress: bool = False) -> SuggestResult:
     """Choose `add` new sites for `category` among candidate locations.
 
     Parameters
@@ -197,23 +493,43 @@ def suggest_sites(result: StudyResult, *, category: str, add: int, minutes: floa
     result
         A :class:`~sharemap.pipeline.StudyResult` (its network, blocks and spaces are reused).
     category
-        The category to add sites for; its existing spaces count as coverage.
+        The category to add sites for; its existing spaces count as coverage, and no
+        candidate site duplicates one (see :func:`sharemap.study.site_candidates`).
     add
         Number of sites to choose.
     minutes
         Coverage threshold (``population`` objective).
     candidates
-        Candidate points (``site_id``, ``name``); default: see :func:`candidate_sites`.
+        Candidate points (``site_id``, ``name``), or sites already found with
+        :func:`sharemap.study.site_candidates`; default: the study's facilities,
+        else a grid (see there).
+    grid_m
+        Use a grid of this spacing on the walking network as the candidates.
+    exclude
+        Areas (polygons) where no site may be (parks, water; see
+        :func:`sharemap.study.read_areas`).
+    weights
+        Group weights, ``{"65+": 2}`` or ``"65+=2"``: a resident of the group counts
+        that many times and is covered at the group's own walking speed
+        (``[coverage] groups``); the other residents count once at the study's.
     objective
         ``"population"`` or ``"villages"`` (see the module notes).
     exact
-        Also compute the exact optimum where the instance is small enough.
+        Also seek the exact optimum (or, for very large instances, a bound).
+    existing
+        The category's spaces to count as existing (default: the study's); e.g. the
+        spaces after an earlier round of additions.
+    time_limit_s
+        Seconds the exact solver may take.
+    progress
+        Show progress bars on standard error (the walks from the sites, the choice).
 
     Returns
     -------
     suggestion
-        The chosen sites in order with their gains, every candidate with ``chosen``,
-        and the numbers for ``suggest.json``.
+        The chosen sites in order with their gains, every candidate with ``chosen``
+        and ``in_optimum``, the optimum's sites in order, and the numbers for
+        ``suggest.json``.
 
     Examples
     --------
@@ -233,74 +549,279 @@ def suggest_sites(result: StudyResult, *, category: str, add: int, minutes: floa
         raise ConfigError(msg)
     add = check_whole(add, "`add`", LIMITS["add"])
     minutes = check_number(minutes, "`minutes`", LIMITS["minutes"])
-    sites = candidate_sites(result, candidates=candidates)
+    wts = parse_weights(weights, result.config.coverage.groups)
+    if wts and objective != "population":
+        msg = "--weights applies to the population objective (residents newly within reach)"
+        raise ConfigError(msg)
+    found = candidates if isinstance(candidates, CandidateSites) else site_candidates(
+        result, category=category, candidates=candidates, grid_m=grid_m, exclude=exclude)
+    sites = found.sites
     if sites.empty:
-        msg = "no candidate sites: give --candidates, or a study area for the grid"
+        msg = ("no candidate sites: give --candidates, or a study area for the grid"
+               if not len(found.existing) and not found.excluded else
+               f"no candidate sites left: {len(found.existing)} already hold a {category} "
+               f"space and {found.excluded} lie in the excluded areas; give --candidates or "
+               "--grid")
         raise InputDataError(msg)
+    t0 = time.perf_counter()
+    ask = _Ask(category=category, add=add, minutes=minutes, weights=wts, exact=exact,
+               existing=existing, time_limit_s=time_limit_s, progress=progress)
     if objective == "population":
-        info, order = _suggest_population(result, sites, category, add, minutes, exact)
+        info, choice, gains = _suggest_population(result, found, ask)
     else:
-        info, order = _suggest_villages(result, sites, add, exact)
+        info, choice, gains = _suggest_villages(result, sites, ask)
     info = {"category": category, "minutes": minutes, "objective": objective,
-            "candidates": len(sites), **info}
-    chosen = sites.iloc[[s for s, _ in order]].copy()
-    chosen.insert(0, "order", np.arange(1, len(order) + 1))
-    chosen["gain_population" if objective == "population" else "gain_blocks"] = \
-        [g for _, g in order]
-    if objective == "population":
-        chosen["covered_population_after"] = (
-            info["covered_population_before"] + np.cumsum([g for _, g in order]))
+            "weights": wts, "candidates": len(sites), **found.info(), "asked": add,
+            "chosen": len(choice.order), **info, "seconds": round(time.perf_counter() - t0, 3)}
+    if len(choice.order) < add:
+        logger.info("Only %d of %d sites add anything", len(choice.order), add)
+    chosen = _ordered(sites, [s for s, _ in choice.order], gains(
+        [s for s, _ in choice.order]), info)
+    optimum = None
+    if choice.optimum is not None:
+        opt_order = _greedy_order(choice, gains)
+        optimum = _ordered(sites, opt_order, gains(opt_order), info)
+        info["optimum_sites"] = optimum["site_id"].tolist()
     cand = sites.copy()
     cand["chosen"] = False
-    cand.iloc[[s for s, _ in order], cand.columns.get_loc("chosen")] = True
-    return SuggestResult(suggestions=chosen.reset_index(drop=True), candidates=cand, info=info)
+    cand.iloc[[s for s, _ in choice.order], cand.columns.get_loc("chosen")] = True
+    cand["in_optimum"] = False
+    if choice.optimum is not None:
+        cand.iloc[choice.optimum, cand.columns.get_loc("in_optimum")] = True
+    return SuggestResult(suggestions=chosen, candidates=cand, info=info, optimum=optimum)
 
 
-def _suggest_population(result: StudyResult, sites: gpd.GeoDataFrame, category: str, add: int,
-                        minutes: float, exact: bool
-                        ) -> tuple[dict[str, Any], list[tuple[int, float]]]:
-    pop = _population(result)
-    covered = _origin_minutes(result, category) <= minutes
-    cover = origin_cover_matrix(result, sites, minutes=minutes)
-    order = _greedy_cover(cover, pop, covered, add)
-    before = float(pop[covered].sum())
-    gain = sum(g for _, g in order)
+def _greedy_order(choice: CoverChoice, gains: Any) -> list[int]:
+    """Order the optimum's sites so that each adds the most (its own greedy order)."""
+    left = [int(s) for s in (choice.optimum if choice.optimum is not None else [])]
+    order: list[int] = []
+
+    def last(chosen: list[int]) -> float:
+        table = gains(chosen)
+        col = "gain_weighted" if "gain_weighted" in table else table.columns[0]
+        return float(table[col].iloc[-1])
+
+    while left:
+        best = max(left, key=lambda s: (last([*order, s]), -s))
+        order.append(best)
+        left.remove(best)
+    return order
+
+
+def _ordered(sites: gpd.GeoDataFrame, order: Sequence[int], table: pd.DataFrame,
+             info: Mapping[str, Any]) -> gpd.GeoDataFrame:
+    out = sites.iloc[list(order)].reset_index(drop=True)
+    out.insert(0, "order", np.arange(1, len(order) + 1))
+    for col in table.columns:
+        out[col] = table[col].to_numpy()
+    if "gain_population" in table and "covered_population_before" in info:
+        out["covered_population_after"] = (info["covered_population_before"]
+                                           + np.cumsum(table["gain_population"].to_numpy()))
+    cols = [c for c in out.columns if c != "geometry"]
+    return gpd.GeoDataFrame(out[cols], geometry=out.geometry.to_numpy(), crs=sites.crs)
+
+
+@dataclass(frozen=True)
+class _Ask:
+    """What a suggestion was asked (suggest_sites' options, checked)."""
+
+    category: str
+    add: int
+    minutes: float
+    weights: Mapping[str, float]
+    exact: bool
+    existing: gpd.GeoDataFrame | None
+    time_limit_s: float
+    progress: bool
+
+
+def _suggest_population(result: StudyResult, found: CandidateSites, ask: _Ask
+                        ) -> tuple[dict[str, Any], CoverChoice, Any]:
+    category, add, minutes, weights = ask.category, ask.add, ask.minutes, ask.weights
+    existing, progress = ask.existing, ask.progress
+    groups = {g.label: g for g in result.config.coverage.groups}
+    slowest = max([1.0, *(_speed_factor(result, label) for label in weights)])
+    speed = result.config.walk_speed_m_per_min
+    walks = site_walks(result, found.sites, max_m=minutes * speed * slowest * (1 + 1e-9) + 1e-6,
+                       progress=progress)
+    items = _items(result, walks, category, minutes, weights, existing)
+    choice = choose_sites(items.cover, items.weight, items.covered, add, exact=ask.exact,
+                          time_limit_s=ask.time_limit_s, progress=progress)
+    # plain residents at the study's speed (as coverage.csv counts them), and each
+    # weighted group's residents at its own speed (as coverage_groups.csv)
+    plain = _items(result, walks, category, minutes, {}, existing) if weights else items
+    pop = plain.weight
+    before = float(pop[plain.covered].sum())
+    per_group = {label: items.cover[:, i * walks.n_origins:(i + 1) * walks.n_origins]
+                 for i, label in enumerate(items.labels) if label}
+
+    def gains(order: Sequence[int]) -> pd.DataFrame:
+        table = {"gain_population": _replay(plain.cover, pop, plain.covered, order)}
+        if weights:
+            table["gain_weighted"] = _replay(items.cover, items.weight, items.covered, order)
+            n = walks.n_origins
+            for i, label in enumerate(items.labels):
+                if label:
+                    table[f"gain_{groups[label].slug}"] = _replay(
+                        per_group[label], _group_residents(result, groups[label]),
+                        items.covered[i * n:(i + 1) * n], order)
+        return pd.DataFrame(table)
+
+    greedy = gains([s for s, _ in choice.order])
     info: dict[str, Any] = {
         "covered_population_before": before,
-        "covered_population_after": before + gain,
+        "covered_population_after": before + float(greedy["gain_population"].sum()),
         "population_total": float(pop.sum()),
+        "objective_before": float(items.weight[items.covered].sum()),
+        "greedy_gain": choice.greedy_gain,
+        "bound_gain": choice.bound_gain,
+        "bound_method": choice.bound_method,
+        "greedy_share_of_bound": 1.0 if choice.bound_gain <= 0
+        else choice.greedy_gain / choice.bound_gain,
     }
-    if exact:
-        best = _exact_cover(cover, pop, covered, add)
-        if best is not None:
-            info["optimum_population"] = before + best
-            info["greedy_share_of_optimal_gain"] = 1.0 if best <= 0 else gain / best
-    return info, order
+    info["objective_after"] = info["objective_before"] + choice.greedy_gain
+    if choice.optimum is not None and choice.optimum_gain is not None:
+        info["optimum_gain"] = choice.optimum_gain
+        info["optimum_population"] = before + float(
+            gains(list(choice.optimum))["gain_population"].sum())
+        info["greedy_share_of_optimal_gain"] = (1.0 if choice.optimum_gain <= 0
+                                                else choice.greedy_gain / choice.optimum_gain)
+    if weights:
+        for label in weights:
+            slug = groups[label].slug
+            info[f"gain_{slug}"] = float(greedy[f"gain_{slug}"].sum())
+    return info, choice, gains
 
 
-def _suggest_villages(result: StudyResult, sites: gpd.GeoDataFrame, add: int,
-                      exact: bool) -> tuple[dict[str, Any], list[tuple[int, float]]]:
+def _villages_greedy(adj: sparse.csr_matrix, counts: npt.NDArray[np.int64], need: int,
+                     weight: npt.NDArray[np.float64], k: int, *,
+                     progress: bool = False) -> list[tuple[int, float]]:
+    """Greedy with one-site look-ahead: blocks turned, then residents, then blocks one short.
+
+    Every site's gains are one sparse product per step (the blocks a site would turn
+    are those it reaches that are one space short), so a step costs the matrix's size.
+    """
+    from tqdm import tqdm
+
+    n = adj.shape[0]
+    extra = np.zeros(len(counts), dtype=np.int64)
+    taken = np.zeros(n, dtype=bool)
+    index = np.arange(n)
+    out: list[tuple[int, float]] = []
+    adj_f = adj.astype(np.float64)
+    with tqdm(total=min(k, n), disable=not progress, desc="choosing sites", unit="site") as bar:
+        for _ in range(min(k, n)):
+            have = counts + extra
+            short1 = (have == need - 1).astype(np.float64)
+            turned = np.asarray(adj_f @ short1).ravel()
+            people = np.asarray(adj_f @ (short1 * weight)).ravel()
+            near = np.asarray(adj_f @ (have == need - 2).astype(np.float64)).ravel()
+            turned[taken] = people[taken] = near[taken] = -1.0
+            best = int(np.lexsort((-index, near, people, turned))[-1])
+            if turned[best] <= 0 and near[best] <= 0:  # no site brings any block closer
+                break
+            out.append((best, float(turned[best])))
+            taken[best] = True
+            extra[adj.indices[adj.indptr[best]:adj.indptr[best + 1]]] += 1
+            bar.update(1)
+    return out
+
+
+def _villages_exact(adj: sparse.csr_matrix, counts: npt.NDArray[np.int64], need: int, k: int,
+                    *, time_limit_s: float) -> tuple[npt.NDArray[np.int64] | None, float | None]:
+    """Most blocks turned into candidates by `k` sites: an integer programme (HiGHS).
+
+    Variables: x_s (site chosen), z_b (block turned); (need - counts_b) z_b <= sum_s
+    a_sb x_s for every block still short; sum x <= k; maximise sum z. Returns the sites
+    and the count, or (None, bound) when the time limit stopped the solver.
+    """
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
+    short = np.flatnonzero(counts < need)
+    sub = adj.tocsc()[:, short]
+    reach = np.flatnonzero(np.diff(sub.indptr) > 0)
+    sub = sub[:, reach].tocsr().astype(np.float64)
+    gap = (need - counts[short[reach]]).astype(np.float64)
+    n_s, n_b = sub.shape
+    if not n_b:
+        return np.zeros(0, dtype=np.int64), 0.0
+    link = sparse.hstack([-sub.T.tocsr(), sparse.diags(gap, format="csr")]).tocsr()
+    budget = sparse.csr_matrix(np.concatenate([np.ones(n_s), np.zeros(n_b)])[None, :])
+    res = milp(np.concatenate([np.zeros(n_s), -np.ones(n_b)]),
+               constraints=[LinearConstraint(link, -np.inf, 0.0),
+                            LinearConstraint(budget, 0.0, float(k))],
+               integrality=np.ones(n_s + n_b), bounds=Bounds(0.0, 1.0),
+               options={"time_limit": time_limit_s, "disp": False})
+    if res.status == 0 and res.x is not None:
+        return np.flatnonzero(res.x[:n_s] > 0.5).astype(np.int64), float(round(-res.fun))
+    dual = getattr(res, "mip_dual_bound", None)
+    return None, (float(-dual) if dual is not None and np.isfinite(dual) else None)
+
+
+def _suggest_villages(result: StudyResult, sites: gpd.GeoDataFrame, ask: _Ask
+                      ) -> tuple[dict[str, Any], CoverChoice, Any]:
+    add, exact, time_limit_s, progress = ask.add, ask.exact, ask.time_limit_s, ask.progress
     vcfg = result.config.villages
     if vcfg.distinct_categories or vcfg.count == "capacity":
         msg = ('the villages objective counts spaces; set distinct_categories = false and '
                'count = "spaces"')
         raise ConfigError(msg)
-    adj = cover_matrix(result, sites, minutes=vcfg.adjacent_minutes).astype(np.int64)
+    speed = result.config.walk_speed_m_per_min
+    walks = site_walks(result, sites, max_m=vcfg.adjacent_minutes * speed, progress=progress)
+    adj = block_cover(result, walks.within(np.ones(len(walks.distance_m), dtype=bool)))
+    adj = sparse.csr_matrix(adj, dtype=bool)
     counts = result.blocks["adjacent_spaces"].to_numpy(np.int64)
+    need = vcfg.min_spaces
     weight = (result.blocks["population"].fillna(0.0).to_numpy(np.float64)
               if "population" in result.blocks else np.zeros(len(counts)))
-    order = _greedy_villages(adj, counts, vcfg.min_spaces, weight, add)
-    new_blocks, new_pop = _village_gain(counts, adj, vcfg.min_spaces, weight,
-                                        [s for s, _ in order])
+    t0 = time.perf_counter()
+    order = _villages_greedy(adj, counts, need, weight, add, progress=progress)
+    seconds = {"greedy": time.perf_counter() - t0}
+
+    def turned(chosen: Sequence[int]) -> npt.NDArray[np.bool_]:
+        if not len(chosen):
+            return np.zeros(len(counts), dtype=bool)
+        extra = np.asarray(adj[list(chosen)].astype(np.int64).sum(axis=0)).ravel()
+        return (counts < need) & (counts + extra >= need)
+
+    def gains(chosen: Sequence[int]) -> pd.DataFrame:
+        rows, before = [], np.zeros(len(counts), dtype=bool)
+        for i in range(len(chosen)):
+            now = turned(chosen[:i + 1])
+            rows.append((int((now & ~before).sum()), float(weight[now & ~before].sum())))
+            before = now
+        return pd.DataFrame({"gain_blocks": np.array([r[0] for r in rows], dtype=np.int64),
+                             "gain_residents": np.array([r[1] for r in rows])})
+
+    greedy = int(turned([s for s, _ in order]).sum())
+    optimum: npt.NDArray[np.int64] | None = None
+    bound: float | None = None
+    method = "none"
+    if exact:
+        t1 = time.perf_counter()
+        if progress:
+            logger.warning("seeking the exact optimum (at most %.0f s)", time_limit_s)
+        optimum, bound = _villages_exact(adj, counts, need, add, time_limit_s=time_limit_s)
+        seconds["bound"] = time.perf_counter() - t1
+        method = "optimum" if optimum is not None else "milp_bound"
+        if optimum is not None and int(turned(list(optimum)).sum()) < greedy:
+            optimum = np.array([s for s, _ in order], dtype=np.int64)  # solver tolerance
+            bound = float(greedy)
+    choice = CoverChoice(order=order, optimum=optimum,
+                         optimum_gain=bound if optimum is not None else None,
+                         bound_gain=float(max(bound if bound is not None else greedy, greedy)),
+                         bound_method=method, seconds=seconds)
     before = int(result.blocks["candidate"].sum())
     info: dict[str, Any] = {"candidate_blocks_before": before,
-                            "candidate_blocks_after": before + new_blocks,
-                            "residents_in_new_candidates": new_pop}
-    if exact:
-        best = _exact_villages(adj, counts, vcfg.min_spaces, weight, add)
-        if best is not None:
-            info["optimum_new_candidate_blocks"] = best
-    return info, order
+                            "candidate_blocks_after": before + greedy,
+                            "residents_in_new_candidates": float(
+                                weight[turned([s for s, _ in order])].sum()),
+                            "greedy_gain": float(greedy), "bound_gain": choice.bound_gain,
+                            "bound_method": method}
+    if optimum is not None:
+        info["optimum_new_candidate_blocks"] = int(turned(list(optimum)).sum())
+        info["optimum_gain"] = float(info["optimum_new_candidate_blocks"])
+    return info, choice, gains
 
 
 def _suggest_map(src: tuple[SuggestResult, StudyResult]) -> Any:
@@ -314,8 +835,17 @@ def _suggest_map(src: tuple[SuggestResult, StudyResult]) -> Any:
         "name": [f"#{o} {n}" for o, n in zip(proposed["order"], proposed["name"], strict=True)],
         "source": "suggestion", "source_row": proposed["order"].to_numpy(),
     }, geometry=proposed.geometry.to_numpy(), crs=proposed.crs)
-    spaces = pd.concat([result.spaces[result.spaces["category"] == cat], extra],
-                       ignore_index=True)
+    parts = [result.spaces[result.spaces["category"] == cat], extra]
+    opt = suggestion.optimum
+    if opt is not None:  # the optimum's sites the greedy did not choose
+        other = opt[~opt["site_id"].isin(proposed["site_id"])]
+        parts.append(gpd.GeoDataFrame({
+            "space_id": other["site_id"].to_numpy(), "category": f"{cat} (optimum)",
+            "name": [f"optimum #{o} {n}" for o, n in zip(other["order"], other["name"],
+                                                         strict=True)],
+            "source": "suggestion", "source_row": other["order"].to_numpy(),
+        }, geometry=other.geometry.to_numpy(), crs=proposed.crs))
+    spaces = pd.concat(parts, ignore_index=True)
 
     def write(path: Path) -> Path:
         fmap = build_map(result.blocks, gpd.GeoDataFrame(spaces, crs=extra.crs),
@@ -327,25 +857,43 @@ def _suggest_map(src: tuple[SuggestResult, StudyResult]) -> Any:
     return write
 
 
+def _suggestion_layers(src: tuple[SuggestResult, StudyResult]) -> Any:
+    suggestion = src[0]
+    layers = {"suggestions": to_web_crs(suggestion.suggestions, "suggestions")}
+    if suggestion.optimum is not None:
+        layers["optimum"] = to_web_crs(suggestion.optimum, "optimum")
+    return layers
+
+
 _O = _outputs.Output
 #: Every file ``sharemap suggest`` writes (registry entries; see :mod:`sharemap.outputs`).
 SUGGEST_OUTPUTS: tuple[_outputs.Output, ...] = (
-    _O("suggestions.gpkg", "gpkg", layer="suggestions",
-       make=lambda s: to_web_crs(s[0].suggestions, "suggestions"),
+    _O("suggestions.gpkg", "gpkg", layer="suggestions", make=_suggestion_layers,
        columns=("order", "site_id", "name"),
        holds="one row per chosen site in the order chosen: `order`, `site_id`, `name`, "
-       "`gain_population` (or `gain_blocks`), `covered_population_after`"),
+       "`gain_population` (residents newly within reach, as `coverage.csv` counts them; "
+       "`gain_blocks` and `gain_residents` for `--objective villages`), "
+       "`covered_population_after`; with `--weights` also `gain_weighted` (the objective) "
+       "and `gain_<group>` (the group's residents newly within reach at its own pace); "
+       "and where the exact optimum was solved, layer `optimum`: its sites, the same "
+       "columns, ordered so that each adds the most"),
     _O("candidates.gpkg", "gpkg", layer="candidates",
        make=lambda s: to_web_crs(s[0].candidates, "candidates"),
-       columns=("site_id", "name", "chosen"),
-       holds="every candidate site considered: `site_id`, `name`, `chosen`"),
+       columns=("site_id", "name", "chosen", "in_optimum"),
+       holds="every candidate site considered: `site_id`, `name`, `chosen` (by the "
+       "greedy), `in_optimum` (a site of the exact optimum, when it was solved)"),
     _O("map.html", "file", make=_suggest_map, stage="map",
        holds="the existing spaces of the category and the chosen sites, blocks coloured by "
        "the walk to the category"),
     _O("suggest.json", "json", make=lambda s: dict(s[0].info), index=True,
-       holds="`category`, `minutes`, `objective`, `covered_population_before`/`_after`, "
-       "`population_total`, `optimum_population` where the exact optimum was computed, "
-       "and `outputs`: every file in the folder"),
+       holds="`category`, `minutes`, `objective`, `weights`, the candidates (`candidates`, "
+       "`candidate_source`, `grid_m`, `candidates_existing`: left out as a space of the "
+       "category already stands there, `candidates_excluded`), "
+       "`covered_population_before`/`_after`, `population_total`, `greedy_gain`, "
+       "`bound_gain` and `bound_method` (an upper bound on the best gain: `optimum`, "
+       "`milp_bound`, `lp_relaxation` or `greedy_online`), `optimum_gain`, "
+       "`optimum_population` and `optimum_sites` where the exact optimum was solved, "
+       "`seconds`, and `outputs`: every file in the folder"),
 )
 
 

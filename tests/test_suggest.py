@@ -7,6 +7,7 @@ import itertools
 import geopandas as gpd
 import numpy as np
 import pytest
+import shapely
 
 from sharemap import ConfigError, read_config, run_study
 from sharemap.access import walk_times
@@ -120,3 +121,277 @@ def test_cli_suggest_and_whatif_outputs(tmp_path, capsys):
     assert info["added_duplicates"] == 1 and info["blocks_changed"] == 0
     assert main(["whatif", cfg, "--remove", "nope", "--out", str(tmp_path / "w2")]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------- issue 15: suggest
+
+
+def _walk_min(res, sites, speed_kmh):
+    """Per block origin and site, the walk in minutes at `speed_kmh` (walk_times, one by one)."""
+    origins = res.origins.geometry
+    cols = []
+    for i in range(len(sites)):
+        one = sites.iloc[[i]].assign(category="x")
+        cols.append(walk_times(res.network, origins, one,
+                               walk_speed_kmh=speed_kmh)["walk_min_x"].to_numpy())
+    return np.column_stack(cols)
+
+
+def test_candidates_never_include_an_existing_space_of_the_category(demo):
+    """Shortfall 1: suggesting facilities used to offer the facilities that exist (+0 each)."""
+    from sharemap.study import site_candidates
+
+    s = suggest_sites(demo, category="facility", add=3)
+    assert s.info["candidate_source"] == "grid"
+    existing = demo.spaces[demo.spaces["category"] == "facility"]
+    assert not s.candidates["site_id"].isin(existing["space_id"]).any()
+    # two sites reach every resident still beyond 15 minutes: no third site that adds nothing
+    assert s.info["chosen"] == len(s.suggestions) == 2 and s.info["asked"] == 3
+    assert (s.suggestions["gain_population"] > 0).all()
+    assert s.info["covered_population_after"] == pytest.approx(s.info["optimum_population"])
+    # given candidates: an existing tool library among them is left out and named
+    tools = demo.spaces[demo.spaces["category"] == "tools"]
+    p = tools.geometry.iloc[0]
+    given = gpd.GeoDataFrame({"site_id": ["T-A", "NEW-1"], "name": ["same", "new"]},
+                             geometry=[p, shapely.Point(p.x + 300, p.y)], crs=tools.crs)
+    found = site_candidates(demo, category="tools", candidates=given)
+    assert found.sites["site_id"].tolist() == ["NEW-1"]
+    assert found.existing["space_id"].tolist() == [tools["space_id"].iloc[0]]
+    # 1.9 m away is the same space (the 2 m duplicate rule); 2.5 m away is a new site
+    near = given.assign(geometry=[shapely.Point(p.x + 1.9, p.y), shapely.Point(p.x + 2.5, p.y)])
+    assert site_candidates(demo, category="tools", candidates=near).sites["site_id"].tolist() \
+        == ["NEW-1"]
+
+
+def test_grid_on_walkable_streets_away_from_existing_sites(demo):
+    from sharemap.study import site_candidates
+
+    found = site_candidates(demo, category="tools", grid_m=300.0)
+    assert found.source == "grid" and found.grid_m == 300.0 and len(found.sites) > 20
+    edges = shapely.union_all(demo.network.edges.geometry.to_numpy())
+    dist = shapely.distance(found.sites.geometry.to_numpy(), edges)
+    assert dist.max() < 1e-6  # on a street of the walking network
+    tools = demo.spaces[demo.spaces["category"] == "tools"].geometry
+    nearest = np.array([tools.distance(p).min() for p in found.sites.geometry])
+    assert nearest.min() > 150.0  # none within half the spacing of an existing library
+    assert len(found.existing) > 0
+    # --grid wins over the study's facilities; with --candidates it is an error
+    s = suggest_sites(demo, category="tools", add=2, grid_m=300.0)
+    assert s.info["candidate_source"] == "grid" and s.info["grid_m"] == 300.0
+    with pytest.raises(ConfigError, match="not both"):
+        suggest_sites(demo, category="tools", add=1, grid_m=300.0,
+                      candidates=found.sites)
+
+
+def test_exclude_removes_sites_in_the_areas(demo, tmp_path):
+    from sharemap.study import read_areas, site_candidates
+
+    every = site_candidates(demo, category="tools", grid_m=200.0).sites
+    x0, y0, x1, y1 = every.total_bounds
+    park = shapely.box(x0, y0, (x0 + x1) / 2, (y0 + y1) / 2)
+    path = tmp_path / "parks.geojson"
+    gpd.GeoDataFrame({"name": ["park"]}, geometry=[park], crs=every.crs).to_crs(4326).to_file(
+        path, driver="GeoJSON")
+    areas = read_areas(path, crs=demo.config.crs)
+    found = site_candidates(demo, category="tools", grid_m=200.0, exclude=areas)
+    inside = shapely.intersects(areas.iloc[0], every.geometry.to_numpy())  # as read back
+    assert found.excluded == int(inside.sum()) > 0
+    assert set(found.sites["site_id"]) == set(every["site_id"][~inside])
+    s = suggest_sites(demo, category="tools", add=2, grid_m=200.0, exclude=areas)
+    assert not shapely.intersects(areas.iloc[0], s.suggestions.geometry.to_numpy()).any()
+    assert s.info["candidates_excluded"] == found.excluded
+
+
+def test_optimum_sites_are_written_and_agree_with_a_whatif(demo):
+    """Shortfall 2: the optimum's value was printed but never its sites."""
+    sites = _grid_sites(demo, 400.0)
+    s = suggest_sites(demo, category="tools", add=2, candidates=sites)
+    assert s.info["bound_method"] == "optimum"
+    assert s.candidates["in_optimum"].sum() == 2
+    opt = s.optimum
+    assert list(opt["order"]) == [1, 2]
+    assert set(opt["site_id"]) == set(s.candidates.loc[s.candidates["in_optimum"], "site_id"])
+    assert s.info["optimum_sites"] == opt["site_id"].tolist()
+    added = opt[["site_id", "name", "geometry"]].rename(columns={"site_id": "space_id"})
+    after = whatif(demo, add=added.assign(category="tools")).after
+    city = after.coverage.query("level == 'city' and category == 'tools' and threshold_min == 15")
+    assert city["population_covered"].iloc[0] == pytest.approx(s.info["optimum_population"])
+    assert opt["covered_population_after"].iloc[-1] == pytest.approx(s.info["optimum_population"])
+    assert s.info["optimum_gain"] >= s.info["greedy_gain"] - 1e-6
+
+
+def test_group_weighted_objective_matches_brute_force(demo):
+    """--weights "65+=2": a 65+ resident counts twice, at 3.6 km/h; by exhaustive search."""
+    sites = _grid_sites(demo, 400.0)
+    pop = demo.origins["population"].to_numpy()
+    old = demo.origins["population_65plus"].to_numpy()
+    rest = pop - old
+    fast = _walk_min(demo, sites, 4.8)   # the study's pace
+    slow = _walk_min(demo, sites, 3.6)   # the group's
+    tools = demo.spaces[demo.spaces["category"] == "tools"]
+    have_fast = walk_times(demo.network, demo.origins.geometry, tools,
+                           walk_speed_kmh=4.8)["walk_min_tools"].to_numpy()
+    have_slow = walk_times(demo.network, demo.origins.geometry, tools,
+                           walk_speed_kmh=3.6)["walk_min_tools"].to_numpy()
+
+    def value(chosen):
+        f = np.fmin(have_fast, fast[:, list(chosen)].min(axis=1, initial=np.inf))
+        sl = np.fmin(have_slow, slow[:, list(chosen)].min(axis=1, initial=np.inf))
+        return rest[f <= 15].sum() + 2 * old[sl <= 15].sum()
+
+    base = value([])
+    best = max(value(c) for c in itertools.combinations(range(len(sites)), 2))
+    s = suggest_sites(demo, category="tools", add=2, candidates=sites, weights="65+=2")
+    assert s.info["weights"] == {"65+": 2.0}
+    assert s.info["objective_before"] == pytest.approx(base)
+    assert s.info["optimum_gain"] == pytest.approx(best - base, rel=1e-9)
+    chosen = [int(np.flatnonzero(sites["site_id"] == i)[0]) for i in s.suggestions["site_id"]]
+    assert s.suggestions["gain_weighted"].sum() == pytest.approx(value(chosen) - base)
+    # the 65+ gain is the group's residents newly within 15 min at 3.6 km/h
+    sl = np.fmin(have_slow, slow[:, chosen].min(axis=1))
+    assert s.info["gain_65plus"] == pytest.approx(old[(sl <= 15) & ~(have_slow <= 15)].sum())
+    # weighting changes the question: not always the same sites as unweighted
+    plain = suggest_sites(demo, category="tools", add=2, candidates=sites)
+    assert plain.info["optimum_gain"] == pytest.approx(
+        max(pop[np.fmin(have_fast, fast[:, list(c)].min(axis=1)) <= 15].sum()
+            for c in itertools.combinations(range(len(sites)), 2)) - pop[have_fast <= 15].sum(),
+        rel=1e-9)
+
+
+def test_bad_weights(demo):
+    with pytest.raises(ConfigError, match="not a population group"):
+        suggest_sites(demo, category="tools", add=1, weights="kids=2")
+    with pytest.raises(ConfigError, match="GROUP=WEIGHT"):
+        suggest_sites(demo, category="tools", add=1, weights="65+")
+    with pytest.raises(ConfigError, match="weight of '65\\+'"):
+        suggest_sites(demo, category="tools", add=1, weights="65+=-1")
+    with pytest.raises(ConfigError, match="population objective"):
+        suggest_sites(demo, category="tools", add=1, weights="65+=2", objective="villages")
+
+
+def test_choose_sites_bound_when_the_optimum_is_not_sought():
+    """The greedy's online bound is an upper bound; a small MCLP where greedy is not optimal."""
+    from scipy import sparse
+
+    from sharemap.suggest import choose_sites
+
+    # greedy takes the middle site (5) and then one side (3): 8; the two sides make 9
+    cover = sparse.csr_matrix(np.array([
+        [1, 1, 1, 1, 1, 0, 0, 0, 0],
+        [0, 0, 0, 0, 0, 1, 1, 1, 1],
+        [0, 0, 1, 1, 1, 1, 1, 0, 0],
+    ], dtype=bool))
+    w = np.array([1, 1, 1, 1, 0.5, 1, 1, 1, 1.0])
+    w[[2, 3, 4, 5, 6]] = [1, 1, 1, 1.2, 1]
+    choice = choose_sites(cover, w, np.zeros(9, bool), 2, exact=False)
+    best = max(w[cover[list(c)].toarray().any(axis=0)].sum()
+               for c in itertools.combinations(range(3), 2))
+    assert choice.bound_method == "greedy_online"
+    assert choice.greedy_gain <= best <= choice.bound_gain + 1e-12
+    exact = choose_sites(cover, w, np.zeros(9, bool), 2)
+    assert exact.bound_method == "optimum" and exact.optimum_gain == pytest.approx(best)
+    assert sorted(exact.optimum.tolist()) == [0, 1]
+
+
+def test_villages_objective_optimum_matches_enumeration(demo):
+    sites = _grid_sites(demo, 500.0)
+    s = suggest_sites(demo, category="tools", add=2, objective="villages", candidates=sites)
+    from sharemap.study import cover_matrix
+
+    adj = cover_matrix(demo, sites, minutes=demo.config.villages.adjacent_minutes).toarray()
+    counts = demo.blocks["adjacent_spaces"].to_numpy()
+    need = demo.config.villages.min_spaces
+    best = max(int(((counts < need) & (counts + adj[list(c)].sum(axis=0) >= need)).sum())
+               for c in itertools.combinations(range(len(sites)), 2))
+    assert s.info["optimum_new_candidate_blocks"] == best
+    assert s.candidates["in_optimum"].sum() <= 2
+    assert s.suggestions["gain_blocks"].sum() == \
+        s.info["candidate_blocks_after"] - s.info["candidate_blocks_before"]
+
+
+def test_progress_is_shown(demo, capsys):
+    suggest_sites(demo, category="tools", add=2, grid_m=300.0, progress=True)
+    err = capsys.readouterr().err
+    assert "walks from candidate sites" in err and "choosing sites" in err
+
+
+def test_cli_suggest_grid_exclude_weights_and_the_gap(tmp_path, capsys):
+    import json
+
+    from sharemap.cli import main
+
+    cfg = str(get_path("demo"))
+    park = tmp_path / "park.geojson"
+    res_crs = "EPSG:5186"
+    gpd.GeoDataFrame({"n": [1]}, geometry=[shapely.Point(203_000, 554_000).buffer(300)],
+                     crs=res_crs).to_file(park, driver="GeoJSON")
+    out = tmp_path / "s"
+    assert main(["suggest", cfg, "--category", "tools", "--add", "2", "--grid", "250",
+                 "--exclude", str(park), "--weights", "65+=2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "250 m grid" in text and "exact optimum" in text and "% below the optimum" in text
+    assert "65+ residents newly within reach" in text
+    cand = gpd.read_file(out / "candidates.gpkg", layer="candidates")
+    assert {"chosen", "in_optimum"} <= set(cand.columns)
+    assert cand["in_optimum"].sum() == 2
+    opt = gpd.read_file(out / "suggestions.gpkg", layer="optimum")
+    assert list(opt["order"]) == [1, 2] and set(opt["site_id"]) == set(
+        cand.loc[cand["in_optimum"], "site_id"])
+    info = json.loads((out / "suggest.json").read_text(encoding="utf-8"))
+    assert info["grid_m"] == 250 and info["weights"] == {"65+": 2.0}
+    assert info["candidates_excluded"] > 0
+    assert main(["suggest", cfg, "--category", "tools", "--add", "1", "--weights", "nobody=2",
+                 "--out", str(tmp_path / "bad")]) == 2
+    assert "nobody" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- real Dongdaemun-gu
+
+
+@pytest.fixture(scope="module")
+def dongdaemun(seoul_data, tmp_path_factory):
+    from conftest import dongdaemun_toml
+
+    cfg = tmp_path_factory.mktemp("ddm-suggest") / "study.toml"
+    cfg.write_text(dongdaemun_toml(seoul_data), encoding="utf-8")
+    return cfg
+
+
+def test_dongdaemun_facility_suggestions_each_add_residents(dongdaemun, seoul_data, tmp_path,
+                                                             capsys):
+    """Done-when: three new facility sites, each adding residents; the optimum written."""
+    import json
+
+    from sharemap.cli import main
+
+    out = tmp_path / "s"
+    assert main(["suggest", str(dongdaemun), "--category", "facility", "--add", "3",
+                 "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    sug = gpd.read_file(out / "suggestions.gpkg", layer="suggestions")
+    assert len(sug) == 3 and (sug["gain_population"] > 0).all()
+    info = json.loads((out / "suggest.json").read_text(encoding="utf-8"))
+    assert info["candidate_source"] == "grid" and info["candidates_existing"] >= 1
+    cand = gpd.read_file(out / "candidates.gpkg", layer="candidates")
+    assert cand["in_optimum"].sum() == 3 and info["bound_method"] == "optimum"
+    assert info["optimum_gain"] >= info["greedy_gain"]
+    assert "exact optimum" in printed
+
+
+def test_dongdaemun_bike_candidates_write_the_optimum(dongdaemun, seoul_data, tmp_path, capsys):
+    """Shortfall 2 on the real data: bike stations as candidates; the optimum's sites written."""
+    import json
+
+    from sharemap.cli import main
+
+    out = tmp_path / "s"
+    assert main(["suggest", str(dongdaemun), "--category", "facility", "--add", "3",
+                 "--candidates", str(seoul_data / "raw/ttareungyi_master_seoul_open_data.json"),
+                 "--preset", "ttareungyi", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    info = json.loads((out / "suggest.json").read_text(encoding="utf-8"))
+    opt = gpd.read_file(out / "suggestions.gpkg", layer="optimum")
+    assert len(opt) == 3 and opt["site_id"].tolist() == info["optimum_sites"]
+    assert info["optimum_population"] >= info["covered_population_after"]
+    gap = 100 * (info["optimum_gain"] - info["greedy_gain"]) / info["optimum_gain"]
+    assert f"({gap:.2f}% below the optimum)" in printed
