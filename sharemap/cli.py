@@ -319,18 +319,33 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
         remove = [r.strip() for r in (args.remove or "").split(",") if r.strip()]
         change = whatif(result, add=add, remove=remove)
         write_whatif(change, folder)
+    _print_whatif(change, args)
+    return 0
+
+
+def _print_whatif(change: Any, args: argparse.Namespace) -> None:
     cov = change.coverage_change
     city = cov[(cov["level"] == "city") & (cov["threshold_min"] == cov["threshold_min"].max())]
-    print(f"sharemap whatif: +{change.info['added']} spaces, -{change.info['removed']} spaces")
+    lines = [f"sharemap whatif: +{change.info['added']} spaces, -{change.info['removed']} "
+             "spaces"]
     for row in city.itertuples():
-        print(f"  {row.category:<10} residents within {row.threshold_min:g} min: "
-              f"{row.population_covered_before:,.0f} -> {row.population_covered_after:,.0f}")
+        who = "residents" if row.group == "all residents" else \
+            f"  {row.group} residents ({row.walk_speed_kmh:g} km/h)"
+        lines.append(f"  {row.category:<10} {who} within {row.threshold_min:g} min: "
+                     f"{row.population_covered_before:,.0f} -> "
+                     f"{row.population_covered_after:,.0f} "
+                     f"({row.population_covered_change:+,.0f})")
     gains = int((change.block_change["change"] == "gains candidacy").sum())
     losses = int((change.block_change["change"] == "loses candidacy").sum())
-    print(f"  candidate blocks: +{gains} / -{losses}; villages {len(change.before.villages)} -> "
-          f"{len(change.after.villages)}")
-    print(f"  outputs in {args.out}")
-    return 0
+    lines.append(f"  candidate blocks: +{gains} / -{losses}; villages "
+                 f"{len(change.before.villages)} -> {len(change.after.villages)}")
+    for row in change.village_change.itertuples():
+        before = f"#{row.ranks_before.replace(',', ', #')}" if row.ranks_before else "-"
+        after = f"#{row.ranks_after.replace(',', ', #')}" if row.ranks_after else "-"
+        lines.append(f"    village {row.change}: {before} -> {after} "
+                     f"({row.blocks_before} -> {row.blocks_after} blocks)")
+    lines.append(f"  outputs in {args.out}")
+    print("\n".join(lines))
 
 
 def _number(key: str, what: str, *, whole: bool = False) -> Callable[[str], Any]:

@@ -81,6 +81,7 @@ __all__ = [
     "CANVAS_THRESHOLD",
     "CATEGORY_STYLES",
     "WALK_CLASSES",
+    "add_change_layers",
     "build_map",
     "escape_text",
     "korean_font",
@@ -876,3 +877,164 @@ def notebook_map(m: folium.Map, *, height_px: int = 520) -> _NotebookMap:
         An object Jupyter displays as the map (the last expression of a cell).
     """
     return _NotebookMap(render_html(m), height_px)
+
+
+# ---------------------------------------------------------------------------
+# what changed: added and removed spaces, changed blocks and villages
+
+#: Colours of the change layers (:func:`add_change_layers`).
+ADDED_COLOUR = "#00a651"
+REMOVED_COLOUR = "#9e9e9e"
+CHANGED_BLOCK_COLOUR = "#ff7f00"
+VILLAGE_CHANGE_COLOURS = {"appeared": "#00a651", "vanished": "#7a7a7a", "merged": "#6a3d9a",
+                          "split": "#e31a1c", "regrouped": "#e31a1c", "grew": "#1f78b4",
+                          "shrank": "#1f78b4", "reshaped": "#1f78b4", "re-ranked": "#a6cee3"}
+_MARKS = {
+    "added": ("<div class='sharemap-dot sharemap-added' style='background:{c}'>"
+              "<i class='fa-solid fa-plus'></i></div>"),
+    "removed": ("<div class='sharemap-dot sharemap-removed' style='background:{c}'>"
+                "<i class='fa-solid fa-xmark'></i></div>"),
+}
+_CHANGE_CSS = """<style>
+.sharemap-added { border: 2.5px solid #111; border-radius: 3px; transform: rotate(45deg); }
+.sharemap-added i { transform: rotate(-45deg); }
+.sharemap-removed { opacity: 0.75; filter: grayscale(1); position: relative; }
+.sharemap-removed::after { content: ""; position: absolute; left: -4px; right: -4px; top: 8px;
+  border-top: 2.5px solid #c00; transform: rotate(-35deg); }
+</style>"""
+
+
+def _pair_rows(gdf: gpd.GeoDataFrame, labels: dict[str, str]) -> list[list[str]]:
+    """Popup rows for ``X_before`` / ``X_after`` column pairs (in `gdf`'s column order)."""
+    fmts = {"walk_min": "min", "candidate": "yn", "population": "n0",
+            "adjacent_spaces": "i0"}
+    rows = []
+    for col in gdf.columns:
+        if not str(col).endswith("_before") or f"{col[:-7]}_after" not in gdf.columns:
+            continue
+        base = str(col[:-7])
+        fmt = next((f for k, f in fmts.items() if base.startswith(k)), "t")
+        label = labels.get(base, base.replace("_", " "))
+        rows += [[escape_text(f"{label}: before"), fmt, str(col), ""],
+                 [escape_text(f"{label}: after"), fmt, f"{base}_after", ""]]
+    return rows
+
+
+def _column(series: pd.Series) -> str:
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return bool_column(series)
+    return _values(series, 1 if pd.api.types.is_float_dtype(series.dtype) else None)
+
+
+def _add_marked_spaces(m: folium.Map, spaces: gpd.GeoDataFrame, *, mark: str,
+                       colour: str) -> Bounds | None:
+    spaces = spaces.copy()
+    not_point = spaces.geom_type != "Point"
+    if not_point.any():
+        points = spaces.geometry[not_point].representative_point()
+        spaces.loc[not_point, spaces.geometry.name] = points
+    geometry = encode_geometry(spaces.geometry.to_numpy(), kind="point", crs=spaces.crs)
+    sub = spaces[geometry.keep]
+    cols = {c: _values(sub[c]) for c in ("name", "category", "space_id") if c in sub.columns}
+    cols["change"] = text_column(pd.Series(mark, index=sub.index))
+    names = [escape_text(n) for n in sub.get("name", pd.Series(None, index=sub.index))]
+    cols["tip"] = json_list([f"{mark}: {n or escape_text(s)}"
+                             for n, s in zip(names, sub["space_id"], strict=True)])
+    spec = {"title": [f"{mark.capitalize()}: ", "name", f"{mark.capitalize()} space"],
+            "rows": [["change", "t", "change", ""], ["category", "t", "category", ""],
+                     ["space_id", "t", "space_id", ""]],
+            "icon": _MARKS[mark].format(c=colour)}
+    what = "Added" if mark == "added" else "Removed"
+    _add_layer(m, f"{what} spaces ({len(sub):,})", layer_json(geometry, cols, spec))
+    return geometry.bounds
+
+
+def _add_changed_blocks(m: folium.Map, blocks: gpd.GeoDataFrame,
+                        labels: dict[str, str]) -> Bounds | None:
+    geometry, kept = _encode(blocks, kind="polygon", simplify=True)
+    rows = [["change", "t", "change", ""], *_pair_rows(kept, labels)]
+    cols = {c: _column(kept[c]) for c in kept.columns if c != kept.geometry.name}
+    cols["tip"] = json_list([escape_text(f"block {b}: {c or 'walk times changed'}")
+                             for b, c in zip(kept["block_id"], kept["change"], strict=True)])
+    spec = {"title": ["Changed block ", "block_id"], "rows": rows}
+    _add_layer(m, f"Changed blocks ({len(kept):,}; before and after in the popup)",
+               layer_json(geometry, cols, spec), pane="sharemap-villages",
+               color=CHANGED_BLOCK_COLOUR, weight=3, fill=False, dash_array="5 3")
+    return geometry.bounds
+
+
+def _add_village_changes(m: folium.Map, villages: gpd.GeoDataFrame) -> Bounds | None:
+    geometry, kept = _encode(villages, kind="polygon", simplify=True)
+    kinds = list(VILLAGE_CHANGE_COLOURS)
+    cols = {c: _column(kept[c]) for c in kept.columns if c != kept.geometry.name}
+    cols["class"] = number_column(kept["change"].map({k: i for i, k in enumerate(kinds)}))
+    cols["tip"] = json_list([escape_text(f"village {c}") for c in kept["change"]])
+    rows = [["change", "t", "change", ""], ["villages before", "list", "villages_before", ""],
+            ["villages after", "list", "villages_after", ""],
+            ["rank before", "list", "ranks_before", ""],
+            ["rank after", "list", "ranks_after", ""],
+            ["blocks before", "i0", "blocks_before", ""],
+            ["blocks after", "i0", "blocks_after", ""]]
+    spec = {"title": ["Village ", "change"], "rows": [r for r in rows if r[2] in cols],
+            "by": "class", "keys": ["color"], "pal": list(VILLAGE_CHANGE_COLOURS.values())}
+    _add_layer(m, f"Villages changed ({len(kept):,})", layer_json(geometry, cols, spec),
+               pane="sharemap-villages", weight=4.5, fill=False, dash_array="8 4")
+    return geometry.bounds
+
+
+def add_change_layers(m: folium.Map, *, added: gpd.GeoDataFrame | None = None,
+                      removed: gpd.GeoDataFrame | None = None,
+                      blocks: gpd.GeoDataFrame | None = None,
+                      villages: gpd.GeoDataFrame | None = None,
+                      labels: dict[str, str] | None = None) -> folium.Map:
+    """Draw what changed over a map from :func:`build_map` (a what-if, a comparison).
+
+    Parameters
+    ----------
+    m
+        The map of the state after the change.
+    added, removed
+        Spaces added (a diamond with a plus, outlined) and removed (greyed, struck
+        through): ``space_id``, ``category``, ``name``.
+    blocks
+        Blocks that changed: ``block_id``, ``change`` (text) and ``X_before`` /
+        ``X_after`` column pairs, shown side by side in the popup; outlined.
+    villages
+        Villages that changed: ``change`` (one of :data:`VILLAGE_CHANGE_COLOURS`),
+        ``villages_before``, ``villages_after``, ``ranks_before``, ``ranks_after``,
+        ``blocks_before``, ``blocks_after``; outlined in the change's colour.
+    labels
+        Popup labels of the column pairs' stems (default: the stem, spaced).
+
+    Returns
+    -------
+    m
+        The same map (the layer control moved last so it lists the new layers).
+    """
+    root: Any = m.get_root()
+    root.header.add_child(Element(_CHANGE_CSS), name="sharemap_change_css")
+    labels = labels or {}
+    if blocks is not None and len(blocks):
+        _add_changed_blocks(m, blocks, labels)
+    if villages is not None and len(villages):
+        _add_village_changes(m, villages)
+    if removed is not None and len(removed):
+        _add_marked_spaces(m, removed, mark="removed", colour=REMOVED_COLOUR)
+    if added is not None and len(added):
+        _add_marked_spaces(m, added, mark="added", colour=ADDED_COLOUR)
+    parts = ["<b>What changed</b><br>",
+             f"<span class='sw dot' style='background:{ADDED_COLOUR}'><i class='fa-solid "
+             "fa-plus'></i></span>space added<br>",
+             f"<span class='sw dot' style='background:{REMOVED_COLOUR}'><i class='fa-solid "
+             "fa-xmark'></i></span>space removed (struck)<br>",
+             f"<span class='sw' style='border:2px dashed {CHANGED_BLOCK_COLOUR}'></span>"
+             "block changed (before/after in popup)<br>"]
+    parts += [f"<span class='sw' style='border:2px dashed {c}'></span>village {escape_text(k)}"
+              "<br>" for k, c in VILLAGE_CHANGE_COLOURS.items()
+              if villages is not None and k in set(villages["change"])]
+    _HtmlControl("".join(parts), position="bottomleft",
+                 css_class="sharemap-box sharemap-legend").add_to(m)
+    for name, child in list(m._children.items()):  # the control must come after its layers
+        if isinstance(child, folium.LayerControl):
+            m._children.move_to_end(name)
+    return m

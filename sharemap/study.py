@@ -82,6 +82,13 @@ class WhatIfResult:
     coverage_change: pd.DataFrame
     block_change: gpd.GeoDataFrame
     info: dict[str, Any] = field(default_factory=dict)
+    #: the spaces added that were analysed (not duplicates, on the network, open)
+    added: gpd.GeoDataFrame | None = None
+    #: the spaces removed
+    removed: gpd.GeoDataFrame | None = None
+    #: the villages that appeared, vanished, merged, split, changed blocks or rank
+    #: (see :func:`whatif`)
+    village_change: gpd.GeoDataFrame | None = None
 
 
 def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
@@ -102,8 +109,15 @@ def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
     Returns
     -------
     whatif
-        Both results, the coverage difference per level, area, category and threshold,
-        and the blocks whose walk times or candidacy changed.
+        Both results; the coverage difference per population group (all residents
+        first, then each ``[coverage]`` group at its own walking speed), level, area,
+        category and threshold; the blocks whose walk times, adjacent spaces or
+        candidacy changed; the spaces added (as analysed) and removed; and the villages
+        that changed. Villages before and after are matched by the blocks they share:
+        each group of overlapping villages is one row of `village_change`, ``appeared``
+        (no village before), ``vanished``, ``merged`` (several into one), ``split``,
+        ``regrouped`` (several into several), ``grew``, ``shrank``, ``reshaped`` (other
+        blocks) or ``re-ranked`` (the same blocks, another rank).
     """
     spaces = result.spaces
     keys = spaces["category"].astype(str) + ":" + spaces["space_id"].astype(str)
@@ -142,19 +156,130 @@ def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
     info = {"added": 0 if add is None else len(add), "removed": len(remove),
             "added_duplicates": len(dup_rejects), "added_off_network": len(after.rejects),
             "added_closed": int(closed.sum())}
+    old_keys = set(keys[~drop])
+    now = after.spaces
+    fresh = ~(now["category"].astype(str) + ":" + now["space_id"].astype(str)).isin(old_keys)
     return WhatIfResult(before=result, after=after,
-                        coverage_change=_coverage_change(result.coverage, after.coverage),
-                        block_change=_block_change(result, after), info=info)
+                        coverage_change=_coverage_change(_group_coverage(result),
+                                                         _group_coverage(after)),
+                        block_change=_block_change(result, after), info=info,
+                        added=now[fresh.to_numpy()].reset_index(drop=True),
+                        removed=spaces[drop].reset_index(drop=True),
+                        village_change=_village_change(result, after))
 
 
 def _coverage_change(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
-    keys = ["level", "area", "area_id", "category", "threshold_min"]
+    keys = ["group", "walk_speed_kmh", "profile", "level", "area", "area_id", "category",
+            "threshold_min"]
     cols = ["blocks_covered", "population_covered", "share_blocks", "share_population"]
     merged = before[[*keys, "blocks", "population", *cols]].merge(
         after[[*keys, *cols]], on=keys, suffixes=("_before", "_after"))
     for c in cols:
         merged[f"{c}_change"] = merged[f"{c}_after"] - merged[f"{c}_before"]
     return merged
+
+
+def _group_coverage(result: StudyResult) -> pd.DataFrame:
+    """Coverage per group (``coverage_groups.csv``'s rows; all residents first)."""
+    from .coverage import ALL_RESIDENTS, compute_audit
+
+    groups = result.coverage_groups
+    if groups is None and result.config.coverage.groups:  # a result read back from a cache
+        groups = compute_audit(result.blocks, result.spaces, result.network, result.config,
+                               points=result.prepared_points(),
+                               origins=result.study_origins()).coverage_groups
+    if groups is None:
+        return result.coverage.assign(group=ALL_RESIDENTS, profile="walk",
+                                      walk_speed_kmh=result.config.walk_speed_kmh)
+    order = (groups["group"] != ALL_RESIDENTS).to_numpy()
+    return groups.iloc[np.argsort(order, kind="stable")].reset_index(drop=True)
+
+
+#: The kinds of village change, in the order they are listed.
+VILLAGE_CHANGES = ("appeared", "vanished", "merged", "split", "regrouped", "grew", "shrank",
+                   "reshaped", "re-ranked")
+
+
+def _village_groups(vb: np.ndarray, va: np.ndarray) -> list[tuple[list[Any], list[Any]]]:
+    """Group villages before (`vb`) and after (`va`, per block) that share a block.
+
+    Returns ``[(villages before, villages after), ...]``: the connected pieces of the
+    graph joining two villages that share a block (union-find).
+    """
+    parent: dict[tuple[str, Any], tuple[str, Any]] = {}
+
+    def find(x: tuple[str, Any]) -> tuple[str, Any]:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for side, ids in (("b", vb), ("a", va)):
+        for v in pd.unique(ids):
+            if v is not None:
+                find((side, v))
+    for b, a in {(b, a) for b, a in zip(vb, va, strict=True)
+                 if b is not None and a is not None}:
+        rb, ra = find(("b", b)), find(("a", a))
+        if rb != ra:
+            parent[rb] = ra
+    groups: dict[tuple[str, Any], tuple[list[Any], list[Any]]] = {}
+    for key in list(parent):
+        groups.setdefault(find(key), ([], []))[0 if key[0] == "b" else 1].append(key[1])
+    return list(groups.values())
+
+
+def _village_kind(n_before: int, n_after: int, blocks_b: set[int], blocks_a: set[int],
+                  same_rank: bool) -> str:
+    """Name a group's change (one of :data:`VILLAGE_CHANGES`, or "" when none)."""
+    if not n_before or not n_after:
+        return "appeared" if not n_before else "vanished"
+    if n_before > 1 or n_after > 1:
+        return ("merged" if n_after == 1 else "split" if n_before == 1 else "regrouped")
+    if blocks_a == blocks_b:
+        return "" if same_rank else "re-ranked"
+    return "grew" if blocks_a > blocks_b else "shrank" if blocks_a < blocks_b else "reshaped"
+
+
+def _village_change(before: StudyResult, after: StudyResult) -> gpd.GeoDataFrame:
+    """List the villages that appeared, vanished, merged, split, changed blocks or rank.
+
+    Villages before and after are matched by the blocks they share: each connected
+    group of overlapping villages is one row (a village sharing no block with any on
+    the other side appeared or vanished), drawn where its villages are after the
+    change (where they were, for one that vanished).
+    """
+    vb = before.blocks["village_id"].to_numpy(dtype=object, na_value=None)
+    va = after.blocks["village_id"].to_numpy(dtype=object, na_value=None)
+    rank_b = dict(zip(before.villages["village_id"], before.villages["rank"], strict=True))
+    rank_a = dict(zip(after.villages["village_id"], after.villages["rank"], strict=True))
+    geom_b = dict(zip(before.villages["village_id"], before.villages.geometry, strict=True))
+    geom_a = dict(zip(after.villages["village_id"], after.villages.geometry, strict=True))
+    rows, geoms = [], []
+    for group_b, group_a in _village_groups(vb, va):
+        bs = sorted(group_b, key=lambda v: rank_b.get(v, 0))
+        as_ = sorted(group_a, key=lambda v: rank_a.get(v, 0))
+        blocks_b = set(np.flatnonzero(np.isin(vb, bs)).tolist())
+        blocks_a = set(np.flatnonzero(np.isin(va, as_)).tolist())
+        kind = _village_kind(len(bs), len(as_), blocks_b, blocks_a,
+                             [rank_b.get(v) for v in bs] == [rank_a.get(v) for v in as_])
+        if not kind:
+            continue
+        rows.append({"change": kind,
+                     "villages_before": ",".join(str(v) for v in bs),
+                     "villages_after": ",".join(str(v) for v in as_),
+                     "ranks_before": ",".join(str(int(rank_b[v])) for v in bs),
+                     "ranks_after": ",".join(str(int(rank_a[v])) for v in as_),
+                     "blocks_before": len(blocks_b), "blocks_after": len(blocks_a)})
+        geoms.append(shapely.union_all([geom_a[v] for v in as_] if as_ else
+                                       [geom_b[v] for v in bs]))
+    table = pd.DataFrame(rows, columns=["change", "villages_before", "villages_after",
+                                        "ranks_before", "ranks_after", "blocks_before",
+                                        "blocks_after"])
+    out = gpd.GeoDataFrame(table, geometry=gpd.GeoSeries(geoms, crs=before.blocks.crs),
+                           crs=before.blocks.crs)
+    key = out["change"].map({k: i for i, k in enumerate(VILLAGE_CHANGES)}).to_numpy()
+    return out.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
 
 
 def _block_change(before: StudyResult, after: StudyResult) -> gpd.GeoDataFrame:
@@ -183,7 +308,13 @@ def _block_change(before: StudyResult, after: StudyResult) -> gpd.GeoDataFrame:
 
 def _whatif_info(change: WhatIfResult) -> dict[str, Any]:
     after, changed = change.after, change.block_change
-    return {**change.info,
+    villages = change.village_change
+    kinds = villages["change"].value_counts() if villages is not None else pd.Series(dtype=int)
+    info = {**change.info,
+            "spaces_added": [] if change.added is None else
+            (change.added["category"] + ":" + change.added["space_id"].astype(str)).tolist(),
+            "spaces_removed": [] if change.removed is None else
+            (change.removed["category"] + ":" + change.removed["space_id"].astype(str)).tolist(),
             "blocks_changed": len(changed),
             "blocks_gaining_candidacy": int((changed["change"] == "gains candidacy").sum()),
             "blocks_losing_candidacy": int((changed["change"] == "loses candidacy").sum()),
@@ -191,31 +322,70 @@ def _whatif_info(change: WhatIfResult) -> dict[str, Any]:
             "candidates_after": int(after.blocks["candidate"].sum()),
             "villages_before": len(change.before.villages),
             "villages_after": len(after.villages)}
+    for kind in ("appeared", "vanished", "merged", "split"):
+        info[f"villages_{kind}"] = int(kinds.get(kind, 0))
+    info["village_changes"] = ([] if villages is None else
+                               pd.DataFrame(villages.drop(columns="geometry")).to_dict("records"))
+    return info
+
+
+def _whatif_blocks_for_map(change: WhatIfResult) -> gpd.GeoDataFrame:
+    """Return the changed blocks with only the before/after pairs that differ somewhere."""
+    blocks = change.block_change
+    drop = []
+    for c in change.before.config.categories:
+        b, a = blocks[f"{walk_col(c)}_before"], blocks[f"{walk_col(c)}_after"]
+        if np.isclose(b.to_numpy(np.float64, na_value=np.nan),
+                      a.to_numpy(np.float64, na_value=np.nan), equal_nan=True).all():
+            drop += [f"{walk_col(c)}_before", f"{walk_col(c)}_after"]
+    blocks = blocks.drop(columns=drop)
+    adjacent = blocks["adjacent_spaces_before"] != blocks["adjacent_spaces_after"]
+    return blocks.assign(change=np.where(
+        blocks["change"] != "", blocks["change"],
+        np.where(adjacent, "adjacent spaces changed", "walk times changed")))
 
 
 def _whatif_map(change: WhatIfResult) -> Any:
-    from .maps import build_map, save_map
+    from .maps import add_change_layers, build_map, save_map
 
     after = change.after
-    return lambda path: save_map(build_map(after.blocks, after.spaces, after.villages,
-                                           title=f"{after.config.name}: what-if",
-                                           tiles=after.config.map.tiles), path)
+    labels = {walk_col(c): f"walk to {c}" for c in after.config.categories}
+    labels |= {"adjacent_spaces": "adjacent spaces", "candidate": "candidate"}
+
+    def write(path: Path) -> Path:
+        fmap = build_map(after.blocks, after.spaces, after.villages,
+                         title=f"{after.config.name}: what-if", tiles=after.config.map.tiles)
+        add_change_layers(fmap, added=change.added, removed=change.removed,
+                          blocks=_whatif_blocks_for_map(change), villages=change.village_change,
+                          labels=labels)
+        return save_map(fmap, path)
+
+    return write
 
 
 _O = _outputs.Output
 #: Every file ``sharemap whatif`` writes (registry entries; see :mod:`sharemap.outputs`).
 WHATIF_OUTPUTS: tuple[_outputs.Output, ...] = (
     _O("whatif_coverage.csv", "csv", make=lambda c: c.coverage_change,
-       columns=("level", "area", "area_id", "category", "threshold_min"),
-       holds="coverage before, after and the change per level, area, category and threshold"),
+       columns=("group", "walk_speed_kmh", "profile", "level", "area", "area_id", "category",
+                "threshold_min"),
+       holds="coverage before, after and the change per population group (`all residents`, "
+       "then each `[coverage]` group at its own walking speed and profile), level, area, "
+       "category and threshold"),
     _O("whatif_blocks.gpkg", "gpkg", layer="changed_blocks",
        make=lambda c: to_web_crs(c.block_change, "changed blocks"), columns=("block_id",),
        holds="the blocks whose walk times or candidacy changed, before and after"),
     _O("map.html", "file", make=_whatif_map, stage="map",
-       holds="the study after the change"),
+       holds="the study after the change, with what changed drawn over it: added spaces "
+       "(a diamond with a plus), removed spaces (greyed, struck through), changed blocks "
+       "(outlined; before and after in the popup) and villages that appeared, vanished, "
+       "merged, split or changed (outlined by kind)"),
     _O("whatif.json", "json", make=_whatif_info, index=True,
-       holds="spaces added and removed, blocks changed, candidates and villages before and "
-       "after, and `outputs`: every file in the folder"),
+       holds="spaces added and removed (`spaces_added`, `spaces_removed`), blocks changed, "
+       "candidates and villages before and after, `villages_appeared`, `villages_vanished`, "
+       "`villages_merged`, `villages_split` and `village_changes` (each group of villages "
+       "sharing blocks before and after: `change`, the villages and ranks before and "
+       "after, their blocks), and `outputs`: every file in the folder"),
 )
 
 
