@@ -930,10 +930,9 @@ class SiteWalks:
 
     def within(self, keep: np.ndarray) -> sparse.csr_matrix:
         """Return sites x origins (boolean CSR) where `keep` (aligned to `distance_m`) holds."""
-        counts = np.add.reduceat(keep.astype(np.int64), self.indptr[:-1]) \
-            if len(keep) else np.zeros(len(self.sites), np.int64)
-        counts[np.diff(self.indptr) == 0] = 0
-        indptr = np.concatenate([[0], np.cumsum(counts)])
+        # kept walks before each site's first (reduceat fails when the last sites walk nowhere)
+        kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+        indptr = kept[self.indptr]
         return sparse.csr_matrix((np.ones(int(indptr[-1]), dtype=bool), self.origin[keep],
                                   indptr), shape=(len(self.sites), self.n_origins))
 
@@ -951,19 +950,28 @@ class SiteWalks:
 
 
 def site_walks(result: StudyResult, sites: gpd.GeoDataFrame, *, max_m: float,
-               progress: bool = False, chunk: int = 2000) -> SiteWalks:
+               progress: bool = False, chunk: int = 2000,
+               profile: str | None = None) -> SiteWalks:
     """Walk from every site to the block origins within `max_m` metres.
 
     The origins are the study's (:meth:`~sharemap.pipeline.StudyResult.block_snaps`,
     snapped once); the sites are snapped and the walks measured exactly as for spaces
     (along-edge distances and the straight-line offsets at both ends). With
-    `progress`, a bar counts the sites.
+    `progress`, a bar counts the sites. With `profile` (a mobility profile that leaves
+    streets out, e.g. ``"wheelchair"``), the walks follow the streets the profile may
+    use, as a group walking with it is measured (:mod:`sharemap.profiles`): a site or
+    origin on a street it leaves out reaches nothing.
     """
     from tqdm import tqdm  # not tqdm.auto: it warns in Jupyter without ipywidgets
 
     snaps = result.block_snaps()
     pts = prepare_points(result.network, snaps, sites,
                          max_snap_m=result.config.network.max_snap_m)
+    if profile is not None:
+        from .profiles import profile_network, profile_points
+
+        pnet = result.profiles.get(profile) or profile_network(result.network, profile)
+        pts = profile_points(pts, pnet)
     site_idx, origin_idx = pts.target_idx, pts.origin_idx
     parts = []
     with tqdm(total=len(sites), disable=not progress, desc="walks from candidate sites",

@@ -409,11 +409,20 @@ def _group_residents(result: StudyResult, group: Any) -> npt.NDArray[np.float64]
 
 
 def _existing_minutes(result: StudyResult, category: str,
-                      existing: gpd.GeoDataFrame | None) -> npt.NDArray[np.float64]:
-    """Per block origin, the walk (minutes, study speed) to the category's existing spaces."""
+                      existing: gpd.GeoDataFrame | None, *,
+                      group: Any = None) -> npt.NDArray[np.float64]:
+    """Per block origin, the walk (minutes) to the category's existing spaces.
+
+    At the study's speed; for a `group` walking with a profile that leaves streets out,
+    on the profile's streets at the group's speed (as ``run_study`` measures it).
+    """
+    from ._profiles import get_profile
+    from .access import metres_per_minute
+    from .profiles import group_walk_col, profile_network, profile_points
+
     origins = result.study_origins()
-    col = walk_col(category)
-    speed = result.config.walk_speed_m_per_min
+    filtered = group is not None and get_profile(group.profile).filters
+    col = group_walk_col(category, group.slug) if filtered else walk_col(category)
     if existing is None:
         if col in origins:
             return origins[col].to_numpy(np.float64, na_value=np.nan)
@@ -422,7 +431,21 @@ def _existing_minutes(result: StudyResult, category: str,
         return np.full(len(origins), np.nan)
     points = prepare_points(result.network, result.block_snaps(), existing,
                             max_snap_m=result.config.network.max_snap_m)
+    speed = result.config.walk_speed_m_per_min
+    if filtered:
+        pnet = result.profiles.get(group.profile) or profile_network(result.network,
+                                                                     group.profile)
+        points = profile_points(points, pnet)
+        speed = metres_per_minute(group.walk_speed_kmh)
     return nearest_distance(points.joined, points.origin_idx, points.target_idx) / speed
+
+
+def _filters(result: StudyResult, label: str) -> bool:
+    """Whether the group `label` walks with a profile that leaves streets out."""
+    from ._profiles import get_profile
+
+    group = next((g for g in result.config.coverage.groups if g.label == label), None)
+    return group is not None and get_profile(group.profile).filters
 
 
 def _speed_factor(result: StudyResult, label: str) -> float:
@@ -433,11 +456,38 @@ def _speed_factor(result: StudyResult, label: str) -> float:
     return result.config.walk_speed_kmh / group.walk_speed_kmh
 
 
-def _items(result: StudyResult, walks: SiteWalks, category: str, minutes: float,
-           weights: Mapping[str, float], existing: gpd.GeoDataFrame | None) -> _Items:
-    speed_kmh = result.config.walk_speed_kmh
+def _class_cover(result: StudyResult, walks: SiteWalks, label: str, ask: _Ask
+                 ) -> tuple[sparse.csr_matrix, npt.NDArray[np.bool_]]:
+    """Sites x origins the class `label` would reach, and the origins it reaches already.
+
+    Residents not in a weighted group ("") walk at the study's speed; a group on the
+    ``walk`` profile walks the same streets at its own pace (the minutes rescaled, the
+    same operations as coverage_groups.csv); a group on a profile that leaves streets
+    out walks that profile's streets (walks of their own from the sites).
+    """
+    from .access import metres_per_minute
+
+    minutes = ask.minutes
+    if label and _filters(result, label):
+        group = next(g for g in result.config.coverage.groups if g.label == label)
+        speed = metres_per_minute(group.walk_speed_kmh)
+        own = site_walks(result, walks.sites, max_m=minutes * speed * (1 + 1e-9) + 1e-6,
+                         progress=ask.progress, profile=group.profile)
+        have = _existing_minutes(result, ask.category, ask.existing, group=group)
+        with np.errstate(invalid="ignore"):
+            return own.within(own.distance_m / speed <= minutes), have <= minutes
+    factor = _speed_factor(result, label)
+    mins = walks.distance_m / result.config.walk_speed_m_per_min
+    have = _existing_minutes(result, ask.category, ask.existing)
+    with np.errstate(invalid="ignore"):
+        if factor == 1.0:
+            return walks.within(mins <= minutes), have <= minutes
+        return walks.within(mins * factor <= minutes), have * factor <= minutes
+
+
+def _items(result: StudyResult, walks: SiteWalks, ask: _Ask,
+           weights: Mapping[str, float]) -> _Items:
     total = _residents(result)
-    have = _existing_minutes(result, category, existing)
     groups = {g.label: g for g in result.config.coverage.groups}
     rest = total.copy()
     per_class: list[tuple[str, npt.NDArray[np.float64], float]] = []
@@ -449,16 +499,12 @@ def _items(result: StudyResult, walks: SiteWalks, category: str, minutes: float,
         logger.warning("the weighted groups together outnumber the residents of some blocks "
                        "(do they overlap?); the rest is counted as 0 there")
     classes = [("", np.maximum(rest, 0.0), 1.0), *per_class]
-    mins = walks.distance_m / result.config.walk_speed_m_per_min
     covers, weight, covered = [], [], []
     for label, pop, w in classes:
-        factor = 1.0 if not label else speed_kmh / groups[label].walk_speed_kmh
-        # the same operations as coverage_groups.csv: minutes * study speed / group speed
-        covers.append(walks.within(mins * factor <= minutes if factor != 1.0
-                                   else mins <= minutes))
+        cover, done = _class_cover(result, walks, label, ask)
+        covers.append(cover)
         weight.append(pop * w)
-        with np.errstate(invalid="ignore"):
-            covered.append((have * factor if factor != 1.0 else have) <= minutes)
+        covered.append(done)
     return _Items(cover=sparse.hstack(covers, format="csr").astype(bool),
                   weight=np.concatenate(weight), covered=np.concatenate(covered),
                   labels=[c[0] for c in classes])
@@ -637,19 +683,20 @@ class _Ask:
 
 def _suggest_population(result: StudyResult, found: CandidateSites, ask: _Ask
                         ) -> tuple[dict[str, Any], CoverChoice, Any]:
-    category, add, minutes, weights = ask.category, ask.add, ask.minutes, ask.weights
-    existing, progress = ask.existing, ask.progress
+    add, minutes, weights = ask.add, ask.minutes, ask.weights
+    progress = ask.progress
     groups = {g.label: g for g in result.config.coverage.groups}
-    slowest = max([1.0, *(_speed_factor(result, label) for label in weights)])
+    slowest = max([1.0, *(_speed_factor(result, label) for label in weights
+                          if not _filters(result, label))])
     speed = result.config.walk_speed_m_per_min
     walks = site_walks(result, found.sites, max_m=minutes * speed * slowest * (1 + 1e-9) + 1e-6,
                        progress=progress)
-    items = _items(result, walks, category, minutes, weights, existing)
+    items = _items(result, walks, ask, weights)
     choice = choose_sites(items.cover, items.weight, items.covered, add, exact=ask.exact,
                           time_limit_s=ask.time_limit_s, progress=progress)
     # plain residents at the study's speed (as coverage.csv counts them), and each
     # weighted group's residents at its own speed (as coverage_groups.csv)
-    plain = _items(result, walks, category, minutes, {}, existing) if weights else items
+    plain = _items(result, walks, ask, {}) if weights else items
     pop = plain.weight
     before = float(pop[plain.covered].sum())
     per_group = {label: items.cover[:, i * walks.n_origins:(i + 1) * walks.n_origins]

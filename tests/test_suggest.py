@@ -395,3 +395,51 @@ def test_dongdaemun_bike_candidates_write_the_optimum(dongdaemun, seoul_data, tm
     assert info["optimum_population"] >= info["covered_population_after"]
     gap = 100 * (info["optimum_gain"] - info["greedy_gain"]) / info["optimum_gain"]
     assert f"({gap:.2f}% below the optimum)" in printed
+
+
+def test_weights_walk_a_groups_own_profile(tmp_path):
+    """A wheelchair group is weighted on the streets it can use (the stepped grid by hand).
+
+    tests/test_profiles.py's grid: wheelchair users (3 km/h = 50 m/min, 25 per block)
+    reach the station from A and D in 300 m = 6 min, from B and C never (cut off). Site
+    X at (0, 50), on 00-10, is 100 m from A and 200 m from D: both within 5 min. Site
+    Y at (350, 110) joins 13-14, a piece only steps reach: it reaches no wheelchair user.
+    Rescaling everyone's walks (the walk profile) would count A and D as covered
+    already (200 m = 4 min) and choose nothing.
+    """
+    from test_profiles import X0, Y0, _grid_study
+
+    (tmp_path / "study.toml").write_text(_grid_study(tmp_path, (
+        '[ { column = "chair", label = "wheelchair users", profile = "wheelchair", '
+        'walk_speed_kmh = 3.0 } ]')), encoding="utf-8")
+    result = run_study(read_config(tmp_path / "study.toml"), cache=False)
+    sites = gpd.GeoDataFrame({"site_id": ["X", "Y"], "name": ["x", "y"]},
+                             geometry=[shapely.Point(X0, Y0 + 50),
+                                       shapely.Point(X0 + 350, Y0 + 110)], crs="EPSG:5186")
+    s = suggest_sites(result, category="bike", add=2, minutes=5, candidates=sites,
+                      weights="wheelchair users=2")
+    assert s.suggestions["site_id"].tolist() == ["X"] and s.info["chosen"] == 1
+    assert s.info["gain_wheelchair_users"] == pytest.approx(50)
+    assert s.suggestions["gain_weighted"].tolist() == pytest.approx([100])
+    assert s.suggestions["gain_population"].tolist() == pytest.approx([0])
+    assert s.info["bound_method"] == "optimum" and s.info["optimum_gain"] == pytest.approx(100)
+    # the pipeline's own profile walks agree: a what-if with X
+    added = sites.iloc[[0]].rename(columns={"site_id": "space_id"}).assign(category="bike")
+    cov = whatif(result, add=added).coverage_change
+    row = cov.query("group == 'wheelchair users' and level == 'city' and category == 'bike' "
+                    "and threshold_min == 5").iloc[0]
+    assert (row["population_covered_before"], row["population_covered_after"]) == \
+        pytest.approx((0, 50))
+
+
+def test_site_walks_within_when_the_last_sites_reach_nothing():
+    """Sites with no walk at the end (cut off, or off the network) used to raise IndexError."""
+    from sharemap.study import SiteWalks
+
+    walks = SiteWalks(sites=gpd.GeoDataFrame({"site_id": list("abc")},
+                                             geometry=[shapely.Point(0, 0)] * 3),
+                      max_m=100.0, indptr=np.array([0, 2, 2, 2]), origin=np.array([0, 3]),
+                      distance_m=np.array([50.0, 150.0]), n_origins=4)
+    got = walks.within(walks.distance_m <= 100).toarray()
+    assert got.tolist() == [[True, False, False, False], [False] * 4, [False] * 4]
+    assert walks.within(np.ones(2, bool)).toarray()[0].tolist() == [True, False, False, True]
