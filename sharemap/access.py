@@ -96,8 +96,9 @@ def point_array(geoms: gpd.GeoSeries | gpd.GeoDataFrame, network: WalkNetwork,
 
 
 def snap_points(network: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, *,
-                max_snap_m: float = DEFAULT_MAX_SNAP_M) -> pd.DataFrame:
-    """Snap points to the nearest point of the nearest network edge.
+                max_snap_m: float = DEFAULT_MAX_SNAP_M,
+                exclude: tuple[str, ...] | None = None) -> pd.DataFrame:
+    """Snap points to the nearest point of the nearest street a pedestrian can step onto.
 
     Parameters
     ----------
@@ -108,6 +109,11 @@ def snap_points(network: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, 
         (reprojected to the network's).
     max_snap_m
         Points farther than this from every edge are not snapped.
+    exclude
+        Edges a point joins only when no other edge lies within `max_snap_m`:
+        highway classes and ``bridge``, ``tunnel`` (default: the network's
+        ``snap_exclude``, from ``[network] snap_exclude``; ``()``: the nearest edge
+        whatever it is). See :meth:`sharemap.network.WalkNetwork.snap_excluded`.
 
     Returns
     -------
@@ -120,6 +126,9 @@ def snap_points(network: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, 
 
     Notes
     -----
+    A point joins the nearest edge that `exclude` does not name, if one lies within
+    `max_snap_m`; else the nearest edge of all (an expressway's verge is still
+    reached from it). Excluded edges stay in the network for walking along them.
     Vectorised with shapely's STRtree ``query_nearest``; ties go to the edge
     listed first.
     """
@@ -130,6 +139,14 @@ def snap_points(network: WalkNetwork, points: gpd.GeoSeries | gpd.GeoDataFrame, 
     valid = ~(shapely.is_empty(arr) | shapely.is_missing(arr))
     if valid.any() and len(network.edges):
         idx = np.flatnonzero(valid)
+        allowed = network.snap_tree(exclude)
+        if allowed is not None:  # first the streets a pedestrian steps onto
+            tree, rows = allowed
+            (pi, ei), dist = tree.query_nearest(arr[idx], max_distance=max_snap_m,
+                                                return_distance=True, all_matches=False)
+            edge[idx[pi]] = rows[ei]
+            offset[idx[pi]] = dist
+            idx = idx[edge[idx] < 0]
         (pi, ei), dist = network.tree.query_nearest(
             arr[idx], max_distance=max_snap_m, return_distance=True, all_matches=False)
         edge[idx[pi]] = ei

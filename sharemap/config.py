@@ -28,6 +28,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 __all__ = [
+    "DEFAULT_SNAP_EXCLUDE",
     "BlocksConfig",
     "BoundaryConfig",
     "CoverageConfig",
@@ -101,6 +102,11 @@ def _freeze(value: Any) -> Any:
     return value
 
 
+#: Edges a point joins only when no other edge lies within ``max_snap_m``: a pedestrian
+#: cannot step onto an expressway, an elevated road or a tunnel from the roadside.
+DEFAULT_SNAP_EXCLUDE = ("motorway", "motorway_link", "trunk", "trunk_link", "bridge", "tunnel")
+
+
 class _Frozen:
     """Makes a frozen dataclass truly read-only: its dict, list and set fields are frozen.
 
@@ -156,13 +162,15 @@ class NetworkConfig(_Frozen):
 
     ``allow_partial`` lets a study run although the network reaches less of it than
     the checks require (:mod:`sharemap.checks`); every figure then covers only the
-    part the network reaches.
+    part the network reaches. ``snap_exclude`` names the edges a point joins only when
+    no other edge lies within ``max_snap_m`` (highway classes, ``bridge``, ``tunnel``).
     """
 
     source: str
     value: Any
     max_snap_m: float = 250.0
     allow_partial: bool = False
+    snap_exclude: tuple[str, ...] = DEFAULT_SNAP_EXCLUDE
 
 
 @dataclass(frozen=True)
@@ -470,7 +478,8 @@ def _path(value: Any, key: str, base: Path, src: Path) -> Path:
 
 def _parse_network(doc: dict[str, Any], base: Path, src: Path) -> NetworkConfig:
     net = _table(doc, "network", src)
-    _check_keys(net, {*NETWORK_SOURCES, "max_snap_m", "allow_partial"}, "network", src)
+    _check_keys(net, {*NETWORK_SOURCES, "max_snap_m", "allow_partial", "snap_exclude"},
+                "network", src)
     given = [k for k in NETWORK_SOURCES if k in net]
     if len(given) != 1:
         msg = f"{src}: [network] needs exactly one of {', '.join(NETWORK_SOURCES)}; got {given}"
@@ -490,7 +499,14 @@ def _parse_network(doc: dict[str, Any], base: Path, src: Path) -> NetworkConfig:
     if not isinstance(partial, bool):
         msg = f"{src}: `network.allow_partial` must be true or false, got {partial!r}"
         raise ConfigError(msg)
-    return NetworkConfig(source=source, value=value, max_snap_m=max_snap, allow_partial=partial)
+    exclude = net.get("snap_exclude", list(DEFAULT_SNAP_EXCLUDE))
+    if not isinstance(exclude, list) or not all(isinstance(v, str) and v for v in exclude):
+        msg = (f"{src}: `network.snap_exclude` must be a list of highway classes and/or "
+               f'"bridge", "tunnel" (e.g. ["trunk", "trunk_link", "bridge"]; [] joins the '
+               f"nearest edge whatever it is), got {exclude!r}")
+        raise ConfigError(msg)
+    return NetworkConfig(source=source, value=value, max_snap_m=max_snap, allow_partial=partial,
+                         snap_exclude=tuple(dict.fromkeys(exclude)))
 
 
 def _bbox(value: Any, src: Path) -> tuple[float, float, float, float]:

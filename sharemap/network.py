@@ -30,6 +30,7 @@ from . import _cache, _graphml
 from ._compat import package_version
 from ._crs import crs_name, require_projected
 from ._errors import InputDataError, MissingDependencyError
+from .config import DEFAULT_SNAP_EXCLUDE
 
 if TYPE_CHECKING:
     import networkx as nx  # imported where used: only the osmnx paths and tests need it
@@ -88,6 +89,12 @@ class WalkNetwork:
         network leaves out: ``piece`` (1 = the largest dropped piece), ``highway``,
         ``name``, ``length_m`` and geometry (None: not known, e.g. an older cache entry).
         Input rows near them are rejected as ``disconnected_network``, not ``off_network``.
+    snap_exclude
+        The edges a point joins only when no other edge lies within the snapping
+        distance: highway classes (an edge whose ``highway`` names one of them, alone
+        or among merged ways) and ``bridge``, ``tunnel`` (an edge so tagged, with any
+        value but ``no``). They stay in the network for walking along. See
+        :meth:`snap_excluded` and :func:`sharemap.access.snap_points`.
     """
 
     nodes: gpd.GeoDataFrame
@@ -95,6 +102,7 @@ class WalkNetwork:
     crs: CRS
     info: dict[str, Any] = field(default_factory=dict)
     dropped: gpd.GeoDataFrame | None = None
+    snap_exclude: tuple[str, ...] = DEFAULT_SNAP_EXCLUDE
 
     def __repr__(self) -> str:
         # one line, not two GeoDataFrames (the dataclass default)
@@ -113,6 +121,39 @@ class WalkNetwork:
     def tree(self) -> shapely.STRtree:
         """A spatial index over the edge geometries (for snapping)."""
         return shapely.STRtree(self.edges.geometry.values)
+
+    def snap_excluded(self, exclude: tuple[str, ...] | None = None) -> npt.NDArray[np.bool_]:
+        """Return, per edge, whether `exclude` (default: `snap_exclude`) names it.
+
+        An edge is named by a highway class in `exclude` when its ``highway`` (or one
+        of its merged ways') is that class, and by ``bridge`` / ``tunnel`` when it
+        carries that tag with any value but ``no``.
+        """
+        return self._snap_index(self.snap_exclude if exclude is None else exclude)[0]
+
+    def snap_tree(self, exclude: tuple[str, ...] | None = None
+                  ) -> tuple[shapely.STRtree, npt.NDArray[np.int64]] | None:
+        """Return a spatial index over the edges `exclude` does not name, and their rows.
+
+        None when `exclude` names no edge (:attr:`tree` serves).
+        """
+        return self._snap_index(self.snap_exclude if exclude is None else exclude)[1]
+
+    def _snap_index(self, exclude: tuple[str, ...]
+                    ) -> tuple[npt.NDArray[np.bool_],
+                               tuple[shapely.STRtree, npt.NDArray[np.int64]] | None]:
+        known = self._snap_indexes.get(tuple(exclude))
+        if known is None:
+            named = _excluded_edges(self.edges, tuple(exclude))
+            rows = np.flatnonzero(~named)
+            tree = (shapely.STRtree(self.edges.geometry.to_numpy()[rows]), rows) \
+                if named.any() else None
+            known = self._snap_indexes[tuple(exclude)] = (named, tree)
+        return known
+
+    @cached_property
+    def _snap_indexes(self) -> dict[tuple[str, ...], Any]:
+        return {}
 
     @cached_property
     def edge_u(self) -> npt.NDArray[np.int64]:
@@ -184,6 +225,21 @@ class WalkNetwork:
         )
         graph.remove_edges_from(nx.selfloop_edges(graph))
         return graph
+
+
+def _excluded_edges(edges: pd.DataFrame, exclude: tuple[str, ...]) -> npt.NDArray[np.bool_]:
+    """Per edge: its highway class (or a merged way's) or its bridge/tunnel tag is excluded."""
+    named = np.zeros(len(edges), dtype=bool)
+    classes = {c for c in exclude if c not in ("bridge", "tunnel")}
+    if classes and "highway" in edges:
+        codes, uniques = pd.factorize(edges["highway"].astype(str))
+        hit = np.array([bool(classes & set(str(h).split(";"))) for h in uniques] + [False])
+        named |= hit[codes]
+    for tag in ("bridge", "tunnel"):
+        if tag in exclude and tag in edges:
+            values = edges[tag].astype(str).str.strip().str.lower()
+            named |= ~values.isin(["", "no", "nan", "none"]).to_numpy()
+    return named
 
 
 def undirected_csr(u: npt.NDArray[np.int64], v: npt.NDArray[np.int64],
@@ -857,4 +913,5 @@ def load_network(config: NetworkConfig, crs: Any = None, *,
             codec=_cache.Codec(_network_arrays, _network_from_arrays), replaces=prefix,
             keep=unchanged if net_cfg.source in _FILE_SOURCES else lambda: True)
     return WalkNetwork(nodes=net.nodes, edges=net.edges, crs=net.crs,
-                       info={**net.info, "cache": status}, dropped=net.dropped)
+                       info={**net.info, "cache": status}, dropped=net.dropped,
+                       snap_exclude=tuple(net_cfg.snap_exclude))

@@ -20,7 +20,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -280,7 +280,62 @@ def _snap_spaces(network: WalkNetwork, spaces: gpd.GeoDataFrame, max_snap_m: flo
     spaces = spaces[on].reset_index(drop=True)
     snaps = snaps[on].reset_index(drop=True)
     spaces["snap_m"] = snaps["offset_m"].round(2).to_numpy()
+    spaces["snap_highway"], spaces["snap_street"] = _snap_streets(network, snaps)
     return spaces, snaps, rejects
+
+
+def _snap_streets(network: WalkNetwork, snaps: pd.DataFrame
+                 ) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """Return the class (``highway``) and name of the street each snap joined (None: off)."""
+    edge = snaps["edge"].to_numpy(np.int64)
+    on = edge >= 0
+    highway = np.full(len(edge), None, dtype=object)
+    street = np.full(len(edge), None, dtype=object)
+    highway[on] = network.edges["highway"].to_numpy(dtype=object)[edge[on]]
+    street[on] = network.edges["name"].to_numpy(dtype=object)[edge[on]]
+    return highway, street
+
+
+def _study_network(config: StudyConfig, network: WalkNetwork | None, *,
+                   cache: bool) -> WalkNetwork:
+    """Return the study's network (`network` if given), snapping by its ``snap_exclude``."""
+    net = network if network is not None else load_network(config.network, config.crs,
+                                                            cache=cache)
+    if net.snap_exclude != tuple(config.network.snap_exclude):  # a network passed in
+        net = replace(net, snap_exclude=tuple(config.network.snap_exclude))
+    return net
+
+
+def _label_blocks(network: WalkNetwork, blocks: gpd.GeoDataFrame, origins: gpd.GeoDataFrame,
+                  snaps: pd.DataFrame) -> None:
+    """Add ``n_origins`` and the street the block's origins join (in place)."""
+    block = origins["block"].to_numpy()
+    blocks.insert(2, "n_origins", np.bincount(block, minlength=len(blocks)).astype(np.int64))
+    blocks["snap_highway"], blocks["snap_street"] = _block_streets(network, block, snaps,
+                                                                   len(blocks))
+
+
+def _block_streets(network: WalkNetwork, block: npt.NDArray[np.int64], snaps: pd.DataFrame,
+                   n_blocks: int) -> tuple[npt.NDArray[np.object_], npt.NDArray[np.object_]]:
+    """Per block, the street its origin joins: for several origins, the one most join.
+
+    Ties go to the street of the earlier origin (north-west first); None when no
+    origin of the block joins the network.
+    """
+    highway, street = _snap_streets(network, snaps)
+    frame = pd.DataFrame({"block": block, "hw": highway, "name": street,
+                          "order": np.arange(len(block))})
+    frame = frame[frame["hw"].notna()]
+    counts = frame.groupby(["block", "hw", "name"], sort=False).agg(
+        n=("order", "size"), first=("order", "min")).reset_index()
+    best = counts.sort_values(["block", "n", "first"], ascending=[True, False, True]
+                              ).drop_duplicates("block")
+    out_hw = np.full(n_blocks, None, dtype=object)
+    out_name = np.full(n_blocks, None, dtype=object)
+    rows = best["block"].to_numpy(np.int64)
+    out_hw[rows] = best["hw"].to_numpy(dtype=object)
+    out_name[rows] = best["name"].to_numpy(dtype=object)
+    return out_hw, out_name
 
 
 def _off_network_rejects(spaces: gpd.GeoDataFrame, snaps: pd.DataFrame, max_snap_m: float,
@@ -421,6 +476,7 @@ def _origins_and_snaps(config: StudyConfig, network: WalkNetwork, blocks: gpd.Ge
         bcfg = config.blocks
         key = _cache.cache_key("origin_snaps", blocks_key, float(max_snap_m),
                                float(bcfg.origin_grid_min_area_m2), float(bcfg.origin_spacing_m),
+                               list(network.snap_exclude),
                                code=(Path(access_module.__file__), Path(origins_module.__file__),
                                      Path(__file__)))
         frame, status["origin_snaps"] = _cache.cached_frame(
@@ -929,8 +985,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     with _stage(t, "study_area"):
         area = read_study_area(config)
     with _stage(t, "network"):
-        net = (network if network is not None
-               else load_network(config.network, config.crs, cache=cache))
+        net = _study_network(config, network, cache=cache)
     with _stage(t, "layers"):
         spaces, rejects, rows_read = read_layers(config, study_area=area)
     with _stage(t, "blocks"):
@@ -944,8 +999,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
         spaces, space_snaps, off = _snap_spaces(net, spaces, max_snap)
         rejects = pd.concat([rejects, off], ignore_index=True)
         origins, origin_snaps = _origins_and_snaps(config, net, blocks, blocks_key, cached)
-        blocks.insert(2, "n_origins", np.bincount(origins["block"].to_numpy(),
-                                                  minlength=len(blocks)).astype(np.int64))
+        _label_blocks(net, blocks, origins, origin_snaps)
     closed, hours = None, None
     if config.at is not None:
         with _stage(t, "hours"):
@@ -1171,7 +1225,8 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
 
 def _blocks_out(result: StudyResult) -> gpd.GeoDataFrame:
     cfg = result.config
-    cols = ["block_id", "area_m2", *(["n_origins"] if "n_origins" in result.blocks else [])]
+    cols = ["block_id", "area_m2", *(["n_origins"] if "n_origins" in result.blocks else []),
+            *(c for c in ("snap_highway", "snap_street") if c in result.blocks)]
     if "population" in result.blocks:
         cols.append("population")
         cols += [g.population_column for g in cfg.coverage.groups
@@ -1200,6 +1255,10 @@ def _origins_out(result: StudyResult) -> gpd.GeoDataFrame:
              if c in origins]
     cols += [walk_col(c) for c in cfg.categories if walk_col(c) in origins]
     cols += _group_walk_cols(cfg, origins)
+    origins = origins.assign(**dict(zip(("snap_highway", "snap_street"),
+                                        _snap_streets(result.network, result.block_snaps()),
+                                        strict=True)))
+    cols[4:4] = ["snap_highway", "snap_street"]
     return to_web_crs(origins[[*cols, "geometry"]], "origins")
 
 
@@ -1260,7 +1319,8 @@ class _RunSource:
 
 def _spaces_out(src: _RunSource) -> gpd.GeoDataFrame:
     spaces = src.result.spaces
-    sp = spaces[["space_id", "category", "name", "source", "source_row", "snap_m", "capacity",
+    sp = spaces[["space_id", "category", "name", "source", "source_row", "snap_m",
+                 *(c for c in ("snap_highway", "snap_street") if c in spaces), "capacity",
                  "capacity_note", *[c for c in ("hours", "hours_osm") if c in spaces],
                  "geometry"]]
     return to_web_crs(sp, "spaces")
@@ -1314,7 +1374,8 @@ RUN_OUTPUTS: tuple[_outputs.Output, ...] = (
        make=lambda s: {"blocks": _blocks_out(s.result), "origins": _origins_out(s.result)},
        columns=("block_id", "area_m2"),
        holds="`block_id`, `area_m2`, `n_origins` (the points the block is judged from, see "
-       "below), `population`, one column per boundary level (e.g. `gu`, `dong`: the unit "
+       "below), `snap_highway` and `snap_street` (the street its origin joins, see "
+       "Snapping), `population`, one column per boundary level (e.g. `gu`, `dong`: the unit "
        "containing the block origin) and its id (`gu_id`, `dong_id`), `walk_min_<category>` "
        "for every category (minutes to the nearest space; empty where none is reachable), "
        "`proximity_min` (the walk to the farthest of the nearest spaces across categories), "
@@ -1326,13 +1387,14 @@ RUN_OUTPUTS: tuple[_outputs.Output, ...] = (
        "`village_id`, and with residents `supply_per_1000_<category>` (capacity reachable per "
        "1,000 residents, see [Supply per resident](#supply-per-resident)); and layer "
        "`origins`: one point per block origin with `block_id`, `origin`, `part_area_m2`, "
-       "`share` (of the block's residents), `population` (and `population_<group>`), "
-       "`walk_min_<category>` (and `walk_min_<category>_<group>`)"),
+       "`share` (of the block's residents), `snap_highway`, `snap_street`, `population` (and "
+       "`population_<group>`), `walk_min_<category>` (and `walk_min_<category>_<group>`)"),
     _O("spaces.gpkg", "gpkg", layer="spaces", make=_spaces_out,
-       columns=("space_id", "category", "name", "source", "source_row", "snap_m", "capacity",
-                "capacity_note"),
+       columns=("space_id", "category", "name", "source", "source_row", "snap_m",
+                "snap_highway", "snap_street", "capacity", "capacity_note"),
        holds="every analysed space: `space_id`, `category`, `name`, `source`, `source_row`, "
-       "`snap_m` (distance to the street it joins), `capacity` (docks, bays, ...; 1 where the "
+       "`snap_m` (distance to the street it joins), `snap_highway` and `snap_street` (that "
+       "street's class and name), `capacity` (docks, bays, ...; 1 where the "
        "layer has none; see [Capacity](#reading-seouls-files)), `capacity_note` (why the "
        "default 1 was used, else empty); where a layer gives opening hours, `hours` (as "
        "given) and `hours_osm` (as read, in OSM syntax; empty = unknown)"),

@@ -131,7 +131,8 @@ def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
             msg = f"--remove: id {rid!r} is used in several categories; write category:{rid}"
             raise InputDataError(msg)
         drop |= hit
-    cols = [c for c in spaces.columns if c != "snap_m"]
+    # what snapping adds is derived again for the new set of spaces
+    cols = [c for c in spaces.columns if c not in ("snap_m", "snap_highway", "snap_street")]
     new = spaces.loc[~drop, cols]
     dup_rejects = pd.DataFrame()
     if add is not None and len(add):

@@ -252,7 +252,8 @@ def test_outputs_hold_the_origins(tmp_path):
     origins = gpd.read_file(tmp_path / "out" / "blocks.gpkg", layer="origins")
     assert blocks["n_origins"].tolist() == [12, 1]
     assert list(origins.columns) == ["block_id", "origin", "part_area_m2", "share",
-                                     "population", "walk_min_bike", "geometry"]
+                                     "snap_highway", "snap_street", "population",
+                                     "walk_min_bike", "geometry"]
     assert len(origins) == 13
     assert origins.groupby("block_id")["population"].sum().tolist() == pytest.approx(
         [12_000, 360])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pandas as pd
 import pytest
 from conftest import dongdaemun_toml
@@ -77,12 +78,16 @@ class _SpecModel:
     """The SPEC's walking model rebuilt from osmnx's own graph, independently of sharemap.
 
     networkx on osmnx's projected graph and its `length` attributes; snapping to the
-    nearest edge geometry, walking along it both ways plus the offset; a space on the
+    nearest edge geometry a pedestrian can step onto (README, Snapping: not a motorway,
+    trunk or their links, bridge or tunnel while any other edge lies within 250 m; else
+    the nearest edge), walking along it both ways plus the offset; a space on the
     origin's own street walked to directly. Self-loop streets (a turning loop) have one
     end node reached both ways round: the shorter counts.
     """
 
-    def __init__(self, graphml, crs):
+    EXCLUDED = frozenset({"motorway", "motorway_link", "trunk", "trunk_link"})
+
+    def __init__(self, graphml, crs, *, max_snap_m=250.0):
         import networkx as nx
         import osmnx as ox
         import shapely
@@ -90,16 +95,31 @@ class _SpecModel:
         g = ox.project_graph(ox.load_graphml(graphml), to_crs=crs)
         self.edges = ox.graph_to_gdfs(g, nodes=False, fill_edge_geometry=True).reset_index()
         self.tree = shapely.STRtree(self.edges.geometry.to_numpy())
+        self.max_snap_m = max_snap_m
+        self.steppable = np.array([self._steppable(row) for row in self.edges.itertuples()])
         self.graph = nx.DiGraph()
         for u, v, w in g.edges(data="length"):
             for a, b in ((u, v), (v, u)):
                 if not self.graph.has_edge(a, b) or self.graph[a][b]["w"] > w:
                     self.graph.add_edge(a, b, w=w)
 
-    def snap(self, pt):
-        import numpy as np
+    @classmethod
+    def _steppable(cls, edge):
+        highway = edge.highway if isinstance(edge.highway, list) else [edge.highway]
+        tagged = []  # osmnx keeps a merged edge's tags as a list of its ways' values
+        for tag in ("bridge", "tunnel"):
+            value = getattr(edge, tag, None)
+            tagged += value if isinstance(value, list) else [value]
+        return not (set(map(str, highway)) & cls.EXCLUDED) and not any(
+            isinstance(t, str) and t not in ("", "no") for t in tagged)
 
-        i = int(self.tree.nearest(pt))
+    def snap(self, pt, *, rule=True):
+        """The nearest edge a pedestrian can step onto within max_snap_m, else the nearest."""
+        near = self.tree.query(pt, predicate="dwithin", distance=self.max_snap_m)
+        dist = self.edges.geometry.iloc[near].distance(pt).to_numpy()
+        ok = self.steppable[near] if rule and self.steppable[near].any() else np.ones(
+            len(near), bool)
+        i = int(near[ok][np.argmin(dist[ok])]) if len(near) else int(self.tree.nearest(pt))
         line, length = self.edges.geometry.iloc[i], self.edges["length"].iloc[i]
         f = length / line.length
         pos, off = line.project(pt) * f, line.distance(pt)
@@ -182,6 +202,24 @@ def test_walk_minutes_agree_with_an_independent_spec_computation(dongdaemun, spe
             diffs = np.abs(np.where(np.isinf(want), np.nan, want) - ours)
             assert (diffs <= 0.1).mean() >= 0.99, cat
             assert np.nanmedian(diffs) < 0.01, cat
+
+
+def test_origins_beside_the_expressway_walk_as_the_snapping_rule_says(dongdaemun, spec_model):
+    """The origins the rule moves off 내부순환로 (a 2.17 km trunk edge): ours agree exactly."""
+    result, _ = dongdaemun
+    points = result.origins.geometry.to_numpy()
+    rule = [spec_model.snap(p) for p in points]
+    moved = np.flatnonzero([r[0] != spec_model.snap(p, rule=False)[0]
+                            for r, p in zip(rule, points, strict=True)])
+    assert {365, 367, 495, 496} <= set(result.origins["block_id"].to_numpy()[moved])
+    speed = result.config.walk_speed_m_per_min
+    snapped = [spec_model.snap(p) for p in
+               result.spaces.geometry[result.spaces["category"] == "bike"]]
+    dist = spec_model.from_points(snapped)
+    want = np.array([spec_model.walk(dist, snapped, rule[i]) / speed for i in moved])
+    ours = result.origins["walk_min_bike"].to_numpy()[moved]
+    # osmnx's great-circle `length` and sharemap's projected lengths differ by ~0.1%
+    np.testing.assert_allclose(ours, want, rtol=0.005)
 
 
 def test_adjacent_counts_agree_with_an_independent_spec_computation(dongdaemun, spec_model):
