@@ -407,3 +407,44 @@ def test_the_network_reach_is_cached_like_the_blocks(tmp_path):
     off = run_study(read_config(get_path("demo")), cache=False)
     assert off.summary["cache"]["reach"] == "off"
     assert off.summary["network_reach"] == first.summary["network_reach"]
+
+
+def test_the_reach_figures_recompute_by_the_readme_recipe():
+    """README, Study checks: cell centres ((i + 1/2) s, (j + 1/2) s) inside the study area,
+    s = max(20 m, sqrt(area / 100,000)); reached = exact distance to the nearest edge at
+    most max_snap_m; residents' share = sum(residents_u * share_u) / sum(residents_u).
+    On the demo as run (250 m: everything reached) and at 40 m (a fraction reached)."""
+    from sharemap.coverage import inside_share
+    from sharemap.datasets import get_path
+
+    result = run_study(read_config(get_path("demo")))
+    area, net = result.study_area, result.network
+    s = max(20.0, np.sqrt(area.area / 100_000))
+    x0, y0, x1, y1 = area.bounds
+    xs = (np.arange(np.floor(x0 / s), np.ceil(x1 / s)) + 0.5) * s
+    ys = (np.arange(np.floor(y0 / s), np.ceil(y1 / s)) + 0.5) * s
+    gx, gy = (a.ravel() for a in np.meshgrid(xs, ys))
+    pts = shapely.points(gx, gy)
+    pts = pts[shapely.contains(area, pts)]
+    dist = shapely.distance(pts, shapely.union_all(net.edges.geometry.to_numpy()))
+    level = next(b.level for b in result.config.coverage.boundaries if b.population)
+    units = result.boundaries[level]
+    residents = units["population"].to_numpy(float) * inside_share(units, area)
+    inside = [shapely.contains(g, pts) for g in units.geometry]
+
+    def by_hand(max_snap_m):
+        reached = dist <= max_snap_m
+        share = np.array([reached[i].mean() for i in inside])
+        return reached.mean(), (residents * share).sum() / residents.sum(), share
+
+    summary = result.summary["network_reach"]
+    assert summary["grid_spacing_m"] == s and summary["grid_points"] == len(pts)
+    assert (summary["share_area"], summary["share_residents"]) == by_hand(250.0)[:2] == (1, 1)
+    got = measure_network_reach(net, area, {level: units}, max_snap_m=40.0,
+                                population_level=level)
+    area_share, res_share, unit_share = by_hand(40.0)
+    assert 0.3 < area_share < 0.9  # both kinds of point
+    assert got.points == len(pts)
+    assert got.share_area == pytest.approx(area_share, abs=1e-12)
+    assert got.share_residents == pytest.approx(res_share, abs=1e-12)
+    np.testing.assert_allclose(got.unit_share[level].to_numpy(), unit_share, atol=1e-12)
