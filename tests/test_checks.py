@@ -162,19 +162,71 @@ def test_seoul_wide_study_on_a_district_network_stops(seoul_data, tmp_path):
 @pytest.fixture(scope="module")
 def seoul_partial(seoul_data, tmp_path_factory):
     """The Seoul-wide study with allow_partial and one map per gu, through the CLI."""
+    import sharemap.maps
+    import sharemap.report
+
     folder = tmp_path_factory.mktemp("seoul_partial")
     cfg = folder / "study.toml"
     cfg.write_text(_seoul_wide(seoul_data, partial=True, extra='[map]\nsplit_by = "gu"\n'),
                    encoding="utf-8")
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    frames = []  # map.png's and the report's small maps' axes limits, as matplotlib drew them
+    real_static, real_small = sharemap.maps.static_map, sharemap.report._draw_map
+
+    def static_map(*args, **kwargs):
+        fig = real_static(*args, **kwargs)
+        frames.append((fig.axes[0].get_xlim(), fig.axes[0].get_ylim()))
+        return fig
+
+    def draw_map(ax, *args, **kwargs):
+        real_small(ax, *args, **kwargs)
+        frames.append((ax.get_xlim(), ax.get_ylim()))
+
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(out):
+        mp.setattr(sharemap.maps, "static_map", static_map)
+        mp.setattr(sharemap.report, "_draw_map", draw_map)
         assert main(["audit", str(cfg), "--out", str(folder / "out")]) == 0
-    return folder / "out", out.getvalue()
+    return folder / "out", out.getvalue(), frames
+
+
+def _dongdaemun(seoul_data) -> gpd.GeoDataFrame:
+    gu = gpd.read_file(seoul_data / "boundaries/seoul_gu_2021.geojson")
+    return gu[gu["sggnm"] == "동대문구"]
+
+
+def _fits(view, want, slack: float) -> None:
+    """`view` (west, south, east, north) holds `want` and is at most `slack` times as long
+    along the side that limits the fit (the other follows the window's shape)."""
+    assert view[0] <= want[0] and view[1] <= want[1]
+    assert view[2] >= want[2] and view[3] >= want[3]
+    ratios = ((view[2] - view[0]) / (want[2] - want[0]), (view[3] - view[1]) / (want[3] - want[1]))
+    assert min(ratios) <= slack, ratios
+
+
+@pytest.mark.seoul
+def test_seoul_wide_partial_figures_show_only_the_covered_part(seoul_partial, seoul_data):
+    """allow_partial: blocks, villages and every drawn map are about Dongdaemun-gu (the part
+    the network reaches), not Seoul: map.png and the report's maps are framed on it."""
+    out, _, frames = seoul_partial
+    ddm = _dongdaemun(seoul_data).to_crs(5186)
+    dongs = gpd.read_file(seoul_data / "boundaries/seoul_hangjeongdong_2021.geojson")
+    ddm_dongs = set(dongs.loc[dongs["sggnm"] == "동대문구", "adm_cd2"].astype(str))
+    blocks = gpd.read_file(out / "blocks.gpkg", layer="blocks").to_crs(5186)
+    assert set(blocks["dong_id"].astype(str)) <= ddm_dongs and len(blocks) > 500
+    assert set(blocks["gu"]) == {"동대문구"}
+    villages = gpd.read_file(out / "villages.geojson").to_crs(5186)
+    assert len(villages)
+    inside = villages.geometry.intersection(ddm.geometry.iloc[0]).area / villages.area
+    assert (inside > 0.5).all()  # every village stands in Dongdaemun-gu (blocks may cross it)
+    want = ddm.total_bounds
+    assert len(frames) == 5  # map.png, then the report's 4 small maps
+    for (x0, x1), (y0, y1) in frames:
+        _fits((x0, y0, x1, y1), want, slack=1.4)
 
 
 @pytest.mark.seoul
 def test_seoul_wide_partial_study_counts_only_the_covered_part(seoul_partial, seoul_data):
-    out, printed = seoul_partial
+    out, printed, _ = seoul_partial
     dongs = gpd.read_file(seoul_data / "boundaries/seoul_hangjeongdong_2021.geojson")
     ddm = dongs[dongs["sggnm"] == "동대문구"]
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
@@ -209,7 +261,7 @@ def test_seoul_wide_partial_study_counts_only_the_covered_part(seoul_partial, se
 
 @pytest.mark.seoul
 def test_seoul_wide_partial_split_maps_name_the_skipped_gu(seoul_partial):
-    out, _ = seoul_partial
+    out, _, _ = seoul_partial
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
     skipped = summary["split_maps"]["skipped"]
     assert len(skipped) == 24 and "동대문구" not in skipped and "강남구" in skipped
@@ -220,10 +272,10 @@ def test_seoul_wide_partial_split_maps_name_the_skipped_gu(seoul_partial):
 
 @pytest.mark.seoul
 @pytest.mark.browser
-def test_seoul_wide_partial_warnings_show_in_the_pages(seoul_partial, driver):
+def test_seoul_wide_partial_warnings_show_in_the_pages(seoul_partial, seoul_data, driver):
     import _browser
 
-    out, _ = seoul_partial
+    out, _, _ = seoul_partial
     _browser.open_file(driver, out / "report.html")
     first = driver.execute_script(
         "const s = document.querySelector('main').children[1];"
@@ -239,6 +291,10 @@ def test_seoul_wide_partial_warnings_show_in_the_pages(seoul_partial, driver):
     assert box[0] is True and box[1].startswith("⚠ 4 warnings")
     assert box[2][0].startswith("the walk network reaches only 2.9% of the study area")
     assert 100 < box[3] <= 460 and box[4] > 50  # shown, and no wider than its box
+    bounds = driver.execute_script(
+        "const m = Object.values(window).find(v => v instanceof L.Map);"
+        "const b = m.getBounds(); return [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()];")
+    _fits(bounds, _dongdaemun(seoul_data).total_bounds, slack=1.6)  # opens on the covered part
     _browser.open_file(driver, out / "maps" / "index.html")
     text = driver.execute_script("return document.querySelector('.skipped').textContent")
     assert text.startswith("No map for 24 gu units") and "강남구" in text
