@@ -49,6 +49,7 @@ __all__ = [
     "network_reach_checks",
     "partial_check",
     "population_check",
+    "profile_cut_off_check",
     "raise_on_errors",
     "reach_from_frame",
     "reach_to_frame",
@@ -566,3 +567,45 @@ def partial_check(left_out: Mapping[str, Any], *, n_blocks: int, population: flo
     return Check("partial_study", "warning", n_left,
                  f"{rule}. Counted: {counted}. Left out: {int(left_out['blocks']):,} blocks"
                  f"{residents}" + (f"; {units}" if units else ""))
+
+
+def profile_cut_off_check(profiles: Mapping[str, Mapping[str, Any]]) -> Check:
+    """Check ``profile_points_cut_off``: block origins and spaces a mobility profile cannot use.
+
+    Parameters
+    ----------
+    profiles
+        ``summary.json``'s ``"profiles"``: per profile that leaves streets out, its
+        ``origins_cut_off``, ``blocks_cut_off``, ``block_ids_cut_off`` (by reason),
+        ``residents_cut_off`` (per group) and ``spaces_cut_off`` (id, category, reason).
+
+    Returns
+    -------
+    check
+        A warning when any point is cut off (its figure: the block origins and spaces
+        cut off, all profiles together): the groups of that profile count those
+        residents as not reached and never reach those spaces.
+    """
+    parts, total = [], 0
+    for name, p in profiles.items():
+        n_o, spaces = int(p["origins_cut_off"]), list(p["spaces_cut_off"])
+        if not n_o and not spaces:
+            continue
+        total += n_o + len(spaces)
+        reasons = sorted({*p["block_ids_cut_off"], *(s["reason"] for s in spaces)})
+        people = ", ".join(f"{v:,.0f} of {g!r}" for g, v in p["residents_cut_off"].items()
+                           if v is not None)
+        named = _named([f"{s['category']} {s['space_id']}" for s in spaces])
+        parts.append(
+            f"{name}: {n_o:,} block origins in {int(p['blocks_cut_off']):,} blocks"
+            + (f" ({people} residents)" if people else "")
+            + f" and {len(spaces):,} spaces" + (f" ({named})" if named else "")
+            + f" stand on streets it leaves out ({', '.join(reasons)})")
+    if not total:
+        return Check("profile_points_cut_off", "ok", 0,
+                     "every block origin and space stands on streets each group's mobility "
+                     "profile can use")
+    return Check("profile_points_cut_off", "warning", total,
+                 "; ".join(parts) + ": the groups on that profile count those residents as "
+                 "not reached and reach none of those spaces (summary.json \"profiles\" lists "
+                 "them; a space or an entrance on a usable street fixes it)")

@@ -757,6 +757,17 @@ def _profiles(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoData
     return nets, report
 
 
+def _profile_summary(summary: dict[str, Any], report: dict[str, Any]) -> list[Check]:
+    """Put the profiles' report into `summary` and return its check (none without one)."""
+    if not report:
+        return []
+    summary["profiles"] = report
+    check = _checks.profile_cut_off_check(report)
+    if check.status != "ok":
+        logger.info("Check %s: %s", check.name, check.message)
+    return [check]
+
+
 def _cut_off_report(pnet: ProfileNetwork, points: PreparedPoints, blocks: gpd.GeoDataFrame,
                     origins: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
                     groups: list[GroupConfig]) -> dict[str, Any]:
@@ -1034,8 +1045,7 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     summary["boundary_rejects"] = _boundary_rejects(boundary_rejects)
     summary["at"], summary["hours"] = config.at, hours
     summary.update(extra)
-    if profile_report:
-        summary["profiles"] = profile_report
+    checks += _profile_summary(summary, profile_report)
     summary["checks"] = [c.as_dict() for c in checks]
     return StudyResult(config=config, network=net, study_area=area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,

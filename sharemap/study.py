@@ -12,7 +12,10 @@ takes a finished study and asks it a new question lives here:
 - :func:`candidate_sites` and :func:`cover_matrix`: the sites :mod:`sharemap.suggest`
   chooses among, and which blocks each reaches;
 - :func:`coverage_by_time`: coverage at several times of week, each with only the
-  spaces open then (:mod:`sharemap.hours`).
+  spaces open then (:mod:`sharemap.hours`);
+- :func:`group_points` and :func:`group_origin_minutes`: a population group's walks
+  on the streets of its mobility profile (:mod:`sharemap.profiles`), for any
+  question asked per group.
 
 Everything here reuses the study's prepared points (``StudyResult.prepared_points()``:
 its block origins and spaces, snapped and joined once); only new points (candidate
@@ -30,6 +33,7 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import shapely
 from scipy import sparse
@@ -39,11 +43,27 @@ from ._capacity import DEFAULT_CAPACITY
 from ._crs import to_web_crs
 from ._errors import ConfigError, InputDataError
 from ._validate import LIMITS, check_number, check_whole
-from .access import pairs_within, prepare_points, snap_points, walk_col
+from .access import (
+    metres_per_minute,
+    nearest_distance,
+    pairs_within,
+    prepare_points,
+    snap_points,
+    walk_col,
+)
 from .hours import STATES, TimeOfWeek, hours_state, parse_time_of_week, state_counts
 from .layers import dedupe_spaces
 from .origins import HALF, block_pairs
 from .pipeline import StudyResult, recompute_with_spaces
+from .profiles import (
+    ProfileNetwork,
+    cut_off_points,
+    get_profile,
+    group_minutes,
+    group_walk_col,
+    profile_network,
+    profile_points,
+)
 from .villages import compute_candidates, compute_villages
 
 __all__ = [
@@ -61,6 +81,10 @@ __all__ = [
     "read_areas",
     "site_candidates",
     "site_walks",
+    "find_group",
+    "group_network",
+    "group_origin_minutes",
+    "group_points",
     "sweep",
     "whatif",
     "write_sweep",
@@ -283,6 +307,12 @@ def _village_change(before: StudyResult, after: StudyResult) -> gpd.GeoDataFrame
     return out.iloc[np.argsort(key, kind="stable")].reset_index(drop=True)
 
 
+def _group_walk_cols(result: StudyResult) -> list[str]:
+    """Return the blocks' own walk columns of the groups whose profile leaves streets out."""
+    return [group_walk_col(c, g.slug) for g in result.config.coverage.groups
+            for c in result.config.categories if group_walk_col(c, g.slug) in result.blocks]
+
+
 def _block_change(before: StudyResult, after: StudyResult) -> gpd.GeoDataFrame:
     cats = before.config.categories
     b, a = before.blocks, after.blocks
@@ -298,8 +328,12 @@ def _block_change(before: StudyResult, after: StudyResult) -> gpd.GeoDataFrame:
         [~out["candidate_before"] & out["candidate_after"],
          out["candidate_before"] & ~out["candidate_after"]],
         ["gains candidacy", "loses candidacy"], default="")
-    times_b = b[[walk_col(c) for c in cats]].to_numpy()
-    times_a = a[[walk_col(c) for c in cats]].to_numpy()
+    own = _group_walk_cols(before)  # a group on its own streets: its own walks may move
+    for col in own:
+        out[f"{col}_before"] = b[col].to_numpy()
+        out[f"{col}_after"] = a[col].to_numpy()
+    times_b = b[[walk_col(c) for c in cats] + own].to_numpy()
+    times_a = a[[walk_col(c) for c in cats] + own].to_numpy()
     moved = ~np.isclose(times_b, times_a, equal_nan=True).all(axis=1)
     keep = moved | (out["change"] != "").to_numpy() | \
         (out["adjacent_spaces_before"] != out["adjacent_spaces_after"]).to_numpy()
@@ -375,7 +409,9 @@ WHATIF_OUTPUTS: tuple[_outputs.Output, ...] = (
        "category and threshold"),
     _O("whatif_blocks.gpkg", "gpkg", layer="changed_blocks",
        make=lambda c: to_web_crs(c.block_change, "changed blocks"), columns=("block_id",),
-       holds="the blocks whose walk times or candidacy changed, before and after"),
+       holds="the blocks whose walk times or candidacy changed, before and after (with "
+       "`walk_min_<category>_<group>` for a group on its own profile's streets, whose walks "
+       "can move where everyone's do not)"),
     _O("map.html", "file", make=_whatif_map, stage="map",
        holds="the study after the change, with what changed drawn over it: added spaces "
        "(a diamond with a plus), removed spaces (greyed, struck through), changed blocks "
@@ -684,6 +720,7 @@ def explain_block(result: StudyResult, block_id: Any) -> str:
     nearest = [f"{c} {_fmt_min(row.get(f'walk_min_{c}', np.nan))}" for c in cfg.categories]
     if nearest:
         lines.append("Nearest space of each category: " + "; ".join(nearest) + ".")
+    lines += _group_lines(result, idx)
     return "\n".join(lines)
 
 
@@ -995,15 +1032,21 @@ def site_walks(result: StudyResult, sites: gpd.GeoDataFrame, *, max_m: float,
 
 
 def origin_cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
-                        minutes: float) -> sparse.csr_matrix:
+                        minutes: float, group: Any = None) -> sparse.csr_matrix:
     """Which block origins each point reaches within `minutes` (sites x origins, boolean CSR).
 
     The origins are those of :meth:`~sharemap.pipeline.StudyResult.study_origins`; the
     walk is measured exactly as for spaces: snapping, along-edge distances and the
-    straight-line offsets at both ends.
+    straight-line offsets at both ends. With `group` (a ``[coverage] groups`` entry or
+    its label), the walk is the group's: at its speed, on its profile's streets
+    (:func:`group_points`).
     """
-    speed = result.config.walk_speed_m_per_min
-    walks = site_walks(result, points, max_m=minutes * speed)
+    g = None if group is None else find_group(result, group)
+    speed = (result.config.walk_speed_m_per_min if g is None
+             else metres_per_minute(g.walk_speed_kmh))
+    own = g is not None and get_profile(g.profile).filters
+    walks = site_walks(result, points, max_m=minutes * speed,
+                       profile=g.profile if own else None)
     return walks.within(np.ones(len(walks.distance_m), dtype=bool))
 
 
@@ -1013,6 +1056,7 @@ def block_cover(result: StudyResult, cover: sparse.csr_matrix) -> sparse.csr_mat
     A point reaches a block when it is within reach of origins holding at least half of
     the block's residents (the rule that makes a space adjacent; see
     :mod:`sharemap.origins`); a block with one origin is reached when its origin is.
+    `group`: as for :func:`origin_cover_matrix`.
     """
     origins = result.study_origins()
     block = origins["block"].to_numpy(np.int64)
@@ -1028,14 +1072,16 @@ def block_cover(result: StudyResult, cover: sparse.csr_matrix) -> sparse.csr_mat
 
 
 def cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
-                 minutes: float) -> sparse.csr_matrix:
+                 minutes: float, group: Any = None) -> sparse.csr_matrix:
     """Which blocks each point reaches within `minutes` (sites x blocks, boolean CSR).
 
     A point reaches a block when it is within `minutes` of origins holding at least
     half of the block's residents (the rule that makes a space adjacent; see
     :mod:`sharemap.origins`); a block with one origin is reached when its origin is.
+    `group`: as for :func:`origin_cover_matrix`.
     """
-    return block_cover(result, origin_cover_matrix(result, points, minutes=minutes))
+    return block_cover(result, origin_cover_matrix(result, points, minutes=minutes,
+                                                   group=group))
 
 
 # ---------------------------------------------------------------------- times of week
@@ -1091,3 +1137,131 @@ def all_spaces(result: StudyResult) -> gpd.GeoDataFrame:
         return result.spaces
     return gpd.GeoDataFrame(pd.concat([result.spaces, closed], ignore_index=True),
                             geometry="geometry", crs=result.spaces.crs)
+
+
+# ---------------------------------------------------------------- mobility profiles
+
+
+def find_group(result: StudyResult, group: Any) -> Any:
+    """Return the study's ``[coverage] groups`` entry `group` (a label or the entry itself).
+
+    Raises
+    ------
+    InputDataError
+        When no group has that label (naming the study's groups).
+    """
+    groups = result.config.coverage.groups
+    if any(group is g for g in groups):
+        return group
+    label = getattr(group, "label", group)
+    for g in groups:
+        if g.label == str(label):
+            return g
+    known = ", ".join(repr(g.label) for g in groups) or "none ([coverage] groups is empty)"
+    msg = (f"group {label!r} is not a population group of the study; its groups are {known} "
+           "(the `label` of [coverage] groups)")
+    raise InputDataError(msg)
+
+
+def group_network(result: StudyResult, group: Any) -> ProfileNetwork | None:
+    """Return the network of `group`'s mobility profile (None: it walks every street).
+
+    The study's own when it derived it, else derived now (cached, see
+    :func:`sharemap.profiles.profile_network`).
+    """
+    g = find_group(result, group)
+    if not get_profile(g.profile).filters:
+        return None
+    known = result.profiles.get(g.profile)
+    return known if known is not None else profile_network(result.network, g.profile)
+
+
+def group_points(result: StudyResult, group: Any, points: Any) -> Any:
+    """Put points prepared on the study's network on the streets `group` can use.
+
+    Parameters
+    ----------
+    result
+        The study.
+    group
+        A ``[coverage] groups`` entry or its label.
+    points
+        :class:`~sharemap.access.PreparedPoints` on ``result.network`` (e.g. the study's
+        block origins and candidate sites, see :func:`origin_cover_matrix`).
+
+    Returns
+    -------
+    points
+        `points` itself for a group on the ``walk`` profile; else the same points on
+        its profile's network, where a point along a street the profile leaves out
+        reaches nothing (:func:`sharemap.profiles.profile_points`). Distances on them
+        are the group's; divide by its ``walk_speed_kmh`` in metres per minute.
+    """
+    pnet = group_network(result, group)
+    return points if pnet is None else profile_points(points, pnet)
+
+
+def group_origin_minutes(result: StudyResult, group: Any, category: str
+                         ) -> npt.NDArray[np.float64]:
+    """Per block origin, `group`'s walk to the nearest space of `category` (minutes).
+
+    At the group's own speed and on its own profile's streets, exactly as
+    ``coverage_groups.csv`` counts it: a ``walk`` group's minutes are everyone's
+    times ``walk_speed_kmh / group speed``; another profile's are its own walks
+    (``walk_min_<category>_<group>`` of the study's origins, or measured now). NaN:
+    nothing reachable (or the origin is cut off for the profile). Aligned to
+    :meth:`~sharemap.pipeline.StudyResult.study_origins`.
+    """
+    g = find_group(result, group)
+    origins = result.study_origins()
+    if category not in result.config.categories:
+        msg = (f"category {category!r} is not in the study; its categories are "
+               f"{', '.join(result.config.categories)}")
+        raise InputDataError(msg)
+    col = walk_col(category) if not get_profile(g.profile).filters else group_walk_col(
+        category, g.slug)
+    if col in origins:
+        return group_minutes(origins, category, g,
+                             walk_speed_kmh=result.config.walk_speed_kmh).to_numpy(
+                                 np.float64, na_value=np.nan)
+    points = group_points(result, g, result.prepared_points())
+    mine = result.spaces["category"].to_numpy() == category
+    dist = nearest_distance(points.joined, points.origin_idx, points.target_idx[mine])
+    return np.asarray(dist / metres_per_minute(g.walk_speed_kmh), dtype=np.float64)
+
+
+def _group_lines(result: StudyResult, idx: Any) -> list[str]:
+    """``explain``'s lines per population group: its walk to each category, on its streets."""
+    cfg = result.config
+    row = result.blocks.loc[[idx]]
+    lines = []
+    for g in cfg.coverage.groups:
+        prof = get_profile(g.profile)
+        mins = [float(group_minutes(row, c, g, walk_speed_kmh=cfg.walk_speed_kmh).iloc[0])
+                for c in cfg.categories]
+        walks = "; ".join(f"{c} {_fmt_min(m)}" for c, m in zip(cfg.categories, mins,
+                                                               strict=True))
+        where = ("every walkable way" if not prof.filters
+                 else f"the {prof.name} profile: {prof.describe()}")
+        lines.append(f"For {g.label} ({g.walk_speed_kmh:g} km/h, {where}): {walks}.")
+        cut = _cut_off_line(result, idx, g) if prof.filters else None
+        if cut:
+            lines.append(cut)
+    return lines
+
+
+def _cut_off_line(result: StudyResult, idx: Any, group: Any) -> str | None:
+    """Say which of a block's origins the group's profile cuts off, and why (None: none)."""
+    pnet = group_network(result, group)
+    if pnet is None:
+        return None
+    origins = result.study_origins()
+    mine = np.flatnonzero(origins["block"].to_numpy() == result.blocks.index.get_loc(idx))
+    why = cut_off_points(result.prepared_points().origin_snaps, pnet).to_numpy()[mine]
+    cut = why[why != ""]
+    if not len(cut):
+        return None
+    of = "Its origin stands" if len(mine) == 1 else f"{len(cut)} of its {len(mine)} origins stand"
+    reasons = ", ".join(sorted({str(r).replace("_", "=") for r in cut}))
+    return (f"  {of} on a street the {pnet.profile.name} profile leaves out ({reasons}), so "
+            f"{group.label} there count as reaching nothing.")

@@ -14,7 +14,7 @@ import pytest
 import shapely
 from conftest import CRS, X0, Y0, dongdaemun_toml, grid_edges, grid_nodes, osm_graph
 
-from sharemap import ConfigError, read_config, run_study
+from sharemap import ConfigError, InputDataError, read_config, run_study
 from sharemap.access import prepare_points, walk_times
 from sharemap.config import GroupConfig
 from sharemap.network import network_from_graph
@@ -338,6 +338,83 @@ def test_hand_checked_study_every_group_figure_on_its_profile(tmp_path):
     assert list(groups.columns[:3]) == ["group", "walk_speed_kmh", "profile"]
 
 
+def test_hand_checked_check_explain_whatif_and_sites_on_the_profile(tmp_path):
+    """The stepped grid again: the check, explain, whatif and a site's reach, per group.
+
+    A new station N at (0, 150), on 10-20, 50 m north of 10: everyone's walk from A
+    falls to 50 + 50 = 100 m; from D it stays 200 m (01-11-10-20, over no steps) while
+    the wheelchair walk from D falls from 300 m to that same 200 m, so D's block moves
+    only for the wheelchair group. At 3 km/h (50 m/min) wheelchair users in A and D
+    (25 each) are within 5 minutes after (2 and 4 min), none before (6 and 6).
+    65+ (walk, 50 m/min) reach N within 5 min (250 m) from A (100 m), C (3 + 50 + 100
+    + 50 = 203 m, over the steps) and D (200 m), not B (400 m); wheelchair users from
+    A and D only (C stands on the steps, B on the piece they cut off).
+    """
+    from sharemap.study import (
+        explain_block,
+        group_origin_minutes,
+        origin_cover_matrix,
+        whatif,
+        write_whatif,
+    )
+
+    (tmp_path / "study.toml").write_text(_grid_study(tmp_path, (
+        '[ { column = "old", label = "65+", walk_speed_kmh = 3.0 }, '
+        '{ column = "chair", label = "wheelchair users", profile = "wheelchair", '
+        'walk_speed_kmh = 3.0 } ]')), encoding="utf-8")
+    result = run_study(read_config(tmp_path / "study.toml"), cache=False)
+    # the check: 2 origins cut off, named with their reasons, never silently dropped
+    check = next(c for c in result.checks if c.name == "profile_points_cut_off")
+    assert (check.status, check.figure) == ("warning", 2)
+    assert "wheelchair: 2 block origins in 2 blocks (50 of 'wheelchair users' residents)" \
+        in check.message and "(disconnected, steps)" in check.message
+    assert check.as_dict() in result.summary["checks"]
+    # explain: each group's walk on its own streets, and why a block reaches nothing
+    text = {b: explain_block(result, b) for b in (1, 2, 3)}
+    assert "For 65+ (3 km/h, every walkable way): bike 4.0 min." in text[1]
+    assert ("For wheelchair users (3 km/h, the wheelchair profile: no steps, no ways tagged "
+            "wheelchair=no, no incline over 8.33%): bike 6.0 min.") in text[1]
+    assert "leaves out" not in text[1]
+    assert "wheelchair users (3 km/h, the wheelchair profile" in text[3]
+    assert "bike none reachable." in text[3]
+    assert "Its origin stands on a street the wheelchair profile leaves out (steps)" in text[3]
+    assert "leaves out (disconnected)" in text[2]
+    # per origin, the group's own minutes (blocks 1-4: A, B, C, D)
+    order = result.study_origins()["block_id"].tolist()
+    assert order == [1, 2, 3, 4]
+    chair = group_origin_minutes(result, "wheelchair users", "bike")
+    assert chair[[0, 3]].tolist() == pytest.approx([6, 6]) and np.isnan(chair[[1, 2]]).all()
+    assert group_origin_minutes(result, "65+", "bike").tolist() == pytest.approx(
+        [4, 4, 2.06, 4])
+    # a new site's reach, per group
+    site = gpd.GeoDataFrame({"space_id": ["N"], "category": ["bike"], "name": ["new"]},
+                            geometry=[shapely.Point(X0, Y0 + 150)], crs=CRS)
+    reach = {g: origin_cover_matrix(result, site, minutes=5, group=g).toarray()[0].tolist()
+             for g in ("65+", "wheelchair users")}
+    assert reach == {"65+": [True, False, True, True],
+                     "wheelchair users": [True, False, False, True]}
+    with pytest.raises(InputDataError, match="'nobody' is not a population group.*'65\\+'"):
+        origin_cover_matrix(result, site, minutes=5, group="nobody")
+    # whatif: the group's coverage and blocks move on its own streets
+    change = whatif(result, add=site)
+    groups = change.coverage_change.set_index(
+        ["group", "level", "category", "threshold_min"])
+    moved = groups["population_covered_change"]
+    assert moved[("wheelchair users", "city", "bike", 5.0)] == pytest.approx(50)
+    assert moved[("all residents", "city", "bike", 5.0)] == pytest.approx(0)
+    assert moved[("65+", "city", "bike", 5.0)] == pytest.approx(0)
+    assert groups.loc[("wheelchair users", "city", "bike", 5.0), "profile"] == "wheelchair"
+    blocks = change.block_change.set_index("block_id")
+    assert 4 in blocks.index  # only the wheelchair walk moved there
+    assert blocks.loc[4, "walk_min_bike_before"] == pytest.approx(
+        blocks.loc[4, "walk_min_bike_after"], abs=1e-9)
+    assert (blocks.loc[4, "walk_min_bike_wheelchair_users_before"],
+            blocks.loc[4, "walk_min_bike_wheelchair_users_after"]) == pytest.approx((6, 4))
+    paths = write_whatif(change, tmp_path / "whatif")
+    written = pd.read_csv(paths["whatif_coverage.csv"], encoding="utf-8-sig")
+    assert set(written["group"]) == {"all residents", "65+", "wheelchair users"}
+
+
 def test_group_profile_in_the_study_file(tmp_path):
     """``profile`` defaults to walk; its speed is the profile's unless given; typos are named."""
     (tmp_path / "study.toml").write_text(_grid_study(tmp_path, (
@@ -462,6 +539,12 @@ def test_dongdaemun_wheelchair_network_has_no_steps(ddm, seoul_data):
     assert o.loc[why == "", cols].notna().any(axis=1).all()
     assert report["residents_cut_off"]["wheelchair"] == pytest.approx(
         o.loc[why != "", "population_wheelchair"].sum(), abs=1e-3)
+    # ... and the study's checks warn of them (origins and spaces together)
+    check = next(c for c in ddm.checks if c.name == "profile_points_cut_off")
+    assert check.status == "warning"
+    assert check.figure == report["origins_cut_off"] + len(report["spaces_cut_off"])
+    assert all(f"{s['category']} {s['space_id']}" in check.message
+               for s in report["spaces_cut_off"])
 
 
 @pytest.mark.seoul
