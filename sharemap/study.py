@@ -78,13 +78,13 @@ __all__ = [
     "cover_matrix",
     "coverage_by_time",
     "explain_block",
-    "read_areas",
-    "site_candidates",
-    "site_walks",
     "find_group",
     "group_network",
     "group_origin_minutes",
     "group_points",
+    "read_areas",
+    "site_candidates",
+    "site_walks",
     "sweep",
     "whatif",
     "write_sweep",
@@ -1201,8 +1201,8 @@ def group_points(result: StudyResult, group: Any, points: Any) -> Any:
     return points if pnet is None else profile_points(points, pnet)
 
 
-def group_origin_minutes(result: StudyResult, group: Any, category: str
-                         ) -> npt.NDArray[np.float64]:
+def group_origin_minutes(result: StudyResult, group: Any, category: str, *,
+                         spaces: gpd.GeoDataFrame | None = None) -> npt.NDArray[np.float64]:
     """Per block origin, `group`'s walk to the nearest space of `category` (minutes).
 
     At the group's own speed and on its own profile's streets, exactly as
@@ -1210,7 +1210,8 @@ def group_origin_minutes(result: StudyResult, group: Any, category: str
     times ``walk_speed_kmh / group speed``; another profile's are its own walks
     (``walk_min_<category>_<group>`` of the study's origins, or measured now). NaN:
     nothing reachable (or the origin is cut off for the profile). Aligned to
-    :meth:`~sharemap.pipeline.StudyResult.study_origins`.
+    :meth:`~sharemap.pipeline.StudyResult.study_origins`. `spaces`: walk to these
+    instead of the study's spaces of `category` (measured now).
     """
     g = find_group(result, group)
     origins = result.study_origins()
@@ -1220,13 +1221,18 @@ def group_origin_minutes(result: StudyResult, group: Any, category: str
         raise InputDataError(msg)
     col = walk_col(category) if not get_profile(g.profile).filters else group_walk_col(
         category, g.slug)
-    if col in origins:
+    if spaces is None and col in origins:
         return group_minutes(origins, category, g,
                              walk_speed_kmh=result.config.walk_speed_kmh).to_numpy(
                                  np.float64, na_value=np.nan)
-    points = group_points(result, g, result.prepared_points())
-    mine = result.spaces["category"].to_numpy() == category
-    dist = nearest_distance(points.joined, points.origin_idx, points.target_idx[mine])
+    if spaces is None:
+        spaces = result.spaces[result.spaces["category"] == category]
+    if not len(spaces):
+        return np.full(len(origins), np.nan)
+    points = group_points(result, g, prepare_points(
+        result.network, result.block_snaps(), spaces,
+        max_snap_m=result.config.network.max_snap_m))
+    dist = nearest_distance(points.joined, points.origin_idx, points.target_idx)
     return np.asarray(dist / metres_per_minute(g.walk_speed_kmh), dtype=np.float64)
 
 

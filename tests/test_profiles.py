@@ -393,7 +393,7 @@ def test_hand_checked_check_explain_whatif_and_sites_on_the_profile(tmp_path):
              for g in ("65+", "wheelchair users")}
     assert reach == {"65+": [True, False, True, True],
                      "wheelchair users": [True, False, False, True]}
-    with pytest.raises(InputDataError, match="'nobody' is not a population group.*'65\\+'"):
+    with pytest.raises(InputDataError, match=r"'nobody' is not a population group.*'65\+'"):
         origin_cover_matrix(result, site, minutes=5, group="nobody")
     # whatif: the group's coverage and blocks move on its own streets
     change = whatif(result, add=site)
@@ -413,6 +413,32 @@ def test_hand_checked_check_explain_whatif_and_sites_on_the_profile(tmp_path):
     paths = write_whatif(change, tmp_path / "whatif")
     written = pd.read_csv(paths["whatif_coverage.csv"], encoding="utf-8-sig")
     assert set(written["group"]) == {"all residents", "65+", "wheelchair users"}
+
+
+def test_hand_checked_suggest_weights_a_group_on_its_own_streets(tmp_path):
+    """suggest --weights "wheelchair users=1" on the stepped grid, at 5 minutes.
+
+    The 900 other residents walk at 4.8 km/h and all reach S within 5 min already.
+    Wheelchair users (100, 25 per block, 3 km/h = 50 m/min) reach S only from A and D,
+    in 6 min, so none within 5 (on everyone's streets, rescaled, all 100 would be: A, B,
+    D 200 m = 4 min). Site N (0, 150) brings A (100 m) and D (200 m) within 5 min: 50;
+    site P, on the steps 12-13, is cut off for them: 0.
+    """
+    from sharemap.suggest import suggest_sites
+
+    (tmp_path / "study.toml").write_text(_grid_study(tmp_path, (
+        '[ { column = "chair", label = "wheelchair users", profile = "wheelchair", '
+        'walk_speed_kmh = 3.0 } ]')), encoding="utf-8")
+    result = run_study(read_config(tmp_path / "study.toml"), cache=False)
+    sites = gpd.GeoDataFrame({"site_id": ["P", "N"], "name": ["on the steps", "west"]},
+                             geometry=[shapely.Point(X0 + 250, Y0 + 103),
+                                       shapely.Point(X0, Y0 + 150)], crs=CRS)
+    s = suggest_sites(result, category="bike", add=1, minutes=5, candidates=sites,
+                      weights="wheelchair users=1")
+    assert s.info["objective_before"] == pytest.approx(900)
+    assert s.suggestions["site_id"].tolist() == ["N"]
+    assert s.info["gain_wheelchair_users"] == pytest.approx(50)
+    assert s.info["objective_after"] == pytest.approx(950)
 
 
 def test_group_profile_in_the_study_file(tmp_path):
