@@ -1044,9 +1044,8 @@ def origin_cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
     g = None if group is None else find_group(result, group)
     speed = (result.config.walk_speed_m_per_min if g is None
              else metres_per_minute(g.walk_speed_kmh))
-    own = g is not None and get_profile(g.profile).filters
-    walks = site_walks(result, points, max_m=minutes * speed,
-                       profile=g.profile if own else None)
+    own = None if g is None or not get_profile(g.profile).filters else g.profile
+    walks = site_walks(result, points, max_m=minutes * speed, profile=own)
     return walks.within(np.ones(len(walks.distance_m), dtype=bool))
 
 
