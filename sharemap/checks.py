@@ -569,6 +569,10 @@ def partial_check(left_out: Mapping[str, Any], *, n_blocks: int, population: flo
                  f"{residents}" + (f"; {units}" if units else ""))
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
+
+
 def profile_cut_off_check(profiles: Mapping[str, Mapping[str, Any]]) -> Check:
     """Check ``profile_points_cut_off``: block origins and spaces a mobility profile cannot use.
 
@@ -597,9 +601,10 @@ def profile_cut_off_check(profiles: Mapping[str, Mapping[str, Any]]) -> Check:
                            if v is not None)
         named = _named([f"{s['category']} {s['space_id']}" for s in spaces])
         parts.append(
-            f"{name}: {n_o:,} block origins in {int(p['blocks_cut_off']):,} blocks"
+            f"{name}: {_count(n_o, 'block origin')} in "
+            f"{_count(int(p['blocks_cut_off']), 'block')}"
             + (f" ({people} residents)" if people else "")
-            + f" and {len(spaces):,} spaces" + (f" ({named})" if named else "")
+            + f" and {_count(len(spaces), 'space')}" + (f" ({named})" if named else "")
             + f" stand on streets it leaves out ({', '.join(reasons)})")
     if not total:
         return Check("profile_points_cut_off", "ok", 0,

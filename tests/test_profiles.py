@@ -611,15 +611,22 @@ def test_dongdaemun_a_block_where_the_steps_matter(ddm):
     without them the path is longer, so the wheelchair minutes are more than the
     minutes walking at the same 3.3 km/h.
     """
-    pts = ddm.prepared_points()
-    net = ddm.network
-    bikes = pts.target_snaps[ddm.spaces["category"].to_numpy() == "bike"]
     o = ddm.origins.reset_index(drop=True)
     chair = o[group_walk_col("bike", "wheelchair")].to_numpy()
     same_pace = o["walk_min_bike"].to_numpy() * ddm.config.walk_speed_kmh / 3.3
     gain = np.where(np.isfinite(chair) & np.isfinite(same_pace), chair - same_pace, -np.inf)
     i = int(np.argmax(gain))
     assert gain[i] > 1.0  # minutes: the steps save a walker more than a minute here
+    _assert_walker_climbs_steps(ddm, i)
+    assert chair[i] > same_pace[i]
+
+
+def _assert_walker_climbs_steps(ddm, i):
+    """networkx: origin `i`'s shortest walk to a bike station (the study's) uses steps."""
+    pts = ddm.prepared_points()
+    net = ddm.network
+    bikes = pts.target_snaps[ddm.spaces["category"].to_numpy() == "bike"]
+    o = ddm.origins.reset_index(drop=True)
     walk = _Walks(net, without_steps=False)
     g = walk.graph.copy()
     for t in bikes.itertuples():
@@ -637,7 +644,27 @@ def test_dongdaemun_a_block_where_the_steps_matter(ddm):
     assert on_steps, "the walker's shortest path to a bike station uses no steps"
     assert dist[end] + walk.ends(snap)[end] == pytest.approx(
         o["walk_min_bike"].iloc[i] * ddm.config.walk_speed_m_per_min, abs=1e-6)
-    assert chair[i] > same_pace[i]
+
+
+@pytest.mark.seoul
+def test_dongdaemun_block_757_as_the_readme_tells_it(ddm):
+    """README's example: block 757 in 전농2동 (one origin) reaches a bike station in 149 m
+    over a flight of steps (2.7 min at 3.3 km/h); the wheelchair route is 291 m (5.3 min),
+    and ``explain`` says both."""
+    from sharemap.study import explain_block
+
+    o = ddm.origins.reset_index(drop=True)
+    i = int(np.flatnonzero(o["block_id"].to_numpy() == 757)[0])
+    assert (o["block_id"] == 757).sum() == 1
+    assert ddm.blocks.loc[ddm.blocks["block_id"] == 757, "dong"].item() == "전농2동"
+    walk_m = o.loc[i, "walk_min_bike"] * ddm.config.walk_speed_m_per_min
+    chair_m = o.loc[i, group_walk_col("bike", "wheelchair")] * 3.3 * 1000 / 60
+    assert (round(walk_m), round(chair_m)) == (149, 291)
+    _assert_walker_climbs_steps(ddm, i)
+    text = explain_block(ddm, 757)
+    assert "For everyone at 3.3 (3.3 km/h, every walkable way): bike 2.7 min" in text
+    assert "For wheelchair (3.3 km/h, the wheelchair profile: no steps" in text
+    assert "): bike 5.3 min" in text
 
 
 @pytest.mark.seoul
