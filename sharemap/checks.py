@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 __all__ = [
     "GRID_MAX_POINTS",
     "GRID_MIN_SPACING_M",
+    "MAX_BLOCK_SHARE",
     "MAX_DROPPED_SHARE",
     "MIN_NETWORK_SHARE",
     "STATUSES",
@@ -44,6 +45,7 @@ __all__ = [
     "NetworkReach",
     "block_count_check",
     "boundary_units_check",
+    "concentration_check",
     "measure_network_reach",
     "network_pieces_check",
     "network_reach_checks",
@@ -71,6 +73,8 @@ GRID_MIN_SPACING_M = 20.0
 GRID_MAX_POINTS = 100_000
 #: Units or layers named in one message, at most.
 _MAX_NAMED = 12
+#: A block holding more than this share of its unit's residents is named in a warning.
+MAX_BLOCK_SHARE = 0.5
 
 
 @dataclass(frozen=True)
@@ -498,6 +502,54 @@ def population_check(unallocated: float | None, total: float | None) -> Check:
     return Check("population_unallocated", "warning", round(unallocated, 2),
                  f"{unallocated:,.0f} residents{share} live in units that hold no block and "
                  "are in no figure (see units_without_blocks)")
+
+
+def concentration_check(blocks: pd.DataFrame, level: str, *, weighted: bool) -> Check:
+    """Check ``block_holds_most_of_unit``: blocks holding most of their unit's residents.
+
+    A unit's residents are spread over its blocks by area (or by ``[coverage]
+    weights``); one block holding more than :data:`MAX_BLOCK_SHARE` of them is
+    usually a park, a campus or a mountain that the spread filled with people
+    (Dongdaemun's block 507, 배봉산 and the University of Seoul: 79% of 전농2동).
+
+    Parameters
+    ----------
+    blocks
+        Blocks with ``block_id``, ``population`` and the level's ``<level>`` (name) and
+        ``<level>_id`` columns.
+    level
+        The boundary level that carries the population.
+    weighted
+        Whether ``[coverage] weights`` spread the residents (the advice differs).
+
+    Returns
+    -------
+    check
+        ``warning`` naming every such block (its ``block_id``, unit, residents and
+        share), ``figure`` their number; ``ok`` (0) when there is none.
+    """
+    name = "block_holds_most_of_unit"
+    pop = pd.to_numeric(blocks["population"], errors="coerce").fillna(0.0)
+    unit = blocks[f"{level}_id"]
+    total = pop.groupby(unit).transform("sum")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = (pop / total).where(total > 0)
+    hot = (share > MAX_BLOCK_SHARE).to_numpy() & unit.notna().to_numpy()
+    if not hot.any():
+        return Check(name, "ok", 0, f"no block holds more than half of its {level}'s residents")
+    n_in_unit = unit.map(unit.value_counts())
+    rows = pd.DataFrame({"block_id": blocks["block_id"], "unit": blocks[level], "pop": pop,
+                         "total": total, "share": share, "alone": n_in_unit == 1})[hot]
+    rows = rows.sort_values(["share", "pop"], ascending=False)
+    named = [f"block {r.block_id} ({r.unit}: {r.pop:,.0f} of {r.total:,.0f} residents, "
+             f"{_pct(r.share)}{', its only block' if r.alone else ''})"
+             for r in rows.itertuples()]
+    fix = ("check the weights layer covers the unit's homes" if weighted else
+           "residents are spread by block area: give [coverage] weights (land use, buildings "
+           "or a population grid) so that parks, campuses and mountains hold none")
+    return Check(name, "warning", len(rows),
+                 f"{len(rows):,} block(s) hold more than half of their {level}'s residents: "
+                 f"{', '.join(named)}; {fix}")
 
 
 def network_pieces_check(info: Mapping[str, Any], n_rejected: int) -> Check:

@@ -681,8 +681,12 @@ def _study_checks(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
     out += _checks.space_checks(parts["inputs"], allow_partial=partial)
     out += _checks.units_checks(parts["units"], parts["held"])
     out.append(_checks.boundary_units_check(parts["boundary_rejects"]))
-    if config.coverage.population_level is not None:
+    pop_level = config.coverage.population_level
+    if pop_level is not None:
         out.append(_checks.population_check(parts["unallocated"], parts.get("population")))
+        if "population" in blocks and len(blocks):
+            out.append(_checks.concentration_check(
+                blocks, pop_level.level, weighted=config.coverage.weights is not None))
     split = config.map.split_by
     if split:
         out.append(_checks.split_maps_check(split, parts["in_study"][split],

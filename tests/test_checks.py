@@ -250,12 +250,14 @@ def test_seoul_wide_partial_study_counts_only_the_covered_part(seoul_partial, se
     assert summary["boundaries"]["dong"]["outside_network_reach"] == 411
     # said loudly: summary.json, the printout, the report and the map
     failed = {c["name"]: c for c in summary["checks"] if c["status"] != "ok"}
+    # (and, as on the Dongdaemun-gu study alone, blocks 507 and 138 hold most of their dong)
     assert set(failed) == {"network_covers_study_area", "network_covers_residents",
-                           "partial_study", "split_map_units_skipped"}
+                           "partial_study", "split_map_units_skipped",
+                           "block_holds_most_of_unit"}
     assert failed["network_covers_study_area"]["figure"] == pytest.approx(0.029, abs=0.001)
     assert failed["network_covers_residents"]["figure"] == pytest.approx(0.043, abs=0.001)
     assert all(c["status"] in ("ok", "warning") for c in summary["checks"])
-    assert "WARNINGS        : 4" in printed
+    assert "WARNINGS        : 5" in printed
     assert "! network_covers_study_area: the walk network reaches only 2.9%" in printed
 
 
@@ -281,14 +283,14 @@ def test_seoul_wide_partial_warnings_show_in_the_pages(seoul_partial, seoul_data
         "const s = document.querySelector('main').children[1];"
         "return [s.id, Array.from(s.querySelectorAll('li')).map(li => li.textContent)];")
     assert first[0] == "checks"  # right under the title, before any figure
-    assert len(first[1]) == 4 and first[1][0].startswith("network_covers_study_area: ")
+    assert len(first[1]) == 5 and first[1][0].startswith("network_covers_study_area: ")
     _browser.open_file(driver, out / "map.html")
     box = driver.execute_script(
         "const d = document.querySelector('.sharemap-warnings');"
         "const r = d.getBoundingClientRect();"
         "return [d.open, d.querySelector('summary').textContent,"
         " Array.from(d.querySelectorAll('li')).map(li => li.textContent), r.width, r.height];")
-    assert box[0] is True and box[1].startswith("⚠ 4 warnings")
+    assert box[0] is True and box[1].startswith("⚠ 5 warnings")
     assert box[2][0].startswith("the walk network reaches only 2.9% of the study area")
     assert 100 < box[3] <= 460 and box[4] > 50  # shown, and no wider than its box
     bounds = driver.execute_script(

@@ -380,6 +380,32 @@ def test_raster_errors(tmp_path):
         raster_weights(parts, tmp_path / "nocrs.tif")
 
 
+# ----------------------------------------------------------------------------- the check
+
+
+def test_block_holding_most_of_its_unit_is_named():
+    """Unit A: 80 of 100 on block 11 (named); unit B: 50/50 (exactly half: not more);
+    unit C: one block (named, its only block); a block in no unit is not counted."""
+    from sharemap.checks import concentration_check
+
+    blocks = pd.DataFrame({
+        "block_id": [11, 12, 13, 21, 22, 31, 41],
+        "dong": ["A", "A", "A", "B", "B", "C", None],
+        "dong_id": ["a", "a", "a", "b", "b", "c", None],
+        "population": [80.0, 10.0, 10.0, 50.0, 50.0, 7.0, 900.0],
+    })
+    check = concentration_check(blocks, "dong", weighted=False)
+    assert (check.name, check.status, check.figure) == ("block_holds_most_of_unit", "warning", 2)
+    assert "block 31 (C: 7 of 7 residents, 100.0%, its only block)" in check.message
+    assert "block 11 (A: 80 of 100 residents, 80.0%)" in check.message
+    assert "block 21" not in check.message and "block 41" not in check.message
+    assert "give [coverage] weights" in check.message
+    assert check.as_dict() == {"name": "block_holds_most_of_unit", "status": "warning",
+                               "figure": 2, "message": check.message}
+    even = blocks[blocks["dong"] == "B"]
+    assert concentration_check(even, "dong", weighted=True).status == "ok"
+
+
 # ----------------------------------------------------------------------------- real data
 
 
@@ -410,6 +436,11 @@ def test_real_jeonnong2_residents_leave_the_park_and_campus(seoul_data, tmp_path
     assert in_dong["population"].sum() == pytest.approx(19_192, abs=1)
     assert b0.loc[507, "population"] == pytest.approx(15_080, abs=1)  # as the issue saw
     assert b0.loc[507, "n_origins"] > 1  # and judged from many points, not one
+    # the study says so: a warning naming block 507 (and 회기동's block 138, 61%)
+    (warn,) = [c for c in before.summary["checks"] if c["name"] == "block_holds_most_of_unit"]
+    assert warn["status"] == "warning" and warn["figure"] == 2
+    assert "block 507 (전농2동: 15,080 of 19,192 residents, 78.6%)" in warn["message"]
+    assert "block 138 (회기동: 7,723 of 12,566 residents, 61.5%)" in warn["message"]
 
     geom = b0.loc[507, "geometry"]
     _, y0, x1, y1 = geom.bounds
@@ -439,6 +470,9 @@ def test_real_jeonnong2_residents_leave_the_park_and_campus(seoul_data, tmp_path
     on_land = mine.geometry.within(shapely.union_all([park, campus]).buffer(-1))
     assert on_land.sum() > 50 and (mine.loc[on_land, "population"] == 0).all()
     assert mine["population"].sum() == pytest.approx(b1.loc[507, "population"], rel=1e-9)
+    # and the warning no longer names it (the layer marks nothing in 회기동: 138 stays)
+    (warn,) = [c for c in after.checks if c.name == "block_holds_most_of_unit"]
+    assert "block 507 " not in warn.message and "block 138 " in warn.message
 
 
 def _landuse_config(path):
