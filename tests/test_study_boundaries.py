@@ -90,7 +90,10 @@ def test_units_outside_the_study_are_in_no_table(citywide, seoul_data):
         dong_ids = set(table.loc[table["level"] == "dong", "area_id"].dropna())
         assert dong_ids == ddm, name
         assert set(table.loc[table["level"] == "gu", "area"].dropna()) <= {"동대문구"}, name
-    assert all(c["status"] == "ok" for c in summary["checks"]), summary["checks"]
+    # every check passes but the warning about blocks 507 and 138 (see test_weights.py)
+    failed = {c["name"]: c for c in summary["checks"] if c["status"] != "ok"}
+    assert set(failed) == {"block_holds_most_of_unit"}, summary["checks"]
+    assert "block 507 (전농2동" in failed["block_holds_most_of_unit"]["message"]
 
 
 def _wgs84_bounds(area: gpd.GeoDataFrame) -> np.ndarray:
