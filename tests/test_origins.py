@@ -120,6 +120,30 @@ def test_pairs_by_the_median_rule():
     assert out.values.tolist() == [[0, 7, 200.0], [1, 9, 10.0]]
 
 
+def test_candidate_without_an_origin_that_has_all_three():
+    """README, Candidate: the rule counts the block's adjacent spaces, not an origin's.
+
+    Three origins of a third each; station 7 is within 5 minutes of origins 0 and 1,
+    station 8 of 1 and 2, station 9 of 0 and 2: each reaches two thirds, so all three are
+    adjacent and the block is a candidate, though no origin has all three near it.
+    """
+    from sharemap.villages import compute_candidates
+
+    pairs = pd.DataFrame({"origin": [0, 1, 1, 2, 0, 2], "target": [7, 7, 8, 8, 9, 9],
+                          "distance_m": [100.0, 300.0, 200.0, 50.0, 10.0, 390.0]})
+    share = np.full(3, 1 / 3)
+    out = block_pairs(pairs, np.zeros(3, dtype=np.int64), share)
+    # the medians: 7 at 300 (100 reaches 1/3, 300 2/3), 8 at 200, 9 at 390
+    assert out.values.tolist() == [[0, 8, 200.0], [0, 7, 300.0], [0, 9, 390.0]]
+    assert all(len({7, 8, 9} & set(pairs.loc[pairs["origin"] == o, "target"])) == 2
+               for o in range(3))
+    spaces = pd.DataFrame({"space_id": ["s7", "s8", "s9"], "category": ["bike"] * 3},
+                          index=[7, 8, 9])
+    adjacency = pd.DataFrame({"block_id": [1, 1, 1], "space": out["target"]})
+    flags = compute_candidates(pd.DataFrame({"block_id": [1]}), adjacency, spaces)
+    assert flags["adjacent_spaces"].tolist() == [3] and flags["candidate"].tolist() == [True]
+
+
 # ----------------------------------------------------------------------------- a study
 
 
@@ -398,6 +422,10 @@ def test_real_multi_origin_blocks_follow_the_documented_rule(dongdaemun):
     lost = b.loc[multi, "candidate"] < b1.loc[multi, "candidate"]
     gained = b.loc[multi, "candidate"] > b1.loc[multi, "candidate"]
     assert lost.loc[507] and lost.sum() >= 2 and gained.sum() >= 2
+    # (the README's figures)
+    assert b.loc[multi, "candidate"].sum() == 7 and len(multi) == 32
+    assert set(lost[lost].index) == {507, 719, 1080}
+    assert set(gained[gained].index) == {71, 729, 1057}
 
 
 @pytest.mark.seoul

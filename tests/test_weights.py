@@ -461,6 +461,7 @@ def test_real_jeonnong2_residents_leave_the_park_and_campus(seoul_data, tmp_path
     want = 19_192 * left / (left + others)
     assert b1.loc[507, "population"] == pytest.approx(want, rel=1e-3)
     assert b1.loc[507, "population"] < 0.5 * 19_192
+    assert b1.loc[507, "population"] == pytest.approx(4_737, abs=1)  # the README's figure
     # no block holds most of 전농2동 any more; every other block of it gained residents
     assert b1.loc[b1["dong"] == dong, "population"].max() < 0.5 * 19_192
     gained = b1.loc[in_dong.index.drop(507), "population"] > in_dong["population"].drop(507)
@@ -469,6 +470,7 @@ def test_real_jeonnong2_residents_leave_the_park_and_campus(seoul_data, tmp_path
     mine = after.origins[after.origins["block_id"] == 507]
     on_land = mine.geometry.within(shapely.union_all([park, campus]).buffer(-1))
     assert on_land.sum() > 50 and (mine.loc[on_land, "population"] == 0).all()
+    assert (mine["population"] == 0).sum() == 89 and len(mine) == 101  # the README's figures
     assert mine["population"].sum() == pytest.approx(b1.loc[507, "population"], rel=1e-9)
     # and the warning no longer names it (the layer marks nothing in 회기동: 138 stays)
     (warn,) = [c for c in after.checks if c.name == "block_holds_most_of_unit"]
