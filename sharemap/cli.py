@@ -348,6 +348,55 @@ def _print_whatif(change: Any, args: argparse.Namespace) -> None:
     print("\n".join(lines))
 
 
+def _plan_value(metric: str, value: float) -> str:
+    return f"{100 * value:.1f}%" if metric == "coverage" else f"{value:,.0f}"
+
+
+def _plan_lines(table: Any, sites: Any) -> list[str]:
+    """Each target: where the study stands, the shortfall, the sites and the value after."""
+    lines = []
+    for i, row in enumerate(table.to_dict("records"), start=1):
+        m = row["metric"]
+        what = {"villages": "sharing villages", "spaces": f"{row['category']} spaces",
+                "capacity": f"{row['category']} capacity"}.get(
+            m, f"residents within {row['minutes']:g} min of {row['category']}")
+        label = f" ({row['label']})" if row["label"] else ""
+        short = (f"shortfall {_plan_value(m, row['shortfall'])}" if row["shortfall"] > 0
+                 else "met already")
+        lines.append(f"  {i}. {what}{label}: {_plan_value(m, row['current'])} now, target "
+                     f"{_plan_value(m, row['target'])}, {short}; {row['sites_added']} "
+                     f"site{'' if row['sites_added'] == 1 else 's'} "
+                     f"-> {_plan_value(m, row['after'])}{' (met)' if row['met'] else ''}")
+        if row["note"]:
+            lines.append(f"       note: {row['note']}")
+        for s in sites[sites["target"] == i].itertuples():
+            gain = (f"+{s.gain_blocks:,.0f} candidate blocks, {s.villages_after:,.0f} villages"
+                    if m == "villages" else
+                    f"+{s.gain_population:,.0f} residents within {s.gain_minutes:g} min")
+            lines.append(f"       {s.order}. {s.category} at {s.site_id} {s.name}: {gain}")
+    return lines
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .config import read_config
+    from .outputs import reserve
+    from .pipeline import run_study
+    from .plan import check_plan, plan_targets, write_plan
+
+    config = read_config(args.config)
+    check_plan(config.plan, config.categories)  # before any work
+    with reserve("plan", args.out, config) as folder:
+        result = run_study(config, cache=args.cache)
+        plan = plan_targets(result)
+        write_plan(plan, folder)
+    year = f" for {plan.info['year']}" if plan.info.get("year") else ""
+    print(f"sharemap plan: {result.config.name}, {len(plan.table)} targets{year}; "
+          f"{plan.info['targets_met']} met after the plan's {len(plan.sites)} sites")
+    print("\n".join(_plan_lines(plan.table, plan.sites)))
+    print(f"  outputs in {args.out} (plan.csv, plan_sites.gpkg, map.html, report.html)")
+    return 0
+
+
 def _number(key: str, what: str, *, whole: bool = False) -> Callable[[str], Any]:
     """Return a parser of an option holding `what` (whole if `whole`) within ``LIMITS[key]``."""
     from ._validate import LIMITS, check_number, check_whole
@@ -488,6 +537,11 @@ def _planning_commands(add: Any) -> None:
                     "an id repeats across categories)")
     _column_options(wi)
     wi.add_argument("--out", required=True, help="output folder")
+    pl = add("plan", "where the study stands against its [plan] targets, and the sites that "
+             "close each", "example:\n  sharemap plan data/examples/seoul_plan_2025.toml "
+             "--out out/plan", _cmd_plan)
+    pl.add_argument("config", help="the study's TOML file, with a [plan] table")
+    pl.add_argument("--out", required=True, help="output folder")
 
 
 def _parser() -> argparse.ArgumentParser:

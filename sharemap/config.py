@@ -29,6 +29,7 @@ else:  # pragma: no cover
 
 __all__ = [
     "DEFAULT_SNAP_EXCLUDE",
+    "PLAN_METRICS",
     "BlocksConfig",
     "BoundaryConfig",
     "CoverageConfig",
@@ -36,6 +37,8 @@ __all__ = [
     "LayerConfig",
     "MapConfig",
     "NetworkConfig",
+    "PlanConfig",
+    "PlanTarget",
     "PopulationTableConfig",
     "StudyConfig",
     "SupplyConfig",
@@ -383,6 +386,46 @@ class SupplyConfig(_Frozen):
     categories: tuple[str, ...] | None = None
 
 
+#: The metrics a plan target may name (``[plan] targets``).
+PLAN_METRICS = ("villages", "spaces", "capacity", "coverage")
+
+
+@dataclass(frozen=True)
+class PlanTarget(_Frozen):
+    """One target of a plan: a metric, the value aimed at, and what it applies to.
+
+    ``villages``: the study's number of sharing villages. ``spaces``: the number of
+    spaces of `category`. ``capacity``: their capacity added up (docks, bays, ...).
+    ``coverage``: the share (0-1) of residents within `minutes` of `category` (or of
+    every category, ``"all"``). `minutes` is also the walk the sites of a ``spaces`` or
+    ``capacity`` target are chosen by (residents newly within it); `site_capacity`
+    the capacity of each new site of a ``capacity`` target (default: the median of the
+    category's spaces). `category` of a ``villages`` target is the category of the
+    spaces added (default: the study's first).
+    """
+
+    metric: str
+    value: float
+    category: str | None = None
+    minutes: float = 15.0
+    site_capacity: float | None = None
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class PlanConfig(_Frozen):
+    """A plan's targets (``[plan]``), how many sites each may add at most, and the grid.
+
+    The sites are chosen among the points of a grid of `grid_m` metres moved onto the
+    walking network (none within half the spacing of a space of the category).
+    """
+
+    year: int | None = None
+    targets: tuple[PlanTarget, ...] = ()
+    max_sites: int = 100
+    grid_m: float = 200.0
+
+
 @dataclass(frozen=True)
 class StudyConfig(_Frozen):
     """A whole study: parameters, network source, layers, blocks, villages and coverage.
@@ -405,6 +448,8 @@ class StudyConfig(_Frozen):
     supply: SupplyConfig = field(default_factory=SupplyConfig)
     #: a time of week ("Sat 14:00"): only the spaces open then are analysed
     at: str | None = None
+    #: the plan's targets (``[plan]``; ``sharemap plan``)
+    plan: PlanConfig = field(default_factory=PlanConfig)
 
     @property
     def walk_speed_m_per_min(self) -> float:
@@ -1054,7 +1099,7 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
         On an unknown key, a missing key or a value of the wrong kind.
     """
     _check_keys(doc, {"study", "network", "layers", "blocks", "villages", "coverage", "map",
-                      "supply"}, "top level", source)
+                      "supply", "plan"}, "top level", source)
     study = _table(doc, "study", source)
     _check_keys(study, {"name", "crs", "walk_speed_kmh", "area", "area_filter", "at"}, "study",
                 source)
@@ -1083,7 +1128,95 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
         source=source,
         supply=_parse_supply(doc, source, categories, coverage.population_level is not None),
         at=_parse_at(study, source),
+        plan=_parse_plan(doc, source, categories, coverage.population_level is not None),
     )
+
+
+_PLAN_KEYS = {"villages": {"category"},
+              "spaces": {"category", "minutes"},
+              "capacity": {"category", "minutes", "site_capacity"},
+              "coverage": {"category", "minutes"}}
+#: A plan's year, and how many sites one target may add (each is a suggestion's site).
+_PLAN_YEAR = Limit(1900, 2200, low_inclusive=True)
+_PLAN_MAX_SITES = Limit(1, 10_000, low_inclusive=True)
+_PLAN_GRID_M = Limit(10.0, 5_000.0, low_inclusive=True)
+_SHARE = Limit(0.0, 1.0, low_inclusive=True)
+_COUNT = Limit(0.0, 1e9, low_inclusive=True)
+
+
+def _parse_plan(doc: dict[str, Any], src: Path, categories: tuple[str, ...],
+                has_population: bool) -> PlanConfig:
+    """``[plan]``: `year`, `targets` (``{ metric, value, ... }`` tables), `max_sites`, `grid_m`."""
+    if "plan" not in doc:
+        return PlanConfig()
+    plan = _table(doc, "plan", src)
+    _check_keys(plan, {"year", "targets", "max_sites", "grid_m"}, "plan", src)
+    year = (check_whole(plan["year"], f"{src}: `plan.year`", _PLAN_YEAR)
+            if "year" in plan else None)
+    max_sites = check_whole(plan.get("max_sites", 100), f"{src}: `plan.max_sites`",
+                            _PLAN_MAX_SITES)
+    raw = plan.get("targets", [])
+    if not isinstance(raw, list) or not all(isinstance(t, dict) for t in raw):
+        msg = (f"{src}: `plan.targets` must be a list of tables like "
+               '{ metric = "spaces", category = "tools", value = 530 }')
+        raise ConfigError(msg)
+    targets = tuple(_parse_target(t, i, src, categories, has_population)
+                    for i, t in enumerate(raw, start=1))
+    grid_m = check_number(plan.get("grid_m", 200.0), f"{src}: `plan.grid_m` (metres)",
+                          _PLAN_GRID_M)
+    return PlanConfig(year=year, targets=targets, max_sites=max_sites, grid_m=grid_m)
+
+
+def _parse_target(item: dict[str, Any], i: int, src: Path, categories: tuple[str, ...],
+                  has_population: bool) -> PlanTarget:
+    where = f"plan.targets[{i}]"
+    metric = item.get("metric")
+    if metric not in PLAN_METRICS:
+        msg = (f"{src}: `{where}.metric` must be one of {', '.join(PLAN_METRICS)}, "
+               f"got {metric!r}")
+        raise ConfigError(msg)
+    _check_keys(item, {"metric", "value", "label", *_PLAN_KEYS[metric]}, where, src)
+    if "value" not in item:
+        msg = f"{src}: `{where}` needs `value`, the {metric} aimed at"
+        raise ConfigError(msg)
+    if metric == "coverage":
+        value = check_number(item["value"], f"{src}: `{where}.value` (a share of residents)",
+                             _SHARE)
+    elif metric == "capacity":
+        value = check_number(item["value"], f"{src}: `{where}.value`", _COUNT)
+    else:
+        value = float(check_whole(item["value"], f"{src}: `{where}.value`", _COUNT))
+    category = _target_category(item, metric, where, src, categories)
+    if metric != "villages" and not has_population:
+        msg = (f"{src}: `{where}` ({metric}) chooses sites by the residents they reach: give "
+               "`population` on a level of [coverage] boundaries")
+        raise ConfigError(msg)
+    label = item.get("label", "")
+    if not isinstance(label, str):
+        msg = f"{src}: `{where}.label` must be a text, got {label!r}"
+        raise ConfigError(msg)
+    return PlanTarget(
+        metric=metric, value=value, category=category, label=label,
+        minutes=_number(item.get("minutes", 15), f"{where}.minutes", src, LIMITS["minutes"]),
+        site_capacity=(_number(item["site_capacity"], f"{where}.site_capacity", src,
+                               LIMITS["capacity"]) if "site_capacity" in item else None))
+
+
+def _target_category(item: dict[str, Any], metric: str, where: str, src: Path,
+                     categories: tuple[str, ...]) -> str | None:
+    category = item.get("category")
+    if category is None:
+        if metric == "villages":
+            return None
+        what = ('a category or "all"' if metric == "coverage" else "a category")
+        msg = f"{src}: `{where}` ({metric}) needs `category`, {what} of the study"
+        raise ConfigError(msg)
+    allowed = (*categories, "all") if metric == "coverage" else categories
+    if category not in allowed:
+        msg = (f"{src}: `{where}.category` is {category!r}, not a category of the study's "
+               f"layers ({', '.join(allowed)})")
+        raise ConfigError(msg)
+    return str(category)
 
 
 def _parse_at(study: dict[str, Any], src: Path) -> str | None:

@@ -555,6 +555,66 @@ def _times_section(a: _Audit, by_time: pd.DataFrame) -> str:
             "</figcaption></figure></section>")
 
 
+_PLAN_UNITS = {"villages": "villages", "spaces": "spaces", "capacity": "capacity"}
+
+
+def _plan_value(metric: str, value: Any) -> str:
+    return _pct(value) if metric == "coverage" else _int(value)
+
+
+def _plan_target_name(row: Any) -> str:
+    cat = _esc(row["category"]) if row["category"] else ""
+    if row["metric"] == "coverage":
+        whom = "every category" if row["category"] == "all" else cat
+        what = f"residents within {float(row['minutes']):g} min of {whom}"
+    elif row["metric"] == "villages":
+        what = "sharing villages"
+    else:
+        what = f"{cat} {_PLAN_UNITS[str(row['metric'])]}"
+    label = f"<br><span class=\"note\">{_esc(row['label'])}</span>" if row.get("label") else ""
+    return what + label
+
+
+def _plan_section(plan: pd.DataFrame, sites: pd.DataFrame | None) -> str:
+    """Render the plan's targets: where the study stands, the shortfall, the sites and after."""
+    year = plan["year"].dropna().iloc[0] if "year" in plan and plan["year"].notna().any() \
+        else None
+    head = ['<th class="name">target</th>', "<th>now</th>", "<th>aimed at</th>",
+            "<th>shortfall</th>", "<th>sites added</th>", "<th>after the plan</th>",
+            '<th class="name">note</th>']
+    rows = []
+    for i, row in enumerate(plan.to_dict("records"), start=1):
+        met = bool(row.get("met"))
+        rows.append([_td(f"{i}. {_plan_target_name(row)}", cls="name"),
+                     _td(_plan_value(row["metric"], row["current"])),
+                     _td(_plan_value(row["metric"], row["target"])),
+                     _td(_plan_value(row["metric"], row["shortfall"])),
+                     _td(_int(row["sites_added"])),
+                     _td(_plan_value(row["metric"], row["after"]) + (" &#10003;" if met else ""),
+                         style=_heat(1.0 if met else 0.0)),
+                     _td(_esc(row.get("note", "")), cls="name")])
+    site_rows = []
+    for s in ([] if sites is None else sites.to_dict("records")):
+        gain = (f"+{_int(s['gain_population'])} residents within "
+                f"{float(s['gain_minutes']):g} min" if pd.notna(s["gain_population"])
+                else f"+{_int(s['gain_blocks'])} candidate blocks, "
+                f"{_int(s['villages_after'])} villages")
+        site_rows.append([_td(_int(s["target"])), _td(_int(s["order"])),
+                          _td(_esc(s["category"]), cls="name"), _td(_esc(s["site_id"]), cls="name"),
+                          _td(_esc(s["name"]), cls="name"), _td(gain)])
+    site_head = ["<th>target</th>", "<th>order</th>", '<th class="name">category</th>',
+                 '<th class="name">site</th>', '<th class="name">name</th>', "<th>adds</th>"]
+    sites_html = (f"<h3>The sites, target by target ({len(site_rows)})</h3>"
+                  + _table(site_head, site_rows)) if site_rows else ""
+    when = f" for {int(year)}" if year is not None else ""
+    return (f'<section id="plan"><h2>Plan targets{when}</h2><p class="lede">Where the study '
+            "stands against each target, how far it is from it, and the sites that close it "
+            "(each target from the study with the sites of the targets before it; "
+            "<em>after the plan</em> counts every site). Tables: <code>plan.csv</code>, "
+            "<code>plan_sites.gpkg</code>.</p>" + _table(head, rows) + sites_html
+            + "</section>")
+
+
 def _gaps_section(a: _Audit) -> str:
     whom = "residents" if a.has_pop else "blocks"
     body = "".join(_gap_tables(a, cat) for cat in a.categories)
@@ -686,7 +746,9 @@ def _method_section(a: _Audit) -> str:
 # ----------------------------------------------------------------------------- public
 
 
-def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None) -> str:
+def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None,
+                  plan: pd.DataFrame | None = None,
+                  plan_sites: pd.DataFrame | None = None) -> str:
     """Render the coverage-gap audit of a study as one self-contained HTML page.
 
     Parameters
@@ -696,6 +758,11 @@ def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None) -
     by_time
         Coverage at several times of week (:func:`sharemap.study.coverage_by_time`):
         adds a table and a chart of it (``#times``).
+    plan
+        A plan's targets (``plan.csv``, :func:`sharemap.plan.plan_targets`): adds a
+        section after the headline (``#plan``).
+    plan_sites
+        The plan's sites (``plan_sites.gpkg``'s columns), listed in that section.
 
     Returns
     -------
@@ -714,7 +781,9 @@ def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None) -
     """
     _matplotlib()
     a = _gather(result)
-    parts = [_header(a), _checks_section(a), _headline(a), _coverage_section(a), _supply_section(a),
+    parts = [_header(a), _checks_section(a), _headline(a),
+             *([_plan_section(plan, plan_sites)] if plan is not None else []),
+             _coverage_section(a), _supply_section(a),
              _chart_section(a),
              *([_times_section(a, by_time)] if by_time is not None else []),
              _gaps_section(a), _maps_section(a), _method_section(a)]

@@ -91,15 +91,18 @@ def seoul_data() -> Path:
 
 
 def dongdaemun_toml(d: Path, *, carshare: str | None = None, extra_coverage: str = "",
-                    extra: str = "", levels: tuple[str, ...] = ("gu", "dong")) -> str:
+                    extra: str = "", levels: tuple[str, ...] = ("gu", "dong"),
+                    bike: str | None = None) -> str:
     """The real Dongdaemun-gu study as TOML, over the Seoul data folder `d`.
 
-    Layers: the portal's bike master JSON, Nanumcar spots (or the file `carshare`)
-    and the reservable venues; boundaries: the gu and its dongs with 2021 populations.
+    Layers: the portal's bike master JSON (or the file `bike`, e.g. a dock table),
+    Nanumcar spots (or the file `carshare`) and the reservable venues; boundaries: the
+    gu and its dongs with 2021 populations.
     `extra_coverage` is added to [coverage], `extra` at the end (e.g. a [map] table).
     """
     d = Path(d).as_posix()
     cars = carshare or f"{d}/points/nanumcar_spots_2017.csv"
+    bikes = bike or f"{d}/raw/ttareungyi_master_seoul_open_data.json"
     bounds = {
         "gu": f'level = "gu"\npath = "{d}/boundaries/seoul_gu_2021.geojson"\n'
               'name = "sggnm"\nid = "sgg"\nfilter = { sggnm = "동대문구" }\n',
@@ -112,7 +115,7 @@ def dongdaemun_toml(d: Path, *, carshare: str | None = None, extra_coverage: str
         f'area = "{d}/boundaries/seoul_gu_2021.geojson"\narea_filter = {{ sggnm = "동대문구" }}\n'
         f'[network]\ngraphml = "{d}/network/dongdaemun_walk.graphml"\n'
         f'[[layers]]\ncategory = "bike"\n'
-        f'path = "{d}/raw/ttareungyi_master_seoul_open_data.json"\npreset = "ttareungyi"\n'
+        f'path = "{bikes}"\npreset = "ttareungyi"\n'
         f'[[layers]]\ncategory = "carshare"\npath = "{cars}"\npreset = "nanumcar"\n'
         f'[[layers]]\ncategory = "facility"\n'
         f'path = "{d}/points/public_service_reservation_culture_2025-04.csv"\n'
