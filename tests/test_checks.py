@@ -259,6 +259,9 @@ def test_seoul_wide_partial_study_counts_only_the_covered_part(seoul_partial, se
     assert all(c["status"] in ("ok", "warning") for c in summary["checks"])
     assert "WARNINGS        : 5" in printed
     assert "! network_covers_study_area: the walk network reaches only 2.9%" in printed
+    # (this study's blocks are cut from all of Seoul's area: 전농2동's park is block 508 here)
+    assert "! block_holds_most_of_unit: 2 block(s) hold more than half of their dong's " \
+           "residents: block 508 (전농2동: 15,080 of 19,192 residents, 78.6%)" in printed
 
 
 @pytest.mark.seoul
@@ -284,6 +287,9 @@ def test_seoul_wide_partial_warnings_show_in_the_pages(seoul_partial, seoul_data
         "return [s.id, Array.from(s.querySelectorAll('li')).map(li => li.textContent)];")
     assert first[0] == "checks"  # right under the title, before any figure
     assert len(first[1]) == 5 and first[1][0].startswith("network_covers_study_area: ")
+    # the block-holds-most warning names its blocks there too (and in the map below)
+    named = "block 508 (전농2동: 15,080 of 19,192 residents, 78.6%), block 138 (회기동"
+    assert any(li.startswith("block_holds_most_of_unit: ") and named in li for li in first[1])
     _browser.open_file(driver, out / "map.html")
     box = driver.execute_script(
         "const d = document.querySelector('.sharemap-warnings');"
@@ -292,6 +298,7 @@ def test_seoul_wide_partial_warnings_show_in_the_pages(seoul_partial, seoul_data
         " Array.from(d.querySelectorAll('li')).map(li => li.textContent), r.width, r.height];")
     assert box[0] is True and box[1].startswith("⚠ 5 warnings")
     assert box[2][0].startswith("the walk network reaches only 2.9% of the study area")
+    assert any(named in li for li in box[2])
     assert 100 < box[3] <= 460 and box[4] > 50  # shown, and no wider than its box
     bounds = driver.execute_script(
         "const m = Object.values(window).find(v => v instanceof L.Map);"
