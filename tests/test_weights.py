@@ -385,23 +385,25 @@ def test_raster_errors(tmp_path):
 
 def test_block_holding_most_of_its_unit_is_named():
     """Unit A: 80 of 100 on block 11 (named); unit B: 50/50 (exactly half: not more);
-    unit C: one block (named, its only block); a block in no unit is not counted."""
+    unit C: one block (named, its only block); unit D: 51 of 100 on block 51 (just more
+    than half: named); a block in no unit is not counted."""
     from sharemap.checks import concentration_check
 
     blocks = pd.DataFrame({
-        "block_id": [11, 12, 13, 21, 22, 31, 41],
-        "dong": ["A", "A", "A", "B", "B", "C", None],
-        "dong_id": ["a", "a", "a", "b", "b", "c", None],
-        "population": [80.0, 10.0, 10.0, 50.0, 50.0, 7.0, 900.0],
+        "block_id": [11, 12, 13, 21, 22, 31, 41, 51, 52],
+        "dong": ["A", "A", "A", "B", "B", "C", None, "D", "D"],
+        "dong_id": ["a", "a", "a", "b", "b", "c", None, "d", "d"],
+        "population": [80.0, 10.0, 10.0, 50.0, 50.0, 7.0, 900.0, 51.0, 49.0],
     })
     check = concentration_check(blocks, "dong", weighted=False)
-    assert (check.name, check.status, check.figure) == ("block_holds_most_of_unit", "warning", 2)
+    assert (check.name, check.status, check.figure) == ("block_holds_most_of_unit", "warning", 3)
     assert "block 31 (C: 7 of 7 residents, 100.0%, its only block)" in check.message
     assert "block 11 (A: 80 of 100 residents, 80.0%)" in check.message
+    assert "block 51 (D: 51 of 100 residents, 51.0%)" in check.message
     assert "block 21" not in check.message and "block 41" not in check.message
     assert "give [coverage] weights" in check.message
     assert check.as_dict() == {"name": "block_holds_most_of_unit", "status": "warning",
-                               "figure": 2, "message": check.message}
+                               "figure": 3, "message": check.message}
     even = blocks[blocks["dong"] == "B"]
     assert concentration_check(even, "dong", weighted=True).status == "ok"
 
