@@ -46,6 +46,7 @@ __all__ = [
     "block_count_check",
     "boundary_units_check",
     "concentration_check",
+    "excluded_streets_check",
     "measure_network_reach",
     "network_pieces_check",
     "network_reach_checks",
@@ -574,6 +575,48 @@ def network_pieces_check(info: Mapping[str, Any], n_rejected: int) -> Check:
                      f"{what}{rows}: join the pieces (a network extract with the streets that "
                      "connect them) to analyse them")
     return Check("network_pieces_dropped", "ok", round(share, 4), what)
+
+
+def excluded_streets_check(network: WalkNetwork, origin_blocks: npt.ArrayLike,
+                           origin_snaps: pd.DataFrame, space_ids: npt.ArrayLike,
+                           space_snaps: pd.DataFrame) -> Check:
+    """Check ``joined_excluded_streets``: points that joined a street in ``snap_exclude``.
+
+    A block origin or a space joins an edge ``[network] snap_exclude`` names (an
+    expressway, a bridge, a tunnel) only when no other edge lies within
+    ``max_snap_m`` (:func:`sharemap.access.snap_points`); its walks then start on that
+    edge, which a pedestrian may not be able to step onto. The figure counts such
+    points; the message names their blocks and spaces.
+
+    Parameters
+    ----------
+    network
+        The walking network (its ``snap_exclude``).
+    origin_blocks, origin_snaps
+        Per block origin, its block's id and its snap.
+    space_ids, space_snaps
+        Per analysed space, its id and its snap.
+    """
+    excluded = network.snap_excluded()
+
+    def on_excluded(snaps: pd.DataFrame) -> npt.NDArray[np.bool_]:
+        edge = snaps["edge"].to_numpy(np.int64)
+        hit = np.zeros(len(edge), dtype=bool)
+        hit[edge >= 0] = excluded[edge[edge >= 0]]
+        return hit
+
+    blocks = pd.unique(np.asarray(origin_blocks)[on_excluded(origin_snaps)])
+    spaces = np.asarray(space_ids)[on_excluded(space_snaps)]
+    n = int(on_excluded(origin_snaps).sum() + len(spaces))
+    rule = ", ".join(network.snap_exclude) or "nothing"
+    if not n:
+        return Check("joined_excluded_streets", "ok", 0,
+                     f"no block origin or space joined a street in snap_exclude ({rule})")
+    named = [f"block {b}" for b in blocks] + [f"space {s}" for s in spaces]
+    return Check("joined_excluded_streets", "warning", n,
+                 f"{n:,} block origins and spaces joined a street in snap_exclude ({rule}) "
+                 f"because no other street lies within max_snap_m: their walks start where "
+                 f"a pedestrian may not step on; check {_named(named)}")
 
 
 def split_maps_check(level: str, units: gpd.GeoDataFrame, held: set[str]) -> Check:

@@ -30,6 +30,7 @@ else:  # pragma: no cover
 __all__ = [
     "DEFAULT_SNAP_EXCLUDE",
     "PLAN_METRICS",
+    "SNAP_EXCLUDE_VALUES",
     "BlocksConfig",
     "BoundaryConfig",
     "CoverageConfig",
@@ -108,6 +109,16 @@ def _freeze(value: Any) -> Any:
 #: Edges a point joins only when no other edge lies within ``max_snap_m``: a pedestrian
 #: cannot step onto an expressway, an elevated road or a tunnel from the roadside.
 DEFAULT_SNAP_EXCLUDE = ("motorway", "motorway_link", "trunk", "trunk_link", "bridge", "tunnel")
+#: What ``snap_exclude`` may name: the ``bridge`` and ``tunnel`` tags, and the values of
+#: OpenStreetMap's ``highway`` key that a way can have (so a typo is an error, not a rule
+#: that silently excludes nothing).
+SNAP_EXCLUDE_VALUES = frozenset({
+    "bridge", "tunnel",
+    "motorway", "trunk", "primary", "secondary", "tertiary", "unclassified", "residential",
+    "motorway_link", "trunk_link", "primary_link", "secondary_link", "tertiary_link",
+    "living_street", "service", "pedestrian", "track", "bus_guideway", "escape", "raceway",
+    "road", "busway", "footway", "bridleway", "steps", "corridor", "path", "via_ferrata",
+    "cycleway", "construction", "proposed", "platform", "elevator"})
 
 
 class _Frozen:
@@ -549,6 +560,12 @@ def _parse_network(doc: dict[str, Any], base: Path, src: Path) -> NetworkConfig:
         msg = (f"{src}: `network.snap_exclude` must be a list of highway classes and/or "
                f'"bridge", "tunnel" (e.g. ["trunk", "trunk_link", "bridge"]; [] joins the '
                f"nearest edge whatever it is), got {exclude!r}")
+        raise ConfigError(msg)
+    unknown = [v for v in exclude if v not in SNAP_EXCLUDE_VALUES]
+    if unknown:
+        msg = (f"{src}: `network.snap_exclude` names {unknown[0]!r}, which is neither an "
+               f'OpenStreetMap highway class nor "bridge" or "tunnel" (e.g. "trunk", '
+               f'"motorway_link", "bridge"; the default is {list(DEFAULT_SNAP_EXCLUDE)})')
         raise ConfigError(msg)
     return NetworkConfig(source=source, value=value, max_snap_m=max_snap, allow_partial=partial,
                          snap_exclude=tuple(dict.fromkeys(exclude)))

@@ -681,6 +681,9 @@ def _study_checks(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
     out += _checks.space_checks(parts["inputs"], allow_partial=partial)
     out += _checks.units_checks(parts["units"], parts["held"])
     out.append(_checks.boundary_units_check(parts["boundary_rejects"]))
+    out.append(_checks.excluded_streets_check(
+        net, parts["origins"]["block_id"].to_numpy(), parts["snaps"],
+        parts["spaces"]["space_id"].to_numpy(), parts["space_snaps"]))
     pop_level = config.coverage.population_level
     if pop_level is not None:
         out.append(_checks.population_check(parts["unallocated"], parts.get("population")))
@@ -1028,8 +1031,8 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     unallocated = study["unallocated"]
     with _stage(t, "checks"):  # before any figure: a failed check stops the study here
         checks, extra = _check_study(config, net, study["reach"], {
-            **study, "spaces": spaces, "rejects": rejects, "rows_read": rows_read,
-            "closed": closed, "units": units, "units_info": units_info})
+            **study, "spaces": spaces, "space_snaps": space_snaps, "rejects": rejects,
+            "rows_read": rows_read, "closed": closed, "units": units, "units_info": units_info})
     with _stage(t, "access"):
         points = prepare_points(net, origin_snaps, space_snaps, max_snap_m=max_snap)
         adjacency = _access(config, blocks, spaces, origins, points)
@@ -1158,7 +1161,8 @@ def _check_study(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
         "blocks": blocks, "rejects": parts["rejects"], "units": units, "held": held,
         "inputs": _inputs(config, every, parts["rejects"], parts["rows_read"]),
         "unallocated": parts["unallocated"], "left_out": left_out, "in_study": in_study,
-        "boundary_rejects": parts["boundary_rejects"],
+        "boundary_rejects": parts["boundary_rejects"], "origins": parts["origins"],
+        "snaps": parts["snaps"], "spaces": parts["spaces"], "space_snaps": parts["space_snaps"],
         "population": _num(blocks["population"].sum()) if "population" in blocks else None})
     units_info = parts["units_info"]
     for level, info in units_info.items():

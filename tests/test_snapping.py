@@ -116,6 +116,13 @@ def test_snap_exclude_is_read_and_checked(tmp_path):
     for bad in ('snap_exclude = "trunk"', "snap_exclude = [1]", 'snap_exclude = [""]'):
         with pytest.raises(ConfigError, match="snap_exclude"):
             _config(base.format(bad), tmp_path)
+    # a typo is named, not a rule that silently excludes nothing
+    with pytest.raises(ConfigError, match=r"names 'trunkk', which is neither an OpenStreetMap "
+                                          r"highway class nor \"bridge\" or \"tunnel\""):
+        _config(base.format('snap_exclude = ["trunkk", "bridge"]'), tmp_path)
+    every = _config(base.format('snap_exclude = ["primary", "steps", "service", "tunnel"]'),
+                    tmp_path)
+    assert every.network.snap_exclude == ("primary", "steps", "service", "tunnel")
 
 
 # ----------------------------------------------------------------- the real Dongdaemun-gu
@@ -189,6 +196,9 @@ def test_the_rule_changes_only_what_it_moves(both_rules):
     np.testing.assert_allclose(nb.loc[keep, cols], pb.loc[keep, cols], rtol=0, atol=1e-9)
     assert nb[["population", "area_m2"]].equals(pb[["population", "area_m2"]])
     assert new.spaces["snap_highway"].equals(plain.spaces["snap_highway"])
+    # after the rule no block origin or space of the real district is left on one
+    check = next(c for c in new.checks if c.name == "joined_excluded_streets")
+    assert (check.status, check.figure) == ("ok", 0)
 
 
 @pytest.mark.seoul
@@ -237,3 +247,32 @@ def test_the_demo_moves_two_origins_off_its_bridges():
     nb, pb = new.blocks.set_index("block_id"), plain.blocks.set_index("block_id")
     keep = ~nb.index.isin([98, 103])
     np.testing.assert_allclose(nb.loc[keep, cols], pb.loc[keep, cols], rtol=0, atol=1e-9)
+
+
+def test_points_left_on_an_excluded_street_are_a_check(beside_an_expressway):
+    """joined_excluded_streets: a point with only the trunk within max_snap_m is named."""
+    from sharemap.checks import excluded_streets_check
+
+    net = beside_an_expressway
+    pts = gpd.GeoSeries(gpd.points_from_xy([X0 + 500, X0 + 500, X0 + 300],
+                                           [Y0 + 5, Y0 - 200, Y0 - 230]), crs=CRS)
+    snaps = snap_points(net, pts)
+    check = excluded_streets_check(net, np.array([7, 8, 8]), snaps, np.array(["s1"]),
+                                   snaps.iloc[[0]])
+    assert (check.status, check.figure) == ("warning", 2)  # two origins of block 8
+    assert check.message.startswith("2 block origins and spaces joined a street in "
+                                    "snap_exclude (motorway, motorway_link, trunk, trunk_link, "
+                                    "bridge, tunnel) because no other street lies within")
+    assert check.message.endswith("check block 8")
+    spaces = excluded_streets_check(net, np.array([7]), snaps.iloc[[0]], np.array(["s1", "s2"]),
+                                    snaps.iloc[[0, 1]])
+    assert (spaces.status, spaces.figure) == ("warning", 1) and "space s2" in spaces.message
+    ok = excluded_streets_check(net, np.array([7]), snaps.iloc[[0]], np.array([]),
+                                snaps.iloc[[]])
+    assert (ok.status, ok.figure) == ("ok", 0)
+    # nothing excluded: nothing to say
+    plain = dataclasses.replace(net, snap_exclude=())
+    none = excluded_streets_check(plain, np.array([7, 8, 8]), snap_points(plain, pts),
+                                  np.array([]), snaps.iloc[[]])
+    assert (none.status, none.message) == ("ok", "no block origin or space joined a street in "
+                                                 "snap_exclude (nothing)")
