@@ -443,6 +443,9 @@ def test_real_jeonnong2_residents_leave_the_park_and_campus(seoul_data, tmp_path
     assert warn["status"] == "warning" and warn["figure"] == 2
     assert "block 507 (전농2동: 15,080 of 19,192 residents, 78.6%)" in warn["message"]
     assert "block 138 (회기동: 7,723 of 12,566 residents, 61.5%)" in warn["message"]
+    # block 138 (forest and campus) heads the facility gap list: the warning flags that row
+    gaps = before.gaps[(before.gaps["kind"] == "block") & (before.gaps["category"] == "facility")]
+    assert gaps.sort_values("rank").iloc[0]["block_id"] == 138
 
     geom = b0.loc[507, "geometry"]
     _, y0, x1, y1 = geom.bounds
