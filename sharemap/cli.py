@@ -82,20 +82,13 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
 
 
 def _profile_lines(summary: dict[str, Any]) -> list[str]:
-    """Per mobility profile: the streets it leaves out and the points it cuts off."""
+    """Per mobility profile: the streets it leaves out (the points it cuts off are a warning)."""
     lines = []
     for name, p in (summary.get("profiles") or {}).items():
         removed = ", ".join(f"{n:,} {k.replace('_', '=')}" for k, n in
                             p["edges_removed"].items() if n) or "none"
-        people = ", ".join(f"{v:,.0f} {g}" for g, v in p["residents_cut_off"].items()
-                           if v is not None)
-        n_sp = len(p["spaces_cut_off"])
         lines.append(f"  {'profile ' + name:<16}: {removed} of {p['edges']:,} edges left out "
                      f"({p['filter']})")
-        lines.append(f"    cut off       : {p['origins_cut_off']} block origins (in "
-                     f"{p['blocks_cut_off']} blocks{f'; {people}' if people else ''}) and "
-                     f"{n_sp} space{'' if n_sp == 1 else 's'} stand on a street left out, so "
-                     "are not reached -> summary.json")
     return lines
 
 

@@ -32,6 +32,7 @@ from . import _io, _outputs, _static_map
 from .access import walk_col
 from .coverage import compute_audit, compute_group_coverage, finest_level
 from .pipeline import RUN_OUTPUTS
+from .profiles import get_profile
 
 if TYPE_CHECKING:
     from contextlib import AbstractContextManager
@@ -255,6 +256,8 @@ def _header(a: _Audit) -> str:
 
     cfg = a.result.config
     speeds = "; ".join(f"{_esc(g.label)} at {g.walk_speed_kmh:g} km/h"
+                       + (f" on the streets of the {_esc(g.profile)} profile"
+                          if get_profile(g.profile).filters else "")
                        for g in cfg.coverage.groups)
     groups = f" Population groups walk at their own speed ({speeds})." if speeds else ""
     at = ""
@@ -713,6 +716,17 @@ def _method_section(a: _Audit) -> str:
             "outside the study area keeps the share of its area inside."
             + (f" Residents not placed (no block in their unit): {_int(lost)}." if lost else ""))
     for g in cov.groups:
+        prof = get_profile(g.profile)
+        if prof.filters:  # its own streets: its distances differ (sharemap.profiles)
+            items.append(
+                f"<b>{_esc(g.label)}</b> (column <code>{_esc(g.column)}</code>, mobility "
+                f"profile <code>{_esc(prof.name)}</code>): spread like all residents and "
+                f"audited at {g.walk_speed_kmh:g} km/h on the streets the profile may use "
+                f"({_esc(prof.describe())}): its walks are measured again on that network, "
+                "so they are longer where steps or steep ways stand between, and a block "
+                "origin or a space on a street it leaves out reaches nothing (the check "
+                "<code>profile_points_cut_off</code> counts them).")
+            continue
         items.append(
             f"<b>{_esc(g.label)}</b> (column <code>{_esc(g.column)}</code>): spread like all "
             f"residents and audited at {g.walk_speed_kmh:g} km/h. Distances do not change with "

@@ -1269,4 +1269,4 @@ def _cut_off_line(result: StudyResult, idx: Any, group: Any) -> str | None:
     of = "Its origin stands" if len(mine) == 1 else f"{len(cut)} of its {len(mine)} origins stand"
     reasons = ", ".join(sorted({str(r).replace("_", "=") for r in cut}))
     return (f"  {of} on a street the {pnet.profile.name} profile leaves out ({reasons}), so "
-            f"{group.label} there count as reaching nothing.")
+            f"the {group.label!r} residents there count as reaching nothing.")

@@ -379,6 +379,20 @@ def test_hand_checked_check_explain_whatif_and_sites_on_the_profile(tmp_path):
     assert "bike none reachable." in text[3]
     assert "Its origin stands on a street the wheelchair profile leaves out (steps)" in text[3]
     assert "leaves out (disconnected)" in text[2]
+    # report.html: the method says how a profile group is measured (not a rescale)
+    import html
+    import re
+
+    from sharemap.report import render_report
+
+    page = html.unescape(re.sub(r"<[^>]+>", "", render_report(result)))
+    assert "wheelchair users at 3 km/h on the streets of the wheelchair profile" in page
+    assert ("wheelchair users (column chair, mobility profile wheelchair): spread like all "
+            "residents and audited at 3 km/h on the streets the profile may use (no steps"
+            in page)
+    assert "65+ (column old): spread like all residents and audited at 3 km/h. Distances" \
+        in page
+    assert "profile_points_cut_off" in page
     # per origin, the group's own minutes (blocks 1-4: A, B, C, D)
     order = result.study_origins()["block_id"].tolist()
     assert order == [1, 2, 3, 4]
