@@ -368,11 +368,12 @@ def _whatif_blocks_for_map(change: WhatIfResult) -> gpd.GeoDataFrame:
     """Return the changed blocks with only the before/after pairs that differ somewhere."""
     blocks = change.block_change
     drop = []
-    for c in change.before.config.categories:
-        b, a = blocks[f"{walk_col(c)}_before"], blocks[f"{walk_col(c)}_after"]
+    for col in [walk_col(c) for c in change.before.config.categories] + _group_walk_cols(
+            change.before):
+        b, a = blocks[f"{col}_before"], blocks[f"{col}_after"]
         if np.isclose(b.to_numpy(np.float64, na_value=np.nan),
                       a.to_numpy(np.float64, na_value=np.nan), equal_nan=True).all():
-            drop += [f"{walk_col(c)}_before", f"{walk_col(c)}_after"]
+            drop += [f"{col}_before", f"{col}_after"]
     blocks = blocks.drop(columns=drop)
     adjacent = blocks["adjacent_spaces_before"] != blocks["adjacent_spaces_after"]
     return blocks.assign(change=np.where(
@@ -385,6 +386,8 @@ def _whatif_map(change: WhatIfResult) -> Any:
 
     after = change.after
     labels = {walk_col(c): f"walk to {c}" for c in after.config.categories}
+    labels |= {group_walk_col(c, g.slug): f"{g.label}: walk to {c}"
+               for g in after.config.coverage.groups for c in after.config.categories}
     labels |= {"adjacent_spaces": "adjacent spaces", "candidate": "candidate"}
 
     def write(path: Path) -> Path:

@@ -424,6 +424,11 @@ def test_hand_checked_check_explain_whatif_and_sites_on_the_profile(tmp_path):
         blocks.loc[4, "walk_min_bike_after"], abs=1e-9)
     assert (blocks.loc[4, "walk_min_bike_wheelchair_users_before"],
             blocks.loc[4, "walk_min_bike_wheelchair_users_after"]) == pytest.approx((6, 4))
+    from sharemap.study import _whatif_blocks_for_map  # what the map's popups show
+
+    shown = _whatif_blocks_for_map(change).columns
+    assert {"walk_min_bike_wheelchair_users_before", "walk_min_bike_wheelchair_users_after",
+            "walk_min_bike_before"} <= set(shown)
     paths = write_whatif(change, tmp_path / "whatif")
     written = pd.read_csv(paths["whatif_coverage.csv"], encoding="utf-8-sig")
     assert set(written["group"]) == {"all residents", "65+", "wheelchair users"}
