@@ -655,6 +655,16 @@ def _off_network_line(result: StudyResult, row: pd.Series) -> str | None:
             "every walkable street, so no walking time was computed for it.")
 
 
+def _street_line(row: pd.Series) -> str | None:
+    """Where the block's walks start: the street its origin joins (README, Snapping)."""
+    highway, name = row.get("snap_highway"), row.get("snap_street")
+    if not isinstance(highway, str) or not highway:
+        return None
+    street = f"{name} ({highway})" if isinstance(name, str) and name else f"an unnamed {highway}"
+    who = "most of its origins join" if int(row.get("n_origins", 1)) > 1 else "its origin joins"
+    return f"Its walks start where {who} the street network: {street}."
+
+
 def explain_block(result: StudyResult, block_id: Any) -> str:
     """Say in words why a block is (or is not) a sharing-village candidate.
 
@@ -720,6 +730,9 @@ def explain_block(result: StudyResult, block_id: Any) -> str:
             lines.append(off)
     lines.append(_verdict(result, row))
     lines.append(_village_line(result, row))
+    street = _street_line(row)
+    if street:
+        lines.append(street)
     nearest = [f"{c} {_fmt_min(row.get(f'walk_min_{c}', np.nan))}" for c in cfg.categories]
     if nearest:
         lines.append("Nearest space of each category: " + "; ".join(nearest) + ".")

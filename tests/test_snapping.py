@@ -196,6 +196,12 @@ def test_the_rule_changes_only_what_it_moves(both_rules):
     np.testing.assert_allclose(nb.loc[keep, cols], pb.loc[keep, cols], rtol=0, atol=1e-9)
     assert nb[["population", "area_m2"]].equals(pb[["population", "area_m2"]])
     assert new.spaces["snap_highway"].equals(plain.spaces["snap_highway"])
+    # `sharemap explain` says where the walks start
+    from sharemap.study import explain_block
+
+    assert ("Its walks start where its origin joins the street network: 제기로11길 "
+            "(residential).") in explain_block(new, 367).splitlines()
+    assert "joins the street network: 내부순환로 (trunk)." in explain_block(plain, 367)
     # after the rule no block origin or space of the real district is left on one
     check = next(c for c in new.checks if c.name == "joined_excluded_streets")
     assert (check.status, check.figure) == ("ok", 0)
