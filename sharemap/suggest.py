@@ -784,23 +784,38 @@ def _villages_exact(adj: sparse.csr_matrix, counts: npt.NDArray[np.int64], need:
     """
     from scipy.optimize import Bounds, LinearConstraint, milp
 
-    short = np.flatnonzero(counts < need)
-    sub = adj.tocsc()[:, short]
-    reach = np.flatnonzero(np.diff(sub.indptr) > 0)
-    sub = sub[:, reach].tocsr().astype(np.float64)
-    gap = (need - counts[short[reach]]).astype(np.float64)
-    n_s, n_b = sub.shape
-    if not n_b:
+    # a block can only turn when its gap fits the budget and enough sites reach it
+    csc = adj.tocsc()
+    n_reach = np.diff(csc.indptr)
+    gap_all = need - counts
+    keep = np.flatnonzero((gap_all > 0) & (gap_all <= k) & (n_reach >= gap_all))
+    if not len(keep):
         return np.zeros(0, dtype=np.int64), 0.0
+    sub = csc[:, keep]
+    # blocks reached by the same sites with the same gap turn together: one variable,
+    # weighted by their number (the programme shrinks, its optimum does not change)
+    rng = np.random.default_rng(0)
+    key = rng.integers(0, 2**63, size=adj.shape[0], dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        sums = np.add.reduceat(key[sub.indices], sub.indptr[:-1])
+    group = pd.DataFrame({"s": sums, "g": gap_all[keep], "n": np.diff(sub.indptr)}).groupby(
+        ["s", "g", "n"], sort=False).ngroup().to_numpy()
+    first = np.unique(group, return_index=True)[1]
+    size = np.bincount(group).astype(np.float64)
+    sub = sub[:, first]
+    used = np.flatnonzero(np.diff(sub.tocsr().indptr) > 0)  # sites reaching a kept block
+    sub = sub.tocsr()[used].astype(np.float64)
+    gap = gap_all[keep][first].astype(np.float64)
+    n_s, n_b = sub.shape
     link = sparse.hstack([-sub.T.tocsr(), sparse.diags(gap, format="csr")]).tocsr()
     budget = sparse.csr_matrix(np.concatenate([np.ones(n_s), np.zeros(n_b)])[None, :])
-    res = milp(np.concatenate([np.zeros(n_s), -np.ones(n_b)]),
+    res = milp(np.concatenate([np.zeros(n_s), -size]),
                constraints=[LinearConstraint(link, -np.inf, 0.0),
                             LinearConstraint(budget, 0.0, float(k))],
                integrality=np.ones(n_s + n_b), bounds=Bounds(0.0, 1.0),
                options={"time_limit": time_limit_s, "disp": False})
     if res.status == 0 and res.x is not None:
-        return np.flatnonzero(res.x[:n_s] > 0.5).astype(np.int64), float(round(-res.fun))
+        return used[np.flatnonzero(res.x[:n_s] > 0.5)].astype(np.int64), float(round(-res.fun))
     dual = getattr(res, "mip_dual_bound", None)
     return None, (float(-dual) if dual is not None and np.isfinite(dual) else None)
 
