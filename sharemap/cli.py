@@ -287,7 +287,7 @@ def _optimum_lines(sug: Any, unit: str) -> list[str]:
                 f"{r.order}. {r.site_id}" for r in sug.optimum.itertuples()))
         return lines
     what = {"milp_bound": "the solver's bound at its time limit",
-            "lp_relaxation": "the LP relaxation",
+            "lagrangian": "the LP relaxation's Lagrangian bound",
             "greedy_online": "the greedy's online bound"}.get(info.get("bound_method", ""), "")
     if not what:
         return []

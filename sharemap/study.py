@@ -280,12 +280,15 @@ def _village_change(before: StudyResult, after: StudyResult) -> gpd.GeoDataFrame
     rank_a = dict(zip(after.villages["village_id"], after.villages["rank"], strict=True))
     geom_b = dict(zip(before.villages["village_id"], before.villages.geometry, strict=True))
     geom_a = dict(zip(after.villages["village_id"], after.villages.geometry, strict=True))
+    # each village's blocks, found once (a city has thousands of villages)
+    of_b = pd.Series(np.arange(len(vb))).groupby(vb, dropna=True).agg(frozenset).to_dict()
+    of_a = pd.Series(np.arange(len(va))).groupby(va, dropna=True).agg(frozenset).to_dict()
     rows, geoms = [], []
     for group_b, group_a in _village_groups(vb, va):
         bs = sorted(group_b, key=lambda v: rank_b.get(v, 0))
         as_ = sorted(group_a, key=lambda v: rank_a.get(v, 0))
-        blocks_b = set(np.flatnonzero(np.isin(vb, bs)).tolist())
-        blocks_a = set(np.flatnonzero(np.isin(va, as_)).tolist())
+        blocks_b = set().union(*(of_b[v] for v in bs))
+        blocks_a = set().union(*(of_a[v] for v in as_))
         kind = _village_kind(len(bs), len(as_), blocks_b, blocks_a,
                              [rank_b.get(v) for v in bs] == [rank_a.get(v) for v in as_])
         if not kind:

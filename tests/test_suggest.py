@@ -443,3 +443,26 @@ def test_site_walks_within_when_the_last_sites_reach_nothing():
     got = walks.within(walks.distance_m <= 100).toarray()
     assert got.tolist() == [[True, False, False, False], [False] * 4, [False] * 4]
     assert walks.within(np.ones(2, bool)).toarray()[0].tolist() == [True, False, False, True]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_lagrangian_bound_is_above_the_optimum_and_near_the_lp(seed):
+    """Random maximal-covering instances: brute force <= Lagrangian; LP (HiGHS) <= it, close."""
+    from scipy import sparse
+
+    from sharemap.suggest import _solve, lagrangian_bound
+
+    rng = np.random.default_rng(seed)
+    dense = rng.random((9, 40)) < 0.2
+    cover = sparse.csr_matrix(dense)
+    w = rng.uniform(1, 10, 40)
+    k = 3
+    best = max(w[dense[list(c)].any(axis=0)].sum()
+               for c in itertools.combinations(range(9), k))
+    status, _, lp, _ = _solve(cover, w, k, integral=False, time_limit_s=30)
+    assert status == "optimal"
+    lag = lagrangian_bound(cover, w, k, lower=0.9 * best, iters=3000, max_s=30)
+    assert best - 1e-9 <= lp + 1e-6 and lp <= lag + 1e-6
+    assert lag <= lp * 1.02  # subgradient steps come close to the LP's value
+    first = np.sort(cover.astype(float) @ w)[::-1][:k].sum()
+    assert lag <= first + 1e-9  # never above where it starts
