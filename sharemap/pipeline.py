@@ -698,20 +698,22 @@ def _study_checks(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
 
 
 def _access(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
-            origins: gpd.GeoDataFrame, points: PreparedPoints) -> pd.DataFrame:
+            origins: gpd.GeoDataFrame, points: PreparedPoints, *,
+            categories: Sequence[str] | None = None) -> pd.DataFrame:
     """Fill walk minutes per category into `origins` and `blocks`; return the adjacency pairs.
 
     `points`: the blocks' origins and the spaces, prepared. A block's walk is the
     share-weighted median of its origins' walks, and a space is adjacent to it when
     origins holding at least half its residents are within ``adjacent_minutes`` (see
-    :mod:`sharemap.origins`).
+    :mod:`sharemap.origins`). `categories`: the categories whose walks to fill
+    (default: all; a what-if fills only those whose spaces changed).
     """
     joined, o_idx, s_idx = points.joined, points.origin_idx, points.target_idx
     block = origins["block"].to_numpy(np.int64)
     share = origins["share"].to_numpy(np.float64)
     speed = config.walk_speed_m_per_min
     cats = spaces["category"].to_numpy()
-    for cat in config.categories:
+    for cat in config.categories if categories is None else categories:
         minutes = nearest_distance(joined, o_idx, s_idx[cats == cat]) / speed
         origins[walk_col(cat)] = minutes
         blocks[walk_col(cat)] = block_median(minutes, block, share, len(blocks))[0]
@@ -729,7 +731,8 @@ def _access(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
 
 def _profiles(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
               origins: gpd.GeoDataFrame, points: PreparedPoints, *, cache: bool,
-              known: dict[str, ProfileNetwork] | None = None
+              known: dict[str, ProfileNetwork] | None = None,
+              categories: Sequence[str] | None = None
               ) -> tuple[dict[str, ProfileNetwork], dict[str, Any]]:
     """Fill the own walk minutes of every group whose profile leaves streets out.
 
@@ -752,7 +755,7 @@ def _profiles(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoData
         pnet = (known or {}).get(name) or profile_network(points.network, name, cache=cache)
         mine = [g for g in groups if g.profile == name]
         on = profile_points(points, pnet)
-        for cat in config.categories:
+        for cat in config.categories if categories is None else categories:
             dist = nearest_distance(on.joined, on.origin_idx, on.target_idx[cats == cat])
             for g in mine:
                 minutes = dist / metres_per_minute(g.walk_speed_kmh)
@@ -806,25 +809,29 @@ def _plain(value: Any) -> Any:
 
 def _supply(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
             points: PreparedPoints, units: dict[str, gpd.GeoDataFrame],
-            origins: gpd.GeoDataFrame) -> pd.DataFrame | None:
+            origins: gpd.GeoDataFrame, *,
+            categories: Sequence[str] | None = None) -> pd.DataFrame | None:
     """Fill ``supply_per_1000_<category>`` into `blocks`; return the ``supply.csv`` table.
 
     `points` are the blocks' origins (`origins`, with their shares of the residents)
     and the spaces as the access stage prepared them. None when the blocks have no
-    residents.
+    residents. `categories`: the categories to measure (default: all; the others'
+    columns are already in `blocks`, as in a what-if that changed only some).
     """
     cats = config.supply_categories
     if "population" not in blocks or not cats:
         return None
-    per_block = supply_per_block(
-        points, population=blocks["population"].to_numpy(dtype=np.float64, na_value=np.nan),
-        capacity=spaces["capacity"].to_numpy(dtype=np.float64),
-        space_category=spaces["category"].to_numpy(), categories=cats,
-        walk_speed_m_per_min=config.walk_speed_m_per_min, bands=config.supply.bands,
-        origin_block=origins["block"].to_numpy(np.int64),
-        origin_share=origins["share"].to_numpy(np.float64))
-    for cat in cats:
-        blocks[supply_col(cat)] = per_block[supply_col(cat)].to_numpy()
+    measure = [c for c in cats if categories is None or c in categories]
+    if measure:
+        per_block = supply_per_block(
+            points, population=blocks["population"].to_numpy(dtype=np.float64, na_value=np.nan),
+            capacity=spaces["capacity"].to_numpy(dtype=np.float64),
+            space_category=spaces["category"].to_numpy(), categories=measure,
+            walk_speed_m_per_min=config.walk_speed_m_per_min, bands=config.supply.bands,
+            origin_block=origins["block"].to_numpy(np.int64),
+            origin_share=origins["share"].to_numpy(np.float64))
+        for cat in measure:
+            blocks[supply_col(cat)] = per_block[supply_col(cat)].to_numpy()
     levels = [b.level for b in config.coverage.boundaries]
     where = {lv: assign_units(spaces.geometry, units[lv]) for lv in levels}
     return supply_table(blocks, spaces, categories=cats, levels=levels, city_name=config.name,
@@ -1195,7 +1202,8 @@ def _check_study(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
     return checks, extra
 
 
-def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> StudyResult:
+def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame, *,
+                          changed: Sequence[str] | None = None) -> StudyResult:
     """Recompute access, villages and coverage for another set of spaces.
 
     The network, blocks, boundaries and population of `result` are reused, so a
@@ -1208,6 +1216,11 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     spaces
         The spaces to use instead (``space_id``, ``category``, ``name``, ``source``,
         ``source_row``, points in the analysis CRS); spaces off the network are dropped.
+    changed
+        The categories whose spaces differ from `result`'s (default: all). The walks
+        and supply of the others are taken from `result` (the same spaces on the same
+        network give the same figures); a city-size what-if that adds one space then
+        measures one category instead of all.
 
     Returns
     -------
@@ -1220,6 +1233,11 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
         group_walk_col(c, g.slug) for c in cfg.categories for g in cfg.coverage.groups} | {
         "adjacent_spaces", "adjacent_categories", "adjacent_capacity", "adjacent_space_ids",
         "candidate", "village_id"}
+    if changed is not None:  # the unchanged categories' own figures are kept
+        same = [c for c in cfg.categories if c not in set(changed)]
+        derived -= {walk_col(c) for c in same} | {supply_col(c) for c in same} | {
+            group_walk_col(c, g.slug) for c in same for g in cfg.coverage.groups}
+        changed = [c for c in cfg.categories if c in set(changed)]
     blocks = result.blocks[[c for c in result.blocks.columns if c not in derived]].copy()
     max_snap = cfg.network.max_snap_m
     spaces, snaps, rejects = _snap_spaces(net, spaces, max_snap)
@@ -1227,10 +1245,11 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame) -> Stud
     origins = result.study_origins()
     origins = origins[[c for c in origins.columns if c not in derived]].copy()
     points = prepare_points(net, origin_snaps, snaps, max_snap_m=max_snap)
-    adjacency = _access(cfg, blocks, spaces, origins, points)
+    adjacency = _access(cfg, blocks, spaces, origins, points, categories=changed)
     profiles, _ = _profiles(cfg, blocks, spaces, origins, points, cache=False,
-                            known=result.profiles)
-    supply = _supply(cfg, blocks, spaces, points, result.boundaries, origins)
+                            known=result.profiles, categories=changed)
+    supply = _supply(cfg, blocks, spaces, points, result.boundaries, origins,
+                     categories=changed)
     villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, points,
                                           origins)
     return StudyResult(config=cfg, network=net, study_area=result.study_area, spaces=spaces,

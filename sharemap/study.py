@@ -177,7 +177,8 @@ def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
     closed = np.zeros(len(new), dtype=bool)
     if result.config.at is not None and "hours_osm" in new:  # an added space may be closed
         closed = hours_state(new["hours_osm"], result.config.at) == "closed"
-    after = recompute_with_spaces(result, gpd.GeoDataFrame(new[~closed], crs=spaces.crs))
+    final = gpd.GeoDataFrame(new[~closed], crs=spaces.crs)
+    after = recompute_with_spaces(result, final, changed=_changed_categories(spaces, final))
     info = {"added": 0 if add is None else len(add), "removed": len(remove),
             "added_duplicates": len(dup_rejects), "added_off_network": len(after.rejects),
             "added_closed": int(closed.sum())}
@@ -202,6 +203,25 @@ def _coverage_change(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
     for c in cols:
         merged[f"{c}_change"] = merged[f"{c}_after"] - merged[f"{c}_before"]
     return merged
+
+
+def _changed_categories(before: gpd.GeoDataFrame, after: gpd.GeoDataFrame) -> list[str]:
+    """Return the categories whose spaces (id and place) differ between two space tables."""
+    def keys(spaces: gpd.GeoDataFrame) -> pd.Series:
+        xy = shapely.get_coordinates(spaces.geometry.to_numpy())
+        return pd.Series(list(zip(spaces["space_id"].astype(str), xy[:, 0].round(6),
+                                  xy[:, 1].round(6), strict=True)), index=spaces.index)
+
+    if not before.geom_type.eq("Point").all() or not after.geom_type.eq("Point").all():
+        return sorted(set(before["category"]) | set(after["category"]))
+    kb, ka = keys(before), keys(after)
+    out = []
+    for cat in sorted(set(before["category"]) | set(after["category"])):
+        b = sorted(kb[(before["category"] == cat).to_numpy()])
+        a = sorted(ka[(after["category"] == cat).to_numpy()])
+        if a != b:
+            out.append(cat)
+    return out
 
 
 def _group_coverage(result: StudyResult) -> pd.DataFrame:

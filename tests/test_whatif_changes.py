@@ -240,3 +240,30 @@ def test_browser_finds_added_removed_and_changed_features(driver, whatif_run):
         "return Array.from(document.querySelectorAll('.sharemap-legend'))"
         ".map(e => e.textContent).join(' ')")
     assert "space added" in legend and "space removed" in legend and "village split" in legend
+
+
+def test_a_whatif_measures_only_the_changed_categories_and_equals_measuring_all(demo,
+                                                                                monkeypatch):
+    """The walks and supply of untouched categories are reused: the same figures as all anew."""
+    import pandas as pd
+
+    import sharemap.study as study
+
+    site = _far_site(demo)
+    quick = whatif(demo, add=site, remove=["3502"])
+    assert study._changed_categories(demo.spaces, quick.after.spaces) == ["bike", "tools"]
+    monkeypatch.setattr(study, "_changed_categories",
+                        lambda before, after: list(demo.config.categories))
+    full = whatif(demo, add=site, remove=["3502"])
+    cols = sorted(full.after.blocks.columns)
+    assert sorted(quick.after.blocks.columns) == cols
+    pd.testing.assert_frame_equal(quick.after.blocks[cols], full.after.blocks[cols])
+    pd.testing.assert_frame_equal(quick.coverage_change, full.coverage_change)
+    pd.testing.assert_frame_equal(quick.after.gaps, full.after.gaps)
+    if full.after.supply is not None:
+        pd.testing.assert_frame_equal(quick.after.supply, full.after.supply)
+    ocols = sorted(full.after.origins.columns)
+    pd.testing.assert_frame_equal(quick.after.origins[ocols], full.after.origins[ocols])
+    # nothing changed: no category measured again, the same figures as before
+    same = whatif(demo, remove=[])
+    pd.testing.assert_frame_equal(same.after.coverage, demo.coverage)
