@@ -76,7 +76,7 @@ from .supply import (
     supply_per_block,
     supply_table,
 )
-from .villages import compute_candidates, compute_villages
+from .villages import compute_candidates, compute_villages, village_unions
 from .weights import part_weights
 
 __all__ = ["OUTPUT_FILES", "RUN_OUTPUTS", "StudyResult", "recompute_with_spaces", "run_study",
@@ -953,12 +953,17 @@ def _hours_read(spaces: pd.DataFrame) -> dict[str, Any]:
             "hours_not_understood": {str(k): int(v) for k, v in odd.value_counts().items()}}
 
 
-def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDataFrame,
-                        adjacency: pd.DataFrame, spaces: gpd.GeoDataFrame,
-                        t: dict[str, float], points: PreparedPoints | None = None,
-                        origins: gpd.GeoDataFrame | None = None
-                        ) -> tuple[gpd.GeoDataFrame, Any]:
-    """Flag candidates, group villages and run the coverage audit (fills `blocks`)."""
+def _villages_and_audit(  # noqa: PLR0913 - the stage inputs, then options
+        config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDataFrame,
+        adjacency: pd.DataFrame, spaces: gpd.GeoDataFrame, t: dict[str, float],
+        points: PreparedPoints | None = None, origins: gpd.GeoDataFrame | None = None, *,
+        known: dict[tuple[Any, ...], Any] | None = None
+        ) -> tuple[gpd.GeoDataFrame, Any]:
+    """Flag candidates, group villages and run the coverage audit (fills `blocks`).
+
+    `known`: village shapes already made (a what-if's, see
+    :func:`sharemap.villages.village_unions`).
+    """
     with _stage(t, "villages"):
         vcfg = config.villages
         flags = compute_candidates(
@@ -967,7 +972,8 @@ def _villages_and_audit(config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDa
             min_capacity=vcfg.min_capacity if vcfg.count == "capacity" else None)
         for col in flags:
             blocks[col] = flags[col].to_numpy()
-        blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces)
+        blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces,
+                                                          known=known)
     with _stage(t, "coverage"):
         audit = compute_audit(blocks, spaces, net, config, points=points, origins=origins)
         blocks["proximity_min"] = audit.proximity_min.to_numpy()
@@ -1250,8 +1256,10 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame, *,
                             known=result.profiles, categories=changed)
     supply = _supply(cfg, blocks, spaces, points, result.boundaries, origins,
                      categories=changed)
+    known = (village_unions(result.blocks, result.villages)
+             if "village_id" in result.blocks and len(result.villages) else None)
     villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, points,
-                                          origins)
+                                          origins, known=known)
     return StudyResult(config=cfg, network=net, study_area=result.study_area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=audit.coverage, boundaries=result.boundaries, summary={},

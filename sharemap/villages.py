@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import geopandas as gpd
@@ -33,7 +34,8 @@ import shapely
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["TOUCH_TOLERANCE_M", "compute_candidates", "compute_villages", "village_score"]
+__all__ = ["TOUCH_TOLERANCE_M", "compute_candidates", "compute_villages", "village_score",
+           "village_unions"]
 
 logger = logging.getLogger(__name__)
 
@@ -152,17 +154,44 @@ def _joined_categories(adj: pd.DataFrame) -> pd.Series:
     return pd.Series(text, index=pd.Index(villages, name="village_id"))
 
 
-def _unions(geoms: np.ndarray, village: np.ndarray) -> np.ndarray:
-    """Per village 1..n: the union of its blocks' geometries (block order kept)."""
+def _unions(geoms: np.ndarray, village: np.ndarray, block_ids: np.ndarray | None = None,
+            known: Mapping[tuple[Any, ...], Any] | None = None) -> np.ndarray:
+    """Per village 1..n: the union of its blocks' geometries (block order kept).
+
+    `known` maps a tuple of block ids (in block order) to its union, already made
+    (a what-if's villages whose blocks did not change): those are not made again.
+    """
     order = np.argsort(village, kind="stable")
     ends = np.cumsum(np.bincount(village, minlength=int(village.max()) + 1)[1:]).tolist()
     parts = geoms[order]
-    return np.array([shapely.union_all(parts[s:e]) for s, e in itertools.pairwise([0, *ends])],
-                    dtype=object)
+    ids = block_ids[order] if block_ids is not None and known else None
+    out = []
+    for s, e in itertools.pairwise([0, *ends]):
+        done = known.get(tuple(ids[s:e].tolist())) if ids is not None and known else None
+        out.append(done if done is not None else shapely.union_all(parts[s:e]))
+    return np.array(out, dtype=object)
+
+
+def village_unions(blocks: pd.DataFrame, villages: gpd.GeoDataFrame
+                   ) -> dict[tuple[Any, ...], Any]:
+    """Map each village's block ids (a tuple, in block order) to its geometry.
+
+    For :func:`compute_villages`' `known`: a what-if reuses the shapes of the villages
+    whose blocks it did not change.
+    """
+    vid = blocks["village_id"].to_numpy(dtype=object, na_value=None)
+    inside = np.flatnonzero(pd.notna(blocks["village_id"]).to_numpy())
+    members = pd.Series(blocks["block_id"].to_numpy()[inside]).groupby(
+        vid[inside].astype(np.int64), sort=False).agg(tuple)
+    shapes = dict(zip(villages["village_id"].to_numpy().tolist(), villages.geometry,
+                      strict=True))
+    return {ids: shapes[v] for v, ids in members.items() if v in shapes}
 
 
 def compute_villages(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame,
-                     spaces: pd.DataFrame) -> tuple[pd.Series, gpd.GeoDataFrame]:
+                     spaces: pd.DataFrame, *,
+                     known: Mapping[tuple[Any, ...], Any] | None = None
+                     ) -> tuple[pd.Series, gpd.GeoDataFrame]:
     """Group touching candidate blocks into villages, and score and rank them.
 
     Parameters
@@ -173,6 +202,8 @@ def compute_villages(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame,
         ``block_id``, ``space`` pairs (as for :func:`compute_candidates`).
     spaces
         Spaces with ``space_id`` and ``category``.
+    known
+        Village shapes already made, by their block ids (:func:`village_unions`).
 
     Returns
     -------
@@ -215,7 +246,8 @@ def compute_villages(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame,
     table = table.reset_index().sort_values(["score", "village_id"], ascending=[False, True])
     table["rank"] = np.arange(1, len(table) + 1)
     table = table.sort_values("village_id")
-    geoms = _unions(cand.geometry.to_numpy(), vid.to_numpy())
+    geoms = _unions(cand.geometry.to_numpy(), vid.to_numpy(), cand["block_id"].to_numpy(),
+                    known)
     out = gpd.GeoDataFrame(table[cols].reset_index(drop=True),
                            geometry=geoms[table["village_id"].to_numpy() - 1], crs=blocks.crs)
     logger.info("Found %d villages from %d candidate blocks", len(out), len(cand))

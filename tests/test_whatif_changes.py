@@ -247,7 +247,7 @@ def test_a_whatif_measures_only_the_changed_categories_and_equals_measuring_all(
     """The walks and supply of untouched categories are reused: the same figures as all anew."""
     import pandas as pd
 
-    import sharemap.study as study
+    from sharemap import study
 
     site = _far_site(demo)
     quick = whatif(demo, add=site, remove=["3502"])
@@ -267,3 +267,20 @@ def test_a_whatif_measures_only_the_changed_categories_and_equals_measuring_all(
     # nothing changed: no category measured again, the same figures as before
     same = whatif(demo, remove=[])
     pd.testing.assert_frame_equal(same.after.coverage, demo.coverage)
+
+
+def test_a_whatif_reuses_the_shapes_of_unchanged_villages(demo, monkeypatch):
+    """Villages whose blocks did not change keep their shape; the others are made again."""
+    from sharemap import villages
+
+    made = []
+    real = villages.shapely.union_all
+    monkeypatch.setattr(villages.shapely, "union_all",
+                        lambda parts, *a, **k: made.append(len(parts)) or real(parts, *a, **k))
+    w = whatif(demo, remove=["3502"])  # splits village 3; villages 1 and 2 unchanged
+    # the two pieces of village 3 (33 and 5 blocks) are made; villages 1 and 2 (25 and
+    # 16 blocks, unchanged) are not (the what-if's own outline of the split: 2 parts)
+    assert sorted(made) == [2, 5, 33]
+    for v in w.after.villages.itertuples():
+        mine = w.after.blocks.loc[w.after.blocks["village_id"] == v.village_id]
+        assert v.geometry.equals(shapely.union_all(mine.geometry.to_numpy()))
