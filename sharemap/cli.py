@@ -319,6 +319,8 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
 def _print_whatif(change: Any, args: argparse.Namespace) -> None:
     cov = change.coverage_change
     city = cov[(cov["level"] == "city") & (cov["threshold_min"] == cov["threshold_min"].max())]
+    first = {c: i for i, c in enumerate(dict.fromkeys(city["category"]))}  # each category's
+    city = city.sort_values("category", key=lambda s: s.map(first), kind="stable")  # groups
     lines = [f"sharemap whatif: +{change.info['added']} spaces, -{change.info['removed']} "
              "spaces"]
     for row in city.itertuples():

@@ -679,7 +679,8 @@ def suggest_sites(  # noqa: PLR0913 - keyword-only options
         info, choice, gains = _suggest_villages(result, sites, ask)
     info = {"category": category, "minutes": minutes, "objective": objective,
             "weights": wts, "candidates": len(sites), **found.info(), "asked": add,
-            "chosen": len(choice.order), **info, "seconds": round(time.perf_counter() - t0, 3)}
+            "chosen": len(choice.order), **info, "seconds": round(time.perf_counter() - t0, 3),
+            "seconds_choice": {k: round(v, 3) for k, v in choice.seconds.items()}}
     if len(choice.order) < add:
         logger.info("Only %d of %d sites add anything", len(choice.order), add)
     chosen = _ordered(sites, [s for s, _ in choice.order], gains(
@@ -1016,7 +1017,8 @@ SUGGEST_OUTPUTS: tuple[_outputs.Output, ...] = (
        "`bound_gain` and `bound_method` (an upper bound on the best gain: `optimum`, "
        "`milp_bound`, `lagrangian` or `greedy_online`), `optimum_gain`, "
        "`optimum_population` and `optimum_sites` where the exact optimum was solved, "
-       "`seconds`, and `outputs`: every file in the folder"),
+       "`seconds` (`seconds_choice`: the greedy's and the bound's), and `outputs`: every "
+       "file in the folder"),
 )
 
 
