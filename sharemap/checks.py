@@ -53,6 +53,7 @@ __all__ = [
     "partial_check",
     "population_check",
     "profile_cut_off_check",
+    "profile_tags_check",
     "raise_on_errors",
     "reach_from_frame",
     "reach_to_frame",
@@ -709,3 +710,32 @@ def profile_cut_off_check(profiles: Mapping[str, Mapping[str, Any]]) -> Check:
                  "; ".join(parts) + ": the groups on that profile count those residents as "
                  "not reached and reach none of those spaces (summary.json \"profiles\" lists "
                  "them; a space or an entrance on a usable street fixes it)")
+
+
+def profile_tags_check(profiles: Mapping[str, Mapping[str, Any]]) -> Check:
+    """Check ``profile_tags_missing``: a profile's rules the network's tags cannot serve.
+
+    Parameters
+    ----------
+    profiles
+        ``summary.json``'s ``"profiles"``: per profile its ``filter`` and
+        ``tags_missing`` (the tags it reads that no street of the network carries).
+
+    Returns
+    -------
+    check
+        A warning when a profile reads a tag no street has (``incline``,
+        ``wheelchair``): its figures then leave out only what the other rules see
+        (steps), not the slopes or the ways marked unusable.
+    """
+    parts = [f"{name} ({', '.join(p['tags_missing'])})" for name, p in profiles.items()
+             if p.get("tags_missing")]
+    if not parts:
+        return Check("profile_tags_missing", "ok", 0,
+                     "the network carries every tag the groups' mobility profiles read")
+    return Check("profile_tags_missing", "warning", len(parts),
+                 f"no street of the network is tagged with what these profiles read: "
+                 f"{'; '.join(parts)}, so their rules on those tags leave nothing out and "
+                 "their figures count only the rest (steps): use a network with the OSM tags "
+                 "wheelchair and incline (sharemap keeps them from OSM XML/PBF, downloads and "
+                 "GraphML that has them) to count slopes and ways marked wheelchair=no")

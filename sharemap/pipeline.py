@@ -768,14 +768,15 @@ def _profiles(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoData
 
 
 def _profile_summary(summary: dict[str, Any], report: dict[str, Any]) -> list[Check]:
-    """Put the profiles' report into `summary` and return its check (none without one)."""
+    """Put the profiles' report into `summary` and return its checks (none without one)."""
     if not report:
         return []
     summary["profiles"] = report
-    check = _checks.profile_cut_off_check(report)
-    if check.status != "ok":
-        logger.info("Check %s: %s", check.name, check.message)
-    return [check]
+    checks = [_checks.profile_cut_off_check(report), _checks.profile_tags_check(report)]
+    for check in checks:
+        if check.status != "ok":
+            logger.info("Check %s: %s", check.name, check.message)
+    return checks
 
 
 def _cut_off_report(pnet: ProfileNetwork, points: PreparedPoints, blocks: gpd.GeoDataFrame,

@@ -216,6 +216,7 @@ def profile_network(network: WalkNetwork, profile: str | Profile, *,
         "edges_removed": removed,
         "length_km_removed": round(float(network.edge_length[~usable].sum()) / 1000.0, 3),
         "incline_unknown": unknown,
+        "tags_missing": _tags_missing(network, prof),
         "cache": status,
     }
     logger.info("Profile %s: %s of %s edges usable (%s)", prof.name,
@@ -223,6 +224,20 @@ def profile_network(network: WalkNetwork, profile: str | Profile, *,
                     f"{k} {v:,}" for k, v in removed.items() if v) or "none removed")
     return ProfileNetwork(profile=prof, base=network, network=filtered, edge_reason=reason,
                           info=info)
+
+
+def _tags_missing(network: WalkNetwork, profile: Profile) -> list[str]:
+    """Return the tags `profile` reads that no edge of `network` carries (unseen by its filter).
+
+    ``wheelchair`` for a profile that leaves out ``wheelchair=no``, ``incline`` for one
+    with a slope limit: a network read from a file without them (many GraphML extracts)
+    leaves those rules nothing to act on, which the study says (a warning check).
+    """
+    wanted = ([] if profile.wheelchair_no else ["wheelchair"]) + (
+        [] if profile.max_incline_pct is None else ["incline"])
+    edges = network.edges
+    return [t for t in wanted
+            if t not in edges or not (edges[t].fillna("").astype(str) != "").any()]
 
 
 # ---------------------------------------------------------------------------- points

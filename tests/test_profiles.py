@@ -241,6 +241,10 @@ def test_profile_network_is_cached_by_content(tmp_path, monkeypatch):
     other = profile_network(changed, "wheelchair")
     assert other.info["cache"] == "miss"
     assert other.info["edges_removed"]["wheelchair_no"] == 1
+    # the tags each profile reads that no street carries (not cached: read from the network)
+    assert first.info["tags_missing"] == ["wheelchair", "incline"]
+    assert other.info["tags_missing"] == ["incline"]
+    assert profile_network(net, "stroller").info["tags_missing"] == []
     (tmp_path / "profiles").mkdir(exist_ok=True)
     for entry in (tmp_path / "profiles").glob("*.npz"):
         entry.write_bytes(b"")  # damaged: derived again, never an error
@@ -369,6 +373,9 @@ def test_hand_checked_check_explain_whatif_and_sites_on_the_profile(tmp_path):
     assert "wheelchair: 2 block origins in 2 blocks (50 of 'wheelchair users' residents)" \
         in check.message and "(disconnected, steps)" in check.message
     assert check.as_dict() in result.summary["checks"]
+    tags = next(c for c in result.checks if c.name == "profile_tags_missing")
+    assert (tags.status, tags.figure) == ("warning", 1)
+    assert "wheelchair (wheelchair, incline)" in tags.message
     # explain: each group's walk on its own streets, and why a block reaches nothing
     text = {b: explain_block(result, b) for b in (1, 2, 3)}
     assert "For 65+ (3 km/h, every walkable way): bike 4.0 min." in text[1]
@@ -584,6 +591,11 @@ def test_dongdaemun_wheelchair_network_has_no_steps(ddm, seoul_data):
     assert o.loc[why == "", cols].notna().any(axis=1).all()
     assert report["residents_cut_off"]["wheelchair"] == pytest.approx(
         o.loc[why != "", "population_wheelchair"].sum(), abs=1e-3)
+    # the real file has no wheelchair or incline tag at all: only steps can be left out,
+    # and the study says so
+    assert report["tags_missing"] == ["wheelchair", "incline"]
+    tags = next(c for c in ddm.checks if c.name == "profile_tags_missing")
+    assert tags.status == "warning" and "wheelchair (wheelchair, incline)" in tags.message
     # ... and the study's checks warn of them (origins and spaces together)
     check = next(c for c in ddm.checks if c.name == "profile_points_cut_off")
     assert check.status == "warning"
