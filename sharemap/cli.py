@@ -392,6 +392,66 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _signed(value: float) -> str:
+    return "0" if abs(value) < 0.5 else f"{value:+,.0f}"
+
+
+def _compare_lines(comp: Any) -> list[str]:
+    """Spaces, residents within reach (city and by unit of the finest level), villages."""
+    info, cov = comp.info, comp.coverage
+    lines = [f"  blocks          : {info['blocks']:,} matched by {info['blocks_matched_by']}"]
+    a_n = comp.a.spaces["category"].value_counts()
+    b_n = comp.b.spaces["category"].value_counts()
+    lines.append("  spaces          : " + "; ".join(
+        f"{c} {a_n.get(c, 0)} -> {b_n.get(c, 0)} ({n['new']} new, {n['gone']} gone)"
+        for c, n in info["spaces"]["by_category"].items()))
+    moved = cov.groupby("category")["change_population"].apply(lambda s: s.abs().sum() > 0.5)
+    shown = [c for c in info["categories_compared"] if moved.get(c, False)]
+    city = cov[cov["level"] == "city"]
+    for c in shown:
+        parts = [f"{r.threshold_min:g} min {100 * r.share_population_a:.1f}% -> "
+                 f"{100 * r.share_population_b:.1f}% ({_signed(r.change_population)})"
+                 for r in city[city["category"] == c].itertuples()]
+        lines.append(f"  residents within reach of {c}: " + "; ".join(parts))
+    levels = [lv for lv in cov["level"].unique() if lv != "city"]
+    if shown and levels:
+        fine = cov[(cov["level"] == levels[-1]) & cov["category"].isin(shown)]
+        table = fine.pivot_table(index="area", columns=["category", "threshold_min"],
+                                 values="change_population", sort=False, aggfunc="sum")
+        table.columns = [f"{c} {t:g} min" for c, t in table.columns]
+        lines.append(f"  change in residents within reach, by {levels[-1]} (B - A):")
+        lines += ["    " + row for row in table.map(_signed).to_string().splitlines()]
+    if not shown:
+        lines.append("  residents within reach: no change in any category or threshold")
+    by = ", ".join(f"{n} {k}" for k, n in info["villages_by_change"].items())
+    lines.append(f"  blocks          : {info['blocks_gained']} gained access, "
+                 f"{info['blocks_lost']} lost; candidates {info['candidates_a']} -> "
+                 f"{info['candidates_b']}")
+    lines.append(f"  villages        : {info['villages_a']} -> {info['villages_b']} ({by})")
+    return lines
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from ._outputs import input_paths
+    from .compare import check_same_area, compare_studies, write_comparison
+    from .config import read_config
+    from .outputs import reserve
+    from .pipeline import run_study
+
+    config_a, config_b = read_config(args.study_a), read_config(args.study_b)
+    check_same_area(config_a, config_b)  # before any work
+    with reserve("compare", args.out, config_a, extra_inputs=input_paths(config_b)) as folder:
+        a = run_study(config_a, cache=args.cache)
+        b = run_study(config_b, cache=args.cache)
+        comp = compare_studies(a, b)
+        write_comparison(comp, folder)
+    print(f"sharemap compare: {config_a.name}: A = {args.study_a}, B = {args.study_b}")
+    print("\n".join(_compare_lines(comp)))
+    print(f"  outputs in {args.out} (compare_coverage.csv, compare_villages.csv, "
+          "compare_blocks.gpkg, map.html)")
+    return 0
+
+
 def _number(key: str, what: str, *, whole: bool = False) -> Callable[[str], Any]:
     """Return a parser of an option holding `what` (whole if `whole`) within ``LIMITS[key]``."""
     from ._validate import LIMITS, check_number, check_whole
@@ -537,6 +597,12 @@ def _planning_commands(add: Any) -> None:
              "--out out/plan", _cmd_plan)
     pl.add_argument("config", help="the study's TOML file, with a [plan] table")
     pl.add_argument("--out", required=True, help="output folder")
+    cmp = add("compare", "the change between two studies of the same area (e.g. two "
+              "snapshots of a layer)", "example:\n  sharemap compare bikes_2022.toml "
+              "bikes_2025.toml --out out/compare", _cmd_compare)
+    cmp.add_argument("study_a", help="the earlier study's TOML file")
+    cmp.add_argument("study_b", help="the later study's TOML file (same network, area, blocks)")
+    cmp.add_argument("--out", required=True, help="output folder")
 
 
 def _parser() -> argparse.ArgumentParser:

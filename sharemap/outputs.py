@@ -3,7 +3,7 @@
 Each command's files are a tuple of :class:`~sharemap._outputs.Output` entries kept
 beside the code that makes them (``pipeline.RUN_OUTPUTS``, ``report.AUDIT_OUTPUTS``,
 ``suggest.SUGGEST_OUTPUTS``, ``study.WHATIF_OUTPUTS``, ``study.SWEEP_OUTPUTS``,
-``plan.PLAN_OUTPUTS``); this
+``plan.PLAN_OUTPUTS``, ``compare.COMPARE_OUTPUTS``); this
 module names them per command. From it come the writing (every command writes through
 :class:`~sharemap._outputs.OutputFolder`), ``summary.json``'s ``outputs``, the README's
 tables of outputs (:func:`readme_table`; a test keeps the README equal to it) and CI's
@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "whatif": ("study", "WHATIF_OUTPUTS"),
     "sweep": ("study", "SWEEP_OUTPUTS"),
     "plan": ("plan", "PLAN_OUTPUTS"),
+    "compare": ("compare", "COMPARE_OUTPUTS"),
 }
 
 

@@ -86,6 +86,7 @@ __all__ = [
     "site_candidates",
     "site_walks",
     "sweep",
+    "village_change",
     "whatif",
     "write_sweep",
     "write_whatif",
@@ -191,7 +192,7 @@ def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
                         block_change=_block_change(result, after), info=info,
                         added=now[fresh.to_numpy()].reset_index(drop=True),
                         removed=spaces[drop].reset_index(drop=True),
-                        village_change=_village_change(result, after))
+                        village_change=village_change(result, after))
 
 
 def _coverage_change(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
@@ -286,7 +287,7 @@ def _village_kind(n_before: int, n_after: int, blocks_b: set[int], blocks_a: set
     return "grew" if blocks_a > blocks_b else "shrank" if blocks_a < blocks_b else "reshaped"
 
 
-def _village_change(before: StudyResult, after: StudyResult) -> gpd.GeoDataFrame:
+def village_change(before: StudyResult, after: StudyResult) -> gpd.GeoDataFrame:
     """List the villages that appeared, vanished, merged, split, changed blocks or rank.
 
     Villages before and after are matched by the blocks they share: each connected

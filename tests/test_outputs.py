@@ -159,6 +159,7 @@ def _argv(command: str, study: Path, out: str) -> list[str]:
         "whatif": ["whatif", toml, "--remove", "TL01", "--out", out],
         "sweep": ["sweep", toml, "--adjacent-minutes", "5", "--min-spaces", "3", "--out", out],
         "plan": ["plan", str(ROOT / "data" / "examples" / "seoul_plan_2025.toml"), "--out", out],
+        "compare": ["compare", toml, toml, "--out", out],
     }[command]
 
 
@@ -425,7 +426,8 @@ def test_every_written_file_is_a_registry_entry_with_its_columns(demo_out):
             assert cols[:len(entry.columns)] == list(entry.columns), name
 
 
-@pytest.mark.parametrize("command", ["run", "audit", "suggest", "whatif", "sweep", "plan"])
+@pytest.mark.parametrize("command", ["run", "audit", "suggest", "whatif", "sweep", "plan",
+                                     "compare"])
 def test_readme_tables_are_the_registry(command):
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     match = re.search(rf"<!-- outputs:{command} -->\n(.*?)<!-- /outputs:{command} -->", readme,

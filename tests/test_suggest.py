@@ -313,11 +313,6 @@ def test_progress_is_shown(demo, capsys):
     suggest_sites(demo, category="tools", add=2, grid_m=300.0, progress=True)
     err = capsys.readouterr().err
     assert "walks from candidate sites" in err and "choosing sites" in err
-    # shortfall 4: --objective villages showed nothing while it worked
-    suggest_sites(demo, category="tools", add=2, grid_m=300.0, objective="villages",
-                  progress=True)
-    err = capsys.readouterr().err
-    assert "walks from candidate sites" in err and "choosing sites" in err
 
 
 def test_cli_suggest_grid_exclude_weights_and_the_gap(tmp_path, capsys):
