@@ -501,10 +501,14 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from .study import sweep, write_sweep
 
     config = read_config(args.config)
+    if args.group is not None:  # a label that is not a group: said before any work
+        from .study import find_group
+
+        find_group(config, args.group)
     with reserve("sweep", args.out, config) if args.out else nullcontext() as folder:
         result = run_study(config, cache=args.cache)
         table = sweep(result, adjacent_minutes=args.adjacent_minutes,
-                      min_spaces=args.min_spaces)
+                      min_spaces=args.min_spaces, group=args.group)
         if folder is not None:
             write_sweep(table, folder)
     print(table.to_string(index=False))
@@ -559,6 +563,8 @@ def _study_commands(add: Any) -> None:
     sw.add_argument("--min-spaces", default=[2, 3, 4],
                     type=_numbers("min_spaces", "whole numbers", "a whole number", whole=True),
                     help="comma-separated counts (2,3,4)")
+    sw.add_argument("--group", help="a [coverage] groups label: adjacency as that group "
+                    "walks (its pace, its mobility profile's streets) and its residents")
     sw.add_argument("--out", help="folder for sweep.csv")
 
 

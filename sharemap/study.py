@@ -482,17 +482,21 @@ def write_sweep(table: pd.DataFrame, out_dir: str | Path | _outputs.OutputFolder
 # --------------------------------------------------------------------------- sweeps
 
 
-def _adjacency_at(result: StudyResult, max_min: float) -> pd.DataFrame:
+def _adjacency_at(result: StudyResult, max_min: float, group: Any = None) -> pd.DataFrame:
     """All (block, space) pairs within `max_min`, computed as the pipeline does.
 
     A pair's distance is the share-weighted median over the block's origins (see
     :func:`sharemap.origins.block_pairs`), so filtering it at a shorter time gives
-    exactly the pairs a run at that time finds.
+    exactly the pairs a run at that time finds. With `group`, on its profile's streets
+    at its speed (:func:`group_points`).
     """
     cfg, blocks, spaces = result.config, result.blocks, result.spaces
     points = result.prepared_points()
     origins = result.study_origins()
     speed = cfg.walk_speed_m_per_min
+    if group is not None:
+        points = group_points(result, group, points)
+        speed = metres_per_minute(group.walk_speed_kmh)
     pairs = pairs_within(points.joined, points.origin_idx, points.target_idx,
                          max_m=max_min * speed)
     pairs = block_pairs(pairs, origins["block"].to_numpy(np.int64),
@@ -508,7 +512,8 @@ def _adjacency_at(result: StudyResult, max_min: float) -> pd.DataFrame:
 
 
 def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
-          min_spaces: Sequence[int], distinct_categories: bool | None = None) -> pd.DataFrame:
+          min_spaces: Sequence[int], distinct_categories: bool | None = None,
+          group: Any = None) -> pd.DataFrame:
     """Count candidates, villages and residents for several adjacency rules at once.
 
     Parameters
@@ -522,6 +527,11 @@ def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
         The numbers of adjacent spaces (or categories) that make a candidate.
     distinct_categories
         Count distinct categories instead of spaces (default: the study's setting).
+    group
+        A ``[coverage] groups`` entry or its label: "adjacent" as that group walks,
+        at its speed on its mobility profile's streets (a wheelchair user's sharing
+        village), and its residents counted; a block origin or space on a street the
+        profile leaves out is adjacent to nothing. Default: everyone's walk.
 
     Returns
     -------
@@ -531,7 +541,8 @@ def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
         ``residents_in_candidates`` (population of candidate blocks) and
         ``residents_in_villages`` (population of blocks in a village; every candidate
         is in one, a village of one block included, so the two agree); the resident
-        columns are NaN without a population layer.
+        columns are NaN without a population layer. With `group`, the residents are
+        the group's, and ``group``, ``walk_speed_kmh`` and ``profile`` follow.
 
     Notes
     -----
@@ -564,14 +575,17 @@ def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
     distinct = (result.config.villages.distinct_categories if distinct_categories is None
                 else distinct_categories)
     blocks = result.blocks.drop(columns=["candidate"], errors="ignore")
-    pop = blocks["population"] if "population" in blocks else None
+    g = None if group is None else find_group(result, group)
+    col = "population" if g is None else g.population_column
+    pop = blocks[col] if col in blocks else None
 
     def residents(mask: np.ndarray) -> float:
         # 0 where no block qualifies; NaN only where residents are not known at all
         return np.nan if pop is None else float(pop[mask].sum())
 
-    all_pairs = _adjacency_at(result, minutes[-1])
-    speed = result.config.walk_speed_m_per_min
+    all_pairs = _adjacency_at(result, minutes[-1], g)
+    speed = (result.config.walk_speed_m_per_min if g is None
+             else metres_per_minute(g.walk_speed_kmh))
     rows = []
     for m in minutes:
         adj = all_pairs[all_pairs["distance_m"].to_numpy() <= m * speed + 1e-9]
@@ -586,7 +600,9 @@ def sweep(result: StudyResult, *, adjacent_minutes: Sequence[float],
                          "residents_in_candidates": residents(cand),
                          "residents_in_villages": residents(village.notna().to_numpy())})
     logger.info("Swept %d adjacency rules from one distance computation", len(rows))
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    return out if g is None else out.assign(group=g.label, walk_speed_kmh=g.walk_speed_kmh,
+                                            profile=g.profile)
 
 
 # ---------------------------------------------------------------------- explanations
@@ -1181,15 +1197,18 @@ def all_spaces(result: StudyResult) -> gpd.GeoDataFrame:
 # ---------------------------------------------------------------- mobility profiles
 
 
-def find_group(result: StudyResult, group: Any) -> Any:
+def find_group(result: Any, group: Any) -> Any:
     """Return the study's ``[coverage] groups`` entry `group` (a label or the entry itself).
+
+    `result` is a :class:`~sharemap.pipeline.StudyResult` or its config (so that a
+    command can check a label before any work).
 
     Raises
     ------
     InputDataError
         When no group has that label (naming the study's groups).
     """
-    groups = result.config.coverage.groups
+    groups = getattr(result, "config", result).coverage.groups
     if any(group is g for g in groups):
         return group
     label = getattr(group, "label", group)

@@ -467,6 +467,43 @@ def test_hand_checked_suggest_weights_a_group_on_its_own_streets(tmp_path):
     assert s.info["objective_after"] == pytest.approx(950)
 
 
+def test_hand_checked_sweep_per_group(tmp_path, capsys):
+    """sweep --group: "adjacent" as the group walks, its residents counted (stepped grid).
+
+    One station S, min_spaces 1. Everyone (80 m/min): A, B, D 200 m, C 103 m: all four
+    blocks within 5 min, 1,000 residents. 65+ (walk, 50 m/min; 5 min = 250 m): the same
+    four, 400 residents. Wheelchair users (50 m/min): A and D 300 m, so none at 5 min
+    and both at 10 (500 m): 50 residents; B and C are cut off, never adjacent.
+    """
+    from sharemap.cli import main
+    from sharemap.study import sweep
+
+    (tmp_path / "study.toml").write_text(_grid_study(tmp_path, (
+        '[ { column = "old", label = "65+", walk_speed_kmh = 3.0 }, '
+        '{ column = "chair", label = "wheelchair users", profile = "wheelchair", '
+        'walk_speed_kmh = 3.0 } ]')), encoding="utf-8")
+    result = run_study(read_config(tmp_path / "study.toml"), cache=False)
+
+    def counts(group=None):
+        t = sweep(result, adjacent_minutes=(5, 10), min_spaces=(1,), group=group)
+        assert (t["villages"] == t["candidate_blocks"]).all()  # the blocks do not touch
+        return t[["candidate_blocks", "residents_in_candidates"]].values.tolist()
+
+    assert counts() == [[4, 1000], [4, 1000]]
+    assert counts("65+") == [[4, 400], [4, 400]]
+    assert counts("wheelchair users") == [[0, 0], [2, 50]]
+    table = sweep(result, adjacent_minutes=(10,), min_spaces=(1,), group="wheelchair users")
+    assert table[["group", "walk_speed_kmh", "profile"]].values.tolist() == [
+        ["wheelchair users", 3.0, "wheelchair"]]
+    # the command: the group's table; a label that is not a group is one line, exit 2
+    assert main(["sweep", str(tmp_path / "study.toml"), "--adjacent-minutes", "10",
+                 "--min-spaces", "1", "--group", "wheelchair users", "--no-cache"]) == 0
+    assert "wheelchair users" in capsys.readouterr().out
+    assert main(["sweep", str(tmp_path / "study.toml"), "--group", "wheelchairs"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "'wheelchairs' is not a population group" in err and "\n" not in err
+
+
 def test_group_profile_in_the_study_file(tmp_path):
     """``profile`` defaults to walk; its speed is the profile's unless given; typos are named."""
     (tmp_path / "study.toml").write_text(_grid_study(tmp_path, (
@@ -715,3 +752,14 @@ def test_dongdaemun_wheelchair_coverage_below_walking_at_the_same_pace(ddm):
             >= gaps["population_outside_everyone_at_3_3"] - 1e-6).all()
     assert (gaps["population_outside_wheelchair"]
             > gaps["population_outside_everyone_at_3_3"] + 1e-6).any()
+    # sharing villages as each walks (sweep --group): no street is added, so no pair gets
+    # nearer and the wheelchair candidates are fewer (README: 437 against 456 at 7 min)
+    from sharemap.study import sweep
+
+    kw = {"adjacent_minutes": (5, 7), "min_spaces": (3,)}
+    walk_t = sweep(ddm, group="everyone at 3.3", **kw)
+    chair_t = sweep(ddm, group="wheelchair", **kw)
+    assert (chair_t["candidate_blocks"] <= walk_t["candidate_blocks"]).all()
+    assert chair_t["candidate_blocks"].tolist()[1] < walk_t["candidate_blocks"].tolist()[1]
+    assert (chair_t["candidate_blocks"].tolist(), walk_t["candidate_blocks"].tolist()) == (
+        [84, 437], [86, 456])
