@@ -282,7 +282,8 @@ def _residents_sites(state: StudyResult, target: PlanTarget, n: int, plan: PlanC
             notes.append(f"{len(rest)} of the sites bring no resident closer (everyone "
                          "reachable is already within every threshold)")
         if len(rest) < left:
-            notes.append(f"only {n - left + len(rest)} candidate sites for {n} needed")
+            notes.append(f"only {n - left + len(rest)} candidate sites on the {plan.grid_m:g} m "
+                         f"grid for {n} needed (a finer [plan] grid_m gives more)")
     by_shorter = sum(len(f) for f in frames if f["gain_minutes"].iat[0] < target.minutes)
     if by_shorter:
         notes.append(f"{by_shorter} sites chosen by the shorter walks "
@@ -609,8 +610,12 @@ def plan_targets(result: StudyResult, *, plan: PlanConfig | None = None) -> Plan
         sites.insert(0, "metric", target.metric)
         sites.insert(0, "target", i)
         frames[j] = sites
-        rows[j] = {"now": now, "added": len(sites), "notes": chosen.notes,
-                   "closed": measure_target(state, target)}
+        closed = measure_target(state, target)
+        if not len(sites) and now < target.value - 1e-9 <= closed:
+            chosen.notes.append("reached with the sites of the targets closed before it"
+                                + (" (villages targets come last)"
+                                   if target.metric == "villages" else ""))
+        rows[j] = {"now": now, "added": len(sites), "notes": chosen.notes, "closed": closed}
         logger.info("Plan target %d (%s %s): %g now, %g aimed at, %d sites", i, target.metric,
                     target.category or "", now, target.value, len(sites))
     frames_list = [frames[j] for j in range(len(plan.targets))]

@@ -169,6 +169,23 @@ def test_villages_target_adds_villages_not_merges():
     assert counts == sorted(counts) and counts[-1] == row["after"]
 
 
+def test_target_reached_by_earlier_sites_says_so():
+    """A coverage target the previous target's site already reaches adds none and says why."""
+    res = run_study(read_config(DEMO / "study.toml"))
+    first = PlanTarget(metric="spaces", category="toys", value=2)
+    one = plan_targets(res, plan=PlanConfig(targets=(first,)))
+    reached = float(one.after.coverage.query(
+        "level == 'city' and category == 'toys' and threshold_min == 15")[
+        "share_population"].iloc[0])
+    cover = PlanTarget(metric="coverage", category="toys", minutes=15, value=reached)
+    two = plan_targets(res, plan=PlanConfig(targets=(first, cover)))
+    row = two.table.iloc[1]
+    assert row["current"] < reached and row["shortfall"] > 0
+    assert row["sites_added"] == 0 and row["met"]
+    assert row["after"] == pytest.approx(reached)
+    assert "reached with the sites of the targets closed before it" in row["note"]
+
+
 def test_spaces_target_met_already_adds_nothing():
     res = run_study(read_config(DEMO / "study.toml"))
     plan = plan_targets(res, plan=PlanConfig(targets=(
