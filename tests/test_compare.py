@@ -174,15 +174,51 @@ def test_printout_names_the_change_by_dong(snapshots):
     assert missing_outputs(snapshots["out"], "compare") == []
 
 
-def test_same_study_twice_changes_nothing():
+@pytest.fixture(scope="module")
+def demo():
     from sharemap import read_config, run_study
 
-    res = run_study(read_config(DEMO))
+    return run_study(read_config(DEMO))
+
+
+def test_same_study_twice_changes_nothing(demo):
+    res = demo
     same = compare_studies(res, res)
     assert float(same.coverage["change_population"].abs().max()) == 0.0
     assert len(same.blocks) == 0
     assert len(same.villages) == 0  # no village changed
     assert set(same.spaces["change"]) == {"kept"}
+
+
+def test_a_whatif_compared_is_the_whatif(demo):
+    """The demo before and after removing tool library TL01: compare agrees with whatif."""
+    from sharemap.study import whatif
+
+    res = demo
+    w = whatif(res, remove=["TL01"])
+    comp = compare_studies(res, w.after)
+    keys = ["level", "area_id", "category", "threshold_min"]
+    wc = w.coverage_change[w.coverage_change["group"] == "all residents"]
+    both = comp.coverage.merge(wc, on=keys)
+    assert len(both) == len(comp.coverage) == len(wc)
+    np.testing.assert_allclose(both["change_population"], both["population_covered_change"],
+                               atol=1e-6)
+    assert (both.loc[both["category"] == "tools", "change_population"] < 0).any()
+    assert comp.info["spaces"]["by_category"]["tools"] == {"kept": 2, "new": 0, "gone": 1}
+    gone = comp.spaces[comp.spaces["change"] == "gone"]
+    assert gone["space_id_a"].tolist() == ["TL01"]
+    # the villages that changed are whatif's, sides renamed
+    assert comp.villages["change"].tolist() == w.village_change["change"].tolist()
+    assert comp.villages["villages_a"].tolist() == w.village_change["villages_before"].tolist()
+    # a block lost tools access within T exactly when its walk crossed T
+    wa = res.blocks["walk_min_tools"].fillna(np.inf).to_numpy()
+    wb = w.after.blocks["walk_min_tools"].fillna(np.inf).to_numpy()
+    crossed = np.zeros(len(wa), bool)
+    for t in THRESHOLDS:
+        crossed |= (wa <= t) & (wb > t)
+    lost = comp.blocks.loc[comp.blocks["lost"].str.contains("tools"), "block_id"]
+    assert set(lost) == set(res.blocks["block_id"][crossed])
+    assert not comp.blocks["gained"].str.len().any()  # removing gains nothing
 
 
 def test_two_areas_are_refused_in_one_line_before_any_work(snapshots, tmp_path, capsys):
