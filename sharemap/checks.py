@@ -615,7 +615,8 @@ def excluded_streets_check(network: WalkNetwork, origin_blocks: npt.ArrayLike,
                      f"no block origin or space joined a street in snap_exclude ({rule})")
     named = [f"block {b}" for b in blocks] + [f"space {s}" for s in spaces]
     return Check("joined_excluded_streets", "warning", n,
-                 f"{n:,} block origins and spaces joined a street in snap_exclude ({rule}) "
+                 f"{n:,} point{'s' if n > 1 else ''} (block origins, spaces) joined a "
+                 f"street in snap_exclude ({rule}) "
                  f"because no other street lies within max_snap_m: their walks start where "
                  f"a pedestrian may not step on; check {_named(named)}")
 

@@ -266,13 +266,14 @@ def test_points_left_on_an_excluded_street_are_a_check(beside_an_expressway):
     check = excluded_streets_check(net, np.array([7, 8, 8]), snaps, np.array(["s1"]),
                                    snaps.iloc[[0]])
     assert (check.status, check.figure) == ("warning", 2)  # two origins of block 8
-    assert check.message.startswith("2 block origins and spaces joined a street in "
+    assert check.message.startswith("2 points (block origins, spaces) joined a street in "
                                     "snap_exclude (motorway, motorway_link, trunk, trunk_link, "
                                     "bridge, tunnel) because no other street lies within")
     assert check.message.endswith("check block 8")
     spaces = excluded_streets_check(net, np.array([7]), snaps.iloc[[0]], np.array(["s1", "s2"]),
                                     snaps.iloc[[0, 1]])
     assert (spaces.status, spaces.figure) == ("warning", 1) and "space s2" in spaces.message
+    assert spaces.message.startswith("1 point (block origins, spaces) joined a street")
     ok = excluded_streets_check(net, np.array([7]), snaps.iloc[[0]], np.array([]),
                                 snaps.iloc[[]])
     assert (ok.status, ok.figure) == ("ok", 0)
