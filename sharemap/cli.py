@@ -382,7 +382,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     check_plan(config.plan, config.categories)  # before any work
     with reserve("plan", args.out, config) as folder:
         result = run_study(config, cache=args.cache)
-        plan = plan_targets(result)
+        plan = plan_targets(result, progress=args.progress)
         write_plan(plan, folder)
     year = f" for {plan.info['year']}" if plan.info.get("year") else ""
     print(f"sharemap plan: {result.config.name}, {len(plan.table)} targets{year}; "

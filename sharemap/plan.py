@@ -558,7 +558,8 @@ def check_plan(plan: PlanConfig, categories: Sequence[str]) -> None:
             raise ConfigError(msg)
 
 
-def plan_targets(result: StudyResult, *, plan: PlanConfig | None = None) -> PlanResult:
+def plan_targets(result: StudyResult, *, plan: PlanConfig | None = None,
+                 progress: bool = False) -> PlanResult:
     """Measure a plan's targets on a study and choose the sites that close each.
 
     Parameters
@@ -567,6 +568,8 @@ def plan_targets(result: StudyResult, *, plan: PlanConfig | None = None) -> Plan
         The study as it is (:func:`sharemap.run_study`).
     plan
         The targets; default: the study's ``[plan]``.
+    progress
+        Show a progress bar over the targets (on standard error).
 
     Returns
     -------
@@ -601,7 +604,9 @@ def plan_targets(result: StudyResult, *, plan: PlanConfig | None = None) -> Plan
     rows: dict[int, dict[str, Any]] = {}
     # villages last: a site added for another target may merge two villages
     order = sorted(range(len(plan.targets)), key=lambda j: plan.targets[j].metric == "villages")
-    for j in order:
+    from tqdm import tqdm
+
+    for j in tqdm(order, disable=not progress, desc="plan targets", unit="target"):
         target, i = plan.targets[j], j + 1
         now = measure_target(result, target)
         chosen, state = _close(state, target, plan)
