@@ -90,6 +90,22 @@ def _blocks(run: Path) -> gpd.GeoDataFrame:
     return gpd.read_file(run / "blocks.gpkg", layer="blocks")
 
 
+def test_readme_figures_are_the_printout(snapshots):
+    """README's "Change over time" figures are this run's printout."""
+    printed = snapshots["printed"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for shown, told in (("bike 82 -> 89 (18 new, 11 gone)", "82 -> 89 analysed bike stations "
+                         "(18 new, 11 gone)"),
+                        ("5 min 70.2% -> 69.8% (-1,377)", "70.2% -> 69.8% (-1,377"),
+                        ("전농1동", "전농1동 +4,565"),
+                        ("61 gained access, 67 lost; candidates 451 -> 505",
+                         "candidate blocks 451 -> 505"),
+                        ("62 -> 70 (14 appeared", "villages 62 -> 70 (14 appeared")):
+        assert shown in printed, shown
+        assert told in " ".join(readme.split()), told
+    assert "+4,565" in printed.split("전농1동", 1)[1].splitlines()[0]
+
+
 def test_changed_blocks_are_the_two_runs_walks(snapshots):
     a, b = _blocks(snapshots["runs"]["a"]), _blocks(snapshots["runs"]["b"])
     assert (a["block_id"].to_numpy() == b["block_id"].to_numpy()).all()

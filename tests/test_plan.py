@@ -147,6 +147,20 @@ def test_printout_names_each_target_shortfall_and_sites(planned):
         assert note and note in printed  # an unmet target says why
 
 
+def test_readme_example_figures_are_the_run(planned):
+    """README's figures for the example are this run's."""
+    table, sites = planned["table"], planned["sites"]
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    _tools, villages, facility, cover = table.to_dict("records")
+    gain = sites.loc[sites["target"] == 1, "gain_population"].iloc[0]
+    assert f"tool libraries 3 -> 4 (one site, +{gain:,.0f} residents" in readme
+    assert f"{100 * cover['current']:.1f}% -> {100 * cover['after']:.1f}% of residents" in readme
+    assert f"({cover['sites_added']} toy-library sites)" in readme
+    assert (f"villages {villages['current']:.0f} -> {villages['after']:.0f}, not 10: after "
+            f"{villages['sites_added']} bike sites") in readme
+    assert f"living sharing spaces 4 -> 15 ({facility['sites_added']} sites" in readme
+
+
 def test_every_file_of_the_registry_is_written(planned):
     assert missing_outputs(planned["out"], "plan") == []
 
