@@ -51,6 +51,7 @@ from .gaps import (
     compute_gaps,
     finest_level,
     nearest_spaces,
+    splice_gaps,
     study_origins,
 )
 from .profiles import get_profile, group_minutes
@@ -602,18 +603,22 @@ def _rows(codes: npt.NDArray[np.int64], units: Sequence[tuple[Any, Any]], level:
 
 
 def _residents_covered(origins: StudyOrigins, minutes: npt.NDArray[np.float64],
-                       pop: npt.NDArray[np.float64] | None, thresholds: Sequence[float]
+                       pop: npt.NDArray[np.float64] | None, thresholds: Sequence[float],
+                       columns: npt.NDArray[np.int64] | None = None
                        ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None:
     """Per block and (category then ``all``) x threshold: residents covered, any covered.
 
     `minutes`: per origin and category. An origin is covered for ``all`` when it is
     for every category; its residents are its share of the block's. None when every
-    block has one origin (its residents are covered exactly when it is).
+    block has one origin (its residents are covered exactly when it is). `columns`:
+    only these columns (of category then ``all`` x threshold; None: all).
     """
     n_blocks = len(pop) if pop is not None else 0
     if pop is None or len(origins.block) == n_blocks:
         return None
     cov_o = _covered(minutes, thresholds)
+    if columns is not None:
+        cov_o = cov_o[:, columns]
     pop_o = origins.residents(pop)
     res = np.empty((n_blocks, cov_o.shape[1]))
     touched = np.empty((n_blocks, cov_o.shape[1]), dtype=bool)
@@ -635,14 +640,31 @@ def _level_units(blocks: pd.DataFrame, levels: Sequence[tuple[str, str]], city_n
     return out
 
 
+def _label_columns(categories: Sequence[str], thresholds: Sequence[float],
+                   only: Sequence[str] | None) -> npt.NDArray[np.int64] | None:
+    """The columns (category then ``all`` x threshold) of the categories in `only` (None: all)."""
+    if only is None:
+        return None
+    keep = set(only)
+    return np.asarray([i for i, (c, _) in enumerate(
+        (c, t) for c in [*categories, "all"] for t in thresholds) if c in keep], dtype=np.int64)
+
+
 def _coverage_table(units: list[tuple[str, npt.NDArray[np.int64], list[Any]]],
                     minutes: npt.NDArray[np.float64], pop: npt.NDArray[np.float64] | None, *,
                     categories: Sequence[str], thresholds: Sequence[float],
                     residents: tuple[npt.NDArray[np.float64], npt.NDArray[np.bool_]] | None
-                    = None) -> pd.DataFrame:
-    """Build the coverage table (:data:`COVERAGE_COLUMNS`) from arrays, all levels at once."""
+                    = None, only: Sequence[str] | None = None) -> pd.DataFrame:
+    """Build the coverage table (:data:`COVERAGE_COLUMNS`) from arrays, all levels at once.
+
+    `only`: the rows of these categories (and ``all``) only, in the table's order
+    (`residents` then holds only their columns, see :func:`_label_columns`).
+    """
     covered = _covered(minutes, thresholds)
     labels = [(c, t) for c in [*categories, "all"] for t in thresholds]
+    cols = _label_columns(categories, thresholds, only)
+    if cols is not None:
+        covered, labels = covered[:, cols], [labels[i] for i in cols]
     rows = []
     for level, codes, keys in units:
         rows += _rows(codes, keys, level, covered, pop, labels, residents)
@@ -743,8 +765,13 @@ def compute_group_coverage(blocks: pd.DataFrame, groups: Sequence[GroupConfig], 
 def _with_groups(base: pd.DataFrame, blocks: pd.DataFrame, groups: Sequence[GroupConfig],
                  units: list[tuple[str, npt.NDArray[np.int64], list[Any]]],
                  origins: StudyOrigins, *, categories: Sequence[str],
-                 thresholds: Sequence[float], walk_speed_kmh: float) -> pd.DataFrame:
-    """Stack `base` (all residents) and each group's table (:data:`GROUP_COVERAGE_COLUMNS`)."""
+                 thresholds: Sequence[float], walk_speed_kmh: float,
+                 only: Sequence[str] | None = None) -> pd.DataFrame:
+    """Stack `base` (all residents) and each group's table (:data:`GROUP_COVERAGE_COLUMNS`).
+
+    `only`: each group's rows of these categories (and ``all``) only (`base` likewise).
+    """
+    cols = _label_columns(categories, thresholds, only)
     minutes = _minutes(blocks, categories)
     parts = [base.assign(group=ALL_RESIDENTS, walk_speed_kmh=walk_speed_kmh, profile="walk")]
     for g in groups:
@@ -758,8 +785,9 @@ def _with_groups(base: pd.DataFrame, blocks: pd.DataFrame, groups: Sequence[Grou
         o_minutes = origins.group_minutes(g, walk_speed_kmh)
         pop = _population(blocks[g.population_column])
         table = _coverage_table(units, g_minutes, pop, categories=categories,
-                                thresholds=thresholds,
-                                residents=_residents_covered(origins, o_minutes, pop, thresholds))
+                                thresholds=thresholds, only=only,
+                                residents=_residents_covered(origins, o_minutes, pop, thresholds,
+                                                             cols))
         parts.append(table.assign(group=g.label, walk_speed_kmh=g.walk_speed_kmh,
                                   profile=g.profile))
     return pd.concat(parts, ignore_index=True)[list(GROUP_COVERAGE_COLUMNS)]
@@ -790,10 +818,26 @@ class CoverageAudit:
     proximity_min: pd.Series
 
 
+def _splice(known: pd.DataFrame, part: pd.DataFrame, redo: set[str]) -> pd.DataFrame:
+    """`known` with its rows of the categories in `redo` replaced by `part`'s (same order)."""
+    mask = known["category"].isin(redo).to_numpy()
+    if int(mask.sum()) != len(part):
+        msg = f"the known audit has {int(mask.sum())} rows to replace, not {len(part)}"
+        raise ValueError(msg)
+    out = known.copy()
+    for col in ("blocks_covered", "population_covered", "share_blocks", "share_population"):
+        values = out[col].to_numpy().copy()
+        values[mask] = part[col].to_numpy(dtype=values.dtype)
+        out[col] = values
+    return out
+
+
 def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: WalkNetwork,
                   config: StudyConfig, *, points: PreparedPoints | None = None,
                   joined: JoinedPoints | None = None,
-                  origins: gpd.GeoDataFrame | None = None) -> CoverageAudit:
+                  origins: gpd.GeoDataFrame | None = None,
+                  known: CoverageAudit | None = None,
+                  changed: Sequence[str] | None = None) -> CoverageAudit:
     """Run the whole coverage audit: coverage, group coverage, gaps and proximity time.
 
     Parameters
@@ -815,6 +859,11 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
         The blocks' origins (:attr:`sharemap.StudyResult.origins`: ``block``,
         ``share``, ``walk_min_<category>``, points) in the order of `points`' origins;
         None: one per block, its representative point.
+    known, changed
+        The audit of the same blocks, boundaries and residents with other spaces, and
+        the categories whose spaces differ (a what-if's): the rows of the other
+        categories are taken from `known` (their walks, hence their figures, are the
+        same); those of `changed` and ``all`` are computed. None: all computed.
 
     Returns
     -------
@@ -832,21 +881,34 @@ def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: W
                          config.name)
     minutes = _minutes(blocks, config.categories)
     cats, ths = config.categories, cov.thresholds_minutes
+    with_groups = bool(cov.groups) and "population" in blocks
+    redo = None
+    if (known is not None and changed is not None and known.gaps is not None
+            and (known.coverage_groups is not None or not with_groups)):
+        redo = [c for c in cats if c in set(changed)]
+    only = None if redo is None else [*redo, "all"]
     pop = _population(blocks["population"]) if "population" in blocks else None
-    so = study_origins(blocks, cats, origins, cov.groups)
-    coverage = _coverage_table(units, minutes, pop, categories=cats, thresholds=ths,
-                               residents=_residents_covered(so, so.minutes, pop, ths))
+    so = study_origins(blocks, cats, origins, cov.groups, medians=redo)
+    coverage = _coverage_table(units, minutes, pop, categories=cats, thresholds=ths, only=only,
+                               residents=_residents_covered(so, so.minutes, pop, ths,
+                                                            _label_columns(cats, ths, only)))
     groups = None
-    if cov.groups and "population" in blocks:
+    if with_groups:
         groups = _with_groups(coverage, blocks, cov.groups, units, so,
                               walk_speed_kmh=config.walk_speed_kmh, categories=cats,
-                              thresholds=ths)
+                              thresholds=ths, only=only)
     if joined is not None:
         warnings.warn("compute_audit(joined=...) is deprecated: give points=prepare_points(...)",
                       FutureWarning, stacklevel=2)
     elif points is not None:
         joined = points.joined
-    gaps = audit_gaps(blocks, spaces, network, config, joined=joined, origins=origins)
+    gaps = audit_gaps(blocks, spaces, network, config, joined=joined, origins=origins,
+                      categories=redo, known_origins=so)
+    if redo is not None and known is not None:
+        coverage = _splice(known.coverage, coverage, set(only or ()))
+        if groups is not None and known.coverage_groups is not None:
+            groups = _splice(known.coverage_groups, groups, set(only or ()))
+        gaps = splice_gaps(known.gaps, gaps, cats, set(redo))
     return CoverageAudit(coverage=coverage, coverage_groups=groups, gaps=gaps,
                          proximity_min=compute_proximity(blocks, config.categories))
 

@@ -233,7 +233,8 @@ class StudyOrigins:
 
 def study_origins(blocks: pd.DataFrame, categories: Sequence[str],
                   origins: pd.DataFrame | None = None,
-                  groups: Sequence[GroupConfig] = ()) -> StudyOrigins:
+                  groups: Sequence[GroupConfig] = (),
+                  medians: Sequence[str] | None = None) -> StudyOrigins:
     """Gather the blocks' origins for the audit.
 
     Parameters
@@ -250,6 +251,8 @@ def study_origins(blocks: pd.DataFrame, categories: Sequence[str],
     groups
         The population groups: those whose profile leaves streets out bring their own
         walks (``walk_min_<category>_<slug>`` of `origins`, or of `blocks`).
+    medians
+        The categories whose median origin (``which``) is wanted (None: all).
 
     Returns
     -------
@@ -276,7 +279,8 @@ def study_origins(blocks: pd.DataFrame, categories: Sequence[str],
     which = {}
     for j, cat in enumerate(categories):
         minutes[:, j] = origins[walk_col(cat)].to_numpy(dtype=np.float64, na_value=np.nan)
-        which[cat] = block_median(minutes[:, j], block, share, n)[1]
+        if medians is None or cat in medians:
+            which[cat] = block_median(minutes[:, j], block, share, n)[1]
     return StudyOrigins(block=block, share=share, minutes=minutes,
                         points=origins.geometry.reset_index(drop=True), which=which,
                         groups=_own_group_minutes(origins, categories, groups))
@@ -408,7 +412,8 @@ def _outside(blocks: pd.DataFrame, cat: str, threshold: float, speed: float = 1.
 
 
 def _residents_outside(blocks: pd.DataFrame, config: StudyConfig, origins: StudyOrigins,
-                       has_pop: bool) -> dict[str, dict[str, npt.NDArray[np.float64]]]:
+                       has_pop: bool, categories: Sequence[str]
+                       ) -> dict[str, dict[str, npt.NDArray[np.float64]]]:
     """Per category, per block: the residents (and each group's) beyond the audit time.
 
     Summed over the block's origins: an origin's residents are outside when its own
@@ -424,6 +429,8 @@ def _residents_outside(blocks: pd.DataFrame, config: StudyConfig, origins: Study
     walks = {g.population_column: origins.group_minutes(g, config.walk_speed_kmh)
              for g in config.coverage.groups}  # the same as the group coverage's
     for j, cat in enumerate(config.categories):
+        if cat not in categories:
+            continue
         mine = {}
         for name, col in pops.items():
             pop_o = origins.residents(blocks[col].to_numpy(np.float64, na_value=np.nan))
@@ -439,8 +446,8 @@ def _residents_outside(blocks: pd.DataFrame, config: StudyConfig, origins: Study
 def _area_gaps(blocks: pd.DataFrame, config: StudyConfig, level: str | None,
                has_pop: bool, residents: dict[str, dict[str, npt.NDArray[np.float64]]]
                ) -> dict[str, pd.DataFrame]:
-    """Per category, the units ranked by residents outside (one groupby for all)."""
-    if not config.categories:
+    """Per category of `residents`, the units ranked by residents outside (one groupby)."""
+    if not residents:
         return {}
     t = config.coverage.audit_min
     cols: dict[str, Any] = {
@@ -448,7 +455,7 @@ def _area_gaps(blocks: pd.DataFrame, config: StudyConfig, level: str | None,
         "area_id": blocks[f"{level}_id"] if level else config.name,
         "population": blocks["population"] if has_pop else np.nan, "blocks": 1}
     names = {}
-    for k, cat in enumerate(config.categories):
+    for k, cat in enumerate(residents):
         out = _outside(blocks, cat, t).astype(int)
         mine: dict[str, Any] = {"blocks_outside": out}
         mine["population_outside"] = np.nan
@@ -460,7 +467,7 @@ def _area_gaps(blocks: pd.DataFrame, config: StudyConfig, level: str | None,
         min_count=1).reset_index()
     key = "population_outside" if has_pop else "blocks_outside"
     result = {}
-    for cat in config.categories:
+    for cat in residents:
         agg = every[["area", "area_id", "population", "blocks", *names[cat]]].rename(
             columns=names[cat])
         agg["share_outside"] = agg["population_outside"] / agg["population"].where(
@@ -508,18 +515,21 @@ class _Outside:
     listed: npt.NDArray[np.int64]
 
 
-def _gap_inputs(blocks: pd.DataFrame, config: StudyConfig, origins: StudyOrigins
+def _gap_inputs(blocks: pd.DataFrame, config: StudyConfig, origins: StudyOrigins,
+                categories: Sequence[str] | None = None
                 ) -> tuple[bool, str | None, dict[str, _Outside],
                            dict[str, dict[str, npt.NDArray[np.float64]]]]:
     """Return whether blocks have residents, the finest level and what lies outside.
 
-    What lies outside: each category's blocks outside, and its residents outside per block.
+    What lies outside: each category's (of `categories`, None: all) blocks outside, and
+    its residents outside per block.
     """
+    cats = [c for c in config.categories if categories is None or c in categories]
     has_pop = "population" in blocks and bool(blocks["population"].notna().any())
     level = finest_level(blocks, [b.level for b in config.coverage.boundaries])
-    residents = _residents_outside(blocks, config, origins, has_pop)
+    residents = _residents_outside(blocks, config, origins, has_pop, cats)
     out = {}
-    for cat in config.categories:
+    for cat in cats:
         mask, sub = _outside_rows(blocks, cat, config, level, has_pop, residents[cat],
                                   origins.which[cat])
         # the order of _block_gaps: most residents outside (or longest walk) first, then id
@@ -607,7 +617,8 @@ def compute_gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, nearest: pd.DataFra
 
 def audit_gaps(blocks: pd.DataFrame, spaces: gpd.GeoDataFrame, network: WalkNetwork,
                config: StudyConfig, *, joined: JoinedPoints | None = None,
-               origins: pd.DataFrame | None = None) -> pd.DataFrame:
+               origins: pd.DataFrame | None = None, categories: Sequence[str] | None = None,
+               known_origins: StudyOrigins | None = None) -> pd.DataFrame:
     """Compute the audit's ``gaps.csv``: :func:`compute_gaps` without the full search.
 
     Parameters
@@ -627,6 +638,11 @@ def audit_gaps(blocks: pd.DataFrame, spaces: gpd.GeoDataFrame, network: WalkNetw
     origins
         The blocks' origins (:attr:`sharemap.StudyResult.origins`), in the order of
         `joined`'s origins; None: one per block, its representative point.
+    categories
+        The categories to list (None: all), in the study's order.
+    known_origins
+        `origins` as :func:`study_origins` gathers them (with the medians of
+        `categories`), when the caller has them already.
 
     Returns
     -------
@@ -639,8 +655,9 @@ def audit_gaps(blocks: pd.DataFrame, spaces: gpd.GeoDataFrame, network: WalkNetw
     from its own (median) origin (see ``_listed_nearest``), which gives what the full
     search of :func:`nearest_spaces` would.
     """
-    so = study_origins(blocks, config.categories, origins, config.coverage.groups)
-    inputs = _gap_inputs(blocks, config, so)
+    so = known_origins or study_origins(blocks, config.categories, origins,
+                                        config.coverage.groups, medians=categories)
+    inputs = _gap_inputs(blocks, config, so, categories)
     nearest = _listed_nearest(network, blocks, spaces, config, inputs[2], so, joined=joined)
     return _gaps(blocks, spaces, config, inputs, nearest, so)
 
@@ -655,7 +672,7 @@ def _gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, config: StudyConfig,
     extra = [f"population_outside_{g.slug}" for g in config.coverage.groups]
     parts = []
     areas = _area_gaps(blocks, config, level, has_pop, residents)
-    for cat in config.categories:
+    for cat in outside:
         for part in (areas[cat], _block_gaps(outside[cat].rows, spaces, nearest[cat], cat,
                                              config, level, has_pop, origins.points)):
             part["category"], part["threshold_min"] = cat, t
@@ -669,3 +686,16 @@ def _gaps(blocks: pd.DataFrame, spaces: pd.DataFrame, config: StudyConfig,
             ("block_id",) if pd.api.types.is_integer_dtype(blocks["block_id"]) else ()):
         gaps[col] = gaps[col].astype("Int64")
     return gaps
+
+
+def splice_gaps(known: pd.DataFrame, part: pd.DataFrame, categories: Sequence[str],
+                redo: set[str]) -> pd.DataFrame:
+    """`known`'s gaps with the rows of the categories in `redo` taken from `part` instead.
+
+    `categories`: the study's, in order (each category's rows are together in both).
+    """
+    pieces = [(part if cat in redo else known).loc[lambda g, c=cat: g["category"] == c]
+              for cat in categories]
+    if not pieces:
+        return known
+    return pd.concat(pieces, ignore_index=True)

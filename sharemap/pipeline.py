@@ -49,6 +49,7 @@ from .blocks import block_origins, blocks_from_network, read_barriers, read_bloc
 from .checks import Check, NetworkReach
 from .config import GroupConfig, StudyConfig, check_input_files
 from .coverage import (
+    CoverageAudit,
     allocate_population,
     assign_units,
     compute_audit,
@@ -958,12 +959,15 @@ def _villages_and_audit(  # noqa: PLR0913 - the stage inputs, then options
         config: StudyConfig, net: WalkNetwork, blocks: gpd.GeoDataFrame,
         adjacency: pd.DataFrame, spaces: gpd.GeoDataFrame, t: dict[str, float],
         points: PreparedPoints | None = None, origins: gpd.GeoDataFrame | None = None, *,
-        known: dict[tuple[Any, ...], Any] | None = None
+        known: dict[tuple[Any, ...], Any] | None = None,
+        known_audit: CoverageAudit | None = None, changed: Sequence[str] | None = None
         ) -> tuple[gpd.GeoDataFrame, Any]:
     """Flag candidates, group villages and run the coverage audit (fills `blocks`).
 
     `known`: village shapes already made (a what-if's, see
-    :func:`sharemap.villages.village_unions`).
+    :func:`sharemap.villages.village_unions`); `known_audit`, `changed`: the audit
+    rows of the categories not in `changed` are taken from `known_audit` (see
+    :func:`sharemap.coverage.compute_audit`).
     """
     with _stage(t, "villages"):
         vcfg = config.villages
@@ -976,7 +980,8 @@ def _villages_and_audit(  # noqa: PLR0913 - the stage inputs, then options
         blocks["village_id"], villages = compute_villages(blocks, adjacency, spaces,
                                                           known=known)
     with _stage(t, "coverage"):
-        audit = compute_audit(blocks, spaces, net, config, points=points, origins=origins)
+        audit = compute_audit(blocks, spaces, net, config, points=points, origins=origins,
+                              known=known_audit, changed=changed)
         blocks["proximity_min"] = audit.proximity_min.to_numpy()
     return villages, audit
 
@@ -1259,8 +1264,14 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame, *,
                      categories=changed)
     known = (village_unions(result.blocks, result.villages)
              if "village_id" in result.blocks and len(result.villages) else None)
+    known_audit = None
+    if changed is not None and result.gaps is not None:  # the others' audit rows are kept
+        known_audit = CoverageAudit(coverage=result.coverage, gaps=result.gaps,
+                                    coverage_groups=result.coverage_groups,
+                                    proximity_min=pd.Series(dtype=float))  # not used
     villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, points,
-                                          origins, known=known)
+                                          origins, known=known, known_audit=known_audit,
+                                          changed=changed)
     return StudyResult(config=cfg, network=net, study_area=result.study_area, spaces=spaces,
                        rejects=rejects, blocks=blocks, adjacency=adjacency, villages=villages,
                        coverage=audit.coverage, boundaries=result.boundaries, summary={},
