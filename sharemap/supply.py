@@ -350,14 +350,26 @@ def supply_table(blocks: pd.DataFrame, spaces: pd.DataFrame, *, categories: Sequ
         caps = pd.DataFrame({"area": sp_units["area"], "area_id": sp_units["area_id"],
                              "category": spaces["category"].to_numpy(), "capacity": cap})
         cap_sum = caps.groupby(["area", "area_id", "category"], dropna=True)["capacity"].sum()
-        for (area, area_id), row in sums.iterrows():
-            for cat in categories:
-                p = float(row["population"])
-                frames.append((
-                    "city" if level is None else level, area, area_id, cat,
-                    float(cap_sum.get((area, area_id, cat), 0.0)), p,
-                    float(row[supply_col(cat)]) / p if p > 0 else np.nan))
-    return pd.DataFrame(frames, columns=list(SUPPLY_COLUMNS))
+        # unit by unit, each with every category (arrays: the same numbers as row by row)
+        n, k = len(sums), len(categories)
+        area = sums.index.get_level_values(0).repeat(k)
+        area_id = sums.index.get_level_values(1).repeat(k)
+        p = sums["population"].to_numpy(dtype=np.float64)
+        keys = list(zip(area, area_id, list(categories) * n, strict=True))
+        cap_of = dict(zip(cap_sum.index, cap_sum.to_numpy(dtype=np.float64), strict=True))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            per = np.empty((n, k))
+            for j, c in enumerate(categories):
+                per[:, j] = sums[supply_col(c)].to_numpy(dtype=np.float64) / p
+        per = np.where((p > 0)[:, None], per, np.nan)
+        frames.append(pd.DataFrame({
+            "level": "city" if level is None else level, "area": area.to_numpy(),
+            "area_id": area_id.to_numpy(), "category": list(categories) * n,
+            "capacity": [float(cap_of.get(key, 0.0)) for key in keys],
+            "population": np.repeat(p, k), "supply_per_1000": per.ravel()}))
+    if not sum(len(f) for f in frames):
+        return pd.DataFrame([], columns=list(SUPPLY_COLUMNS))
+    return pd.concat(frames, ignore_index=True)[list(SUPPLY_COLUMNS)]
 
 
 def supply_headline(table: pd.DataFrame) -> dict[str, Any]:
