@@ -642,7 +642,7 @@ def _level_units(blocks: pd.DataFrame, levels: Sequence[tuple[str, str]], city_n
 
 def _label_columns(categories: Sequence[str], thresholds: Sequence[float],
                    only: Sequence[str] | None) -> npt.NDArray[np.int64] | None:
-    """The columns (category then ``all`` x threshold) of the categories in `only` (None: all)."""
+    """Return the columns (category then ``all`` x threshold) of `only`'s categories."""
     if only is None:
         return None
     keep = set(only)
@@ -762,11 +762,12 @@ def compute_group_coverage(blocks: pd.DataFrame, groups: Sequence[GroupConfig], 
                         thresholds=thresholds, walk_speed_kmh=walk_speed_kmh)
 
 
-def _with_groups(base: pd.DataFrame, blocks: pd.DataFrame, groups: Sequence[GroupConfig],
-                 units: list[tuple[str, npt.NDArray[np.int64], list[Any]]],
-                 origins: StudyOrigins, *, categories: Sequence[str],
-                 thresholds: Sequence[float], walk_speed_kmh: float,
-                 only: Sequence[str] | None = None) -> pd.DataFrame:
+def _with_groups(  # noqa: PLR0913 - the tables' inputs, then options
+        base: pd.DataFrame, blocks: pd.DataFrame, groups: Sequence[GroupConfig],
+        units: list[tuple[str, npt.NDArray[np.int64], list[Any]]],
+        origins: StudyOrigins, *, categories: Sequence[str],
+        thresholds: Sequence[float], walk_speed_kmh: float,
+        only: Sequence[str] | None = None) -> pd.DataFrame:
     """Stack `base` (all residents) and each group's table (:data:`GROUP_COVERAGE_COLUMNS`).
 
     `only`: each group's rows of these categories (and ``all``) only (`base` likewise).
@@ -832,12 +833,12 @@ def _splice(known: pd.DataFrame, part: pd.DataFrame, redo: set[str]) -> pd.DataF
     return out
 
 
-def compute_audit(blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: WalkNetwork,
-                  config: StudyConfig, *, points: PreparedPoints | None = None,
-                  joined: JoinedPoints | None = None,
-                  origins: gpd.GeoDataFrame | None = None,
-                  known: CoverageAudit | None = None,
-                  changed: Sequence[str] | None = None) -> CoverageAudit:
+def compute_audit(  # noqa: PLR0913 - the audit's inputs, then options
+        blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, network: WalkNetwork,
+        config: StudyConfig, *, points: PreparedPoints | None = None,
+        joined: JoinedPoints | None = None, origins: gpd.GeoDataFrame | None = None,
+        known: CoverageAudit | None = None,
+        changed: Sequence[str] | None = None) -> CoverageAudit:
     """Run the whole coverage audit: coverage, group coverage, gaps and proximity time.
 
     Parameters

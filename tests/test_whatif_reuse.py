@@ -9,13 +9,13 @@ a hand-made grid (spaces of two of three categories changed).
 from __future__ import annotations
 
 import shutil
-import tomllib
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import tomllib
 from conftest import CRS, X0, Y0, grid_edges, grid_nodes, osm_graph
 
 from sharemap import gaps as gaps_module
