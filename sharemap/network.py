@@ -256,11 +256,16 @@ def undirected_csr(u: npt.NDArray[np.int64], v: npt.NDArray[np.int64],
     a = np.minimum(u[keep], v[keep])
     b = np.maximum(u[keep], v[keep])
     ww = np.maximum(w[keep], MIN_WEIGHT_M)
-    order = np.lexsort((ww, b, a))
-    a, b, ww = a[order], b[order], ww[order]
-    first = np.ones(len(a), dtype=bool)
-    first[1:] = (a[1:] != a[:-1]) | (b[1:] != b[:-1])
-    a, b, ww = a[first], b[first], ww[first]
+    # pairs in (a, b) order, each with its shortest edge (one sort of one key: a city's
+    # network in a fraction of the time of sorting by a, b and weight)
+    key = a.astype(np.int64) * np.int64(max(n, 1)) + b
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    first = np.ones(len(key), dtype=bool)
+    first[1:] = key[1:] != key[:-1]
+    starts = np.flatnonzero(first)
+    ww = np.fmin.reduceat(ww[order], starts) if len(starts) else ww[:0]
+    a, b = a[order][starts], b[order][starts]
     rows = np.concatenate([a, b])
     cols = np.concatenate([b, a])
     data = np.concatenate([ww, ww])

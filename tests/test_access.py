@@ -273,6 +273,30 @@ def test_engine_disconnected_piece():
     assert c.tolist() == [[[0, 1], [0, 0]], [[0, 0], [0, 1]], [[0, 0], [1, 1]]]
 
 
+def test_undirected_csr_equals_sorting_by_pair_and_weight():
+    """The shortest of parallel edges, pairs in order: the matrix of a full sort, exactly."""
+    from scipy import sparse
+
+    rng = np.random.default_rng(7)
+    n, m = 50, 400
+    u, v = rng.integers(0, n, m), rng.integers(0, n, m)
+    w = np.round(rng.uniform(0, 30, m), 0)  # ties among parallel edges
+    w[:5] = np.nan
+    w[rng.random(m) < 0.05] = 0.0
+    keep = u != v
+    a, b = np.minimum(u[keep], v[keep]), np.maximum(u[keep], v[keep])
+    ww = np.maximum(w[keep], 1e-6)
+    order = np.lexsort((ww, b, a))
+    a, b, ww = a[order], b[order], ww[order]
+    first = np.r_[True, (a[1:] != a[:-1]) | (b[1:] != b[:-1])]
+    a, b, ww = a[first], b[first], ww[first]
+    want = sparse.csr_matrix((np.r_[ww, ww], (np.r_[a, b], np.r_[b, a])), shape=(n, n))
+    got = undirected_csr(u, v, w, n)
+    for part in ("indptr", "indices", "data"):
+        np.testing.assert_array_equal(getattr(got, part), getattr(want, part))
+    assert undirected_csr(np.array([3]), np.array([3]), np.array([1.0]), 4).nnz == 0
+
+
 # ------------------------------------------------------- compiled vs networkx
 
 
