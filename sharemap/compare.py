@@ -43,6 +43,7 @@ again, block by block, once both are run (:func:`check_comparable`).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,6 +56,7 @@ import pandas as pd
 import shapely
 
 from . import _outputs
+from ._cache import file_digest
 from ._crs import to_web_crs
 from ._errors import ConfigError, StudyCheckError
 from .access import walk_col
@@ -125,17 +127,39 @@ def check_same_area(a: StudyConfig, b: StudyConfig) -> None:
     Raises
     ------
     ConfigError
-        The CRS, study area (file and filter), network or ``[blocks]`` settings differ.
+        The CRS, study area (file and filter), network or ``[blocks]`` settings differ;
+        files are compared by content, so copies of one file in two folders are the same.
     """
     what = [("[study] crs", a.crs, b.crs),
             ("[study] area", (a.area, dict(a.area_filter)), (b.area, dict(b.area_filter))),
             ("[network]", a.network, b.network), ("[blocks]", a.blocks, b.blocks)]
     for key, va, vb in what:
-        if va != vb:
+        if not _same(va, vb):
             msg = (f"{b.source}: not the same area as {a.source} ({key} differs): compare "
                    "needs two studies of the same area, network and [blocks] settings (e.g. "
                    "one study with two files of a layer)")
             raise ConfigError(msg)
+
+
+def _same(va: Any, vb: Any) -> bool:
+    """Equal settings, where two paths count as equal when their files hold the same bytes.
+
+    A study folder copied to swap one layer names its area and network by other paths;
+    they are still the same place (check_comparable checks the blocks themselves later).
+    """
+    if va == vb:
+        return True
+    if isinstance(va, Path) and isinstance(vb, Path):
+        try:
+            return file_digest(va) == file_digest(vb)
+        except OSError:
+            return False
+    if dataclasses.is_dataclass(va) and type(va) is type(vb):
+        return all(_same(getattr(va, f.name), getattr(vb, f.name))
+                   for f in dataclasses.fields(va))
+    if isinstance(va, tuple) and isinstance(vb, tuple) and len(va) == len(vb):
+        return all(_same(x, y) for x, y in zip(va, vb, strict=True))
+    return False
 
 
 def check_comparable(a: StudyResult, b: StudyResult) -> None:

@@ -283,3 +283,23 @@ def test_compare_map_shows_changed_blocks_and_stations(snapshots, driver):
     assert spaces.count(["removed", "bike"]) == info["spaces"]["by_category"]["bike"]["gone"]
     legend = " ".join(e.text for e in driver.find_elements("css selector", ".sharemap-legend"))
     assert "space added" in legend and "block changed" in legend
+
+
+def test_two_folders_with_copies_of_the_same_files_are_one_area(tmp_path):
+    """A planner copies the study folder to swap a layer: the copies of the area, the
+    network and the boundaries are the same place (compared by content, not by path);
+    an edited network file is not."""
+    import shutil
+
+    from sharemap import ConfigError, read_config
+    from sharemap.compare import check_same_area
+
+    a, b = tmp_path / "2022", tmp_path / "2025"
+    shutil.copytree(DEMO.parent, a)
+    shutil.copytree(DEMO.parent, b)
+    check_same_area(read_config(a / DEMO.name), read_config(b / DEMO.name))  # no error
+    osm = b / "walk.osm"
+    osm.write_text(osm.read_text(encoding="utf-8").replace("</osm>", "<!-- edited -->\n</osm>"),
+                   encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[network\] differs"):
+        check_same_area(read_config(a / DEMO.name), read_config(b / DEMO.name))
