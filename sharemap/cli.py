@@ -427,7 +427,8 @@ def _compare_lines(comp: Any) -> list[str]:
     lines.append(f"  blocks          : {info['blocks_gained']} gained access, "
                  f"{info['blocks_lost']} lost; candidates {info['candidates_a']} -> "
                  f"{info['candidates_b']}")
-    lines.append(f"  villages        : {info['villages_a']} -> {info['villages_b']} ({by})")
+    lines.append(f"  villages        : {info['villages_a']} -> {info['villages_b']} "
+                 f"({by or 'none changed'})")
     return lines
 
 

@@ -204,6 +204,10 @@ def test_same_study_twice_changes_nothing(demo):
     assert len(same.blocks) == 0
     assert len(same.villages) == 0  # no village changed
     assert set(same.spaces["change"]) == {"kept"}
+    from sharemap.cli import _compare_lines  # the printout says so, not "3 -> 3 ()"
+
+    assert any(line.strip().endswith(f"{len(res.villages)} -> {len(res.villages)} "
+                                     "(none changed)") for line in _compare_lines(same))
 
 
 def test_a_whatif_compared_is_the_whatif(demo):
