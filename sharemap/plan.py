@@ -412,6 +412,7 @@ class _Candidacy:
     need: float
     step: float
     counts: npt.NDArray[np.bool_]  # False where a site of the category adds nothing
+    once: bool = False  # a category counts once per block: a second site adds nothing
 
 
 def _candidacy(state: StudyResult, category: str, capacity: float) -> _Candidacy:
@@ -420,11 +421,10 @@ def _candidacy(state: StudyResult, category: str, capacity: float) -> _Candidacy
         return _Candidacy(blocks["adjacent_capacity"].to_numpy(np.float64),
                           float(vcfg.min_capacity), capacity, np.ones(len(blocks), bool))
     if vcfg.distinct_categories:  # a block that has the category gains nothing from it
-        adj = state.adjacency.merge(state.spaces[["category"]], left_on="space",
-                                    right_index=True)
+        adj = state.adjacency
         has = blocks["block_id"].isin(adj.loc[adj["category"] == category, "block_id"])
         return _Candidacy(blocks["adjacent_categories"].to_numpy(np.float64),
-                          float(vcfg.min_spaces), 1.0, ~has.to_numpy())
+                          float(vcfg.min_spaces), 1.0, ~has.to_numpy(), once=True)
     return _Candidacy(blocks["adjacent_spaces"].to_numpy(np.float64), float(vcfg.min_spaces),
                       1.0, np.ones(len(blocks), bool))
 
@@ -489,6 +489,8 @@ def _villages_sites(state: StudyResult, target: PlanTarget, plan: PlanConfig
         idx = idx[cand.counts[idx]]
         cand.level[idx] += cand.step
         flags[idx[cand.level[idx] >= cand.need - 1e-9]] = True
+        if cand.once:
+            cand.counts[idx] = False
         free[s] = False
         picks.append(pick)
     rows = sites.iloc[[p[0] for p in picks]]

@@ -294,3 +294,30 @@ def test_plan_map_shows_the_sites_in_the_browser(planned, driver):
     assert all("plan target" in text for _c, _s, text in found)
     legend = " ".join(e.text for e in driver.find_elements("css selector", ".sharemap-legend"))
     assert "space added" in legend
+
+
+@pytest.mark.parametrize("min_spaces", [3, 5])
+def test_villages_target_counting_distinct_categories(min_spaces):
+    """[villages] distinct_categories: a planned site adds its category to a block once.
+
+    It raised KeyError 'category' (the adjacency table already carries it), and once past
+    that, two sites of one category reaching a block counted as two categories, so the
+    plan's villages_after overstated the study after it. Each site's villages_after must be
+    the count a run of the study with the sites so far gives."""
+    import dataclasses
+
+    cfg = read_config(DEMO / "study.toml")
+    cfg = dataclasses.replace(cfg, villages=dataclasses.replace(
+        cfg.villages, distinct_categories=True, min_spaces=min_spaces))
+    res = run_study(cfg)
+    target = PlanTarget(metric="villages", category="tools", value=len(res.villages) + 3)
+    plan = plan_targets(res, plan=PlanConfig(targets=(target,), max_sites=4))
+    sites = plan.sites.reset_index(drop=True)
+    for k in range(len(sites)):
+        first = sites.iloc[:k + 1]
+        added = whatif(res, add=gpd.GeoDataFrame(
+            {"space_id": first["site_id"], "category": first["category"],
+             "name": first["name"], "capacity": first["capacity"]},
+            geometry=first.geometry, crs=first.crs))
+        assert sites["villages_after"].iloc[k] == len(added.after.villages), k
+    assert plan.table["after"].iloc[0] == len(plan.after.villages)
