@@ -231,6 +231,7 @@ def _match_spaces(a: gpd.GeoDataFrame, b: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     ka = a["category"].astype(str) + "\x00" + a["space_id"].astype(str)
     kb = b["category"].astype(str) + "\x00" + b["space_id"].astype(str)
     pos_b = pd.Series(np.arange(len(b)), index=kb.to_numpy())
+    pos_b = pos_b[~pos_b.index.duplicated()]  # ids are unique per file, not per category
     ib = np.array([pos_b.get(k, -1) for k in ka], dtype=np.int64)
     ib[pd.Series(ka).duplicated().to_numpy()] = -1
     left_a = np.flatnonzero(ib < 0)

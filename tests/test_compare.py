@@ -307,3 +307,27 @@ def test_two_folders_with_copies_of_the_same_files_are_one_area(tmp_path):
                    encoding="utf-8")
     with pytest.raises(ConfigError, match=r"\[network\] differs"):
         check_same_area(read_config(a / DEMO.name), read_config(b / DEMO.name))
+
+
+def test_a_repeated_id_in_either_study_is_matched_once():
+    """Ids are unique per file, not per category: two bike files may both hold station "1".
+    A repeated (category, id) in B raised a numpy ValueError; now the first is matched by
+    id, the other by place (within 2 m) or counted new or gone."""
+    from shapely.geometry import Point
+
+    from sharemap.compare import _match_spaces
+
+    def spaces(rows):
+        return gpd.GeoDataFrame({"category": ["bike"] * len(rows),
+                                 "space_id": [r[0] for r in rows],
+                                 "name": [r[0] for r in rows], "capacity": 1.0},
+                                geometry=[Point(r[1], 0) for r in rows], crs="EPSG:5186")
+
+    a = spaces([("1", 0.0)])
+    b = spaces([("1", 0.0), ("1", 500.0)])
+    got = _match_spaces(a, b)
+    assert sorted(zip(got["change"], got.geometry.x, strict=True)) == [("kept", 0.0),
+                                                                        ("new", 500.0)]
+    got = _match_spaces(b, a)
+    assert sorted(zip(got["change"], got.geometry.x, strict=True)) == [("gone", 500.0),
+                                                                        ("kept", 0.0)]
