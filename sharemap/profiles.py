@@ -53,7 +53,7 @@ import numpy.typing as npt
 import pandas as pd
 from scipy.sparse.csgraph import connected_components
 
-from . import _cache
+from . import _cache, _profiles
 from ._errors import InputDataError
 from ._profiles import (
     DISCONNECTED,
@@ -193,7 +193,7 @@ def profile_network(network: WalkNetwork, profile: str | Profile, *,
     prof = get_profile(profile)
     if cache:
         key = _cache.cache_key("profile", _cache.network_fingerprint(network), asdict(prof),
-                               code=(Path(__file__),))
+                               code=(Path(__file__), Path(_profiles.__file__)))
         reason, status = _cache.cached(
             "profiles", key, lambda: _derive_reasons(network, prof),
             what=f"{prof.name} profile network", codec=_reasons_codec(),

@@ -287,6 +287,27 @@ def _grid_study(tmp_path, groups: str) -> str:
     )
 
 
+def test_profile_cache_key_holds_the_code_that_decides_the_streets(tmp_path, monkeypatch):
+    """Which streets a profile leaves out is decided in _profiles.py (the tag rules) and
+    profiles.py: an edit to either, under the same version, must miss the cache."""
+    from pathlib import Path
+
+    from sharemap import _cache, _profiles, profiles
+
+    seen = []
+    key = _cache.cache_key
+
+    def spy(*parts, code=()):
+        seen.append(set(code))
+        return key(*parts, code=code)
+
+    monkeypatch.setattr(_cache, "cache_key", spy)
+    monkeypatch.setenv("SHAREMAP_CACHE_DIR", str(tmp_path))
+    nodes, edges, tags = _stepped_grid()
+    profile_network(network_from_graph(osm_graph(nodes, edges, tags=tags), crs=CRS), "wheelchair")
+    assert seen and {Path(_profiles.__file__), Path(profiles.__file__)} <= seen[0]
+
+
 def test_hand_checked_study_every_group_figure_on_its_profile(tmp_path):
     """coverage_groups, gaps and blocks of the stepped grid, by hand (see `_stepped_grid`).
 
