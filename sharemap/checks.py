@@ -606,9 +606,10 @@ def excluded_streets_check(network: WalkNetwork, origin_blocks: npt.ArrayLike,
         hit[edge >= 0] = excluded[edge[edge >= 0]]
         return hit
 
-    blocks = pd.unique(np.asarray(origin_blocks)[on_excluded(origin_snaps)])
+    at_origin = on_excluded(origin_snaps)
+    blocks = pd.unique(np.asarray(origin_blocks)[at_origin])
     spaces = np.asarray(space_ids)[on_excluded(space_snaps)]
-    n = int(on_excluded(origin_snaps).sum() + len(spaces))
+    n = int(at_origin.sum() + len(spaces))
     rule = ", ".join(network.snap_exclude) or "nothing"
     if not n:
         return Check("joined_excluded_streets", "ok", 0,

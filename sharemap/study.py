@@ -1111,7 +1111,7 @@ def block_cover(result: StudyResult, cover: sparse.csr_matrix) -> sparse.csr_mat
     A point reaches a block when it is within reach of origins holding at least half of
     the block's residents (the rule that makes a space adjacent; see
     :mod:`sharemap.origins`); a block with one origin is reached when its origin is.
-    `group`: as for :func:`origin_cover_matrix`.
+    `cover` is sites x origins, e.g. from :func:`origin_cover_matrix`.
     """
     origins = result.study_origins()
     block = origins["block"].to_numpy(np.int64)
