@@ -611,6 +611,7 @@ def plan_targets(result: StudyResult, *, plan: PlanConfig | None = None,
     for j in tqdm(order, disable=not progress, desc="plan targets", unit="target"):
         target, i = plan.targets[j], j + 1
         now = measure_target(result, target)
+        per = _site_capacity(state, target) if target.metric == "capacity" else math.nan
         chosen, state = _close(state, target, plan)
         sites = chosen.sites
         sites.insert(0, "order", np.arange(1, len(sites) + 1))
@@ -622,19 +623,20 @@ def plan_targets(result: StudyResult, *, plan: PlanConfig | None = None,
             chosen.notes.append("reached with the sites of the targets closed before it"
                                 + (" (villages targets come last)"
                                    if target.metric == "villages" else ""))
-        rows[j] = {"now": now, "added": len(sites), "notes": chosen.notes, "closed": closed}
+        rows[j] = {"now": now, "added": len(sites), "notes": chosen.notes, "closed": closed,
+                   "site_capacity": per}  # as its sites were given, after earlier targets
         logger.info("Plan target %d (%s %s): %g now, %g aimed at, %d sites", i, target.metric,
                     target.category or "", now, target.value, len(sites))
     frames_list = [frames[j] for j in range(len(plan.targets))]
     rows_list = [rows[j] for j in range(len(plan.targets))]
-    table = _table(result, state, plan, rows_list)
+    table = _table(state, plan, rows_list)
     sites = gpd.GeoDataFrame(pd.concat(frames_list, ignore_index=True), crs=result.spaces.crs)
     sites = sites[[*_SITE_COLUMNS, "geometry"]]
     info = _info(result, plan, table, sites)
     return PlanResult(table=table, sites=sites, before=result, after=state, info=info)
 
 
-def _table(result: StudyResult, after: StudyResult, plan: PlanConfig,
+def _table(after: StudyResult, plan: PlanConfig,
            rows: list[dict[str, Any]]) -> pd.DataFrame:
     out = []
     for target, row in zip(plan.targets, rows, strict=True):
@@ -652,8 +654,7 @@ def _table(result: StudyResult, after: StudyResult, plan: PlanConfig,
             "label": target.label,
             "year": plan.year,
             "met": bool(value_after >= target.value - 1e-9),
-            "site_capacity": (_site_capacity(result, target) if target.metric == "capacity"
-                              else math.nan),
+            "site_capacity": row["site_capacity"],
             "note": "; ".join(row["notes"]),
         })
     return pd.DataFrame(out)

@@ -321,3 +321,18 @@ def test_villages_target_counting_distinct_categories(min_spaces):
             geometry=first.geometry, crs=first.crs))
         assert sites["villages_after"].iloc[k] == len(added.after.villages), k
     assert plan.table["after"].iloc[0] == len(plan.after.villages)
+
+
+def test_capacity_rows_report_the_capacity_their_sites_were_given():
+    """A capacity target without `site_capacity` gives its sites the median capacity of the
+    category as the plan stands when its turn comes (after earlier targets' sites); plan.csv
+    reported the median of the study before the plan instead (1 here, for sites of 5)."""
+    res = run_study(read_config(DEMO / "study.toml"))
+    assert res.spaces.loc[res.spaces["category"] == "tools", "capacity"].tolist() == [1, 1, 1]
+    first = PlanTarget(metric="capacity", category="tools", value=23, site_capacity=5)
+    second = PlanTarget(metric="capacity", category="tools", value=33)
+    plan = plan_targets(res, plan=PlanConfig(targets=(first, second)))
+    for i, row in enumerate(plan.table.to_dict("records"), start=1):
+        given = plan.sites.loc[plan.sites["target"] == i, "capacity"]
+        assert len(given) and (given == row["site_capacity"]).all(), (i, row["site_capacity"])
+    assert plan.table["site_capacity"].tolist() == [5.0, 5.0]
