@@ -81,6 +81,45 @@ def points(xy: list[tuple[float, float]], **cols) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(cols, geometry=gpd.points_from_xy(*zip(*xy, strict=True)), crs=CRS)
 
 
+def layer_toml(category: str, path: str, *, name: bool = True) -> str:
+    """A `[[layers]]` table for a CSV with columns id, x, y (and name) in the study CRS."""
+    return (f'[[layers]]\ncategory = "{category}"\npath = "{path}"\nx = "x"\ny = "y"\n'
+            f'crs = "{CRS}"\nid = "id"\n' + ('name = "name"\n' if name else ""))
+
+
+def hand_study(folder: Path, layers: str, *, blocks: str = "", tables: str = "",
+               coverage: str = ""):
+    """The config of a hand-made study in `folder`: user blocks (blocks.geojson), one dong
+    level (dong.geojson with name, code and pop), the `layers` text, extra `[blocks]` lines,
+    extra tables between `[blocks]` and `[coverage]`, and extra `[coverage]` lines. The
+    network is handed to run_study, so its graphml is never read."""
+    import tomllib
+
+    from sharemap.config import parse_config
+
+    text = f"""
+[study]
+name = "Hand"
+crs = "{CRS}"
+[network]
+graphml = "unused.graphml"
+{layers}
+[blocks]
+path = "blocks.geojson"
+{blocks}
+{tables}
+[coverage]
+{coverage}
+[[coverage.boundaries]]
+level = "dong"
+path = "dong.geojson"
+name = "name"
+id = "code"
+population = "pop"
+"""
+    return parse_config(tomllib.loads(text), base=folder, source=folder / "s.toml")
+
+
 @pytest.fixture(scope="session")
 def seoul_data() -> Path:
     """The real Seoul data folder beside the checkout, or skip."""

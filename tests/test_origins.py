@@ -33,11 +33,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-import tomllib
-from conftest import CRS, X0, Y0, osm_graph
+from conftest import CRS, X0, Y0, hand_study, layer_toml, osm_graph
 
 from sharemap import run_study
-from sharemap.config import parse_config
 from sharemap.network import network_from_graph
 from sharemap.origins import block_median, block_origin_points, block_pairs, origin_shares
 
@@ -160,33 +158,8 @@ def _study(tmp_path, *, extra_blocks=""):
     pd.DataFrame({"id": ["b1", "b2", "b3"], "name": ["one", "two", "three"],
                   "x": [X0 - 30] * 3, "y": [Y0 + 300, Y0 + 310, Y0 + 320]}).to_csv(
         tmp_path / "bike.csv", index=False)
-    text = f"""
-[study]
-name = "Hand"
-crs = "{CRS}"
-[network]
-graphml = "unused.graphml"
-[[layers]]
-category = "bike"
-path = "bike.csv"
-x = "x"
-y = "y"
-crs = "{CRS}"
-id = "id"
-name = "name"
-[blocks]
-path = "blocks.geojson"
-{extra_blocks}
-[coverage]
-thresholds_minutes = [5, 10]
-[[coverage.boundaries]]
-level = "dong"
-path = "dong.geojson"
-name = "name"
-id = "code"
-population = "pop"
-"""
-    cfg = parse_config(tomllib.loads(text), base=tmp_path, source=tmp_path / "s.toml")
+    cfg = hand_study(tmp_path, layer_toml("bike", "bike.csv"), blocks=extra_blocks,
+                     coverage="thresholds_minutes = [5, 10]")
     nodes = {0: (X0 - 30, Y0 - 20), 1: (X0 - 30, Y0 + 600), 2: (X0 + 900, Y0 - 20)}
     net = network_from_graph(osm_graph(nodes, [(0, 1), (0, 2)]), crs=CRS)
     return cfg, net

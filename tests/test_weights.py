@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 import shapely
 import tomllib
-from conftest import CRS, X0, Y0, osm_graph
+from conftest import CRS, X0, Y0, hand_study, layer_toml, osm_graph
 from shapely.geometry import box
 
 from sharemap import ConfigError, InputDataError, run_study
@@ -140,31 +140,8 @@ def _study(tmp_path, weights: str, *, blocks=None):
                      crs=CRS).to_file(tmp_path / "dong.geojson")
     pd.DataFrame({"id": ["b1"], "x": [X0 - 10], "y": [Y0 - 10]}).to_csv(tmp_path / "b.csv",
                                                                        index=False)
-    text = f"""
-[study]
-name = "Hand"
-crs = "{CRS}"
-[network]
-graphml = "unused.graphml"
-[[layers]]
-category = "bike"
-path = "b.csv"
-x = "x"
-y = "y"
-crs = "{CRS}"
-id = "id"
-[blocks]
-path = "blocks.geojson"
-[coverage]
-weights = {weights}
-[[coverage.boundaries]]
-level = "dong"
-path = "dong.geojson"
-name = "name"
-id = "code"
-population = "pop"
-"""
-    cfg = parse_config(tomllib.loads(text), base=tmp_path, source=tmp_path / "s.toml")
+    cfg = hand_study(tmp_path, layer_toml("bike", "b.csv", name=False),
+                     coverage=f"weights = {weights}")
     nodes = {0: (X0 - 10, Y0 - 10), 1: (X0 - 10, Y0 + 2000), 2: (X0 + 2000, Y0 - 10)}
     net = network_from_graph(osm_graph(nodes, [(0, 1), (0, 2)]), crs=CRS)
     return cfg, net

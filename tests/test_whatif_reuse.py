@@ -15,12 +15,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
-import tomllib
-from conftest import CRS, X0, Y0, grid_edges, grid_nodes, osm_graph
+from conftest import CRS, X0, Y0, grid_edges, grid_nodes, hand_study, layer_toml, osm_graph
 
 from sharemap import gaps as gaps_module
 from sharemap import read_config, run_study
-from sharemap.config import parse_config
 from sharemap.datasets import get_path
 from sharemap.network import network_from_graph
 from sharemap.study import whatif
@@ -103,31 +101,12 @@ def _grid_study(folder, spaces):
         rows = [(i, x, y) for c, i, x, y in spaces if c == cat]
         pd.DataFrame(rows, columns=["id", "x", "y"]).assign(name=lambda f: "n-" + f["id"]).to_csv(
             folder / f"{cat}.csv", index=False)
-        layers += (f'[[layers]]\ncategory = "{cat}"\npath = "{cat}.csv"\nx = "x"\ny = "y"\n'
-                   f'crs = "{CRS}"\nid = "id"\nname = "name"\n')
-    text = f"""
-[study]
-name = "Hand"
-crs = "{CRS}"
-[network]
-graphml = "unused.graphml"
-{layers}
-[blocks]
-path = "blocks.geojson"
-[villages]
-adjacent_minutes = 2
-min_spaces = 2
-[coverage]
-thresholds_minutes = [1, 2, 4]
-groups = [ {{ column = "pop_65plus", label = "65+", walk_speed_kmh = 3.0 }} ]
-[[coverage.boundaries]]
-level = "dong"
-path = "dong.geojson"
-name = "name"
-id = "code"
-population = "pop"
-"""
-    return parse_config(tomllib.loads(text), base=folder, source=folder / "s.toml")
+        layers += layer_toml(cat, f"{cat}.csv")
+    return hand_study(folder, layers,
+                      tables="[villages]\nadjacent_minutes = 2\nmin_spaces = 2",
+                      coverage="thresholds_minutes = [1, 2, 4]\n"
+                               'groups = [ { column = "pop_65plus", label = "65+", '
+                               "walk_speed_kmh = 3.0 } ]")
 
 
 BEFORE = [("bike", "b1", X0 + 5, Y0 + 100), ("bike", "b2", X0 + 300, Y0 + 395),
