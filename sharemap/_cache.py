@@ -1,10 +1,12 @@
 """sharemap's one disk cache: content-addressed ``.npz`` entries (no pickle).
 
-Three kinds of entry live here, each in its own folder of :func:`cache_dir`:
-``networks`` (the prepared walking network, keyed on the *bytes* of its source
-file, see :func:`file_digest`), ``blocks`` and ``origin_snaps`` (keyed on the
+Each kind of entry lives in its own folder of :func:`cache_dir`: ``networks``
+(the prepared walking network, keyed on the *bytes* of its source file, see
+:func:`file_digest`), ``blocks``, ``origin_snaps`` and ``reach`` (keyed on the
 content they were derived from: the network's arrays, the study area, the
-barriers and every parameter). Every key also holds the code and the library
+barriers and every parameter) and ``searches`` (a study's walk searches, keyed on
+the joined graph's arrays and the points searched from and to, see
+:func:`cached_arrays`). Every key also holds the code and the library
 versions. A changed input therefore never hits a stale entry, whatever path it
 came by (a file, a download or an analyst's own network object).
 
@@ -37,14 +39,17 @@ from ._compat import package_version
 from ._graphml import EDGE_TAGS
 from ._io import atomic_path
 
-__all__ = ["FRAME_CODEC", "MAX_ENTRIES", "Codec", "cache_dir", "cache_key", "cached",
-           "cached_frame", "entry_path", "file_digest", "frame_arrays", "frame_from_arrays",
-           "load_frame", "network_fingerprint", "read_entry", "save_frame", "write_entry"]
+__all__ = ["ENTRIES_KEPT", "FRAME_CODEC", "MAX_ENTRIES", "Codec", "array_fingerprint",
+           "cache_dir", "cache_key", "cached", "cached_arrays", "cached_frame", "entry_path",
+           "file_digest", "frame_arrays", "frame_from_arrays", "load_frame",
+           "network_fingerprint", "read_entry", "save_frame", "write_entry"]
 
 logger = logging.getLogger(__name__)
 
 #: Entries kept per kind (the least recently used beyond this are removed).
 MAX_ENTRIES = 8
+#: ... except for these kinds of small entries (a study makes about ten searches).
+ENTRIES_KEPT = {"searches": 256}
 
 _FINGERPRINTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
@@ -177,7 +182,7 @@ def entry_path(kind: str, key: str) -> Path:
 
 
 def write_entry(path: Path, arrays: dict[str, Any], *, replaces: str | None = None) -> None:
-    """Write `arrays` to `path` atomically, then prune its folder.
+    """Write `arrays` to `path` atomically, then prune its folder (see :data:`ENTRIES_KEPT`).
 
     `replaces` is a file-name prefix: other entries starting with it are removed
     (an older version of the same source, for entries too big to keep several).
@@ -356,6 +361,48 @@ def cached_frame(kind: str, key: str, derive: Callable[[], pd.DataFrame], *, wha
 
 FRAME_CODEC: Codec[pd.DataFrame] = Codec(frame_arrays, frame_from_arrays)
 
+#: An array entry bigger than this is not kept (a city's pair list: re-searched instead).
+MAX_ARRAY_BYTES = 16 << 20
+
+#: id(owner) -> (a weak reference to it, its fingerprint); by id, as a sparse matrix is
+#: not hashable; the reference tells a live owner from a later object given the same id.
+_ARRAY_FINGERPRINTS: dict[int, tuple[weakref.ref[Any], str]] = {}
+
+
+def array_fingerprint(owner: Any, *arrays: np.ndarray) -> str:
+    """Return a hash of `arrays`, computed once per `owner` object (held weakly).
+
+    For the arrays of an object treated as immutable once made (a joined graph's
+    CSR matrix), hashed once however many searches it serves (about 30 ms for a
+    city's graph).
+    """
+    known = _ARRAY_FINGERPRINTS.get(id(owner))
+    if known is not None and known[0]() is owner:
+        return known[1]
+    h = hashlib.blake2b(digest_size=16)
+    for arr in arrays:
+        _hash_update(h, np.asarray(arr))
+    out = h.hexdigest()
+    key = id(owner)
+    _ARRAY_FINGERPRINTS[key] = (
+        weakref.ref(owner, lambda _ref: _ARRAY_FINGERPRINTS.pop(key, None)), out)
+    return out
+
+
+def _small_arrays(arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
+    if sum(np.asarray(a).nbytes for a in arrays.values()) > MAX_ARRAY_BYTES:
+        return None
+    return arrays
+
+
+_ARRAYS_CODEC: Codec[dict[str, np.ndarray]] = Codec(_small_arrays, dict)
+
+
+def cached_arrays(kind: str, key: str, derive: Callable[[], dict[str, np.ndarray]], *,
+                  what: str) -> tuple[dict[str, np.ndarray], str]:
+    """:func:`cached` for a dict of plain arrays (kept when under :data:`MAX_ARRAY_BYTES`)."""
+    return cached(kind, key, derive, what=what, codec=_ARRAYS_CODEC)
+
 
 def _prune(folder: Path) -> None:
     stamped = []
@@ -366,5 +413,6 @@ def _prune(folder: Path) -> None:
             stamped.append((entry.stat().st_mtime_ns, entry))
         except OSError:  # removed by another run meanwhile
             continue
-    for _, old in sorted(stamped, reverse=True)[MAX_ENTRIES:]:
+    kept = ENTRIES_KEPT.get(folder.name, MAX_ENTRIES)
+    for _, old in sorted(stamped, reverse=True)[kept:]:
         old.unlink(missing_ok=True)

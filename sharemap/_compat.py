@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import warnings
 
 __all__ = ["package_version", "warn_renamed"]
@@ -17,8 +18,13 @@ def warn_renamed(old: str, new: str, *, stacklevel: int = 3) -> None:
                   FutureWarning, stacklevel=stacklevel)
 
 
+@functools.cache
 def package_version(pkg: str, missing: str = "unknown") -> str:
-    """Return the installed version of `pkg` (`missing` when it is not installed)."""
+    """Return the installed version of `pkg` (`missing` when it is not installed).
+
+    Read once per process (a metadata lookup scans the site-packages folders: a few
+    milliseconds, and every cache key holds three versions).
+    """
     from importlib import metadata
 
     try:

@@ -23,8 +23,9 @@ the smaller side for pairs and counts).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, TypeAlias
 
 import geopandas as gpd
@@ -34,6 +35,7 @@ import pandas as pd
 import shapely
 from scipy import sparse
 
+from . import _cache
 from ._compat import warn_renamed
 from ._crs import to_crs_of
 from ._errors import InputDataError
@@ -59,6 +61,10 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The source files whose text keys a cached search (changing the algorithm misses).
+_SEARCH_CODE = (Path(__file__), Path(__file__).with_name("_engine.py"),
+                Path(__file__).with_name("gaps.py"))
 
 DEFAULT_SPEED_KMH = 4.8
 #: Points farther than this from every street are off the network (SPEC ``max_snap_m``).
@@ -182,15 +188,38 @@ class JoinedPoints:
         Per input point (in input order), its node (-1 if off the network).
     offset_m
         Per input point, the straight-line offset to its node (NaN if off).
+    cache
+        Keep the results of the searches on this graph in sharemap's disk cache
+        (:mod:`sharemap._cache`, kind ``searches``), keyed on the graph's arrays, the
+        nodes and offsets searched from and to, the search's parameters and the
+        engine's code: a study run again with the same inputs then runs no search
+        (nor imports the compiled engine). Treat the arrays as read-only once joined.
     """
 
     csr: sparse.csr_matrix
     n_base: int
     node: npt.NDArray[np.int64]
     offset_m: npt.NDArray[np.float64]
+    cache: bool = False
+
+    def memo(self, search: str, parts: tuple[Any, ...],
+             derive: Callable[[], dict[str, npt.NDArray[Any]]]) -> dict[str, npt.NDArray[Any]]:
+        """Return `derive()`, from the disk cache when :attr:`cache` is set.
+
+        `search` names the search; `parts` are everything besides the graph that its
+        result depends on (the nodes and offsets searched, limits). The key also holds
+        this module's and the engine's source text.
+        """
+        if not self.cache:
+            return derive()
+        graph = _cache.array_fingerprint(self.csr, self.csr.indptr, self.csr.indices,
+                                         self.csr.data, np.asarray(self.csr.shape))
+        key = _cache.cache_key(search, graph, *parts, code=_SEARCH_CODE)
+        return _cache.cached_arrays("searches", key, derive, what=f"the {search} search")[0]
 
 
-def join_points(network: WalkNetwork, snaps: pd.DataFrame) -> JoinedPoints:
+def join_points(network: WalkNetwork, snaps: pd.DataFrame, *,
+                cache: bool = False) -> JoinedPoints:
     """Join snapped points into the network as nodes (exact along-edge distances).
 
     Parameters
@@ -199,6 +228,8 @@ def join_points(network: WalkNetwork, snaps: pd.DataFrame) -> JoinedPoints:
         The walking network.
     snaps
         Output of :func:`snap_points` (any number of point sets concatenated).
+    cache
+        Keep the searches' results in the disk cache (see :attr:`JoinedPoints.cache`).
 
     Returns
     -------
@@ -248,7 +279,7 @@ def join_points(network: WalkNetwork, snaps: pd.DataFrame) -> JoinedPoints:
     node[on] = node_on
     offset = np.where(snaps["on_network"].to_numpy(bool),
                       snaps["offset_m"].to_numpy(np.float64), np.nan)
-    return JoinedPoints(csr=csr, n_base=n, node=node, offset_m=offset)
+    return JoinedPoints(csr=csr, n_base=n, node=node, offset_m=offset, cache=cache)
 
 
 def _no_backend(backend: str | None) -> None:
@@ -287,20 +318,23 @@ def nearest_distance(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     street, so the cost is that of a single shortest-path tree whatever the number
     of sources (and, walking being symmetric, the tree gives every origin at once).
     """
-    from . import _engine
-
     _no_backend(backend)
-
     out = np.full(len(origin_idx), np.nan)
-    src_node = joined.node[source_idx]
-    ok_src = src_node >= 0
-    org_node = joined.node[origin_idx]
-    ok_org = org_node >= 0
+    src_node, org_node = joined.node[source_idx], joined.node[origin_idx]
+    ok_src, ok_org = src_node >= 0, org_node >= 0
     if not ok_src.any() or not ok_org.any():
         return out
-    dist = _engine.multi_source(joined.csr, src_node[ok_src],
-                                joined.offset_m[source_idx][ok_src])
-    d = dist[org_node[ok_org]] + joined.offset_m[origin_idx][ok_org]
+    src_off = joined.offset_m[source_idx][ok_src]
+
+    def search() -> dict[str, npt.NDArray[Any]]:
+        from . import _engine
+
+        return {"distance_m": _engine.multi_source(joined.csr, src_node[ok_src],
+                                                   src_off)[org_node[ok_org]]}
+
+    dist = joined.memo("nearest_distance", (org_node[ok_org], src_node[ok_src], src_off),
+                       search)["distance_m"]
+    d = dist + joined.offset_m[origin_idx][ok_org]
     out[ok_org] = np.where(np.isfinite(d), d, np.nan)
     return out
 
@@ -345,10 +379,7 @@ def pairs_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     node order (nodes are numbered along a Hilbert curve), so consecutive searches
     find the nodes they reach still in the CPU cache.
     """
-    from . import _engine
-
     _no_backend(backend)
-
     org_ok, tgt_ok = _sides(joined, origin_idx, target_idx)
     empty = pd.DataFrame({"origin": np.array([], np.int64), "target": np.array([], np.int64),
                           "distance_m": np.array([], np.float64)})
@@ -359,10 +390,16 @@ def pairs_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     src, tgt = (t_pts, o_pts) if from_targets else (o_pts, t_pts)
     order = np.argsort(joined.node[src], kind="stable")
     src = src[order]
-    g, t, d = _engine.pairs_within(joined.csr, joined.node[src], joined.offset_m[src],
-                                   joined.node[tgt], joined.offset_m[tgt],
-                                   max_m=max_m + 1e-9)
-    g = order[g]
+    sn, so, tn, to = joined.node[src], joined.offset_m[src], joined.node[tgt], joined.offset_m[tgt]
+
+    def search() -> dict[str, npt.NDArray[Any]]:
+        from . import _engine
+
+        g, t, d = _engine.pairs_within(joined.csr, sn, so, tn, to, max_m=max_m + 1e-9)
+        return {"g": g, "t": t, "d": d}
+
+    found = joined.memo("pairs_within", (sn, so, tn, to, float(max_m)), search)
+    g, t, d = order[found["g"]], found["t"], found["d"]
     o, tt = (t, g) if from_targets else (g, t)
     pairs = pd.DataFrame({"origin": org_ok[o], "target": tgt_ok[tt], "distance_m": d})
     if not sort:
@@ -402,10 +439,7 @@ def counts_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     No pair list is built: bounded searches run from the smaller side (usually the
     spaces) and add up counts as they go.
     """
-    from . import _engine
-
     _no_backend(backend)
-
     lim = np.asarray(limits_m, dtype=np.float64) + 1e-9
     out = np.zeros((len(origin_idx), n_labels, len(lim)), dtype=np.int64)
     org_ok, tgt_ok = _sides(joined, origin_idx, target_idx)
@@ -415,10 +449,17 @@ def counts_within(joined: JoinedPoints, origin_idx: npt.NDArray[np.int64],
     labels = np.asarray(target_label, dtype=np.int64)[tgt_ok]
     from_origins = len(org_ok) <= len(tgt_ok)
     src, tgt = (o_pts, t_pts) if from_origins else (t_pts, o_pts)
-    out[org_ok] = _engine.counts_within(
-        joined.csr, joined.node[src], joined.offset_m[src], joined.node[tgt],
-        joined.offset_m[tgt], limits_m=lim, labels=labels, n_labels=n_labels,
-        to_source=from_origins)
+    sn, so, tn, to = joined.node[src], joined.offset_m[src], joined.node[tgt], joined.offset_m[tgt]
+
+    def search() -> dict[str, npt.NDArray[Any]]:
+        from . import _engine
+
+        return {"counts": _engine.counts_within(
+            joined.csr, sn, so, tn, to, limits_m=lim, labels=labels, n_labels=n_labels,
+            to_source=from_origins)}
+
+    out[org_ok] = joined.memo("counts_within", (sn, so, tn, to, lim, labels, n_labels,
+                                                from_origins), search)["counts"]
     return out
 
 
@@ -537,7 +578,8 @@ class PreparedPoints:
             return self
         keep = np.concatenate([o, t])
         joined = JoinedPoints(csr=self.joined.csr, n_base=self.joined.n_base,
-                              node=self.joined.node[keep], offset_m=self.joined.offset_m[keep])
+                              node=self.joined.node[keep], offset_m=self.joined.offset_m[keep],
+                              cache=self.joined.cache)
         return PreparedPoints(network=self.network, joined=joined,
                               origin_snaps=self.origin_snaps.iloc[o],
                               target_snaps=self.target_snaps.iloc[t - self.n_origins],
@@ -577,7 +619,8 @@ def _snaps_of(network: WalkNetwork, points: Points | pd.DataFrame, max_snap_m: f
 
 def prepare_points(network: WalkNetwork, origins: Points | pd.DataFrame,
                    targets: Points | pd.DataFrame, *,
-                   max_snap_m: float = DEFAULT_MAX_SNAP_M) -> PreparedPoints:
+                   max_snap_m: float = DEFAULT_MAX_SNAP_M,
+                   cache: bool = False) -> PreparedPoints:
     """Snap origins and targets to the network and join them in: the work every measure shares.
 
     Parameters
@@ -592,6 +635,10 @@ def prepare_points(network: WalkNetwork, origins: Points | pd.DataFrame,
         Points farther than this from every edge are off the network: they are
         kept (and listed by ``off_network_origins`` / ``off_network_targets``) but
         reach nothing.
+    cache
+        Keep the results of the searches made on these points in sharemap's disk
+        cache, so that the same searches in a later process read them instead (see
+        :attr:`JoinedPoints.cache`; a study run with ``cache=True`` sets it).
 
     Returns
     -------
@@ -615,7 +662,7 @@ def prepare_points(network: WalkNetwork, origins: Points | pd.DataFrame,
     """
     so = _snaps_of(network, origins, max_snap_m, "origins")
     st = _snaps_of(network, targets, max_snap_m, "targets")
-    joined = join_points(network, pd.concat([so, st], ignore_index=True))
+    joined = join_points(network, pd.concat([so, st], ignore_index=True), cache=cache)
     return PreparedPoints(network=network, joined=joined, origin_snaps=so, target_snaps=st,
                           max_snap_m=float(max_snap_m))
 

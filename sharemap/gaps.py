@@ -152,15 +152,25 @@ def _nearest_on(joined: JoinedPoints, n_o: int, space_cat: npt.NDArray[np.object
     return out
 
 
-def _closest_nodes(csr: sparse.csr_matrix, origin: npt.NDArray[np.int64],
+def _closest_nodes(joined: JoinedPoints, origin: npt.NDArray[np.int64],
                    nodes: npt.NDArray[np.int64], weight: npt.NDArray[np.float64],
                    limit: npt.NDArray[np.float64]) -> npt.NDArray[np.int64] | None:
     """Per origin node, the node of `nodes` least ``weight + walk`` away (-1: none reachable).
 
-    Searches from the origins up to `limit` (each answer must lie a tolerance inside
-    it), then without a limit for the rest. None when, for some origin, a second node
-    comes within a micrometre of the best (float rounding could order them either way).
+    Searches `joined`'s graph from the origins up to `limit` (each answer must lie a
+    tolerance inside it), then without a limit for the rest. None when, for some
+    origin, a second node comes within a micrometre of the best (float rounding could
+    order them either way). Kept in the disk cache with ``joined.cache``.
     """
+    found = joined.memo("closest_nodes", (origin, nodes, weight, limit),
+                        lambda: _search_closest(joined.csr, origin, nodes, weight, limit))
+    return None if found["tie"].any() else found["best"]
+
+
+def _search_closest(csr: sparse.csr_matrix, origin: npt.NDArray[np.int64],
+                    nodes: npt.NDArray[np.int64], weight: npt.NDArray[np.float64],
+                    limit: npt.NDArray[np.float64]) -> dict[str, npt.NDArray[Any]]:
+    """:func:`_closest_nodes`' searches: ``best`` per origin, and ``tie`` (True: None)."""
     from ._engine import pairs_within
 
     best = np.full(len(origin), -1, dtype=np.int64)
@@ -179,10 +189,10 @@ def _closest_nodes(csr: sparse.csr_matrix, origin: npt.NDArray[np.int64],
         tol = 1e-6 + 1e-9 * d[head]
         sure = d[head] + tol <= lim
         if (sure & (runner_up - d[head] <= tol)).any():
-            return None
+            return {"best": best, "tie": np.ones(1, dtype=bool)}
         best[run[g[head][sure]]] = nodes[t[head][sure]]
         todo = np.setdiff1d(todo, run[g[head][sure]]) if bounded else todo[:0]
-    return best
+    return {"best": best, "tie": np.zeros(1, dtype=bool)}
 
 
 @dataclass(frozen=True, eq=False)
@@ -386,7 +396,7 @@ def _category_nearest(points: tuple[JoinedPoints, npt.NDArray[np.int64], int] | 
     np.minimum.at(w, s_node[idx], np.maximum(s_off[idx], MIN_WEIGHT_M))
     nodes = np.flatnonzero(np.isfinite(w))
     limit = np.where(np.isnan(walk[rows]), np.inf, walk[rows] * speed_m_per_min + 1.0)
-    found = _closest_nodes(joined.csr, o_node, nodes, w[nodes], limit)
+    found = _closest_nodes(joined, o_node, nodes, w[nodes], limit)
     if found is None or ((found >= 0) == np.isnan(walk[rows])).any():
         return None
     node_space = _node_space(idx, s_node, s_off, joined.csr.shape[0])

@@ -997,10 +997,11 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     network
         A prepared network to reuse (skips loading it again).
     cache
-        Read and keep the prepared network, the derived blocks and their origins'
-        snapping in the user cache folder (``SHAREMAP_CACHE_DIR`` overrides it), so
-        that a second run of the same study skips them. Entries are keyed on their
-        inputs' content and the code, so a changed input is derived afresh.
+        Read and keep the prepared network, the derived blocks, their origins'
+        snapping and the walk searches (``result.points`` keeps doing so) in the user
+        cache folder (``SHAREMAP_CACHE_DIR`` overrides it), so that a second run of the
+        same study skips them. Entries are keyed on their inputs' content and the
+        code, so a changed input is derived afresh.
 
     Returns
     -------
@@ -1053,7 +1054,8 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
             **study, "spaces": spaces, "space_snaps": space_snaps, "rejects": rejects,
             "rows_read": rows_read, "closed": closed, "units": units, "units_info": units_info})
     with _stage(t, "access"):
-        points = prepare_points(net, origin_snaps, space_snaps, max_snap_m=max_snap)
+        points = prepare_points(net, origin_snaps, space_snaps, max_snap_m=max_snap,
+                                cache=cache)
         adjacency = _access(config, blocks, spaces, origins, points)
     with _stage(t, "profiles"):
         profiles, profile_report = _profiles(config, blocks, spaces, origins, points,

@@ -355,7 +355,8 @@ def profile_points(points: PreparedPoints, pnet: ProfileNetwork) -> PreparedPoin
         raise ValueError(msg)
     so = _on_profile(points.origin_snaps, pnet)
     st = _on_profile(points.target_snaps, pnet)
-    joined = join_points(pnet.network, pd.concat([so, st], ignore_index=True))
+    joined = join_points(pnet.network, pd.concat([so, st], ignore_index=True),
+                         cache=points.joined.cache)
     return PreparedPoints(network=pnet.network, joined=joined, origin_snaps=so,
                           target_snaps=st, max_snap_m=points.max_snap_m)
 

@@ -312,3 +312,114 @@ def test_one_cache_module_with_no_cycle_and_no_download_module():
     defined = [f.name for f in pkg.glob("*.py")
                if "def package_version(" in f.read_text(encoding="utf-8")]
     assert defined == ["_compat.py"]
+
+
+# ------------------------------------------------------------ walk searches (issue 13)
+
+
+def _engine_forbidden(monkeypatch):
+    """Make every compiled search fail: a cache hit must not run one."""
+    from sharemap import _engine
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("searched again instead of read from the cache")
+
+    for name in ("multi_source", "pairs_within", "counts_within"):
+        monkeypatch.setattr(_engine, name, forbidden)
+
+
+def _grid_points(grid3, cache):
+    from conftest import points
+
+    from sharemap.access import prepare_points
+
+    origins = points([(10.0, 5.0), (150.0, 95.0), (205.0, 190.0), (1e4, 1e4)])  # last: off
+    origins = origins.set_geometry(origins.translate(*grid3.nodes.geometry.iloc[0].coords[0]))
+    spaces = points([(100.0, 10.0), (0.0, 180.0), (190.0, 200.0)],
+                    category=["bike", "tools", "bike"])
+    spaces = spaces.set_geometry(spaces.translate(*grid3.nodes.geometry.iloc[0].coords[0]))
+    return prepare_points(grid3, origins, spaces, cache=cache), origins, spaces
+
+
+def _searches(pts):
+    from sharemap.access import counts_within, nearest_distance, pairs_within
+
+    o, t = pts.origin_idx, pts.target_idx
+    return (nearest_distance(pts.joined, o, t[[0, 2]]),
+            pairs_within(pts.joined, o, t, max_m=190.0),
+            counts_within(pts.joined, o, t, np.array([0, 1, 0]), limits_m=[100.0, 300.0],
+                          n_labels=2))
+
+
+def _assert_same(a, b):
+    np.testing.assert_array_equal(a[0], b[0])
+    pd.testing.assert_frame_equal(a[1], b[1])
+    np.testing.assert_array_equal(a[2], b[2])
+
+
+def test_searches_hit_equals_miss_and_a_hit_runs_no_search(grid3, cache_dir, monkeypatch):
+    plain, _, _ = _grid_points(grid3, cache=False)
+    expected = _searches(plain)
+    # hand-checked: origin 0 is 5 m off the bottom street, 10 m from node 00; bike 0 lies
+    # on the street 01-11, 10 m up from node 01: 5 + 90 + 10 m
+    assert expected[0][0] == pytest.approx(5.0 + 90.0 + 10.0)
+    assert np.isnan(expected[0][3])  # off the network
+    assert not _entries(cache_dir, "searches")  # cache=False writes nothing
+
+    cached, _, _ = _grid_points(grid3, cache=True)
+    _assert_same(_searches(cached), expected)  # miss: searched and kept
+    assert len(_entries(cache_dir, "searches")) == 3
+    _engine_forbidden(monkeypatch)
+    again, _, _ = _grid_points(grid3, cache=True)  # another process would build it anew
+    _assert_same(_searches(again), expected)  # hit: read, no search
+    with pytest.raises(AssertionError, match="searched again"):
+        _searches(plain)  # cache=False always searches
+
+
+def test_a_changed_graph_or_point_misses_the_search_cache(grid3, cache_dir):
+    from dataclasses import replace as dc_replace
+
+    from sharemap.access import nearest_distance
+
+    pts, _, _ = _grid_points(grid3, cache=True)
+    first = nearest_distance(pts.joined, pts.origin_idx, pts.target_idx)
+    longer = pts.joined.csr.copy()
+    longer.data = longer.data * 2.0  # every street twice as long: a new graph
+    stretched = dc_replace(pts.joined, csr=longer)
+    got = nearest_distance(stretched, pts.origin_idx, pts.target_idx)
+    want = nearest_distance(dc_replace(stretched, cache=False), pts.origin_idx, pts.target_idx)
+    np.testing.assert_array_equal(got, want)
+    assert not np.array_equal(np.nan_to_num(got), np.nan_to_num(first))
+    moved = dc_replace(pts.joined, offset_m=pts.joined.offset_m + 1.0)  # points 1 m farther
+    np.testing.assert_allclose(nearest_distance(moved, pts.origin_idx, pts.target_idx),
+                               first + 2.0)
+    assert len(_entries(cache_dir, "searches")) == 3
+
+
+def test_changed_search_code_misses(grid3, cache_dir, monkeypatch, tmp_path):
+    from sharemap import access
+
+    pts, _, _ = _grid_points(grid3, cache=True)
+    access.nearest_distance(pts.joined, pts.origin_idx, pts.target_idx)
+    engine = tmp_path / "_engine.py"
+    engine.write_text("# another algorithm\n", encoding="utf-8")
+    monkeypatch.setattr(access, "_SEARCH_CODE", (*access._SEARCH_CODE[:1], engine))
+    access.nearest_distance(pts.joined, pts.origin_idx, pts.target_idx)
+    assert len(_entries(cache_dir, "searches")) == 2
+
+
+def test_second_study_runs_no_search_and_gives_the_same_figures(cache_dir, monkeypatch):
+    """A warm study (what `sharemap explain` runs) reads its walks; --no-cache searches."""
+    first = pipeline.run_study(_demo_config())
+    assert _entries(cache_dir, "searches")
+    _engine_forbidden(monkeypatch)
+    second = pipeline.run_study(_demo_config())
+    pd.testing.assert_frame_equal(pd.DataFrame(second.blocks.drop(columns="geometry")),
+                                  pd.DataFrame(first.blocks.drop(columns="geometry")))
+    pd.testing.assert_frame_equal(second.adjacency, first.adjacency)
+    pd.testing.assert_frame_equal(second.coverage, first.coverage)
+    pd.testing.assert_frame_equal(second.gaps, first.gaps)
+    pd.testing.assert_frame_equal(second.coverage_groups, first.coverage_groups)
+    pd.testing.assert_frame_equal(pd.DataFrame(second.supply), pd.DataFrame(first.supply))
+    with pytest.raises(AssertionError, match="searched again"):
+        pipeline.run_study(_demo_config(), cache=False)

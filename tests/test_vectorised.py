@@ -623,13 +623,15 @@ def test_closest_nodes_reports_ties_and_unreachable():
     against node 0 (35); node 4 reaches nothing.
     """
     u, v = np.array([0, 1, 2]), np.array([1, 2, 3])
+    from sharemap.access import JoinedPoints
     from sharemap.network import undirected_csr
 
     csr = undirected_csr(u, v, np.full(3, 10.0), 5)
+    joined = JoinedPoints(csr=csr, n_base=5, node=np.empty(0, np.int64), offset_m=np.empty(0))
     nodes, weight = np.array([0, 2]), np.array([5.0, 5.0])
-    assert gaps._closest_nodes(csr, np.array([1]), nodes, weight, np.array([40.0])) is None
-    got = gaps._closest_nodes(csr, np.array([3, 4, -1]), nodes, weight,
-                                  np.array([1.0, np.inf, 3.0]))
+    assert gaps._closest_nodes(joined, np.array([1]), nodes, weight, np.array([40.0])) is None
+    got = gaps._closest_nodes(joined, np.array([3, 4, -1]), nodes, weight,
+                              np.array([1.0, np.inf, 3.0]))
     assert got.tolist() == [2, -1, -1]  # 3: beyond its limit of 1 m, found without one
 
 
