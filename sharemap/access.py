@@ -26,20 +26,22 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
-from scipy import sparse
 
 from . import _cache
 from ._compat import warn_renamed
 from ._crs import to_crs_of
 from ._errors import InputDataError
 from .network import WalkNetwork, undirected_csr
+
+if TYPE_CHECKING:
+    from scipy import sparse  # imported where used: `import sharemap` stays light
 
 __all__ = [
     "DEFAULT_MAX_SNAP_M",

@@ -83,8 +83,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components, dijkstra
 
 from ._crs import to_analysis_crs
 from ._errors import InputDataError
@@ -398,6 +396,9 @@ def _corridors(m: pd.DataFrame, pairs: pd.DataFrame,
 
 def _components(n: int, a: npt.NDArray[np.int64], b: npt.NDArray[np.int64]
                 ) -> npt.NDArray[np.int64]:
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
     graph = sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n))
     return connected_components(graph, directed=False)[1].astype(np.int64)
 
@@ -449,6 +450,9 @@ def _sidewalks(noded: np.ndarray, piece_kind: npt.NDArray[np.int64], adj: pd.Dat
     lone sidewalk is found as the straight continuation (within 20°) of a
     sidewalk that does border a carriageway, for up to `max_run_m` metres.
     """
+    from scipy import sparse
+    from scipy.sparse.csgraph import dijkstra
+
     n = len(noded)
     fa, fb = adj["fa"].to_numpy(), adj["fb"].to_numpy()
     other = np.where(fb >= 0, kind[np.maximum(fb, 0)], "outside")

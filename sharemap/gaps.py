@@ -20,8 +20,6 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy import sparse
-from scipy.sparse.csgraph import dijkstra
 
 from .access import JoinedPoints, PreparedPoints, as_prepared, prepare_points, walk_col
 from .blocks import block_origins
@@ -29,6 +27,8 @@ from .network import MIN_WEIGHT_M
 from .profiles import get_profile, group_minutes
 
 if TYPE_CHECKING:
+    from scipy import sparse
+
     from .config import GroupConfig, StudyConfig
     from .network import WalkNetwork
 
@@ -47,6 +47,8 @@ GAP_COLUMNS = (
 def _super_source(csr: sparse.csr_matrix, nodes: npt.NDArray[np.int64],
                   weights: npt.NDArray[np.float64]) -> sparse.csr_matrix:
     """Add one node linked to `nodes` by one-way edges of `weights` (least per node)."""
+    from scipy import sparse
+
     total = csr.shape[0]
     best = np.full(total, np.inf)
     np.minimum.at(best, nodes, np.maximum(weights, MIN_WEIGHT_M))
@@ -129,6 +131,8 @@ def nearest_spaces(network: WalkNetwork | PreparedPoints,
 def _nearest_on(joined: JoinedPoints, n_o: int, space_cat: npt.NDArray[np.object_],
                 cats: Sequence[str]) -> dict[str, Any]:
     """:func:`nearest_spaces` on joined points: `n_o` origins, then the spaces."""
+    from scipy.sparse.csgraph import dijkstra
+
     o_node, o_off = joined.node[:n_o], joined.offset_m[:n_o]
     s_node, s_off = joined.node[n_o:], joined.offset_m[n_o:]
     out: dict[str, Any] = {}

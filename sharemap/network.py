@@ -23,8 +23,6 @@ import numpy.typing as npt
 import pandas as pd
 import shapely
 from pyproj import CRS
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 from . import _cache, _graphml
 from ._compat import package_version
@@ -34,6 +32,7 @@ from .config import DEFAULT_SNAP_EXCLUDE
 
 if TYPE_CHECKING:
     import networkx as nx  # imported where used: only the osmnx paths and tests need it
+    from scipy import sparse  # imported where used: `import sharemap` stays light
 
     from .config import NetworkConfig, StudyConfig
 
@@ -252,6 +251,8 @@ def undirected_csr(u: npt.NDArray[np.int64], v: npt.NDArray[np.int64],
     would turn two parallel 50 m streets into one 100 m street; the minimum per
     pair is therefore taken first. Self-loops never shorten a path and are dropped.
     """
+    from scipy import sparse
+
     keep = u != v
     a = np.minimum(u[keep], v[keep])
     b = np.maximum(u[keep], v[keep])
@@ -390,6 +391,8 @@ def _prepare(node_ids: npt.NDArray[Any], node_geoms: npt.NDArray[np.object_],
         Walkable edges only, reciprocal edges merged, largest component, nodes in
         Hilbert-curve order.
     """
+    from scipy.sparse.csgraph import connected_components
+
     n_edges_in = len(frame)
     keep = _walkable(frame["highway"].to_numpy())
     frame = frame[keep]

@@ -51,7 +51,6 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from scipy.sparse.csgraph import connected_components
 
 from . import _cache, _profiles
 from ._errors import InputDataError
@@ -141,6 +140,8 @@ class ProfileNetwork:
 
 def _derive_reasons(network: WalkNetwork, profile: Profile) -> npt.NDArray[np.int8]:
     """Edge reasons from the tags, then ``disconnected`` for the pieces off the largest."""
+    from scipy.sparse.csgraph import connected_components
+
     reason, _ = edge_reasons(network.edges, profile)
     usable = reason == 0
     u, v = network.edge_u[usable], network.edge_v[usable]

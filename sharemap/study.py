@@ -29,14 +29,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import shapely
-from scipy import sparse
 
 from . import _outputs
 from ._capacity import DEFAULT_CAPACITY
@@ -65,6 +64,9 @@ from .profiles import (
     profile_points,
 )
 from .villages import compute_candidates, compute_villages
+
+if TYPE_CHECKING:
+    from scipy import sparse  # imported where used: `import sharemap` stays light
 
 __all__ = [
     "SWEEP_OUTPUTS",
@@ -1024,6 +1026,8 @@ class SiteWalks:
 
     def within(self, keep: np.ndarray) -> sparse.csr_matrix:
         """Return sites x origins (boolean CSR) where `keep` (aligned to `distance_m`) holds."""
+        from scipy import sparse
+
         # kept walks before each site's first (reduceat fails when the last sites walk nowhere)
         kept = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
         indptr = kept[self.indptr]
@@ -1113,6 +1117,8 @@ def block_cover(result: StudyResult, cover: sparse.csr_matrix) -> sparse.csr_mat
     :mod:`sharemap.origins`); a block with one origin is reached when its origin is.
     `cover` is sites x origins, e.g. from :func:`origin_cover_matrix`.
     """
+    from scipy import sparse
+
     origins = result.study_origins()
     block = origins["block"].to_numpy(np.int64)
     if len(block) == len(result.blocks):

@@ -31,8 +31,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
 
 __all__ = ["TOUCH_TOLERANCE_M", "compute_candidates", "compute_villages", "village_score",
            "village_unions"]
@@ -131,6 +129,9 @@ def _touch_groups(geoms: np.ndarray) -> np.ndarray:
     little past the tolerance pick the candidates, then one vectorised ``dwithin``
     call decides (three to five times faster than the tree's own predicate).
     """
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components
+
     tree = shapely.STRtree(geoms)
     x0, y0, x1, y1 = shapely.bounds(geoms).T
     pad = TOUCH_TOLERANCE_M * (1 + 1e-9) + 1e-6

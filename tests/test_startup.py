@@ -26,6 +26,11 @@ def _loaded(code: str, env: dict[str, str] | None = None) -> set[str]:
 
 def test_import_sharemap_imports_no_heavy_package():
     assert _loaded("import sharemap") == set()
+    # nor scipy (0.13 s): its sparse graphs are imported by the functions that build them
+    probe = "import sharemap, sys; print('scipy' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True).stdout.split()
+    assert out[-1] == "False"
     # the flat API is there without them
     assert _loaded("import sharemap; sharemap.run_study; sharemap.isochrones") == set()
 
