@@ -54,7 +54,7 @@ from .gaps import (
     splice_gaps,
     study_origins,
 )
-from .profiles import get_profile, group_minutes
+from .profiles import at_group_speed, get_profile, group_minutes
 
 if TYPE_CHECKING:
     from .config import GroupConfig, PopulationTableConfig, StudyConfig
@@ -781,8 +781,8 @@ def _with_groups(  # noqa: PLR0913 - the tables' inputs, then options
                 group_minutes(blocks, c, g, walk_speed_kmh=walk_speed_kmh).to_numpy(
                     dtype=np.float64, na_value=np.nan) for c in categories]
             ).reshape(len(blocks), len(categories))
-        else:  # the same operations, in the same order, as ``walk_min * speed / group speed``
-            g_minutes = minutes * walk_speed_kmh / g.walk_speed_kmh
+        else:  # everyone's walks at its speed, as every group figure scales them
+            g_minutes = at_group_speed(minutes, g, walk_speed_kmh=walk_speed_kmh)
         o_minutes = origins.group_minutes(g, walk_speed_kmh)
         pop = _population(blocks[g.population_column])
         table = _coverage_table(units, g_minutes, pop, categories=categories,

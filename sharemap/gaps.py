@@ -24,7 +24,7 @@ import pandas as pd
 from .access import JoinedPoints, PreparedPoints, as_prepared, prepare_points, walk_col
 from .blocks import block_origins
 from .network import MIN_WEIGHT_M
-from .profiles import get_profile, group_minutes
+from .profiles import at_group_speed, get_profile, group_minutes
 
 if TYPE_CHECKING:
     from scipy import sparse
@@ -242,7 +242,7 @@ class StudyOrigins:
         own = self.groups.get(group.slug)
         if own is not None:
             return own
-        return self.minutes * walk_speed_kmh / group.walk_speed_kmh
+        return at_group_speed(self.minutes, group, walk_speed_kmh=walk_speed_kmh)
 
 
 def study_origins(blocks: pd.DataFrame, categories: Sequence[str],

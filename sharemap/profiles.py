@@ -82,6 +82,7 @@ __all__ = [
     "WHEELCHAIR",
     "Profile",
     "ProfileNetwork",
+    "at_group_speed",
     "cut_off_points",
     "edge_reasons",
     "get_profile",
@@ -374,6 +375,27 @@ def group_walk_col(category: str, slug: str) -> str:
     return f"{walk_col(category)}_{slug}"
 
 
+def at_group_speed(minutes: Any, group: GroupConfig, *, walk_speed_kmh: float) -> Any:
+    """Return everyone's walk minutes as `group` takes them on the same streets at its speed.
+
+    ``minutes * walk_speed_kmh / group.walk_speed_kmh``, in that order (an array, a
+    Series or a number). Every figure of a group on the ``walk`` profile scales with
+    this one expression (coverage_groups.csv, its gaps, suggest's weights, a what-if),
+    so a walk that lands exactly on a threshold counts the same in all of them:
+    ``minutes * (walk_speed_kmh / group speed)`` can round the other way.
+
+    Examples
+    --------
+    >>> from sharemap.config import GroupConfig
+    >>> old = GroupConfig(column="old", label="65+", walk_speed_kmh=3.2)
+    >>> at_group_speed(5.0, old, walk_speed_kmh=4.8)  # 5 min at 4.8 km/h is 7.5 at 3.2
+    7.5
+    >>> 5.0 * (4.8 / 3.2)  # the other order: just inside a 7.5-minute threshold
+    7.499999999999999
+    """
+    return minutes * walk_speed_kmh / group.walk_speed_kmh
+
+
 def group_minutes(blocks: pd.DataFrame, category: str, group: GroupConfig, *,
                   walk_speed_kmh: float) -> pd.Series:
     """Return a group's walk minutes from every block to the nearest space of `category`.
@@ -405,7 +427,7 @@ def group_minutes(blocks: pd.DataFrame, category: str, group: GroupConfig, *,
         When a filtering profile's column is missing.
     """
     if not get_profile(group.profile).filters:
-        return blocks[walk_col(category)] * walk_speed_kmh / group.walk_speed_kmh
+        return at_group_speed(blocks[walk_col(category)], group, walk_speed_kmh=walk_speed_kmh)
     col = group_walk_col(category, group.slug)
     if col not in blocks:
         msg = (f"blocks have no column {col!r}: group {group.label!r} walks with the "

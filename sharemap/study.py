@@ -56,6 +56,7 @@ from .origins import HALF, block_pairs
 from .pipeline import StudyResult, recompute_with_spaces
 from .profiles import (
     ProfileNetwork,
+    at_group_speed,
     cut_off_points,
     get_profile,
     group_minutes,
@@ -1271,33 +1272,40 @@ def group_origin_minutes(result: StudyResult, group: Any, category: str, *,
 
     At the group's own speed and on its own profile's streets, exactly as
     ``coverage_groups.csv`` counts it: a ``walk`` group's minutes are everyone's
-    times ``walk_speed_kmh / group speed``; another profile's are its own walks
-    (``walk_min_<category>_<group>`` of the study's origins, or measured now). NaN:
-    nothing reachable (or the origin is cut off for the profile). Aligned to
+    at its speed (:func:`sharemap.profiles.at_group_speed`); another profile's are
+    its own walks (``walk_min_<category>_<group>`` of the study's origins, or
+    measured now). `group` None: everyone, at the study's speed (``walk_min_<category>``).
+    NaN: nothing reachable (or the origin is cut off for the profile). Aligned to
     :meth:`~sharemap.pipeline.StudyResult.study_origins`. `spaces`: walk to these
     instead of the study's spaces of `category` (measured now).
     """
-    g = find_group(result, group)
+    g = None if group is None else find_group(result, group)
+    own = g is not None and get_profile(g.profile).filters
     origins = result.study_origins()
     if category not in result.config.categories:
         msg = (f"category {category!r} is not in the study; its categories are "
                f"{', '.join(result.config.categories)}")
         raise InputDataError(msg)
-    col = walk_col(category) if not get_profile(g.profile).filters else group_walk_col(
-        category, g.slug)
+    col = group_walk_col(category, g.slug) if g is not None and own else walk_col(category)
     if spaces is None and col in origins:
-        return group_minutes(origins, category, g,
-                             walk_speed_kmh=result.config.walk_speed_kmh).to_numpy(
-                                 np.float64, na_value=np.nan)
-    if spaces is None:
-        spaces = result.spaces[result.spaces["category"] == category]
-    if not len(spaces):
-        return np.full(len(origins), np.nan)
-    points = group_points(result, g, prepare_points(
-        result.network, result.block_snaps(), spaces,
-        max_snap_m=result.config.network.max_snap_m))
-    dist = nearest_distance(points.joined, points.origin_idx, points.target_idx)
-    return np.asarray(dist / metres_per_minute(g.walk_speed_kmh), dtype=np.float64)
+        minutes = origins[col].to_numpy(np.float64, na_value=np.nan)
+    else:
+        if spaces is None:
+            spaces = result.spaces[result.spaces["category"] == category]
+        if not len(spaces):
+            return np.full(len(origins), np.nan)
+        points = prepare_points(result.network, result.block_snaps(), spaces,
+                                max_snap_m=result.config.network.max_snap_m)
+        if g is not None and own:
+            points = group_points(result, g, points)
+        dist = nearest_distance(points.joined, points.origin_idx, points.target_idx)
+        speed = (metres_per_minute(g.walk_speed_kmh) if g is not None and own
+                 else result.config.walk_speed_m_per_min)
+        minutes = np.asarray(dist / speed, dtype=np.float64)
+    if g is None or own:
+        return minutes
+    return np.asarray(at_group_speed(minutes, g, walk_speed_kmh=result.config.walk_speed_kmh),
+                      dtype=np.float64)
 
 
 def _group_lines(result: StudyResult, idx: Any) -> list[str]:

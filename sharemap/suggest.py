@@ -59,14 +59,17 @@ from . import _outputs
 from ._crs import to_web_crs
 from ._errors import ConfigError, InputDataError
 from ._validate import LIMITS, check_number, check_whole
-from .access import nearest_distance, prepare_points, walk_col
+from .access import metres_per_minute, walk_col
 from .pipeline import StudyResult
+from .profiles import at_group_speed, get_profile
 from .study import (
     CandidateSites,
     SiteWalks,
     block_cover,
     candidate_sites,
     cover_matrix,
+    find_group,
+    group_origin_minutes,
     site_candidates,
     site_walks,
 )
@@ -469,81 +472,31 @@ def _group_residents(result: StudyResult, group: Any) -> npt.NDArray[np.float64]
     return pop[origins["block"].to_numpy(np.int64)] * origins["share"].to_numpy(np.float64)
 
 
-def _existing_minutes(result: StudyResult, category: str,
-                      existing: gpd.GeoDataFrame | None, *,
-                      group: Any = None) -> npt.NDArray[np.float64]:
-    """Per block origin, the walk (minutes) to the category's existing spaces.
-
-    At the study's speed; for a `group` walking with a profile that leaves streets out,
-    on the profile's streets at the group's speed (as ``run_study`` measures it).
-    """
-    from ._profiles import get_profile
-    from .access import metres_per_minute
-    from .profiles import group_walk_col, profile_network, profile_points
-
-    origins = result.study_origins()
-    filtered = group is not None and get_profile(group.profile).filters
-    col = group_walk_col(category, group.slug) if filtered else walk_col(category)
-    if existing is None:
-        if col in origins:
-            return origins[col].to_numpy(np.float64, na_value=np.nan)
-        existing = result.spaces[result.spaces["category"] == category]
-    if not len(existing):
-        return np.full(len(origins), np.nan)
-    points = prepare_points(result.network, result.block_snaps(), existing,
-                            max_snap_m=result.config.network.max_snap_m)
-    speed = result.config.walk_speed_m_per_min
-    if filtered:
-        pnet = result.profiles.get(group.profile) or profile_network(result.network,
-                                                                     group.profile)
-        points = profile_points(points, pnet)
-        speed = metres_per_minute(group.walk_speed_kmh)
-    return nearest_distance(points.joined, points.origin_idx, points.target_idx) / speed
-
-
-def _filters(result: StudyResult, label: str) -> bool:
-    """Whether the group `label` walks with a profile that leaves streets out."""
-    from ._profiles import get_profile
-
-    group = next((g for g in result.config.coverage.groups if g.label == label), None)
-    return group is not None and get_profile(group.profile).filters
-
-
-def _speed_factor(result: StudyResult, label: str) -> float:
-    """Study speed / the class's speed (1 for class 0), as coverage_groups.csv scales minutes."""
-    if not label:
-        return 1.0
-    group = next(g for g in result.config.coverage.groups if g.label == label)
-    return result.config.walk_speed_kmh / group.walk_speed_kmh
-
-
 def _class_cover(result: StudyResult, walks: SiteWalks, label: str, ask: _Ask
                  ) -> tuple[sparse.csr_matrix, npt.NDArray[np.bool_]]:
     """Sites x origins the class `label` would reach, and the origins it reaches already.
 
     Residents not in a weighted group ("") walk at the study's speed; a group on the
-    ``walk`` profile walks the same streets at its own pace (the minutes rescaled, the
-    same operations as coverage_groups.csv); a group on a profile that leaves streets
-    out walks that profile's streets (walks of their own from the sites).
+    ``walk`` profile walks the same streets at its own pace (everyone's minutes at its
+    speed, :func:`sharemap.profiles.at_group_speed`, as coverage_groups.csv counts
+    them); a group on a profile that leaves streets out walks that profile's streets
+    (walks of their own from the sites). The existing spaces' walks are
+    :func:`sharemap.study.group_origin_minutes`.
     """
-    from .access import metres_per_minute
-
     minutes = ask.minutes
-    if label and _filters(result, label):
-        group = next(g for g in result.config.coverage.groups if g.label == label)
+    group = find_group(result, label) if label else None
+    have = group_origin_minutes(result, group, ask.category, spaces=ask.existing)
+    if group is not None and get_profile(group.profile).filters:  # streets of its own
         speed = metres_per_minute(group.walk_speed_kmh)
         own = site_walks(result, walks.sites, max_m=minutes * speed * (1 + 1e-9) + 1e-6,
                          progress=ask.progress, profile=group.profile)
-        have = _existing_minutes(result, ask.category, ask.existing, group=group)
         with np.errstate(invalid="ignore"):
             return own.within(own.distance_m / speed <= minutes), have <= minutes
-    factor = _speed_factor(result, label)
     mins = walks.distance_m / result.config.walk_speed_m_per_min
-    have = _existing_minutes(result, ask.category, ask.existing)
+    if group is not None:
+        mins = at_group_speed(mins, group, walk_speed_kmh=result.config.walk_speed_kmh)
     with np.errstate(invalid="ignore"):
-        if factor == 1.0:
-            return walks.within(mins <= minutes), have <= minutes
-        return walks.within(mins * factor <= minutes), have * factor <= minutes
+        return walks.within(mins <= minutes), have <= minutes
 
 
 def _items(result: StudyResult, walks: SiteWalks, ask: _Ask,
@@ -748,8 +701,8 @@ def _suggest_population(result: StudyResult, found: CandidateSites, ask: _Ask
     add, minutes, weights = ask.add, ask.minutes, ask.weights
     progress = ask.progress
     groups = {g.label: g for g in result.config.coverage.groups}
-    slowest = max([1.0, *(_speed_factor(result, label) for label in weights
-                          if not _filters(result, label))])
+    slowest = max([1.0, *(result.config.walk_speed_kmh / groups[label].walk_speed_kmh
+                          for label in weights if not get_profile(groups[label].profile).filters)])
     speed = result.config.walk_speed_m_per_min
     walks = site_walks(result, found.sites, max_m=minutes * speed * slowest * (1 + 1e-9) + 1e-6,
                        progress=progress)

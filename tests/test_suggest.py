@@ -6,6 +6,7 @@ import itertools
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
@@ -466,3 +467,43 @@ def test_lagrangian_bound_is_above_the_optimum_and_near_the_lp(seed):
     assert lag <= lp * 1.02  # subgradient steps come close to the LP's value
     first = np.sort(cover.astype(float) @ w)[::-1][:k].sum()
     assert lag <= first + 1e-9  # never above where it starts
+
+
+def test_a_groups_walk_on_a_threshold_counts_as_coverage_groups_counts_it(tmp_path):
+    """One formula scales everyone's minutes to a group's speed (profiles.at_group_speed).
+
+    One street; the block's origin sits on its west end, the station 850 m east: 10.625
+    min at 4.8 km/h, and for the 65+ at 3.4 km/h 10.625 * 4.8 / 3.4 = 15.0 exactly, so
+    coverage_groups.csv counts them within 15 minutes. Suggest scaled the same walk as
+    10.625 * (4.8 / 3.4) = 15.000000000000002, found them outside, and credited a new
+    site beside them with 300 65+ residents the audit already counts as covered.
+    """
+    from conftest import CRS, X0, Y0, hand_study, layer_toml, osm_graph
+    from shapely.geometry import box
+
+    from sharemap.network import network_from_graph
+
+    gpd.GeoDataFrame({"block_id": [1]}, geometry=[box(X0 - 1, Y0 - 1, X0 + 1, Y0 + 1)],
+                     crs=CRS).to_file(tmp_path / "blocks.geojson")
+    gpd.GeoDataFrame({"name": ["동"], "code": ["1"], "pop": [1000], "old": [300]},
+                     geometry=[box(X0 - 50, Y0 - 50, X0 + 900, Y0 + 50)],
+                     crs=CRS).to_file(tmp_path / "dong.geojson")
+    pd.DataFrame({"id": ["S"], "x": [X0 + 850.0], "y": [Y0]}).to_csv(tmp_path / "b.csv",
+                                                                   index=False)
+    cfg = hand_study(tmp_path, layer_toml("bike", "b.csv", name=False),
+                     blocks="min_area_m2 = 0",
+                     coverage='groups = [ { column = "old", label = "65+", '
+                              'walk_speed_kmh = 3.4 } ]')
+    net = network_from_graph(osm_graph({0: (X0, Y0), 1: (X0 + 850.0, Y0)}, [(0, 1)]), crs=CRS)
+    result = run_study(cfg, network=net, cache=False)
+    assert result.blocks["walk_min_bike"].tolist() == [850.0 / 80.0]
+    row = result.coverage_groups.query(
+        "group == '65+' and level == 'dong' and category == 'bike' and threshold_min == 15")
+    assert row["population_covered"].tolist() == [300]  # 15.0 <= 15
+    site = gpd.GeoDataFrame({"site_id": ["N"], "name": ["new"]},
+                            geometry=[shapely.Point(X0 + 10.0, Y0)], crs=CRS)
+    s = suggest_sites(result, category="bike", add=1, minutes=15, candidates=site,
+                      weights="65+=2")
+    assert s.info["objective_before"] == pytest.approx(700 + 2 * 300)  # everyone covered
+    assert s.info.get("gain_65plus", 0) == 0
+    assert s.suggestions["gain_weighted"].sum() == 0
