@@ -823,8 +823,10 @@ def _splice(known: pd.DataFrame, part: pd.DataFrame, redo: set[str]) -> pd.DataF
     """`known` with its rows of the categories in `redo` replaced by `part`'s (same order)."""
     mask = known["category"].isin(redo).to_numpy()
     if int(mask.sum()) != len(part):
-        msg = f"the known audit has {int(mask.sum())} rows to replace, not {len(part)}"
-        raise ValueError(msg)
+        msg = (f"`known` is not an audit of these blocks, units and thresholds: it has "
+               f"{int(mask.sum())} rows of categories {', '.join(sorted(redo))}, this audit "
+               f"{len(part)}; give the audit of the same study (or no `known`)")
+        raise InputDataError(msg)
     out = known.copy()
     for col in ("blocks_covered", "population_covered", "share_blocks", "share_population"):
         values = out[col].to_numpy().copy()

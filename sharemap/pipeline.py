@@ -1270,7 +1270,7 @@ def recompute_with_spaces(result: StudyResult, spaces: gpd.GeoDataFrame, *,
     if changed is not None and result.gaps is not None:  # the others' audit rows are kept
         known_audit = CoverageAudit(coverage=result.coverage, gaps=result.gaps,
                                     coverage_groups=result.coverage_groups,
-                                    proximity_min=pd.Series(dtype=float))  # not used
+                                    proximity_min=result.blocks["proximity_min"])
     villages, audit = _villages_and_audit(cfg, net, blocks, adjacency, spaces, {}, points,
                                           origins, known=known, known_audit=known_audit,
                                           changed=changed)

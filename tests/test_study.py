@@ -231,3 +231,22 @@ def test_explain_an_unknown_block_prints_plain_numbers(demo, capsys):
     assert main(["explain", str(get_path("demo")), "99999"]) == 2
     err_text = capsys.readouterr().err
     assert "block ids run from 1 to " in err_text and "np.int64" not in err_text
+
+
+def test_an_audit_known_from_another_study_is_refused_in_one_line(demo):
+    """compute_audit(known=, changed=) reuses rows of the same study; another's is named."""
+    from dataclasses import replace
+
+    from sharemap.coverage import compute_audit
+
+    kwargs = {"points": demo.prepared_points(), "origins": demo.origins}
+    known = compute_audit(demo.blocks, demo.spaces, demo.network, demo.config, **kwargs)
+    again = compute_audit(demo.blocks, demo.spaces, demo.network, demo.config, known=known,
+                          changed=["tools"], **kwargs)
+    pd.testing.assert_frame_equal(again.coverage, known.coverage)
+    cov = demo.config.coverage
+    other = replace(demo.config, coverage=replace(cov, thresholds_minutes=(5.0, 15.0)))
+    with pytest.raises(InputDataError, match=r"`known` is not an audit of these blocks.*"
+                       r"rows of categories"):
+        compute_audit(demo.blocks, demo.spaces, demo.network, other, known=known,
+                      changed=["tools"], **kwargs)
