@@ -17,7 +17,10 @@ plain points instead, each measure prepares them itself.
 The searches run in :mod:`sharemap._engine`: compiled bounded Dijkstra searches
 whose cost grows with the nodes they reach, not with the size of the city (one
 multi-source pass per category for walk times; one bounded search per point of
-the smaller side for pairs and counts).
+the smaller side for pairs and counts). Points prepared with ``cache=True`` (a
+study's, when it runs with the cache) keep each search's result in sharemap's
+content-keyed cache, so the same study run again searches nothing and never imports
+the compiled engine (:attr:`JoinedPoints.cache`).
 """
 
 from __future__ import annotations
