@@ -60,6 +60,7 @@ __all__ = [
     "space_checks",
     "split_maps_check",
     "units_checks",
+    "units_in_study_check",
     "within_reach",
 ]
 
@@ -468,6 +469,46 @@ def units_checks(units_by_level: Mapping[str, gpd.GeoDataFrame],
                          f"{len(empty):,} of {len(units):,} {level} units hold no block and are "
                          f"in no figure: {_named(named)}"))
     return out
+
+
+def units_in_study_check(level: str, *, units_read: int, units_in_study: int, source: str,
+                         filter: Mapping[str, Any] | None = None,
+                         population_outside: float | None = None) -> Check:
+    """Check ``units_in_study:<level>``: a boundary level with no unit in the study is an error.
+
+    A level all of whose units lie outside the study area (a boundary file or a level
+    ``filter`` naming another district) would be in no figure, and with the population
+    on it every resident would vanish while the run counted blocks instead.
+
+    Parameters
+    ----------
+    level
+        The level's name.
+    units_read
+        Its units read from `source` (after its `filter`).
+    units_in_study
+        Those that lie in the study (:func:`sharemap.pipeline.units_in_study`).
+    source
+        The boundary file, as the study names it.
+    filter
+        The level's ``filter``, named in the message.
+    population_outside
+        The residents of the units outside the study (None: the level has none).
+    """
+    name = f"units_in_study:{level}"
+    if units_in_study or not units_read:
+        return Check(name, "ok", units_in_study,
+                     f"{units_in_study:,} of the {units_read:,} {level} units read lie in the "
+                     "study area")
+    kept = (" (filter " + ", ".join(f"{k} = {v}" for k, v in filter.items()) + ")"
+            if filter else "")
+    residents = (f" with their {population_outside:,.0f} residents"
+                 if population_outside is not None and population_outside > 0 else "")
+    return Check(name, "error", 0,
+                 f"none of the {units_read:,} {level} units of {source}{kept} lies in the "
+                 f"study area, so the level and its units{residents} would be in no figure: "
+                 f"give the {level} level the file or `filter` of the study's own area, or "
+                 "change [study] area / area_filter")
 
 
 def boundary_units_check(rejects: Sequence[pd.DataFrame]) -> Check:

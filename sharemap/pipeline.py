@@ -681,6 +681,12 @@ def _study_checks(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
     out.append(_checks.block_count_check(len(blocks), allow_partial=partial))
     out += _checks.space_checks(parts["inputs"], allow_partial=partial)
     out += _checks.units_checks(parts["units"], parts["held"])
+    for bcfg in config.coverage.boundaries:  # a level none of whose units is in the study
+        info = parts["units_info"][bcfg.level]
+        out.append(_checks.units_in_study_check(
+            bcfg.level, units_read=info["units_read"],
+            units_in_study=len(parts["in_study"][bcfg.level]), source=str(bcfg.path),
+            filter=bcfg.filter, population_outside=info.get("population_outside_study_area")))
     out.append(_checks.boundary_units_check(parts["boundary_rejects"]))
     out.append(_checks.excluded_streets_check(
         net, parts["origins"]["block_id"].to_numpy(), parts["snaps"],
@@ -1182,6 +1188,7 @@ def _check_study(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
         "blocks": blocks, "rejects": parts["rejects"], "units": units, "held": held,
         "inputs": _inputs(config, every, parts["rejects"], parts["rows_read"]),
         "unallocated": parts["unallocated"], "left_out": left_out, "in_study": in_study,
+        "units_info": parts["units_info"],
         "boundary_rejects": parts["boundary_rejects"], "origins": parts["origins"],
         "snaps": parts["snaps"], "spaces": parts["spaces"], "space_snaps": parts["space_snaps"],
         "population": _num(blocks["population"].sum()) if "population" in blocks else None})

@@ -173,3 +173,26 @@ def test_a_study_area_smaller_than_its_units_frames_the_area(seoul_data, tmp_pat
     view = shapely.box(*state["bounds"])
     assert view.contains(shapely.box(*want))
     assert view.area < 0.6 * shapely.box(*gu_bounds).area  # not opened on the whole gu
+
+
+def test_a_level_with_no_unit_in_the_study_stops_the_run(seoul_data, tmp_path):
+    """A dong level filtered to another gu (Seongbuk-gu's 20 dongs beside a Dongdaemun-gu
+    study: a study file copied from a neighbour, its area_filter changed and its level's
+    filter not) ran to the end with exit 0: no unit in the study, so no residents, every
+    figure silently by blocks ("blocks within 15 min"), the 65+ group gone, and the checks
+    all "ok" ("every resident is allocated to a block"). It is now an error naming the
+    level, its file and filter, and the fix, before any figure."""
+    groups = 'groups = [{ column = "pop_65plus", label = "65+", walk_speed_kmh = 3.6 }]'
+    text = dongdaemun_toml(seoul_data, extra_coverage=groups, levels=("dong",))
+    head, tail = text.rsplit('filter = { sggnm = "동대문구" }', 1)
+    (tmp_path / "study.toml").write_text(head + 'filter = { sggnm = "성북구" }' + tail,
+                                         encoding="utf-8")
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = main(["run", str(tmp_path / "study.toml"), "--out", str(tmp_path / "out")])
+    line = err.getvalue().strip()
+    assert code == 2 and "\n" not in line, line
+    for part in ("dong", "20", "seoul_hangjeongdong_2021.geojson", "성북구", "filter",
+                 "443,206 residents"):
+        assert part in line, (part, line)
+    assert not (tmp_path / "out" / "summary.json").exists()
