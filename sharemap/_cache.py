@@ -39,7 +39,7 @@ from ._compat import package_version
 from ._graphml import EDGE_TAGS
 from ._io import atomic_path
 
-__all__ = ["ENTRIES_KEPT", "FRAME_CODEC", "MAX_ENTRIES", "Codec", "array_fingerprint",
+__all__ = ["BYTES_KEPT", "ENTRIES_KEPT", "FRAME_CODEC", "MAX_ENTRIES", "Codec", "array_fingerprint",
            "cache_dir", "cache_key", "cached", "cached_arrays", "cached_frame", "entry_path",
            "file_digest", "frame_arrays", "frame_from_arrays", "load_frame",
            "network_fingerprint", "read_entry", "save_frame", "write_entry"]
@@ -50,6 +50,8 @@ logger = logging.getLogger(__name__)
 MAX_ENTRIES = 8
 #: ... except for these kinds of small entries (a study makes about ten searches).
 ENTRIES_KEPT = {"searches": 256}
+#: The bytes a kind's folder keeps at most (the most recently used entries first).
+BYTES_KEPT = {"searches": 1 << 30}
 
 _FINGERPRINTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
@@ -361,8 +363,8 @@ def cached_frame(kind: str, key: str, derive: Callable[[], pd.DataFrame], *, wha
 
 FRAME_CODEC: Codec[pd.DataFrame] = Codec(frame_arrays, frame_from_arrays)
 
-#: An array entry bigger than this is not kept (a city's pair list: re-searched instead).
-MAX_ARRAY_BYTES = 16 << 20
+#: An array entry bigger than this is not kept (a city's pair list: searched again).
+MAX_ARRAY_BYTES = 64 << 20
 
 #: id(owner) -> (a weak reference to it, its fingerprint); by id, as a sparse matrix is
 #: not hashable; the reference tells a live owner from a later object given the same id.
@@ -410,9 +412,14 @@ def _prune(folder: Path) -> None:
         if entry.name.startswith("."):  # another run's file being written
             continue
         try:
-            stamped.append((entry.stat().st_mtime_ns, entry))
+            stat = entry.stat()
         except OSError:  # removed by another run meanwhile
             continue
+        stamped.append((stat.st_mtime_ns, stat.st_size, entry))
     kept = ENTRIES_KEPT.get(folder.name, MAX_ENTRIES)
-    for _, old in sorted(stamped, reverse=True)[kept:]:
-        old.unlink(missing_ok=True)
+    room = BYTES_KEPT.get(folder.name)
+    total = 0
+    for k, (_, size, entry) in enumerate(sorted(stamped, reverse=True)):
+        total += size
+        if k >= kept or (room is not None and total > room and k > 0):
+            entry.unlink(missing_ok=True)

@@ -423,3 +423,21 @@ def test_second_study_runs_no_search_and_gives_the_same_figures(cache_dir, monke
     pd.testing.assert_frame_equal(pd.DataFrame(second.supply), pd.DataFrame(first.supply))
     with pytest.raises(AssertionError, match="searched again"):
         pipeline.run_study(_demo_config(), cache=False)
+
+
+def test_searches_folder_keeps_the_newest_entries_within_its_bytes(tmp_path, monkeypatch):
+    """256 entries at most, and no more bytes than BYTES_KEPT (the newest one always)."""
+    import os
+
+    folder = tmp_path / "searches"
+    folder.mkdir()
+    monkeypatch.setitem(_cache.BYTES_KEPT, "searches", 2_500)
+    for k in range(5):
+        path = folder / f"{k}.npz"
+        path.write_bytes(b"x" * 1_000)
+        os.utime(path, (1_000_000_000 + k, 1_000_000_000 + k))
+    _cache._prune(folder)
+    assert sorted(p.name for p in folder.glob("*.npz")) == ["3.npz", "4.npz"]
+    monkeypatch.setitem(_cache.BYTES_KEPT, "searches", 10)  # one entry bigger than the room
+    _cache._prune(folder)
+    assert sorted(p.name for p in folder.glob("*.npz")) == ["4.npz"]
