@@ -26,8 +26,9 @@ the compiled engine (:attr:`JoinedPoints.cache`).
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeAlias
 
@@ -199,6 +200,11 @@ class JoinedPoints:
         nodes and offsets searched from and to, the search's parameters and the
         engine's code: a study run again with the same inputs then runs no search
         (nor imports the compiled engine). Treat the arrays as read-only once joined.
+    searches
+        How the searches made with :attr:`cache` were had: counts of ``"hit"``,
+        ``"miss"`` (searched and kept) and ``"off"`` (searched; not kept), shared by
+        the points narrowed from these (:meth:`PreparedPoints.select`) and put on a
+        profile's streets (for a study's ``summary.json``).
     """
 
     csr: sparse.csr_matrix
@@ -206,6 +212,7 @@ class JoinedPoints:
     node: npt.NDArray[np.int64]
     offset_m: npt.NDArray[np.float64]
     cache: bool = False
+    searches: Counter[str] = field(default_factory=Counter, repr=False)
 
     def memo(self, search: str, parts: tuple[Any, ...],
              derive: Callable[[], dict[str, npt.NDArray[Any]]]) -> dict[str, npt.NDArray[Any]]:
@@ -220,7 +227,10 @@ class JoinedPoints:
         graph = _cache.array_fingerprint(self.csr, self.csr.indptr, self.csr.indices,
                                          self.csr.data, np.asarray(self.csr.shape))
         key = _cache.cache_key(search, graph, *parts, code=_SEARCH_CODE)
-        return _cache.cached_arrays("searches", key, derive, what=f"the {search} search")[0]
+        found, status = _cache.cached_arrays("searches", key, derive,
+                                             what=f"the {search} search")
+        self.searches[status] += 1
+        return found
 
 
 def join_points(network: WalkNetwork, snaps: pd.DataFrame, *,
@@ -584,7 +594,7 @@ class PreparedPoints:
         keep = np.concatenate([o, t])
         joined = JoinedPoints(csr=self.joined.csr, n_base=self.joined.n_base,
                               node=self.joined.node[keep], offset_m=self.joined.offset_m[keep],
-                              cache=self.joined.cache)
+                              cache=self.joined.cache, searches=self.joined.searches)
         return PreparedPoints(network=self.network, joined=joined,
                               origin_snaps=self.origin_snaps.iloc[o],
                               target_snaps=self.target_snaps.iloc[t - self.n_origins],

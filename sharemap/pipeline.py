@@ -18,6 +18,7 @@ import logging
 import platform
 import time
 import warnings
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
@@ -1075,7 +1076,8 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
              "coverage_groups": audit.coverage_groups,
              "coverage": coverage, "network": net, "supply": supply, "closed": closed}
     summary = _summary(config, parts, rows_read, t, unallocated)
-    summary["cache"] = {"network": str(net.info.get("cache", "given")), **cached}
+    summary["cache"] = {"network": str(net.info.get("cache", "given")), **cached,
+                        "searches": _searches_status(points.joined.searches, on=cache)}
     summary["boundary_rejects"] = _boundary_rejects(boundary_rejects)
     summary["at"], summary["hours"] = config.at, hours
     summary.update(extra)
@@ -1087,6 +1089,16 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
                        coverage_groups=audit.coverage_groups, origin_snaps=origin_snaps,
                        points=points, supply=supply, closed=closed, origins=origins,
                        checks=tuple(checks), profiles=profiles)
+
+
+def _searches_status(counts: Counter[str], *, on: bool) -> str:
+    """How a study's walk searches were had: hit, miss, off, or a mix ("9 hit, 2 miss")."""
+    if not on:
+        return "off"
+    seen = [k for k in ("hit", "miss", "off") if counts.get(k)]
+    if len(seen) == 1:
+        return seen[0]
+    return ", ".join(f"{counts[k]} {k}" for k in seen) or "off"
 
 
 def _units_and_residents(config: StudyConfig, net: WalkNetwork, area: shapely.Geometry | None,

@@ -44,7 +44,7 @@ it without snapping anything again.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -357,8 +357,8 @@ def profile_points(points: PreparedPoints, pnet: ProfileNetwork) -> PreparedPoin
         raise ValueError(msg)
     so = _on_profile(points.origin_snaps, pnet)
     st = _on_profile(points.target_snaps, pnet)
-    joined = join_points(pnet.network, pd.concat([so, st], ignore_index=True),
-                         cache=points.joined.cache)
+    joined = replace(join_points(pnet.network, pd.concat([so, st], ignore_index=True),
+                                 cache=points.joined.cache), searches=points.joined.searches)
     return PreparedPoints(network=pnet.network, joined=joined, origin_snaps=so,
                           target_snaps=st, max_snap_m=points.max_snap_m)
 

@@ -104,7 +104,8 @@ def _demo_config():
 def test_second_run_reads_blocks_and_snaps_from_the_cache(cache_dir, monkeypatch):
     first = pipeline.run_study(_demo_config())
     assert first.summary["cache"] == {"network": "miss", "blocks": "miss",
-                                      "origin_snaps": "miss", "reach": "miss"}
+                                      "origin_snaps": "miss", "reach": "miss",
+                                      "searches": "miss"}
     assert len(_entries(cache_dir, "blocks")) == 1
     assert len(_entries(cache_dir, "origin_snaps")) == 1
 
@@ -124,7 +125,7 @@ def test_second_run_reads_blocks_and_snaps_from_the_cache(cache_dir, monkeypatch
     second = pipeline.run_study(_demo_config())
     assert snapped == [len(second.spaces) + len(second.rejects.query("reason == 'off_network'"))]
     assert second.summary["cache"] == {"network": "hit", "blocks": "hit", "origin_snaps": "hit",
-                                       "reach": "hit"}
+                                       "reach": "hit", "searches": "hit"}
     pd.testing.assert_frame_equal(pd.DataFrame(second.blocks.drop(columns="geometry")),
                                   pd.DataFrame(first.blocks.drop(columns="geometry")))
     assert all(shapely.equals_exact(second.blocks.geometry.to_numpy(),
@@ -279,7 +280,8 @@ def test_damaged_entries_in_every_cache_folder_warn_and_are_rebuilt(cache_dir, c
     with caplog.at_level("WARNING", logger="sharemap"):
         second = pipeline.run_study(_demo_config())
     assert second.summary["cache"] == {"network": "miss", "blocks": "miss",
-                                      "origin_snaps": "miss", "reach": "miss"}
+                                      "origin_snaps": "miss", "reach": "miss",
+                                      "searches": "hit"}  # undamaged: the same searches
     assert caplog.text.count("Ignoring an unreadable") == 4
     pd.testing.assert_frame_equal(second.coverage, first.coverage)
     third = pipeline.run_study(_demo_config())  # the rebuilt entries are whole again
@@ -412,8 +414,10 @@ def test_second_study_runs_no_search_and_gives_the_same_figures(cache_dir, monke
     """A warm study (what `sharemap explain` runs) reads its walks; --no-cache searches."""
     first = pipeline.run_study(_demo_config())
     assert _entries(cache_dir, "searches")
+    assert first.summary["cache"]["searches"] == "miss"
     _engine_forbidden(monkeypatch)
     second = pipeline.run_study(_demo_config())
+    assert second.summary["cache"]["searches"] == "hit"
     pd.testing.assert_frame_equal(pd.DataFrame(second.blocks.drop(columns="geometry")),
                                   pd.DataFrame(first.blocks.drop(columns="geometry")))
     pd.testing.assert_frame_equal(second.adjacency, first.adjacency)
@@ -441,3 +445,11 @@ def test_searches_folder_keeps_the_newest_entries_within_its_bytes(tmp_path, mon
     monkeypatch.setitem(_cache.BYTES_KEPT, "searches", 10)  # one entry bigger than the room
     _cache._prune(folder)
     assert sorted(p.name for p in folder.glob("*.npz")) == ["4.npz"]
+
+
+def test_searches_status_says_a_mix():
+    from collections import Counter
+
+    assert pipeline._searches_status(Counter(hit=9, miss=2), on=True) == "9 hit, 2 miss"
+    assert pipeline._searches_status(Counter(hit=3), on=True) == "hit"
+    assert pipeline._searches_status(Counter(), on=False) == "off"
