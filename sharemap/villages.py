@@ -70,7 +70,8 @@ def compute_candidates(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame, spaces
         Aligned to `blocks`' index: ``adjacent_spaces``, ``adjacent_categories``,
         ``adjacent_capacity`` (the sum of the distinct adjacent spaces' ``capacity``;
         1 per space where `spaces` has no capacity), ``adjacent_space_ids``
-        (comma-separated, nearest first) and ``candidate``.
+        (comma-separated, nearest first; ``category:id`` for an id several categories
+        use) and ``candidate``.
     """
     adj = _with_space_cols(adjacency, spaces)
     grouped = adj.groupby("block_id", sort=False)
@@ -96,24 +97,41 @@ def compute_candidates(blocks: gpd.GeoDataFrame, adjacency: pd.DataFrame, spaces
 def _joined_ids(adj: pd.DataFrame, grouped: Any) -> list[str]:
     """Per block group (in `grouped`'s order): its distinct space ids, comma-separated.
 
-    Ids keep the adjacency's order (nearest first), each at its first appearance.
+    Ids keep the adjacency's order (nearest first), each space at its first appearance
+    (spaces told apart by their index label, not their id: two categories may share an
+    id), written as ``label`` (see :func:`_with_space_cols`).
     """
     codes = grouped.ngroup().to_numpy(dtype=np.float64, na_value=np.nan)
-    first = ~adj.duplicated(["block_id", "space_id"]).to_numpy() & ~np.isnan(codes)
+    first = ~adj.duplicated(["block_id", "space"]).to_numpy() & ~np.isnan(codes)
     pos = np.flatnonzero(first)
     group = codes[pos].astype(np.int64)
     order = np.argsort(group, kind="stable")
-    values = adj["space_id"].to_numpy(dtype=object)[pos[order]].tolist()
+    values = adj["label"].to_numpy(dtype=object)[pos[order]].tolist()
     ends = np.cumsum(np.bincount(group, minlength=grouped.ngroups)).tolist()
     return [",".join(values[s:e]) for s, e in itertools.pairwise([0, *ends])]
 
 
 def _with_space_cols(adjacency: pd.DataFrame, spaces: pd.DataFrame) -> pd.DataFrame:
+    """Add each adjacent space's ``space_id``, ``category``, ``capacity`` and ``label``.
+
+    ``label`` is the id, or ``category:id`` where several categories of `spaces` use
+    the id (Seoul's bike station numbers and Nanumcar spot codes overlap), the form
+    ``sharemap whatif --remove`` takes.
+    """
     looked = spaces.loc[adjacency["space"].to_numpy()]
     cap = (looked["capacity"].to_numpy(dtype=np.float64, na_value=1.0) if "capacity" in looked
            else np.ones(len(looked)))
-    return adjacency.assign(space_id=looked["space_id"].astype(str).to_numpy(),
-                            category=looked["category"].astype(str).to_numpy(), capacity=cap)
+    ids = looked["space_id"].astype(str).to_numpy()
+    cats = looked["category"].astype(str).to_numpy()
+    per_id = spaces.assign(space_id=spaces["space_id"].astype(str)).groupby(
+        "space_id")["category"].nunique()
+    shared = per_id.index[per_id.to_numpy() > 1]
+    label = ids.astype(object)
+    if len(shared):
+        both = np.isin(ids, shared.to_numpy(dtype=str))
+        label[both] = (pd.Series(cats[both], dtype=object) + ":"
+                       + pd.Series(ids[both], dtype=object)).to_numpy(dtype=object)
+    return adjacency.assign(space_id=ids, category=cats, capacity=cap, label=label)
 
 
 def village_score(n_spaces: pd.Series, n_categories: pd.Series,

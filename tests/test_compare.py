@@ -331,3 +331,27 @@ def test_a_repeated_id_in_either_study_is_matched_once():
     got = _match_spaces(b, a)
     assert sorted(zip(got["change"], got.geometry.x, strict=True)) == [("gone", 500.0),
                                                                         ("kept", 0.0)]
+
+
+def test_adjacent_space_ids_name_one_space_each(snapshots):
+    """In study A (June 2022 dock table), bike station 666 and Nanumcar spot 666 share an
+    id. An analyst re-adding each block's adjacent capacity from spaces.gpkg by the ids in
+    `adjacent_space_ids` got a different sum for 53 blocks, whose bare "666" matched both
+    spaces; such ids are now `category:id`, so each names exactly one space."""
+    run = snapshots["runs"]["a"]
+    spaces = gpd.read_file(run / "spaces.gpkg")
+    blocks = gpd.read_file(run / "blocks.gpkg", layer="blocks")
+    shared = spaces.groupby("space_id")["category"].nunique()
+    assert "666" in set(shared.index[shared > 1])  # the real collision
+    capacity = {**dict(zip(spaces["space_id"], spaces["capacity"], strict=True)),
+                **{f"{c}:{i}": k for i, c, k in zip(spaces["space_id"], spaces["category"],
+                                                     spaces["capacity"], strict=True)}}
+    named = 0
+    for ids, n, cap in zip(blocks["adjacent_space_ids"].fillna(""), blocks["adjacent_spaces"],
+                           blocks["adjacent_capacity"], strict=True):
+        listed = ids.split(",") if ids else []
+        assert len(listed) == n
+        assert "666" not in listed
+        named += any(s.endswith(":666") for s in listed)
+        assert sum(capacity[s] for s in listed) == pytest.approx(cap)
+    assert named == 53

@@ -237,7 +237,13 @@ def _old_compute_candidates(blocks, adjacency, spaces, *, min_spaces=3,
     grouped = adj.groupby("block_id", sort=False)
     n_sp = grouped["space"].nunique()
     n_cat = grouped["category"].nunique()
-    ids = grouped["space_id"].agg(lambda s: ",".join(dict.fromkeys(s.astype(str))))
+    # each distinct space once, as category:id where two categories share its id
+    shared = spaces.groupby(spaces["space_id"].astype(str))["category"].nunique()
+    label = {k: (f"{c}:{i}" if shared[str(i)] > 1 else str(i))
+             for k, i, c in zip(spaces.index, spaces["space_id"], spaces["category"],
+                                strict=True)}
+    ids = grouped["space"].agg(
+        lambda s: ",".join(dict.fromkeys(label[k] for k in s))).astype(object)
     key = blocks["block_id"]
     out = pd.DataFrame(index=blocks.index)
     out["adjacent_spaces"] = n_sp.reindex(key).fillna(0).astype(np.int64).to_numpy()

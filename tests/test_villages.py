@@ -95,3 +95,22 @@ def test_score_rewards_each_factor():
     assert village_score(pd.Series([4]), pd.Series([2]), pd.Series([1000.0]))[0] > base
     assert village_score(pd.Series([3]), pd.Series([3]), pd.Series([1000.0]))[0] > base
     assert village_score(pd.Series([3]), pd.Series([2]), pd.Series([2000.0]))[0] > base
+
+
+def test_adjacent_space_ids_tell_apart_an_id_two_categories_share():
+    """Bike station 666 and Nanumcar spot 666 both stand in real Dongdaemun-gu (the dock
+    table's station numbers and the Nanumcar spot codes overlap). `adjacent_space_ids`
+    listed a bare "666" for 53 blocks (which of the two?), and a block next to both listed
+    "666" once while `adjacent_spaces` counted 2. An id several categories use is now
+    written `category:id`, the form `sharemap whatif --remove` asks for; other ids stay bare.
+    """
+    blocks = _blocks()
+    spaces = pd.DataFrame({"space_id": ["666", "666", "c1", "b2"],
+                           "category": ["bike", "carshare", "carshare", "bike"]})
+    adj = _adjacency([(1, 0), (1, 1), (1, 2), (2, 1), (2, 3), (3, 3)])
+    flags = compute_candidates(blocks, adj, spaces, min_spaces=3)
+    assert flags["adjacent_spaces"].tolist() == [3, 2, 1, 0, 0]
+    assert flags["adjacent_space_ids"].tolist() == [
+        "bike:666,carshare:666,c1", "carshare:666,b2", "b2", "", ""]
+    listed = flags["adjacent_space_ids"].map(lambda s: len(s.split(",")) if s else 0)
+    assert (listed == flags["adjacent_spaces"]).all()
