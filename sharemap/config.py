@@ -10,7 +10,7 @@ import itertools
 import math
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -928,6 +928,18 @@ def _parse_villages(doc: dict[str, Any], src: Path) -> VillagesConfig:
     )
 
 
+def _check_reachable_rule(villages: VillagesConfig, categories: Sequence[str],
+                          src: Path) -> None:
+    """Refuse a candidate rule no block can meet: more distinct categories than exist."""
+    if villages.distinct_categories and villages.min_spaces > len(categories):
+        msg = (f"{src}: `villages.min_spaces` = {villages.min_spaces} with "
+               f"distinct_categories = true asks for more categories than the study's "
+               f"{len(categories)} categories ({', '.join(categories)}), so no block could be "
+               f"a candidate: lower min_spaces to at most {len(categories)}, add layers of "
+               "other categories, or count spaces (distinct_categories = false)")
+        raise ConfigError(msg)
+
+
 def _parse_bands(value: Any, src: Path) -> tuple[tuple[float, float], ...]:
     example = "[[5, 1.0], [10, 0.68], [15, 0.22]]"
     if not isinstance(value, list) or not value or not all(
@@ -1129,6 +1141,8 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
     layers = _parse_layers(doc, base, source)
     coverage = _parse_coverage(doc, base, source)
     categories = tuple(dict.fromkeys(layer.category for layer in layers))
+    villages = _parse_villages(doc, source)
+    _check_reachable_rule(villages, categories, source)
     return StudyConfig(
         name=name,
         crs=str(crs),
@@ -1139,7 +1153,7 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
         network=_parse_network(doc, base, source),
         layers=layers,
         blocks=_parse_blocks(doc, base, source),
-        villages=_parse_villages(doc, source),
+        villages=villages,
         coverage=coverage,
         map=_parse_map(doc, source, categories),
         source=source,

@@ -202,3 +202,18 @@ def test_library_checks_the_same_numbers():
         suggest_sites(fake, category="tools", add=1, minutes=float("nan"))
     with pytest.raises(InputDataError, match=r"`adjacent_minutes` must be a finite number"):
         sweep(fake, adjacent_minutes=[float("nan")], min_spaces=[3])
+
+
+def test_distinct_categories_asking_more_categories_than_the_study_has(study, capsys, tmp_path):
+    """`distinct_categories = true` with `min_spaces = 7` on the demo's 6 categories (or
+    4 on the real Dongdaemun-gu study's 3) ran to exit 0 with "candidates: 0" and
+    "villages: 0": no block can have more distinct categories than the study has."""
+    path = study(("min_spaces = 3", "min_spaces = 7"),
+                 ("distinct_categories = false", "distinct_categories = true"))
+    err = _one_line_error(path, capsys, tmp_path)
+    for part in ("villages.min_spaces", "7", "distinct_categories", "6 categories",
+                 "bike", "toys"):
+        assert part in err, (part, err)
+    path = study(("min_spaces = 3", "min_spaces = 6"),
+                 ("distinct_categories = false", "distinct_categories = true"))
+    assert read_config(path).villages.min_spaces == 6  # every category: still possible
