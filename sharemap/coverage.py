@@ -356,6 +356,10 @@ def read_area(path: str | Path, *, crs: Any, filter: Mapping[str, Any] | None = 
     return shapely.make_valid(shapely.union_all(usable))
 
 
+#: Values of a filter column named when a filter matches no feature.
+_SHOWN_VALUES = 8
+
+
 def _filter_mask(gdf: gpd.GeoDataFrame, filter: Mapping[str, Any] | None, p: Path
                  ) -> npt.NDArray[np.bool_]:
     """Features whose columns equal the filter's values (compared as text)."""
@@ -365,12 +369,29 @@ def _filter_mask(gdf: gpd.GeoDataFrame, filter: Mapping[str, Any] | None, p: Pat
                    f"{list(gdf.columns)}")
             raise InputDataError(msg)
     keep = np.ones(len(gdf), dtype=bool)
+    alone: dict[str, bool] = {}
     for col, value in (filter or {}).items():
-        keep &= (gdf[col].astype(str) == str(value)).to_numpy()
+        match = (gdf[col].astype(str) == str(value)).to_numpy()
+        alone[col] = bool(match.any())
+        keep &= match
     if not keep.any():
-        msg = f"{p}: no feature matches the filter {filter}"
-        raise InputDataError(msg)
+        raise InputDataError(_no_match(gdf, filter or {}, alone, p))
     return keep
+
+
+def _no_match(gdf: gpd.GeoDataFrame, filter: Mapping[str, Any], alone: Mapping[str, bool],
+              p: Path) -> str:
+    """Say that no feature matches `filter`, and the values a column could take."""
+    wanted = " and ".join(f"{col} = {str(value)!r}" for col, value in filter.items())
+    head = f"{p}: no feature has {wanted} (filter values are compared as text)"
+    col = next((c for c, ok in alone.items() if not ok), None)
+    if col is None:
+        return f"{head}: each matches some feature, but no feature matches all; drop one"
+    values = sorted(set(gdf[col].dropna().astype(str)))
+    shown = ", ".join(repr(v) for v in values[:_SHOWN_VALUES])
+    more = ", ..." if len(values) > _SHOWN_VALUES else ""
+    return (f"{head}: {col} has {len(values):,} values ({shown}{more}); give one of them "
+            "exactly as the file writes it")
 
 
 def assign_units(origins: gpd.GeoSeries, units: gpd.GeoDataFrame) -> pd.DataFrame:

@@ -173,3 +173,20 @@ def test_study_area_repaired_and_features_without_polygon_skipped(tmp_path):
     assert area.equals(box(200, 0, 300, 100))
     with pytest.raises(InputDataError, match="no feature of the study area has a polygon"):
         read_area(path, crs=CRS, filter={"nm": "u1"})
+
+
+def test_a_filter_matching_nothing_names_the_values_it_could_take(seoul_data):
+    """`area_filter = { sggnm = "Dongdaemun-gu" }` (the English name osmnx's place uses)
+    on Seoul's gu file stopped with "no feature matches the filter
+    FrozenDict({'sggnm': 'Dongdaemun-gu'})": a Python repr and no way forward. The line
+    now names the column, the value given and the values the file has."""
+    path = seoul_data / "boundaries" / "seoul_gu_2021.geojson"
+    with pytest.raises(InputDataError) as err:
+        read_area(path, crs="EPSG:5186", filter={"sggnm": "Dongdaemun-gu"})
+    msg = str(err.value)
+    assert "FrozenDict" not in msg and "\n" not in msg
+    for part in ("seoul_gu_2021.geojson", "sggnm = 'Dongdaemun-gu'", "25 values",
+                 "'강남구'", "compared as text"):
+        assert part in msg, (part, msg)
+    with pytest.raises(InputDataError, match=r"no feature has sggnm = '동대문구' and sgg = '1'"):
+        read_area(path, crs="EPSG:5186", filter={"sggnm": "동대문구", "sgg": 1})
