@@ -48,7 +48,7 @@ from . import _io
 from ._errors import OutputError
 
 __all__ = ["INDEX_FORMAT", "MANIFEST", "Output", "OutputFolder", "input_paths", "names",
-           "write"]
+           "refuse_input", "write"]
 
 logger = logging.getLogger(__name__)
 
@@ -133,6 +133,25 @@ def input_paths(config: Any) -> tuple[Path, ...]:
 
     walk(config)
     return tuple(dict.fromkeys(found))
+
+
+def refuse_input(path: str | os.PathLike[str], config: Any) -> None:
+    """Stop before a single file is written over one the study (`config`) reads.
+
+    For the library's one-file writers (:func:`sharemap.report.write_report`); a
+    command's folder is checked by :class:`OutputFolder`.
+
+    Raises
+    ------
+    OutputError
+        If `path` is (or links to) an input of `config`.
+    """
+    target = Path(path)
+    for inp in input_paths(config):
+        if target.absolute() == inp.absolute() or _same_file(target, inp):
+            msg = (f"{target}: writing here would replace {inp}, which the study reads; "
+                   "choose another file name")
+            raise OutputError(msg)
 
 
 # ----------------------------------------------------------------------------- writers

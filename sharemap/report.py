@@ -830,6 +830,8 @@ def write_report(result: StudyResult, path: str | Path, *,
     ------
     MissingDependencyError
         If matplotlib is not installed.
+    OutputError
+        If `path` is a file the study reads (a layer, its TOML, ...).
 
     Examples
     --------
@@ -841,6 +843,7 @@ def write_report(result: StudyResult, path: str | Path, *,
     >>> "Where the gaps are" in out.read_text(encoding="utf-8")
     True
     """
+    _outputs.refuse_input(path, result.config)  # before rendering: an input is never replaced
     text = render_report(result, by_time=by_time)
     out = _io.write_text(text, path)
     logger.info("Wrote report %s (%.1f MB)", out, len(text.encode("utf-8")) / 1e6)

@@ -252,3 +252,21 @@ def test_report_colours_are_the_maps_colours():
     assert colours["bike"] == CATEGORY_STYLES["bike"][0]
     assert colours["alpha"] != colours["zeta"]
     assert colours["all"] == "#111111"
+
+
+def test_write_report_never_replaces_an_input(demo):
+    """`sharemap.write_report(result, path)` with `path` naming a file the study reads (a
+    layer, the study TOML) wrote the page over it: the analyst's tool-library table
+    became HTML. Commands already refuse this; the library call now does too, before
+    rendering, with one line naming the input."""
+    from sharemap import OutputError
+
+    result, _ = demo
+    layer = result.config.layers[3].path
+    assert layer.name == "tool_libraries.csv"
+    before = layer.read_bytes()
+    for target in (layer, result.config.source):
+        with pytest.raises(OutputError, match="which the study reads") as err:
+            write_report(result, target)
+        assert "\n" not in str(err.value) and target.name in str(err.value)
+    assert layer.read_bytes() == before
