@@ -291,6 +291,11 @@ def _transform(src: CRS, target: CRS, x: np.ndarray, y: np.ndarray
     return np.asarray(tx, dtype=float), np.asarray(ty, dtype=float)
 
 
+#: Two Korean TM systems that put a table's points closer than this (median) cannot be
+#: told apart by whether the points fall in a study area; detection refuses to guess.
+_TM_APART_M = 5_000.0
+
+
 def _detect_tm(x: np.ndarray, y: np.ndarray, rows: np.ndarray, area: Any, target: CRS,
                file: str) -> CRS:
     codes = ", ".join(f"EPSG:{c}" for c in KOREAN_TM_EPSG)
@@ -299,8 +304,8 @@ def _detect_tm(x: np.ndarray, y: np.ndarray, rows: np.ndarray, area: Any, target
                f") but no `crs` is declared, and without a study area the Korean TM systems "
                f"({codes}) cannot be told apart; declare crs, e.g. crs = \"EPSG:5186\"")
         raise InputDataError(msg)
-    counts = {code: int(_covered(area, *_transform(CRS.from_epsg(code), target, x, y)).sum())
-              for code in KOREAN_TM_EPSG}
+    placed = {code: _transform(CRS.from_epsg(code), target, x, y) for code in KOREAN_TM_EPSG}
+    counts = {code: int(_covered(area, *xy).sum()) for code, xy in placed.items()}
     ranked = sorted(counts.items(), key=lambda kv: -kv[1])
     (best, n_best), (_, n_second) = ranked[0], ranked[1]
     tally = ", ".join(f"EPSG:{c} {n}" for c, n in ranked)
@@ -308,6 +313,21 @@ def _detect_tm(x: np.ndarray, y: np.ndarray, rows: np.ndarray, area: Any, target
         msg = (f"{file}: layer lands nowhere near the study area: its metre coordinates put no "
                f"point inside it in any Korean TM system ({codes}); check the x/y columns and "
                "declare the crs")
+        raise InputDataError(msg)
+    # Systems that put the points within a few hundred metres of the best one's (5174,
+    # 5181 and 2097 share a false origin) cannot be told apart by a study area: which of
+    # them puts more points inside it is chance at its edge, never evidence.
+    near = [code for code, n in ranked[1:] if n and float(np.median(np.hypot(
+        placed[code][0] - placed[best][0], placed[code][1] - placed[best][1])))
+        < _TM_APART_M]
+    if near:
+        gaps = [float(np.median(np.hypot(placed[c][0] - placed[best][0],
+                                         placed[c][1] - placed[best][1]))) for c in near]
+        close = ", ".join(f"EPSG:{c}" for c in sorted([best, *near]))
+        msg = (f"{file}: coordinates are in metres but no `crs` is declared, and {close} "
+               f"place them within {min(gaps):,.0f}-{max(gaps):,.0f} m of each other, which the "
+               f"study area cannot tell apart (points inside it: {tally}); declare which "
+               "one with `crs` (the file's publisher states it)")
         raise InputDataError(msg)
     if n_second >= 0.95 * n_best:
         msg = (f"{file}: coordinates are in metres but no `crs` is declared and several Korean "
