@@ -708,6 +708,47 @@ def _street_line(row: pd.Series) -> str | None:
     return f"Its walks start where {who} the street network: {street}."
 
 
+#: ``explain`` names a walk at least this many times the straight line to the nearest
+#: space of its category (a street grid's walks are 1.2-1.6 times it) ...
+DETOUR_RATIO = 3.0
+#: ... when the walk takes at least this many minutes.
+DETOUR_MIN_MINUTES = 5.0
+
+
+def _detour_line(result: StudyResult, idx: Any) -> str | None:
+    """Name the categories whose walk is far longer than the straight line (None: none).
+
+    The block's walk to a category against the straight line from the origin whose
+    walk it is (its median origin) to the category's nearest space: a river, railway or
+    closed site between, or an origin joined to a street with no junction near it.
+    """
+    cfg, row = result.config, result.blocks.loc[idx]
+    origins = result.study_origins()
+    mine = np.flatnonzero(origins["block"].to_numpy() == result.blocks.index.get_loc(idx))
+    if not len(mine):
+        return None
+    points = origins.geometry.to_numpy()[mine]
+    parts = []
+    for cat in cfg.categories:
+        walk = float(row.get(walk_col(cat), np.nan))
+        spaces = result.spaces.geometry.to_numpy()[result.spaces["category"].to_numpy() == cat]
+        if not np.isfinite(walk) or walk < DETOUR_MIN_MINUTES or not len(spaces):
+            continue
+        own = origins[walk_col(cat)].to_numpy(np.float64, na_value=np.nan)[mine]
+        at = int(np.nanargmin(np.abs(own - walk))) if np.isfinite(own).any() else 0
+        straight = float(shapely.distance(spaces, points[at]).min())
+        metres = walk * cfg.walk_speed_m_per_min
+        if metres >= DETOUR_RATIO * max(straight, 1.0):
+            parts.append(f"{cat} {walk:.1f} min ({metres:,.0f} m) though its nearest space is "
+                         f"{straight:,.0f} m away in a straight line "
+                         f"({metres / max(straight, 1.0):.0f} times)")
+    if not parts:
+        return None
+    return ("Walks far longer than the straight line: " + "; ".join(parts) + ". A river, "
+            "railway, wall or closed site may lie between, or the walks start on a street "
+            "with no junction near it: look at the map there before acting on these minutes.")
+
+
 def explain_block(result: StudyResult, block_id: Any) -> str:
     """Say in words why a block is (or is not) a sharing-village candidate.
 
@@ -776,6 +817,9 @@ def explain_block(result: StudyResult, block_id: Any) -> str:
     street = _street_line(row)
     if street:
         lines.append(street)
+    detour = _detour_line(result, idx)
+    if detour:
+        lines.append(detour)
     nearest = [f"{c} {_fmt_min(row.get(f'walk_min_{c}', np.nan))}" for c in cfg.categories]
     if nearest:
         lines.append("Nearest space of each category: " + "; ".join(nearest) + ".")

@@ -283,3 +283,25 @@ def test_points_left_on_an_excluded_street_are_a_check(beside_an_expressway):
                                   np.array([]), snaps.iloc[[]])
     assert (none.status, none.message) == ("ok", "no block origin or space joined a street in "
                                                  "snap_exclude (nothing)")
+
+
+@pytest.mark.seoul
+def test_explain_names_a_walk_far_longer_than_the_straight_line(both_rules):
+    """Issue 12's caveat, said where an official reads it: block 365 joins 정릉천's stream-bed
+    path and walks 14.1 min (1,131 m) to bike stations, the nearest 76 m away in a straight
+    line. explain names it (by the straight line from the origin, shapely's distance, not the
+    network); block 367, 1.3 min from a station, gets no such line."""
+    from sharemap.study import explain_block
+
+    new, _ = both_rules
+    bikes = new.spaces[new.spaces["category"] == "bike"]
+    origin = new.origins.geometry[new.origins["block_id"] == 365].iloc[0]
+    straight = bikes.distance(origin).min()
+    walk = new.blocks.set_index("block_id").loc[365, "walk_min_bike"]
+    assert round(straight) == 76 and round(walk, 1) == 14.1
+    line = next(x for x in explain_block(new, 365).splitlines()
+                if x.startswith("Walks far longer than the straight line"))
+    metres = walk * new.config.walk_speed_m_per_min
+    assert (f"bike {walk:.1f} min ({metres:,.0f} m) though its nearest space is 76 m away in "
+            f"a straight line ({metres / straight:.0f} times)") in line
+    assert "Walks far longer" not in explain_block(new, 367)
