@@ -141,13 +141,17 @@ def _run(config_path: Path, out: Path, progress: bool, split_by: str | None = No
         extra: tuple[Any, ...] = ()
         if command == "audit":  # the run's files and the audit's, as one run's folder
             from .report import audit_outputs
-            from .study import coverage_by_time
+            from .study import audit_at_times
 
-            extra = audit_outputs(coverage_by_time(result, when) if when else None)
+            by = audit_at_times(result, when) if when else None
+            extra = audit_outputs(by.coverage if by else None,
+                                  by.coverage_groups if by else None)
         paths = write_outputs(result, folder, progress=progress, extra=extra)
     _print_summary(result.summary, out)
     if "coverage_by_time.csv" in paths:
         print(f"  by time of week : {out / 'coverage_by_time.csv'}")
+    if "coverage_groups_by_time.csv" in paths:
+        print(f"  groups by time  : {out / 'coverage_groups_by_time.csv'}")
     if "report.html" in paths:
         print(f"  report          : {out / 'report.html'}")
     if "map.png" in paths:

@@ -850,11 +850,13 @@ def write_report(result: StudyResult, path: str | Path, *,
     return out
 
 
-def audit_outputs(by_time: pd.DataFrame | None = None) -> tuple[_outputs.Output, ...]:
+def audit_outputs(by_time: pd.DataFrame | None = None,
+                  groups_by_time: pd.DataFrame | None = None) -> tuple[_outputs.Output, ...]:
     """Return the files ``sharemap audit`` adds to a run's, made with `by_time` if given.
 
-    ``coverage_by_time.csv`` (with ``--times``: :func:`sharemap.study.coverage_by_time`)
-    and ``report.html``; pass them as ``write_outputs(..., extra=audit_outputs(by_time))``.
+    ``coverage_by_time.csv`` and ``coverage_groups_by_time.csv`` (with ``--times``:
+    :func:`sharemap.study.audit_at_times`) and ``report.html``; pass them as
+    ``write_outputs(..., extra=audit_outputs(by_time, groups_by_time))``.
     """
     def report_text(src: Any) -> str:
         text = render_report(src.result, by_time=by_time)
@@ -869,6 +871,12 @@ def audit_outputs(by_time: pd.DataFrame | None = None) -> tuple[_outputs.Output,
             "`spaces_unknown` per category, for each time of `--times` (see "
             "[Open when?](#open-when-opening-hours-and---at))"),
         _outputs.Output(
+            "coverage_groups_by_time.csv", "csv", make=lambda src: groups_by_time,
+            when="with `--times` and [coverage] groups", columns=("at",),
+            holds="`at`, the `coverage_groups.csv` columns (every resident, then each "
+            "population group at its own speed on its own streets), and `spaces_open`, "
+            "`spaces_closed`, `spaces_unknown` per category, for each time of `--times`"),
+        _outputs.Output(
             "report.html", "html", make=report_text, stage="report",
             holds="the coverage audit as one self-contained page for a district office (see "
             "[Coverage audit](#coverage-audit))"),
@@ -876,7 +884,7 @@ def audit_outputs(by_time: pd.DataFrame | None = None) -> tuple[_outputs.Output,
 
 
 #: ``report.html`` as a registry entry (made from the run's source, see ``RUN_OUTPUTS``).
-REPORT_OUTPUT = audit_outputs()[1]
+REPORT_OUTPUT = audit_outputs()[-1]
 #: Every file ``sharemap audit`` writes: the run's, the audit's, then the index.
 AUDIT_OUTPUTS: tuple[_outputs.Output, ...] = (*RUN_OUTPUTS[:-1], *audit_outputs(),
                                               RUN_OUTPUTS[-1])

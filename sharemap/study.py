@@ -73,9 +73,11 @@ __all__ = [
     "SWEEP_OUTPUTS",
     "WHATIF_OUTPUTS",
     "CandidateSites",
+    "CoverageByTime",
     "SiteWalks",
     "WhatIfResult",
     "all_spaces",
+    "audit_at_times",
     "block_cover",
     "candidate_sites",
     "cover_matrix",
@@ -1193,12 +1195,81 @@ def cover_matrix(result: StudyResult, points: gpd.GeoDataFrame, *,
 # ---------------------------------------------------------------------- times of week
 
 
-def coverage_by_time(result: StudyResult, times: Sequence[TimeOfWeek | str]) -> pd.DataFrame:
-    """Coverage at several times of week, each with only the spaces open then.
+@dataclass(frozen=True, eq=False)
+class CoverageByTime:
+    """The coverage audit at several times of week (:func:`audit_at_times`).
+
+    Attributes
+    ----------
+    coverage
+        ``at`` (``"Mon 09:00"``), then the columns of ``coverage.csv``, then
+        ``spaces_open``, ``spaces_closed``, ``spaces_unknown`` (per category; the
+        sums for ``all``), times in the given order: ``coverage_by_time.csv``.
+    coverage_groups
+        The same for ``coverage_groups.csv`` (every resident, then each population
+        group at its own speed on its own streets): ``coverage_groups_by_time.csv``;
+        None when the study has no ``[coverage] groups``.
+    """
+
+    coverage: pd.DataFrame
+    coverage_groups: pd.DataFrame | None
+
+
+def audit_at_times(result: StudyResult, times: Sequence[TimeOfWeek | str]) -> CoverageByTime:
+    """Audit coverage at several times of week, each with only the spaces open then.
 
     The network, blocks, residents and block origins of `result` are reused; for
     every time the spaces open (or of unknown hours, which are kept) are walked to
-    again, exactly as ``run_study`` does with ``[study] at`` set to that time.
+    again, exactly as ``run_study`` does with ``[study] at`` set to that time, and so
+    are each population group's walks on its own streets.
+
+    Parameters
+    ----------
+    result
+        A study result (its ``spaces`` and the spaces closed at its own ``at``).
+    times
+        Times of week (``"Mon 09:00"``, ...).
+
+    Returns
+    -------
+    audit
+        ``coverage`` and ``coverage_groups`` at each time (:class:`CoverageByTime`).
+    """
+    whens = [t if isinstance(t, TimeOfWeek) else parse_time_of_week(t, what="times")
+             for t in times]
+    spaces = all_spaces(result)
+    cats = list(result.config.categories)
+    osm = spaces["hours_osm"] if "hours_osm" in spaces else pd.Series([""] * len(spaces))
+    frames: list[pd.DataFrame] = []
+    group_frames: list[pd.DataFrame] = []
+    for when in whens:
+        state = hours_state(osm, when)
+        keep = state != "closed"
+        redo = recompute_with_spaces(result, spaces[keep].reset_index(drop=True))
+        counts = state_counts(spaces, state, cats)
+        counts["all"] = {s: sum(c[s] for c in counts.values()) for s in STATES}
+        frames.append(_at_time(redo.coverage, when, counts))
+        if redo.coverage_groups is not None:
+            group_frames.append(_at_time(redo.coverage_groups, when, counts))
+        logger.info("Coverage at %s: %d spaces open, %d closed, %d unknown", when,
+                    counts["all"]["open"], counts["all"]["closed"], counts["all"]["unknown"])
+    return CoverageByTime(
+        coverage=pd.concat(frames, ignore_index=True),
+        coverage_groups=pd.concat(group_frames, ignore_index=True) if group_frames else None)
+
+
+def _at_time(table: pd.DataFrame, when: TimeOfWeek,
+             counts: dict[str, dict[str, int]]) -> pd.DataFrame:
+    """`table` with ``at`` first and the spaces open, closed and unknown per category."""
+    out = table.copy()
+    for s in STATES:
+        out[f"spaces_{s}"] = out["category"].map({c: n[s] for c, n in counts.items()})
+    out.insert(0, "at", str(when))
+    return out
+
+
+def coverage_by_time(result: StudyResult, times: Sequence[TimeOfWeek | str]) -> pd.DataFrame:
+    """Coverage at several times of week: ``audit_at_times(result, times).coverage``.
 
     Parameters
     ----------
@@ -1212,28 +1283,9 @@ def coverage_by_time(result: StudyResult, times: Sequence[TimeOfWeek | str]) -> 
     coverage
         ``at`` (``"Mon 09:00"``), then the columns of ``coverage.csv``, then
         ``spaces_open``, ``spaces_closed``, ``spaces_unknown`` (per category; the
-        sums for ``all``), times in the given order.
+        sums for ``all``), times in the given order (see :func:`audit_at_times`).
     """
-    whens = [t if isinstance(t, TimeOfWeek) else parse_time_of_week(t, what="times")
-             for t in times]
-    spaces = all_spaces(result)
-    cats = list(result.config.categories)
-    osm = spaces["hours_osm"] if "hours_osm" in spaces else pd.Series([""] * len(spaces))
-    frames = []
-    for when in whens:
-        state = hours_state(osm, when)
-        keep = state != "closed"
-        redo = recompute_with_spaces(result, spaces[keep].reset_index(drop=True))
-        counts = state_counts(spaces, state, cats)
-        counts["all"] = {s: sum(c[s] for c in counts.values()) for s in STATES}
-        cov = redo.coverage.copy()
-        for s in STATES:
-            cov[f"spaces_{s}"] = cov["category"].map({c: n[s] for c, n in counts.items()})
-        cov.insert(0, "at", str(when))
-        frames.append(cov)
-        logger.info("Coverage at %s: %d spaces open, %d closed, %d unknown", when,
-                    counts["all"]["open"], counts["all"]["closed"], counts["all"]["unknown"])
-    return pd.concat(frames, ignore_index=True)
+    return audit_at_times(result, times).coverage
 
 
 def all_spaces(result: StudyResult) -> gpd.GeoDataFrame:

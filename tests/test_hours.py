@@ -22,7 +22,7 @@ from sharemap.hours import (
     parse_time_of_week,
     parse_times_of_week,
 )
-from sharemap.study import coverage_by_time
+from sharemap.study import audit_at_times, coverage_by_time
 
 # ----------------------------------------------------------------------------- Korean forms
 
@@ -428,6 +428,47 @@ def test_coverage_by_time_equals_separate_runs(tmp_path):
     at_sat = run_study(read_config(tmp_path / "study.toml").with_at("Sat 14:00"))
     again = coverage_by_time(at_sat, times)
     pd.testing.assert_frame_equal(again, table)
+
+
+def test_each_groups_coverage_by_time_equals_separate_runs(tmp_path, capsys):
+    """With [coverage] groups, `audit --times` also writes each group's coverage at each
+    time (coverage_groups_by_time.csv), as a run at that time counts it.
+
+    The blocks need residents for groups: one dong of 600 (100 per block), 120 of them
+    65+ walking at 3 km/h (50 m/min): on Mon 09:30 only A (x = 0) is open, so B1 (121 m,
+    2.42 min) and B2 (321 m, 6.42 min) are within 10 minutes for the 65+ (B3: 521 m,
+    10.42 min, is not), while everyone (80 m/min) reaches B1-B4 (B4: 721 m, 9.01 min)."""
+    study = _hand_study(tmp_path)
+    gpd.GeoDataFrame({"dong": ["Street-dong"], "code": ["1"], "pop": [600], "old": [120]},
+                     geometry=[box(X0 - 50, Y0 - 50, X0 + 1250, Y0 + 50)], crs=CRS).to_file(
+        tmp_path / "dong.geojson", driver="GeoJSON")
+    text = study.read_text(encoding="utf-8").replace(
+        "thresholds_minutes = [5, 10, 15]",
+        'thresholds_minutes = [5, 10, 15]\n'
+        'groups = [ { column = "old", label = "65+", walk_speed_kmh = 3.0 } ]\n'
+        '[[coverage.boundaries]]\nlevel = "dong"\npath = "dong.geojson"\nname = "dong"\n'
+        'id = "code"\npopulation = "pop"')
+    study.write_text(text, encoding="utf-8")
+    times = ["Mon 09:30", "Sat 14:00"]
+    plain = run_study(read_config(study))
+    by = audit_at_times(plain, times)
+    pd.testing.assert_frame_equal(by.coverage, coverage_by_time(plain, times))
+    for at in times:
+        alone = run_study(read_config(study).with_at(at))
+        got = by.coverage_groups[by.coverage_groups["at"] == at].drop(
+            columns=["at", "spaces_open", "spaces_closed", "spaces_unknown"])
+        pd.testing.assert_frame_equal(got.reset_index(drop=True),
+                                      alone.coverage_groups.reset_index(drop=True))
+    mon = by.coverage_groups.query("at == 'Mon 09:30' and level == 'city' and "
+                                   "category == 'tools' and threshold_min == 10")
+    assert dict(zip(mon["group"], mon["population_covered"], strict=True)) == \
+        pytest.approx({"all residents": 400, "65+": 40})
+    out = tmp_path / "audit"
+    assert main(["audit", str(study), "--out", str(out), "--times", ",".join(times)]) == 0
+    assert "groups by time" in capsys.readouterr().out
+    table = pd.read_csv(out / "coverage_groups_by_time.csv", encoding="utf-8-sig")
+    assert table[["at", "group"]].drop_duplicates().values.tolist() == [
+        [t, g] for t in times for g in ("all residents", "65+")]
 
 
 def test_cli_at_and_audit_times(tmp_path, capsys):
