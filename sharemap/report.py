@@ -504,8 +504,33 @@ def _gap_tables(a: _Audit, cat: str) -> str:
                + _table(bhead, brows) if brows else "") + "</div>")
 
 
-def _times_section(a: _Audit, by_time: pd.DataFrame) -> str:
-    """Coverage at several times of week (only the spaces open then): a table and a chart."""
+def _groups_by_time_table(a: _Audit, groups_by_time: pd.DataFrame) -> str:
+    """Each population group's share within the audit time at each time of week."""
+    t = a.minutes
+    city = groups_by_time[(groups_by_time["level"] == "city")
+                          & (groups_by_time["threshold_min"] == t)]
+    times = list(dict.fromkeys(groups_by_time["at"]))
+    head = ['<th class="name">group</th>', '<th class="name">category</th>',
+            *(f'<th class="sep">{_esc(at)}</th>' for at in times)]
+    rows = []
+    for (group, speed), part in city.groupby(["group", "walk_speed_kmh"], sort=False):
+        for cat in [*a.categories, "all"]:
+            row = [_td(f"{_esc(group)} ({speed:g} km/h)", cls="name"),
+                   _td(_esc(cat) if cat != "all" else "all categories", cls="name")]
+            for at in times:
+                hit = part[(part["at"] == at) & (part["category"] == cat)]
+                share = hit["share_population"].iloc[0] if len(hit) else np.nan
+                row.append(_td(_pct(share), cls="sep", style=_heat(share)))
+            rows.append(row)
+    return ("<h3>Each population group</h3><p class=\"note\">The share of each group's "
+            f"residents within {t:g} minutes of an open space, at its own walking speed on "
+            "the streets it can use. Per area and threshold: "
+            "<code>coverage_groups_by_time.csv</code>.</p>" + _table(head, rows))
+
+
+def _times_section(a: _Audit, by_time: pd.DataFrame,
+                   groups_by_time: pd.DataFrame | None = None) -> str:
+    """Coverage at several times of week (only the spaces open then): tables and a chart."""
     t = a.minutes
     what = "share_population" if a.has_pop else "share_blocks"
     city = by_time[(by_time["level"] == "city") & (by_time["threshold_min"] == t)]
@@ -555,7 +580,9 @@ def _times_section(a: _Audit, by_time: pd.DataFrame) -> str:
             + _table(head, rows) + '<figure class="chart">' + svg
             + f"<figcaption>Share of the whole study's {whom} within {t:g} minutes of an "
             "open space, per category (black: every category) and time of week."
-            "</figcaption></figure></section>")
+            "</figcaption></figure>"
+            + (_groups_by_time_table(a, groups_by_time)
+               if groups_by_time is not None and a.has_pop else "") + "</section>")
 
 
 _PLAN_UNITS = {"villages": "villages", "spaces": "spaces", "capacity": "capacity"}
@@ -761,6 +788,7 @@ def _method_section(a: _Audit) -> str:
 
 
 def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None,
+                  groups_by_time: pd.DataFrame | None = None,
                   plan: pd.DataFrame | None = None,
                   plan_sites: pd.DataFrame | None = None) -> str:
     """Render the coverage-gap audit of a study as one self-contained HTML page.
@@ -772,6 +800,9 @@ def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None,
     by_time
         Coverage at several times of week (:func:`sharemap.study.coverage_by_time`):
         adds a table and a chart of it (``#times``).
+    groups_by_time
+        Each population group's coverage at those times
+        (:func:`sharemap.study.audit_at_times`' ``coverage_groups``): a table in ``#times``.
     plan
         A plan's targets (``plan.csv``, :func:`sharemap.plan.plan_targets`): adds a
         section after the headline (``#plan``).
@@ -799,7 +830,7 @@ def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None,
              *([_plan_section(plan, plan_sites)] if plan is not None else []),
              _coverage_section(a), _supply_section(a),
              _chart_section(a),
-             *([_times_section(a, by_time)] if by_time is not None else []),
+             *([_times_section(a, by_time, groups_by_time)] if by_time is not None else []),
              _gaps_section(a), _maps_section(a), _method_section(a)]
     return ("<!DOCTYPE html>\n<html lang=\"ko\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -808,7 +839,8 @@ def render_report(result: StudyResult, *, by_time: pd.DataFrame | None = None,
 
 
 def write_report(result: StudyResult, path: str | Path, *,
-                 by_time: pd.DataFrame | None = None) -> Path:
+                 by_time: pd.DataFrame | None = None,
+                 groups_by_time: pd.DataFrame | None = None) -> Path:
     """Write the coverage-gap audit of a study to `path` as one self-contained HTML page.
 
     Parameters
@@ -820,6 +852,9 @@ def write_report(result: StudyResult, path: str | Path, *,
     by_time
         Coverage at several times of week (:func:`sharemap.study.coverage_by_time`),
         shown as a table and a chart.
+    groups_by_time
+        Each population group's coverage at those times, shown as a table
+        (:func:`sharemap.study.audit_at_times`).
 
     Returns
     -------
@@ -844,7 +879,7 @@ def write_report(result: StudyResult, path: str | Path, *,
     True
     """
     _outputs.refuse_input(path, result.config)  # before rendering: an input is never replaced
-    text = render_report(result, by_time=by_time)
+    text = render_report(result, by_time=by_time, groups_by_time=groups_by_time)
     out = _io.write_text(text, path)
     logger.info("Wrote report %s (%.1f MB)", out, len(text.encode("utf-8")) / 1e6)
     return out
@@ -859,7 +894,7 @@ def audit_outputs(by_time: pd.DataFrame | None = None,
     ``write_outputs(..., extra=audit_outputs(by_time, groups_by_time))``.
     """
     def report_text(src: Any) -> str:
-        text = render_report(src.result, by_time=by_time)
+        text = render_report(src.result, by_time=by_time, groups_by_time=groups_by_time)
         logger.info("Report: %.1f MB", len(text.encode("utf-8")) / 1e6)
         return text
 

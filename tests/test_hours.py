@@ -469,6 +469,16 @@ def test_each_groups_coverage_by_time_equals_separate_runs(tmp_path, capsys):
     table = pd.read_csv(out / "coverage_groups_by_time.csv", encoding="utf-8-sig")
     assert table[["at", "group"]].drop_duplicates().values.tolist() == [
         [t, g] for t in times for g in ("all residents", "65+")]
+    # the report's times section: the 65+ (50 m/min) within 15 minutes (750 m) of an open
+    # library live in B1-B4 on Mon 09:30 (A open; B4 721 m) and in B3-B6 on Sat 14:00 (C
+    # open; B3 721 m): 80 of 120 both times; everyone (1,200 m) reaches all six (1,121 m)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    section = re.search(r'<section id="times">.*?</section>', page, re.S)[0]
+    rows = {tuple(re.findall(r'<td class="name"[^>]*>([^<]*)</td>', r)): re.findall(
+                r'<td class="sep"[^>]*>([^<]*)</td>', r)
+            for r in re.findall(r"<tr>(.*?)</tr>", section.split("Each population group")[1])}
+    assert rows[("65+ (3 km/h)", "tools")] == ["66.7%", "66.7%"]
+    assert rows[("all residents (4.8 km/h)", "tools")] == ["100.0%", "100.0%"]
 
 
 def test_cli_at_and_audit_times(tmp_path, capsys):
