@@ -425,8 +425,14 @@ def _compare_lines(comp: Any) -> list[str]:
         table.columns = [f"{c} {t:g} min" for c, t in table.columns]
         lines.append(f"  change in residents within reach, by {levels[-1]} (B - A):")
         lines += ["    " + row for row in table.map(_signed).to_string().splitlines()]
+    skipped = info.get("categories_not_compared", {})
+    if skipped:
+        lines.append("  not compared    : " + ", ".join(
+            f"{c} ({why})" for c, why in skipped.items()))
     if not shown:
-        lines.append("  residents within reach: no change in any category or threshold")
+        lines.append("  residents within reach: " + (
+            "no change in the categories compared" if skipped else
+            "no change in any category or threshold"))
     by = ", ".join(f"{n} {k}" for k, n in info["villages_by_change"].items())
     lines.append(f"  blocks          : {info['blocks_gained']} gained access, "
                  f"{info['blocks_lost']} lost; candidates {info['candidates_a']} -> "

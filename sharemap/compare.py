@@ -382,6 +382,16 @@ def compare_studies(a: StudyResult, b: StudyResult) -> Comparison:
                       spaces=spaces, info=info)
 
 
+def _not_compared(a: StudyResult, b: StudyResult) -> dict[str, str]:
+    """Return the categories (and ``all``) one study has and the other not, and why."""
+    cats_a, cats_b = a.config.categories, b.config.categories
+    out = {c: "only in A" for c in cats_a if c not in cats_b}
+    out.update({c: "only in B" for c in cats_b if c not in cats_a})
+    if out:
+        out["all"] = "every category: the two studies' categories differ"
+    return out
+
+
 def _info(a: StudyResult, b: StudyResult, coverage: pd.DataFrame, villages: pd.DataFrame,
           blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, cats: list[str]
           ) -> dict[str, Any]:
@@ -398,6 +408,7 @@ def _info(a: StudyResult, b: StudyResult, coverage: pd.DataFrame, villages: pd.D
         "blocks": len(a.blocks),
         "blocks_matched_by": "block_id, the same polygon in both (within 1 cm)",
         "categories_compared": cats,
+        "categories_not_compared": _not_compared(a, b),
         "thresholds_compared": sorted({float(t) for t in coverage["threshold_min"]}),
         "population_changed": bool(changed_pop),
         "spaces": {"kept": int((spaces["change"] == "kept").sum()),

@@ -210,6 +210,32 @@ def test_same_study_twice_changes_nothing(demo):
                                      "(none changed)") for line in _compare_lines(same))
 
 
+def test_categories_in_one_study_only_are_said_not_compared(demo):
+    """A study run before a tool-library layer was added, compared with one after: the
+    printout said "residents within reach: no change in any category or threshold",
+    while B's 26 (here the demo's 3) tool libraries and its `all` (every category) were
+    left out of the comparison without a word. It now names what was not compared, and
+    why, in the printout and in compare.json."""
+    import dataclasses
+
+    from sharemap.cli import _compare_lines
+    from sharemap.pipeline import run_study
+
+    cfg = demo.config
+    without = dataclasses.replace(cfg, layers=tuple(
+        layer for layer in cfg.layers if layer.category != "tools"))
+    comp = compare_studies(run_study(without), demo)
+    assert comp.info["categories_not_compared"] == {
+        "tools": "only in B", "all": "every category: the two studies' categories differ"}
+    lines = _compare_lines(comp)
+    said = [line for line in lines if "not compared" in line]
+    assert len(said) == 1 and "tools (only in B)" in said[0] and "all (" in said[0], lines
+    assert not any("no change in any category or threshold" in line for line in lines)
+    same = compare_studies(demo, demo)
+    assert same.info["categories_not_compared"] == {}
+    assert not any("not compared" in line for line in _compare_lines(same))
+
+
 def test_a_whatif_compared_is_the_whatif(demo):
     """The demo before and after removing tool library TL01: compare agrees with whatif."""
     from sharemap.study import whatif
