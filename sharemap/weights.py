@@ -431,6 +431,30 @@ def _check_cells(cells: np.ma.MaskedArray, path: Path, row0: int, col0: int) -> 
         raise InputDataError(msg)
 
 
+def _check_classes_named(classes: npt.ArrayLike, given: Mapping[str, float], path: Path
+                         ) -> None:
+    """Refuse `classes` none of whose names is a class of the land-use layer.
+
+    Such a mapping weighs nothing as asked (every polygon would take the built-in
+    weight or `default`), so the figures would stay those of the spread by area.
+    """
+    if not given:
+        return
+    names, counts = np.unique(np.asarray(classes, dtype=str), return_counts=True)
+    have = set(names.tolist())
+    values = have | {c.split("=", 1)[1] for c in have if "=" in c}
+    if any(name in values for name in given):
+        return
+    order = np.argsort(-counts, kind="stable")[:12]
+    shown = ", ".join(f"{names[i]!r} ({counts[i]:,})" for i in order)
+    more = f" and {len(names) - 12:,} more" if len(names) > 12 else ""
+    msg = (f"{path}: weights `classes` names {', '.join(map(str, given))}, but no polygon of "
+           f"the layer has any of these classes (its classes: {shown}{more}), so every piece "
+           "of land would weigh as without them; name the classes exactly as the layer "
+           "writes them")
+    raise InputDataError(msg)
+
+
 def part_weights(parts: gpd.GeoSeries | gpd.GeoDataFrame, config: WeightsConfig, *,
                  crs: Any) -> npt.NDArray[np.float64]:
     """Weigh the parts of blocks by ``[coverage] weights`` (see the module notes).
@@ -457,6 +481,8 @@ def part_weights(parts: gpd.GeoSeries | gpd.GeoDataFrame, config: WeightsConfig,
         land = (read_osm_landuse(config.path, crs=crs) if config.source == "osm" else
                 read_landuse(config.path, class_column=str(config.class_column), crs=crs,
                              layer=config.layer))
+        if config.source == "landuse":
+            _check_classes_named(land["class"], config.classes, config.path)
         return landuse_weights(frame, land, classes=config.classes, default=config.default)
     from .coverage import block_weights
 

@@ -463,3 +463,26 @@ def _landuse_config(path):
     from sharemap.config import WeightsConfig
 
     return WeightsConfig(path=path, source="landuse", class_column="class")
+
+
+def test_classes_that_name_no_class_of_the_layer_are_refused(tmp_path):
+    """A Korean land-use layer whose classes are `근린공원` and `학교용지`, weighed with the
+    README's example `classes = { "공원" = 0, "학교" = 0 }`: no key names a class of the layer,
+    so every square metre weighed the default 1, exactly as without weights, and the
+    figures did not move (B1 kept 2,000 residents under its park) without a word. Now one
+    line names the keys, the layer's classes and the fix; a key the layer does have keeps
+    working."""
+    _write_landuse(tmp_path, [("근린공원", box(0, 0, 100, 100)),
+                              ("학교용지", box(200, 0, 300, 100))])
+    cfg, net = _study(tmp_path, '{ path = "landuse.gpkg", class_column = "cls", classes = '
+                                '{ "공원" = 0, "학교" = 0 } }')
+    with pytest.raises(InputDataError) as err:
+        run_study(cfg, network=net, cache=False)
+    msg = str(err.value)
+    for part in ("landuse.gpkg", "공원", "학교", "'근린공원'", "'학교용지'", "classes"):
+        assert part in msg, (part, msg)
+    assert "\n" not in msg
+    cfg, net = _study(tmp_path, '{ path = "landuse.gpkg", class_column = "cls", classes = '
+                                '{ "근린공원" = 0, "학교" = 0 } }')
+    r = run_study(cfg, network=net, cache=False)
+    assert r.blocks["population"].tolist()[0] == pytest.approx(0.0)  # the park holds no one
