@@ -1028,8 +1028,13 @@ def _parse_blocks(doc: dict[str, Any], base: Path, src: Path) -> BlocksConfig:
                         multi_origin_min_area_m2=min_multi, origin_spacing_m=spacing)
 
 
-def _parse_map(doc: dict[str, Any], src: Path, categories: tuple[str, ...]) -> MapConfig:
-    """``[map]``, checked against the study's categories (before any work is done)."""
+def _parse_map(doc: dict[str, Any], src: Path, categories: tuple[str, ...],
+               supplied: tuple[str, ...] = ()) -> MapConfig:
+    """``[map]``, checked against the study's categories (before any work is done).
+
+    `supplied`: the categories whose supply per resident the study computes (none
+    without residents), which ``color_by`` may name as ``supply_per_1000_<category>``.
+    """
     mp = _table(doc, "map", src)
     _check_keys(mp, {"color_by", "isochrone_categories", "isochrone_minutes", "tiles",
                      "split_by"}, "map", src)
@@ -1049,7 +1054,7 @@ def _parse_map(doc: dict[str, Any], src: Path, categories: tuple[str, ...]) -> M
     minutes = sorted({_number(m, "map.isochrone_minutes", src, LIMITS["minutes"])
                       for m in mins})
     return MapConfig(
-        color_by=_color_by(mp.get("color_by", "adjacent_spaces"), categories, src),
+        color_by=_color_by(mp.get("color_by", "adjacent_spaces"), categories, src, supplied),
         isochrone_categories=tuple(dict.fromkeys(cats)),
         isochrone_minutes=tuple(minutes),
         tiles=_tiles(mp.get("tiles", "OpenStreetMap"), src),
@@ -1057,12 +1062,21 @@ def _parse_map(doc: dict[str, Any], src: Path, categories: tuple[str, ...]) -> M
     )
 
 
-def _color_by(value: Any, categories: tuple[str, ...], src: Path) -> str:
-    """``map.color_by``: ``adjacent_spaces`` or ``walk_min_<category>`` of a study category."""
-    allowed = ["adjacent_spaces", *(f"walk_min_{c}" for c in categories)]
+def _color_by(value: Any, categories: tuple[str, ...], src: Path,
+              supplied: tuple[str, ...] = ()) -> str:
+    """``map.color_by``: a block measure of the study.
+
+    ``adjacent_spaces``, ``walk_min_<category>`` of a study category, or
+    ``supply_per_1000_<category>`` of a category whose supply is computed.
+    """
+    allowed = ["adjacent_spaces", *(f"walk_min_{c}" for c in categories),
+               *(f"supply_per_1000_{c}" for c in supplied)]
     if not isinstance(value, str) or value not in allowed:
-        msg = f"{src}: `map.color_by` = {value!r} is not a block measure; use one of: " + \
-            ", ".join(allowed)
+        why = (" (supply per resident needs `population` on a level of [coverage] boundaries)"
+               if isinstance(value, str) and value.startswith("supply_per_1000_")
+               and not supplied else "")
+        msg = (f"{src}: `map.color_by` = {value!r} is not a block measure{why}; use one of: "
+               + ", ".join(allowed))
         raise ConfigError(msg)
     return value
 
@@ -1143,6 +1157,9 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
     categories = tuple(dict.fromkeys(layer.category for layer in layers))
     villages = _parse_villages(doc, source)
     _check_reachable_rule(villages, categories, source)
+    has_population = coverage.population_level is not None
+    supply = _parse_supply(doc, source, categories, has_population)
+    supplied = (supply.categories or categories) if has_population else ()
     return StudyConfig(
         name=name,
         crs=str(crs),
@@ -1155,9 +1172,9 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
         blocks=_parse_blocks(doc, base, source),
         villages=villages,
         coverage=coverage,
-        map=_parse_map(doc, source, categories),
+        map=_parse_map(doc, source, categories, supplied),
         source=source,
-        supply=_parse_supply(doc, source, categories, coverage.population_level is not None),
+        supply=supply,
         at=_parse_at(study, source),
         plan=_parse_plan(doc, source, categories, coverage.population_level is not None),
     )

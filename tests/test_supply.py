@@ -524,3 +524,32 @@ def test_report_supply_section_shows_supply_csv(driver, tmp_path):
             assert int(capacity.replace(",", "")) == mine.loc[cat, "capacity"]
     method = driver.execute_script("return document.getElementById('method').innerText")
     assert "Supply per resident" in method and "weight 0.68 up to 10 min" in method
+
+
+def test_the_readme_s_color_by_supply_is_accepted_by_a_study_file(tmp_path):
+    """The README documents `[map] color_by = "supply_per_1000_bike"`, and the map draws
+    it, but a study file saying so stopped with "is not a block measure; use one of:
+    adjacent_spaces, walk_min_...": the option could only be reached from Python. It is
+    now accepted for every category supply is computed for (and refused, with the reason,
+    for another or without residents)."""
+    import shutil
+
+    from sharemap import run_study, write_outputs
+    from sharemap.config import read_config
+    from sharemap.datasets import get_path
+
+    folder = shutil.copytree(get_path("demo").parent, tmp_path / "demo")
+    toml = (folder / "study.toml").read_text(encoding="utf-8")
+    assert 'color_by = "adjacent_spaces"' in toml
+    (folder / "study.toml").write_text(toml.replace(
+        'color_by = "adjacent_spaces"', 'color_by = "supply_per_1000_bike"'), encoding="utf-8")
+    cfg = read_config(folder / "study.toml")
+    assert cfg.map.color_by == "supply_per_1000_bike"
+    write_outputs(run_study(cfg), tmp_path / "out")
+    assert "bike capacity reachable per 1,000 residents" in (
+        tmp_path / "out" / "map.html").read_text(encoding="utf-8")
+    (folder / "study.toml").write_text(toml.replace(
+        'color_by = "adjacent_spaces"', 'color_by = "supply_per_1000_bike"').replace(
+        "[map]", '[supply]\ncategories = ["tools"]\n\n[map]'), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"supply_per_1000_bike.*supply_per_1000_tools"):
+        read_config(folder / "study.toml")
