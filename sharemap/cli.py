@@ -426,9 +426,11 @@ def _compare_lines(comp: Any) -> list[str]:
         lines.append(f"  change in residents within reach, by {levels[-1]} (B - A):")
         lines += ["    " + row for row in table.map(_signed).to_string().splitlines()]
     skipped = info.get("categories_not_compared", {})
-    if skipped:
+    minutes = info.get("thresholds_not_compared", {})
+    if skipped or minutes:
         lines.append("  not compared    : " + ", ".join(
-            f"{c} ({why})" for c, why in skipped.items()))
+            [f"{c} ({why})" for c, why in skipped.items()]
+            + [f"{t} min ({why})" for t, why in minutes.items()]))
     if not shown:
         lines.append("  residents within reach: " + (
             "no change in the categories compared" if skipped else

@@ -392,6 +392,14 @@ def _not_compared(a: StudyResult, b: StudyResult) -> dict[str, str]:
     return out
 
 
+def _thresholds_not_compared(a: StudyResult, b: StudyResult) -> dict[str, str]:
+    """Return the thresholds (minutes, as text) one study audits and the other not."""
+    ta, tb = a.config.coverage.thresholds_minutes, b.config.coverage.thresholds_minutes
+    out = {f"{t:g}": "only in A" for t in ta if t not in tb}
+    out.update({f"{t:g}": "only in B" for t in tb if t not in ta})
+    return out
+
+
 def _info(a: StudyResult, b: StudyResult, coverage: pd.DataFrame, villages: pd.DataFrame,
           blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame, cats: list[str]
           ) -> dict[str, Any]:
@@ -409,6 +417,7 @@ def _info(a: StudyResult, b: StudyResult, coverage: pd.DataFrame, villages: pd.D
         "blocks_matched_by": "block_id, the same polygon in both (within 1 cm)",
         "categories_compared": cats,
         "categories_not_compared": _not_compared(a, b),
+        "thresholds_not_compared": _thresholds_not_compared(a, b),
         "thresholds_compared": sorted({float(t) for t in coverage["threshold_min"]}),
         "population_changed": bool(changed_pop),
         "spaces": {"kept": int((spaces["change"] == "kept").sum()),

@@ -236,6 +236,24 @@ def test_categories_in_one_study_only_are_said_not_compared(demo):
     assert not any("not compared" in line for line in _compare_lines(same))
 
 
+def test_thresholds_in_one_study_only_are_said_not_compared(demo):
+    """Study B audited at 10, 15 and 20 minutes against the demo's 5, 10 and 15: the
+    5- and 20-minute rows left the comparison without a word. They are now named."""
+    import dataclasses
+
+    from sharemap.cli import _compare_lines
+    from sharemap.pipeline import run_study
+
+    cfg = demo.config
+    later = dataclasses.replace(cfg, coverage=dataclasses.replace(
+        cfg.coverage, thresholds_minutes=(10.0, 15.0, 20.0)))
+    comp = compare_studies(demo, run_study(later))
+    assert comp.info["thresholds_not_compared"] == {"5": "only in A", "20": "only in B"}
+    said = [line for line in _compare_lines(comp) if "not compared" in line]
+    assert said and "5 min (only in A)" in said[0] and "20 min (only in B)" in said[0], said
+    assert set(comp.coverage["threshold_min"]) == {10.0, 15.0}
+
+
 def test_a_whatif_compared_is_the_whatif(demo):
     """The demo before and after removing tool library TL01: compare agrees with whatif."""
     from sharemap.study import whatif
