@@ -419,9 +419,10 @@ def finest_level(blocks: pd.DataFrame, levels: Sequence[str]) -> str | None:
     return best
 
 
-def _outside(blocks: pd.DataFrame, cat: str, threshold: float) -> pd.Series:
-    """Blocks whose walk to `cat` is beyond `threshold` minutes (or reaches none)."""
-    return ~(blocks[walk_col(cat)] <= threshold)
+def _outside(blocks: pd.DataFrame, cat: str, threshold: float, speed: float = 1.0,
+             group_speed: float = 1.0) -> pd.Series:
+    """Blocks beyond `threshold` (or unreachable) at `group_speed` (same formula as groups)."""
+    return ~(blocks[walk_col(cat)] * speed / group_speed <= threshold)
 
 
 def _residents_outside(blocks: pd.DataFrame, config: StudyConfig, origins: StudyOrigins,
