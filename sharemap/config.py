@@ -1029,11 +1029,14 @@ def _parse_blocks(doc: dict[str, Any], base: Path, src: Path) -> BlocksConfig:
 
 
 def _parse_map(doc: dict[str, Any], src: Path, categories: tuple[str, ...],
-               supplied: tuple[str, ...] = ()) -> MapConfig:
+               supplied: tuple[str, ...] = (), groups: tuple[GroupConfig, ...] = ()
+               ) -> MapConfig:
     """``[map]``, checked against the study's categories (before any work is done).
 
     `supplied`: the categories whose supply per resident the study computes (none
-    without residents), which ``color_by`` may name as ``supply_per_1000_<category>``.
+    without residents), which ``color_by`` may name as ``supply_per_1000_<category>``;
+    `groups`: the population groups, whose walks it may name as
+    ``walk_min_<category>_<group slug>``.
     """
     mp = _table(doc, "map", src)
     _check_keys(mp, {"color_by", "isochrone_categories", "isochrone_minutes", "tiles",
@@ -1054,7 +1057,8 @@ def _parse_map(doc: dict[str, Any], src: Path, categories: tuple[str, ...],
     minutes = sorted({_number(m, "map.isochrone_minutes", src, LIMITS["minutes"])
                       for m in mins})
     return MapConfig(
-        color_by=_color_by(mp.get("color_by", "adjacent_spaces"), categories, src, supplied),
+        color_by=_color_by(mp.get("color_by", "adjacent_spaces"), categories, src, supplied,
+                           groups),
         isochrone_categories=tuple(dict.fromkeys(cats)),
         isochrone_minutes=tuple(minutes),
         tiles=_tiles(mp.get("tiles", "OpenStreetMap"), src),
@@ -1063,13 +1067,16 @@ def _parse_map(doc: dict[str, Any], src: Path, categories: tuple[str, ...],
 
 
 def _color_by(value: Any, categories: tuple[str, ...], src: Path,
-              supplied: tuple[str, ...] = ()) -> str:
+              supplied: tuple[str, ...] = (), groups: tuple[GroupConfig, ...] = ()) -> str:
     """``map.color_by``: a block measure of the study.
 
-    ``adjacent_spaces``, ``walk_min_<category>`` of a study category, or
-    ``supply_per_1000_<category>`` of a category whose supply is computed.
+    ``adjacent_spaces``, ``walk_min_<category>`` of a study category,
+    ``walk_min_<category>_<group slug>`` (a population group's walk, at its speed on
+    its streets), or ``supply_per_1000_<category>`` of a category whose supply is
+    computed.
     """
     allowed = ["adjacent_spaces", *(f"walk_min_{c}" for c in categories),
+               *(f"walk_min_{c}_{g.slug}" for g in groups for c in categories),
                *(f"supply_per_1000_{c}" for c in supplied)]
     if not isinstance(value, str) or value not in allowed:
         why = (" (supply per resident needs `population` on a level of [coverage] boundaries)"
@@ -1172,7 +1179,7 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
         blocks=_parse_blocks(doc, base, source),
         villages=villages,
         coverage=coverage,
-        map=_parse_map(doc, source, categories, supplied),
+        map=_parse_map(doc, source, categories, supplied, coverage.groups),
         source=source,
         supply=supply,
         at=_parse_at(study, source),

@@ -67,6 +67,7 @@ from .profiles import (
     ProfileNetwork,
     cut_off_points,
     get_profile,
+    group_minutes,
     group_walk_col,
     profile_network,
     profile_points,
@@ -990,7 +991,26 @@ def _villages_and_audit(  # noqa: PLR0913 - the stage inputs, then options
         audit = compute_audit(blocks, spaces, net, config, points=points, origins=origins,
                               known=known_audit, changed=changed)
         blocks["proximity_min"] = audit.proximity_min.to_numpy()
+    _mapped_group_walk(config, blocks)
     return villages, audit
+
+
+def _mapped_group_walk(config: StudyConfig, blocks: gpd.GeoDataFrame) -> None:
+    """Give `blocks` the group walk ``[map] color_by`` names, when no stage made it.
+
+    A group walking every street has no walk column of its own (its minutes are
+    everyone's at its speed, :func:`sharemap.profiles.group_minutes`); the maps colour
+    by a block column, so it is added (and so written to ``blocks.gpkg``).
+    """
+    col = config.map.color_by
+    if col in blocks:
+        return
+    for g in config.coverage.groups:
+        for cat in config.categories:
+            if group_walk_col(cat, g.slug) == col:
+                blocks[col] = group_minutes(blocks, cat, g,
+                                            walk_speed_kmh=config.walk_speed_kmh).to_numpy()
+                return
 
 
 def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,

@@ -430,6 +430,23 @@ def test_coverage_by_time_equals_separate_runs(tmp_path):
     pd.testing.assert_frame_equal(again, table)
 
 
+def hand_study_65plus(folder, *, extra: str = ""):
+    """:func:`_hand_study` with residents: one dong of 600 (100 per block), 120 aged 65+
+    (column `old`) in a group walking 3 km/h; `extra`: TOML tables appended."""
+    study = _hand_study(folder)
+    gpd.GeoDataFrame({"dong": ["Street-dong"], "code": ["1"], "pop": [600], "old": [120]},
+                     geometry=[box(X0 - 50, Y0 - 50, X0 + 1250, Y0 + 50)], crs=CRS).to_file(
+        folder / "dong.geojson", driver="GeoJSON")
+    text = study.read_text(encoding="utf-8").replace(
+        "thresholds_minutes = [5, 10, 15]",
+        'thresholds_minutes = [5, 10, 15]\n'
+        'groups = [ { column = "old", label = "65+", walk_speed_kmh = 3.0 } ]\n'
+        '[[coverage.boundaries]]\nlevel = "dong"\npath = "dong.geojson"\nname = "dong"\n'
+        'id = "code"\npopulation = "pop"')
+    study.write_text(text + extra, encoding="utf-8")
+    return study
+
+
 def test_each_groups_coverage_by_time_equals_separate_runs(tmp_path, capsys):
     """With [coverage] groups, `audit --times` also writes each group's coverage at each
     time (coverage_groups_by_time.csv), as a run at that time counts it.
@@ -438,17 +455,7 @@ def test_each_groups_coverage_by_time_equals_separate_runs(tmp_path, capsys):
     65+ walking at 3 km/h (50 m/min): on Mon 09:30 only A (x = 0) is open, so B1 (121 m,
     2.42 min) and B2 (321 m, 6.42 min) are within 10 minutes for the 65+ (B3: 521 m,
     10.42 min, is not), while everyone (80 m/min) reaches B1-B4 (B4: 721 m, 9.01 min)."""
-    study = _hand_study(tmp_path)
-    gpd.GeoDataFrame({"dong": ["Street-dong"], "code": ["1"], "pop": [600], "old": [120]},
-                     geometry=[box(X0 - 50, Y0 - 50, X0 + 1250, Y0 + 50)], crs=CRS).to_file(
-        tmp_path / "dong.geojson", driver="GeoJSON")
-    text = study.read_text(encoding="utf-8").replace(
-        "thresholds_minutes = [5, 10, 15]",
-        'thresholds_minutes = [5, 10, 15]\n'
-        'groups = [ { column = "old", label = "65+", walk_speed_kmh = 3.0 } ]\n'
-        '[[coverage.boundaries]]\nlevel = "dong"\npath = "dong.geojson"\nname = "dong"\n'
-        'id = "code"\npopulation = "pop"')
-    study.write_text(text, encoding="utf-8")
+    study = hand_study_65plus(tmp_path)
     times = ["Mon 09:30", "Sat 14:00"]
     plain = run_study(read_config(study))
     by = audit_at_times(plain, times)

@@ -507,3 +507,29 @@ def test_a_click_on_a_block_inside_an_isochrone_opens_the_block(driver, iso_page
         ".filter(t => !t.classList.contains('sharemap-label')).map(t => t.textContent);")
     assert tips == [f"{ISO_NAME} ({KIDS}): 15 min walk"]
     assert _browser.severe_errors(driver) == []
+
+
+def test_the_map_colours_blocks_by_a_groups_walk(driver, tmp_path):
+    """[map] color_by = "walk_min_tools_65plus": the 65+ group's walk (3 km/h, 50 m/min).
+
+    tests/test_hours.py's street: the nearest library is 121 m from B1, B3, B4 and B6 and
+    321 m from B2 and B5: 2.42 and 6.42 minutes for the 65+ (everyone: 1.51 and 4.01, all
+    under 5), so B2 and B5 are filled as 5-10 minutes, the others as 0-5; blocks.gpkg has
+    the column the map is coloured by.
+    """
+    from test_hours import hand_study_65plus
+
+    from sharemap.cli import main
+
+    study = hand_study_65plus(tmp_path, extra='[map]\ncolor_by = "walk_min_tools_65plus"\n'
+                                               'tiles = "none"\n')
+    out = tmp_path / "out"
+    assert main(["run", str(study), "--out", str(out), "-q"]) == 0
+    blocks = gpd.read_file(out / "blocks.gpkg", layer="blocks").set_index("block_id")
+    want = {"B1": 121, "B2": 321, "B3": 121, "B4": 121, "B5": 321, "B6": 121}
+    for b, metres in want.items():
+        assert blocks.loc[b, "walk_min_tools_65plus"] == pytest.approx(metres / 50.0)
+        assert blocks.loc[b, "walk_min_tools"] == pytest.approx(metres / 80.0)
+    found = _open_all(driver, out / "map.html", "block_id")
+    fills = {b: found[b]["fill"] for b in want}
+    assert fills == {b: WALK[1] if want[b] > 250 else WALK[0] for b in want}
