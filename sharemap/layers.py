@@ -874,10 +874,12 @@ def read_layers(config: StudyConfig, *, study_area: shapely.Geometry | None = No
     all_rejects: list[pd.DataFrame] = []
     rows_read: dict[str, int] = {}
     target = require_projected(config.crs, "study crs")
+    taken: dict[str, dict[str, str]] = {}  # category -> id -> the source that has it
     for lay, src in zip(config.layers, layer_sources(config), strict=True):
         spaces, rejects = read_layer(lay.path, category=lay.category, preset=lay.preset,
                                      study_area=study_area, analysis_crs=config.crs,
                                      source=src, **lay.columns())
+        spaces = _distinct_ids(spaces, taken.setdefault(lay.category, {}), src)
         all_spaces.append(spaces)
         all_rejects.append(rejects)
         # a file read by two layers (two categories) has its records once, not twice
@@ -891,6 +893,31 @@ def read_layers(config: StudyConfig, *, study_area: shapely.Geometry | None = No
     rejects = rejects.sort_values(["source", "source_row"], kind="mergesort",
                                   ignore_index=True)
     return spaces, rejects, rows_read
+
+
+def _distinct_ids(spaces: gpd.GeoDataFrame, taken: dict[str, str], src: str
+                  ) -> gpd.GeoDataFrame:
+    """Write an id an earlier layer of the category uses as ``<id>@<src>`` (warned).
+
+    Ids are unique within a file; two files of one category (one per year or per gu,
+    named alike, or numbered 1, 2, ... by 연번) would otherwise give two spaces one id,
+    which ``whatif --remove`` and ``adjacent_space_ids`` could not tell apart. `taken`
+    (the category's ids so far, with their source) is updated.
+    """
+    ids = spaces["space_id"].astype(str)
+    clash = ids.isin(taken.keys()).to_numpy()
+    if clash.any():
+        first = ids[clash].tolist()
+        others = sorted({taken[i] for i in first})
+        shown = ", ".join(repr(i) for i in first[:5]) + (" ..." if len(first) > 5 else "")
+        warnings.warn(
+            f"{src}: {len(first):,} id(s) ({shown}) are already used in category "
+            f"{spaces['category'].iloc[0]!r} by {', '.join(others)}; kept as <id>@{src}",
+            UserWarning, stacklevel=3)
+        ids = ids.where(~clash, ids + "@" + src)
+        spaces = spaces.assign(space_id=ids.to_numpy())
+    taken.update(dict.fromkeys(ids.tolist(), src))
+    return spaces
 
 
 def _concat_spaces(frames: Sequence[gpd.GeoDataFrame], crs: CRS) -> gpd.GeoDataFrame:

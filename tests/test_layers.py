@@ -970,3 +970,33 @@ def test_duplicate_pairs_match_a_kd_tree_exactly():
         assert got == want
         assert any(math.isclose(math.dist(xy[i], xy[j]), 2.0) for i, j in got)
     assert _pairs_within_distance(np.empty((0, 2)), 2.0).shape == (0, 2)
+
+
+def test_ids_two_files_of_one_category_share_are_told_apart(tmp_path):
+    """Two tool-library files kept one per year (2024/tools.csv, 2025/tools.csv, as
+    data.go.kr names them alike; or two gu files numbered by 연번): both give ids tools-1,
+    tools-2, ... in one category. spaces.gpkg then held two 'tools-1', and `whatif --remove
+    tools-1` refused with "used in several categories; write category:tools-1", whose
+    suggestion refused again ("write category:tools:tools-1"): neither space could be
+    removed. A later layer's id that an earlier layer of its category already uses is now
+    written `<id>@<its file>`, with a warning; ids of other categories may repeat as
+    before."""
+    for year, lat in (("2024", 37.58), ("2025", 37.59)):
+        (tmp_path / year).mkdir()
+        write(tmp_path / year / "tools.csv",
+              f"공구대여소명,위도,경도\n가,{lat},127.05\n나,{lat},127.06\n")
+    write(tmp_path / "bikes.csv", "id,lon,lat\ntools-1,127.07,37.60\n")
+    cfg = write(tmp_path / "study.toml", """layers = [
+  { category = "tools", path = "2024/tools.csv", preset = "tool_library" },
+  { category = "tools", path = "2025/tools.csv", preset = "tool_library" },
+  { category = "bike", path = "bikes.csv", x = "lon", y = "lat", id = "id" },
+]
+study = { name = "t", crs = "EPSG:5186" }
+network = { graphml = "walk.graphml" }
+""")
+    (tmp_path / "walk.graphml").touch()
+    with pytest.warns(UserWarning, match=r"2025/tools\.csv.*tools-1.*2024/tools\.csv"):
+        spaces, _, _ = read_layers(read_config(cfg), study_area=AREA)
+    assert spaces["space_id"].tolist() == ["tools-1", "tools-2", "tools-1@2025/tools.csv",
+                                           "tools-2@2025/tools.csv", "tools-1"]
+    assert not spaces.duplicated(["category", "space_id"]).any()
