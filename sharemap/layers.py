@@ -69,6 +69,7 @@ __all__ = [
     "REJECT_COLUMNS",
     "SPACE_COLUMNS",
     "dedupe_spaces",
+    "distinct_ids",
     "layer_sources",
     "read_layer",
     "read_layers",
@@ -879,7 +880,7 @@ def read_layers(config: StudyConfig, *, study_area: shapely.Geometry | None = No
         spaces, rejects = read_layer(lay.path, category=lay.category, preset=lay.preset,
                                      study_area=study_area, analysis_crs=config.crs,
                                      source=src, **lay.columns())
-        spaces = _distinct_ids(spaces, taken.setdefault(lay.category, {}), src)
+        spaces = distinct_ids(spaces, taken.setdefault(lay.category, {}), src)
         all_spaces.append(spaces)
         all_rejects.append(rejects)
         # a file read by two layers (two categories) has its records once, not twice
@@ -895,14 +896,15 @@ def read_layers(config: StudyConfig, *, study_area: shapely.Geometry | None = No
     return spaces, rejects, rows_read
 
 
-def _distinct_ids(spaces: gpd.GeoDataFrame, taken: dict[str, str], src: str
-                  ) -> gpd.GeoDataFrame:
-    """Write an id an earlier layer of the category uses as ``<id>@<src>`` (warned).
+def distinct_ids(spaces: gpd.GeoDataFrame, taken: dict[str, str], src: str
+                 ) -> gpd.GeoDataFrame:
+    """Write an id that `taken` already holds as ``<id>@<src>`` (warned).
 
-    Ids are unique within a file; two files of one category (one per year or per gu,
-    named alike, or numbered 1, 2, ... by 연번) would otherwise give two spaces one id,
-    which ``whatif --remove`` and ``adjacent_space_ids`` could not tell apart. `taken`
-    (the category's ids so far, with their source) is updated.
+    `spaces` are of one category; `taken` maps that category's ids so far to their
+    source, and is updated. Ids are unique within a file; two files of one category
+    (one per year or per gu, named alike, or numbered 1, 2, ... by 연번) would otherwise
+    give two spaces one id, which ``whatif --remove`` and ``adjacent_space_ids`` could
+    not tell apart.
     """
     ids = spaces["space_id"].astype(str)
     clash = ids.isin(taken.keys()).to_numpy()

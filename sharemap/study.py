@@ -51,7 +51,7 @@ from .access import (
     walk_col,
 )
 from .hours import STATES, TimeOfWeek, hours_state, parse_time_of_week, state_counts
-from .layers import dedupe_spaces
+from .layers import dedupe_spaces, distinct_ids
 from .origins import HALF, block_pairs
 from .pipeline import StudyResult, recompute_with_spaces
 from .profiles import (
@@ -176,6 +176,7 @@ def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
         for col in ("hours", "hours_osm"):  # added spaces read without hours: unknown
             if col in cols and col not in extra:
                 extra[col] = ""
+        extra = _own_ids(extra, new)
         # an added space within 2 m of a kept one of its category is the same space
         merged = gpd.GeoDataFrame(pd.concat([new, extra[cols]], ignore_index=True),
                                   crs=spaces.crs)
@@ -198,6 +199,20 @@ def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
                         added=now[fresh.to_numpy()].reset_index(drop=True),
                         removed=spaces[drop].reset_index(drop=True),
                         village_change=village_change(result, after))
+
+
+def _own_ids(extra: gpd.GeoDataFrame, kept: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Give added spaces ids their category's kept spaces do not use (``<id>@<source>``).
+
+    Added spaces are told from kept ones by category and id (``spaces_added``, the
+    map's added layer), so an added id that is already taken would hide the space.
+    """
+    parts = []
+    for cat, part in extra.groupby("category", sort=False):
+        mine = kept.loc[kept["category"] == cat, "space_id"].astype(str)
+        taken = dict.fromkeys(mine.tolist(), "the study")
+        parts.append(distinct_ids(part, taken, str(part["source"].iloc[0])))
+    return gpd.GeoDataFrame(pd.concat(parts).loc[extra.index], crs=extra.crs)
 
 
 def _coverage_change(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:

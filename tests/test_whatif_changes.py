@@ -284,3 +284,18 @@ def test_a_whatif_reuses_the_shapes_of_unchanged_villages(demo, monkeypatch):
     for v in w.after.villages.itertuples():
         mine = w.after.blocks.loc[w.after.blocks["village_id"] == v.village_id]
         assert v.geometry.equals(shapely.union_all(mine.geometry.to_numpy()))
+
+
+def test_an_added_space_with_an_id_its_category_already_has_is_still_added(demo):
+    """`whatif --add new/tools.csv` where the new file's ids (tools-1, ... from its name,
+    or TL01 from the planner's own numbering) are already used by the study's tool
+    libraries: the space was walked to, but whatif.json said "added": 1 with
+    "spaces_added": [], and the map drew no added space (added spaces were told by
+    category:id). It now keeps its own id, `<id>@<file>`, and is listed."""
+    site = _far_site(demo).assign(space_id="TL01", source="new/tools.csv")
+    with pytest.warns(UserWarning, match=r"new/tools\.csv.*'TL01'.*kept as <id>@"):
+        w = whatif(demo, add=site)
+    assert w.added["space_id"].tolist() == ["TL01@new/tools.csv"]
+    assert len(w.after.spaces) == len(demo.spaces) + 1
+    tools = w.after.spaces[w.after.spaces["category"] == "tools"]
+    assert not tools["space_id"].duplicated().any()
