@@ -408,19 +408,32 @@ def block_count_check(n_blocks: int, *, allow_partial: bool) -> Check:
                  "or check [study] area and area_filter")
 
 
-def space_checks(inputs: Sequence[Mapping[str, Any]], *, allow_partial: bool) -> list[Check]:
+def space_checks(inputs: Sequence[Mapping[str, Any]], *, allow_partial: bool,
+                 closed: Mapping[str, int] | None = None, at: str | None = None
+                 ) -> list[Check]:
     """Check ``spaces`` (an error when no space is analysed) and ``layers_without_spaces``.
 
     Parameters
     ----------
     inputs
         ``summary.json``'s ``inputs`` entries (``source``, ``category``, ``rows_read``,
-        ``spaces``, ``rejects_by_reason``).
+        ``spaces``, ``rejects_by_reason``); with ``[study] at``, a space closed then
+        counts among ``spaces`` (an input that fits).
     allow_partial
         Turn the error into a warning.
+    closed
+        With `at`: per source, its spaces closed at `at` (left out of the figures); the
+        messages say how many, and name the layers with no space open then.
+    at
+        The time of week (``[study] at``).
     """
     total = sum(int(i["spaces"]) for i in inputs)
     empty = [i for i in inputs if int(i["spaces"]) == 0]
+    shut = dict(closed or {})
+    n_shut = sum(shut.values())
+    when = f" at {at}" if at else ""
+    all_shut = [f"{i['category']} ({i['source']})" for i in inputs
+                if int(i["spaces"]) and shut.get(i["source"], 0) >= int(i["spaces"])]
 
     def why(i: Mapping[str, Any]) -> str:
         reasons = ", ".join(f"{k} {v:,}" for k, v in i["rejects_by_reason"].items()) or "no rows"
@@ -428,7 +441,9 @@ def space_checks(inputs: Sequence[Mapping[str, Any]], *, allow_partial: bool) ->
 
     out = []
     if total:
-        out.append(Check("spaces", "ok", total, f"{total:,} spaces analysed"))
+        some_shut = (f", {n_shut:,} of them closed{when} and not in the figures"
+                     if n_shut else "")
+        out.append(Check("spaces", "ok", total, f"{total:,} spaces analysed{some_shut}"))
     else:
         out.append(Check("spaces", "warning" if allow_partial else "error", 0,
                          "no sharing space was analysed, every row of every layer was "
@@ -439,7 +454,10 @@ def space_checks(inputs: Sequence[Mapping[str, Any]], *, allow_partial: bool) ->
                          f"{len(empty)} layer(s) have no analysed space, so no block is within "
                          f"a walk of them: {_named([why(i) for i in empty])}"))
     else:
-        out.append(Check("layers_without_spaces", "ok", 0, "every layer has analysed spaces"))
+        none_open = (f"; no space open{when} in {_named(all_shut)}, so the figures reach none "
+                     "of them" if all_shut else "")
+        out.append(Check("layers_without_spaces", "ok", 0,
+                         f"every layer has analysed spaces{none_open}"))
     return out
 
 

@@ -681,7 +681,8 @@ def _study_checks(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
     out.append(_checks.network_pieces_check(
         net.info, int((rejects["reason"] == "disconnected_network").sum())))
     out.append(_checks.block_count_check(len(blocks), allow_partial=partial))
-    out += _checks.space_checks(parts["inputs"], allow_partial=partial)
+    out += _checks.space_checks(parts["inputs"], allow_partial=partial,
+                                closed=parts.get("closed_by_source"), at=config.at)
     out += _checks.units_checks(parts["units"], parts["held"])
     for bcfg in config.coverage.boundaries:  # a level none of whose units is in the study
         info = parts["units_info"][bcfg.level]
@@ -1219,6 +1220,8 @@ def _check_study(config: StudyConfig, net: WalkNetwork, reach: NetworkReach,
     checks = _study_checks(config, net, reach, {
         "blocks": blocks, "rejects": parts["rejects"], "units": units, "held": held,
         "inputs": _inputs(config, every, parts["rejects"], parts["rows_read"]),
+        "closed_by_source": (None if closed is None else
+                             closed["source"].astype(str).value_counts().to_dict()),
         "unallocated": parts["unallocated"], "left_out": left_out, "in_study": in_study,
         "units_info": parts["units_info"],
         "boundary_rejects": parts["boundary_rejects"], "origins": parts["origins"],

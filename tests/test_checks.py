@@ -513,3 +513,23 @@ def test_the_reach_figures_recompute_by_the_readme_recipe():
     assert got.share_area == pytest.approx(area_share, abs=1e-12)
     assert got.share_residents == pytest.approx(res_share, abs=1e-12)
     np.testing.assert_allclose(got.unit_share[level].to_numpy(), unit_share, atol=1e-12)
+
+
+def test_space_checks_at_a_time_say_which_layers_are_all_closed():
+    """The demo at Sun 03:00: its 3 tool and 1 toy libraries are all closed, so the
+    figures count 56 spaces and none of those two layers, yet the checks said "60 spaces
+    analysed" and "every layer has analysed spaces". Closed spaces still count as inputs
+    that fit (no error at night), but the messages now say how many are closed and name
+    the layers with no space open then."""
+    from sharemap.datasets import get_path
+
+    res = run_study(read_config(get_path("demo")).with_at("Sun 03:00"))
+    checks = {c.name: c for c in res.checks}
+    spaces, empty = checks["spaces"], checks["layers_without_spaces"]
+    assert spaces.status == "ok" and spaces.figure == 60
+    assert "60 spaces analysed, 4 of them closed at Sun 03:00" in spaces.message
+    assert empty.status == "ok" and empty.figure == 0
+    assert "every layer has analysed spaces" in empty.message
+    for part in ("no space open at Sun 03:00", "tools", "toys"):
+        assert part in empty.message, (part, empty.message)
+    assert len(res.spaces) == 56
