@@ -303,12 +303,14 @@ def _cmd_whatif(args: argparse.Namespace) -> int:
     from .config import read_config
     from .outputs import reserve
     from .pipeline import run_study
-    from .study import whatif, write_whatif
+    from .study import check_categories, whatif, write_whatif
 
     if args.add and not args.category:
         print("sharemap: error: --add needs --category", file=sys.stderr)
         return 2
     config = read_config(args.config)
+    if args.add:
+        check_categories([args.category], config)  # before any work
     with reserve("whatif", args.out, config,
                  extra_inputs=[args.add] if args.add else []) as folder:
         result = run_study(config, cache=args.cache)

@@ -69,6 +69,8 @@ from .villages import compute_candidates, compute_villages
 if TYPE_CHECKING:
     from scipy import sparse  # imported where used: `import sharemap` stays light
 
+    from .config import StudyConfig
+
 __all__ = [
     "SWEEP_OUTPUTS",
     "WHATIF_OUTPUTS",
@@ -80,6 +82,7 @@ __all__ = [
     "audit_at_times",
     "block_cover",
     "candidate_sites",
+    "check_categories",
     "cover_matrix",
     "coverage_by_time",
     "explain_block",
@@ -150,6 +153,8 @@ def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
         blocks) or ``re-ranked`` (the same blocks, another rank).
     """
     spaces = result.spaces
+    if add is not None and len(add):
+        check_categories(add["category"].astype(str).unique().tolist(), result.config)
     keys = spaces["category"].astype(str) + ":" + spaces["space_id"].astype(str)
     drop = np.zeros(len(spaces), dtype=bool)
     for rid in remove:
@@ -199,6 +204,27 @@ def whatif(result: StudyResult, *, add: gpd.GeoDataFrame | None = None,
                         added=now[fresh.to_numpy()].reset_index(drop=True),
                         removed=spaces[drop].reset_index(drop=True),
                         village_change=village_change(result, after))
+
+
+def check_categories(categories: Sequence[str], config: StudyConfig) -> None:
+    """Refuse spaces of a category the study has no layer of (one line naming the fix).
+
+    Its residents within reach are in no coverage row and ``all`` means the study's own
+    categories, yet its spaces would count towards candidacy: a what-if would show no
+    change for the service it adds.
+
+    Raises
+    ------
+    InputDataError
+        Naming the first such category.
+    """
+    for cat in categories:
+        if cat not in config.categories:
+            msg = (f"category {cat!r} is not in the study; its categories are "
+                   f"{', '.join(config.categories)}: add a [[layers]] table of {cat} to the "
+                   "study (a file with a header and no rows gives it no space) to add spaces "
+                   "of it")
+            raise InputDataError(msg)
 
 
 def _own_ids(extra: gpd.GeoDataFrame, kept: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -299,3 +299,25 @@ def test_an_added_space_with_an_id_its_category_already_has_is_still_added(demo)
     assert len(w.after.spaces) == len(demo.spaces) + 1
     tools = w.after.spaces[w.after.spaces["category"] == "tools"]
     assert not tools["space_id"].duplicated().any()
+
+
+def test_adding_spaces_of_a_category_the_study_lacks_is_refused(demo, tmp_path, capsys):
+    """`whatif --add two_sites.csv --category library` on a study without that category
+    ran: the two sites counted as adjacent spaces (candidate blocks +15, villages grew on
+    real Dongdaemun-gu with `toys`) but no coverage row measured them and `all` still
+    meant the study's own categories, so "residents within 15 min" showed no change for
+    a service the planner had just added. `suggest` already refuses such a category; so
+    does whatif now, before any work, naming the fix."""
+    from sharemap import InputDataError
+    from sharemap.cli import main
+
+    site = _far_site(demo).assign(category="library")
+    with pytest.raises(InputDataError, match=r"category 'library' is not in the study.*"
+                                             r"\[\[layers\]\]"):
+        whatif(demo, add=site)
+    (tmp_path / "sites.csv").write_text("lon,lat\n127.04,37.59\n", encoding="utf-8")
+    code = main(["whatif", str(get_path("demo")), "--add", str(tmp_path / "sites.csv"),
+                 "--category", "library", "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "'library'" in err, err
+    assert not (tmp_path / "out").exists()
