@@ -342,13 +342,18 @@ class OutputFolder:
         targets = [(name, here / name) for name in planned if not name.endswith("/")]
         if previous:  # the files of the last run that this run may remove
             targets += [(name, here / name) for name in _previous_files(self.path)
-                        if name != "__index__"]
+                        if name != "__index__" and name not in planned]
         folders = [(name, here / name.rstrip("/")) for name in planned if name.endswith("/")]
         for inp in self._inputs:
             real = Path(os.path.realpath(inp))
             for name, target in targets:
                 if real == Path(os.path.realpath(target)) or _same_file(real, target):
-                    raise _overwrites(self.path, name, inp)
+                    if name in planned:
+                        raise _overwrites(self.path, name, inp)
+                    msg = (f"--out {self.path}: {inp} is an output of the previous run in "
+                           "that folder, which this run would remove, and the study reads it; "
+                           "choose another output folder (or move the file out of it)")
+                    raise OutputError(msg)
             for name, folder in folders:
                 if real.is_relative_to(Path(os.path.realpath(folder))):
                     raise _overwrites(self.path, name, inp)

@@ -120,6 +120,24 @@ def test_hard_link_and_split_maps_folder_count_as_the_input(study, tmp_path, cap
     assert "maps/" in capsys.readouterr().err
 
 
+def test_a_previous_run_s_file_read_as_input_is_said_to_be_removed(study, tmp_path, capsys):
+    """`sharemap suggest ... --exclude out/villages.geojson --out out` (the villages of
+    the run in `out`, as areas to leave out) is refused rightly: suggest would remove the
+    previous run's files. But the line said "the output villages.geojson would replace
+    out/villages.geojson", and suggest writes no villages.geojson. It now says that the
+    previous run's file would be removed."""
+    out = tmp_path / "out"
+    assert main(["run", str(study / "study.toml"), "--out", str(out), "-q"]) == 0
+    capsys.readouterr()
+    assert main(["suggest", str(study / "study.toml"), "--category", "tools", "--add", "1",
+                 "--exclude", str(out / "villages.geojson"), "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert ERROR.match(err), err
+    assert "the output villages.geojson" not in err
+    assert "villages.geojson" in err and "previous run" in err and "remove" in err, err
+    assert (out / "villages.geojson").is_file()
+
+
 def test_write_outputs_refuses_too(study, tmp_path):
     (study / "coverage.csv").write_bytes((study / "tool_libraries.csv").read_bytes())
     _edit(study / "study.toml", '"tool_libraries.csv"', '"coverage.csv"')
