@@ -31,6 +31,16 @@ EPILOG_DEMO = """example:
 """
 
 
+def _rule(summary: dict[str, Any]) -> str:
+    """Say in words the village rule a candidate meets (the study's ``[villages]``)."""
+    v = (summary.get("parameters") or {}).get("villages") or {}
+    if v.get("count") == "capacity" and v.get("min_capacity") is not None:
+        return f"an adjacent capacity of at least {v['min_capacity']:,.0f}"
+    if v.get("distinct_categories"):
+        return f"at least {v.get('min_spaces')} categories of adjacent spaces"
+    return f"at least {v.get('min_spaces')} adjacent spaces"
+
+
 def _print_summary(summary: dict[str, Any], out: Path) -> None:
     c = summary["counts"]
     lines = [f"sharemap: {summary['study']}"]
@@ -51,7 +61,7 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
     lines.append(f"  rows rejected   : {c['rejects']} ({by_reason}) -> rejects.csv")
     lines += _hours_lines(summary)
     lines.append(f"  blocks          : {c['blocks']}")
-    lines.append(f"  candidates      : {c['candidates']} blocks with enough adjacent spaces")
+    lines.append(f"  candidates      : {c['candidates']} blocks with {_rule(summary)}")
     lines.append(f"  villages        : {c['villages']}")
     head = summary.get("coverage_headline") or {}
     if head:

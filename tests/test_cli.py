@@ -251,3 +251,26 @@ def test_split_by_writes_unit_maps(tmp_path, capsys):
     assert len(list((tmp_path / "maps").glob("*.html"))) == 1 + 5
     assert main(["demo", "--out", str(tmp_path), "--split-by", "nope"]) == 2
     assert "nope" in capsys.readouterr().err
+
+
+def test_the_printout_states_the_candidate_rule_in_use(tmp_path, capsys):
+    """A capacity rule's candidates were printed as 'blocks with enough adjacent spaces'."""
+    from sharemap.datasets import get_path
+
+    text = get_path("demo").read_text(encoding="utf-8")
+    base = get_path("demo").parent
+    for extra, said in (("", "blocks with at least 3 adjacent spaces"),
+                        ('count = "capacity"\nmin_capacity = 30\n',
+                         "blocks with an adjacent capacity of at least 30"),
+                        ("distinct_categories = true\n",
+                         "blocks with at least 3 categories of adjacent spaces")):
+        study = tmp_path / "study.toml"
+        own = text.replace("distinct_categories = false\n", "", 1)
+        study.write_text(own.replace("[villages]\n", "[villages]\n" + extra, 1),
+                         encoding="utf-8")
+        for f in base.iterdir():
+            if f.name != "study.toml" and not (tmp_path / f.name).exists():
+                (tmp_path / f.name).symlink_to(f)
+        assert main(["run", str(study), "--out", str(tmp_path / "out"), "-q"]) == 0
+        line = next(x for x in capsys.readouterr().out.splitlines() if "candidates" in x)
+        assert line.endswith(said), line
