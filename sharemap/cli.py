@@ -50,7 +50,9 @@ def _print_summary(summary: dict[str, Any], out: Path) -> None:
                      "summary.json \"checks\")")
         lines += [f"    ! {ch['name']}: {ch['message']}" for ch in failed]
     by_cat = ", ".join(f"{k} {v}" for k, v in c["spaces_by_category"].items()) or "none"
-    lines.append(f"  spaces analysed : {c['spaces']} ({by_cat})")
+    beyond = (f"; {c['spaces_beyond_area']} of them beyond the study area's border "
+              "(spaces_beyond_m)" if c.get("spaces_beyond_area") else "")
+    lines.append(f"  spaces analysed : {c['spaces']} ({by_cat}){beyond}")
     caps = c.get("capacity_by_category") or {}
     n_def = sum(i.get("capacity_defaulted", 0) for i in summary.get("inputs", []))
     if n_def or any(v != c["spaces_by_category"].get(k) for k, v in caps.items()):

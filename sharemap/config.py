@@ -459,6 +459,8 @@ class StudyConfig(_Frozen):
     supply: SupplyConfig = field(default_factory=SupplyConfig)
     #: a time of week ("Sat 14:00"): only the spaces open then are analysed
     at: str | None = None
+    #: spaces up to this far outside the study area are walked to (not audited)
+    spaces_beyond_m: float = 0.0
     #: the plan's targets (``[plan]``; ``sharemap plan``)
     plan: PlanConfig = field(default_factory=PlanConfig)
 
@@ -1151,8 +1153,8 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
     _check_keys(doc, {"study", "network", "layers", "blocks", "villages", "coverage", "map",
                       "supply", "plan"}, "top level", source)
     study = _table(doc, "study", source)
-    _check_keys(study, {"name", "crs", "walk_speed_kmh", "area", "area_filter", "at"}, "study",
-                source)
+    _check_keys(study, {"name", "crs", "walk_speed_kmh", "area", "area_filter", "at",
+                        "spaces_beyond_m"}, "study", source)
     crs = study.get("crs", "EPSG:5186")
     require_projected(parse_crs(crs, what="study.crs"), "study.crs")
     name = study.get("name", source.stem)
@@ -1183,6 +1185,8 @@ def parse_config(doc: dict[str, Any], *, base: Path, source: Path) -> StudyConfi
         source=source,
         supply=supply,
         at=_parse_at(study, source),
+        spaces_beyond_m=_number(study.get("spaces_beyond_m", 0.0), "study.spaces_beyond_m",
+                                source, _BEYOND_M),
         plan=_parse_plan(doc, source, categories, coverage.population_level is not None),
     )
 
@@ -1196,6 +1200,8 @@ _PLAN_YEAR = Limit(1900, 2200, low_inclusive=True)
 _PLAN_MAX_SITES = Limit(1, 10_000, low_inclusive=True)
 _PLAN_GRID_M = Limit(10.0, 5_000.0, low_inclusive=True)
 _SHARE = Limit(0.0, 1.0, low_inclusive=True)
+#: ``[study] spaces_beyond_m``: 0 (the SPEC: spaces outside the area are rejected) to 5 km
+_BEYOND_M = Limit(0.0, 5_000.0, low_inclusive=True, unit="m")
 _COUNT = Limit(0.0, 1e9, low_inclusive=True)
 
 

@@ -818,6 +818,27 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def _layers_area(config: StudyConfig, area: shapely.Geometry | None) -> shapely.Geometry | None:
+    """Return the area the spaces must lie in: the study's, widened by ``spaces_beyond_m``."""
+    if area is None or config.spaces_beyond_m <= 0:
+        return area
+    return shapely.buffer(area, config.spaces_beyond_m)
+
+
+def _beyond_area(config: StudyConfig, spaces: gpd.GeoDataFrame,
+                 area: shapely.Geometry | None) -> gpd.GeoDataFrame:
+    """With ``spaces_beyond_m``: each space's ``beyond_area_m`` (0 inside the study area).
+
+    Such spaces are walked to (walks, adjacency, coverage, villages), as residents near
+    the border use them, but add nothing to supply per resident: who else shares them,
+    across the border, the study does not know.
+    """
+    if area is None or config.spaces_beyond_m <= 0:
+        return spaces
+    far = shapely.distance(area, spaces.geometry.to_numpy())
+    return spaces.assign(beyond_area_m=np.round(np.asarray(far, dtype=np.float64), 1))
+
+
 def _supply(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFrame,
             points: PreparedPoints, units: dict[str, gpd.GeoDataFrame],
             origins: gpd.GeoDataFrame, *,
@@ -833,10 +854,13 @@ def _supply(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
     if "population" not in blocks or not cats:
         return None
     measure = [c for c in cats if categories is None or c in categories]
+    capacity = spaces["capacity"].to_numpy(dtype=np.float64)
+    if "beyond_area_m" in spaces:  # walked to, but not shared out among the study's residents
+        capacity = np.where(spaces["beyond_area_m"].to_numpy() > 0, 0.0, capacity)
     if measure:
         per_block = supply_per_block(
             points, population=blocks["population"].to_numpy(dtype=np.float64, na_value=np.nan),
-            capacity=spaces["capacity"].to_numpy(dtype=np.float64),
+            capacity=capacity,
             space_category=spaces["category"].to_numpy(), categories=measure,
             walk_speed_m_per_min=config.walk_speed_m_per_min, bands=config.supply.bands,
             origin_block=origins["block"].to_numpy(np.int64),
@@ -844,8 +868,10 @@ def _supply(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
         for cat in measure:
             blocks[supply_col(cat)] = per_block[supply_col(cat)].to_numpy()
     levels = [b.level for b in config.coverage.boundaries]
-    where = {lv: assign_units(spaces.geometry, units[lv]) for lv in levels}
-    return supply_table(blocks, spaces, categories=cats, levels=levels, city_name=config.name,
+    inside = (spaces if "beyond_area_m" not in spaces
+              else spaces[spaces["beyond_area_m"].to_numpy() <= 0])
+    where = {lv: assign_units(inside.geometry, units[lv]) for lv in levels}
+    return supply_table(blocks, inside, categories=cats, levels=levels, city_name=config.name,
                         space_units=where)
 def _origin_population(config: StudyConfig, origins: gpd.GeoDataFrame,
                        blocks: pd.DataFrame) -> None:
@@ -920,6 +946,8 @@ def _summary(config: StudyConfig, result: dict[str, Any], rows_read: dict[str, i
         "counts": {
             "spaces": len(spaces),
             "spaces_by_category": spaces["category"].value_counts().sort_index().to_dict(),
+            **({"spaces_beyond_area": int((spaces["beyond_area_m"] > 0).sum())}
+               if "beyond_area_m" in spaces else {}),
             "capacity_by_category": {str(k): _num(v) for k, v in spaces.groupby(
                 "category")["capacity"].sum().sort_index().items()},
             "rejects": len(rejects),
@@ -1053,7 +1081,8 @@ def run_study(config: StudyConfig, *, network: WalkNetwork | None = None,
     with _stage(t, "network"):
         net = _study_network(config, network, cache=cache)
     with _stage(t, "layers"):
-        spaces, rejects, rows_read = read_layers(config, study_area=area)
+        spaces, rejects, rows_read = read_layers(config, study_area=_layers_area(config, area))
+        spaces = _beyond_area(config, spaces, area)
     with _stage(t, "blocks"):
         blocks, blocks_key = _load_blocks(config, net, area, cache=cache, status=cached)
     with _stage(t, "boundaries"):
@@ -1422,7 +1451,8 @@ def _spaces_out(src: _RunSource) -> gpd.GeoDataFrame:
     spaces = src.result.spaces
     sp = spaces[["space_id", "category", "name", "source", "source_row", "snap_m",
                  *(c for c in ("snap_highway", "snap_street") if c in spaces), "capacity",
-                 "capacity_note", *[c for c in ("hours", "hours_osm") if c in spaces],
+                 "capacity_note", *[c for c in ("hours", "hours_osm", "beyond_area_m")
+                                    if c in spaces],
                  "geometry"]]
     return to_web_crs(sp, "spaces")
 

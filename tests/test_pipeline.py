@@ -295,3 +295,80 @@ def test_explore_and_a_short_repr_for_analysts(dongdaemun):
     text = repr(result)
     assert len(text) < 400, text
     assert "Dongdaemun-gu" in text and f"{len(result.blocks):,} blocks" in text
+
+
+def test_spaces_beyond_the_border_are_walked_to_when_asked(tmp_path):
+    """[study] spaces_beyond_m: a station across the study's border counts for its walks.
+
+    One street along y = 0 (x 0 to 1,000 m); the study area is x <= 600. Blocks B1 and B2
+    have their origins 11 m off the street at x = 100 and 500; station "in" stands 10 m
+    off it at x = 100, station "out" at x = 700, 100 m beyond the border. By hand, B2
+    walks 400 + 21 = 421 m to "in"; with "out" counted, 200 + 21 = 221 m. Supply per
+    resident stays that of the spaces inside (who shares "out" across the border, the
+    study does not know).
+    """
+    import geopandas as gpd
+    import tomllib
+    from conftest import CRS, X0, Y0, osm_graph
+    from shapely.geometry import box
+
+    from sharemap.config import parse_config
+    from sharemap.network import network_from_graph
+
+    gpd.GeoDataFrame({"block_id": ["B1", "B2"]},
+                     geometry=[box(X0 + x - 20, Y0 + 1, X0 + x + 20, Y0 + 21) for x in (100, 500)],
+                     crs=CRS).to_file(tmp_path / "blocks.geojson")
+    gpd.GeoDataFrame({"name": ["동"], "code": ["1"], "pop": [200]},
+                     geometry=[box(X0 - 50, Y0 - 50, X0 + 600, Y0 + 50)],
+                     crs=CRS).to_file(tmp_path / "dong.geojson")
+    gpd.GeoDataFrame({"n": [1]}, geometry=[box(X0 - 50, Y0 - 50, X0 + 600, Y0 + 50)],
+                     crs=CRS).to_file(tmp_path / "area.geojson")
+    pd.DataFrame({"id": ["in", "out"], "x": [X0 + 100.0, X0 + 700.0],
+                  "y": [Y0 - 10.0, Y0 - 10.0]}).to_csv(tmp_path / "b.csv", index=False)
+    net = network_from_graph(osm_graph({k: (X0 + 100.0 * k, Y0) for k in range(11)},
+                                       [(k, k + 1) for k in range(10)]), crs=CRS)
+
+    def run(beyond: str):
+        text = f"""
+[study]
+name = "Border"
+crs = "{CRS}"
+area = "area.geojson"
+{beyond}
+[network]
+graphml = "unused.graphml"
+[[layers]]
+category = "bike"
+path = "b.csv"
+x = "x"
+y = "y"
+crs = "{CRS}"
+id = "id"
+[blocks]
+path = "blocks.geojson"
+min_area_m2 = 0
+[coverage]
+[[coverage.boundaries]]
+level = "dong"
+path = "dong.geojson"
+name = "name"
+id = "code"
+population = "pop"
+"""
+        cfg = parse_config(tomllib.loads(text), base=tmp_path, source=tmp_path / "s.toml")
+        return run_study(cfg, network=net, cache=False)
+
+    plain, near, far = run(""), run("spaces_beyond_m = 50"), run("spaces_beyond_m = 150")
+    for r in (plain, near):
+        assert r.spaces["space_id"].tolist() == ["in"]
+        assert r.rejects["reason"].tolist() == ["outside_study_area"]
+    assert far.spaces["space_id"].tolist() == ["in", "out"] and far.rejects.empty
+    assert far.spaces["beyond_area_m"].tolist() == [0.0, 100.0]
+    assert far.summary["counts"]["spaces_beyond_area"] == 1
+    assert "spaces_beyond_area" not in plain.summary["counts"]
+    walk = {r: r.blocks.set_index("block_id")["walk_min_bike"] for r in (plain, far)}
+    assert walk[plain].to_dict() == pytest.approx({"B1": 21 / 80, "B2": 421 / 80})
+    assert walk[far].to_dict() == pytest.approx({"B1": 21 / 80, "B2": 221 / 80})
+    assert far.blocks["supply_per_1000_bike"].tolist() == pytest.approx(
+        plain.blocks["supply_per_1000_bike"].tolist())
+    pd.testing.assert_frame_equal(far.supply, plain.supply)
