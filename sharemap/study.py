@@ -1312,19 +1312,8 @@ def _at_time(table: pd.DataFrame, when: TimeOfWeek,
 def coverage_by_time(result: StudyResult, times: Sequence[TimeOfWeek | str]) -> pd.DataFrame:
     """Coverage at several times of week: ``audit_at_times(result, times).coverage``.
 
-    Parameters
-    ----------
-    result
-        A study result (its ``spaces`` and the spaces closed at its own ``at``).
-    times
-        Times of week (``"Mon 09:00"``, ...).
-
-    Returns
-    -------
-    coverage
-        ``at`` (``"Mon 09:00"``), then the columns of ``coverage.csv``, then
-        ``spaces_open``, ``spaces_closed``, ``spaces_unknown`` (per category; the
-        sums for ``all``), times in the given order (see :func:`audit_at_times`).
+    The table of ``coverage_by_time.csv`` (see :class:`CoverageByTime`); `result` and
+    `times` as for :func:`audit_at_times`.
     """
     return audit_at_times(result, times).coverage
 

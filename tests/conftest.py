@@ -88,11 +88,11 @@ def layer_toml(category: str, path: str, *, name: bool = True) -> str:
 
 
 def hand_study(folder: Path, layers: str, *, blocks: str = "", tables: str = "",
-               coverage: str = ""):
+               coverage: str = "", study: str = ""):
     """The config of a hand-made study in `folder`: user blocks (blocks.geojson), one dong
-    level (dong.geojson with name, code and pop), the `layers` text, extra `[blocks]` lines,
-    extra tables between `[blocks]` and `[coverage]`, and extra `[coverage]` lines. The
-    network is handed to run_study, so its graphml is never read."""
+    level (dong.geojson with name, code and pop), the `layers` text, extra `[study]`,
+    `[blocks]` lines, extra tables between `[blocks]` and `[coverage]`, and extra
+    `[coverage]` lines. The network is handed to run_study, so its graphml is never read."""
     import tomllib
 
     from sharemap.config import parse_config
@@ -101,6 +101,7 @@ def hand_study(folder: Path, layers: str, *, blocks: str = "", tables: str = "",
 [study]
 name = "Hand"
 crs = "{CRS}"
+{study}
 [network]
 graphml = "unused.graphml"
 {layers}

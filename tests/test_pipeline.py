@@ -308,11 +308,9 @@ def test_spaces_beyond_the_border_are_walked_to_when_asked(tmp_path):
     study does not know).
     """
     import geopandas as gpd
-    import tomllib
-    from conftest import CRS, X0, Y0, osm_graph
+    from conftest import CRS, X0, Y0, hand_study, layer_toml, osm_graph
     from shapely.geometry import box
 
-    from sharemap.config import parse_config
     from sharemap.network import network_from_graph
 
     gpd.GeoDataFrame({"block_id": ["B1", "B2"]},
@@ -329,33 +327,8 @@ def test_spaces_beyond_the_border_are_walked_to_when_asked(tmp_path):
                                        [(k, k + 1) for k in range(10)]), crs=CRS)
 
     def run(beyond: str):
-        text = f"""
-[study]
-name = "Border"
-crs = "{CRS}"
-area = "area.geojson"
-{beyond}
-[network]
-graphml = "unused.graphml"
-[[layers]]
-category = "bike"
-path = "b.csv"
-x = "x"
-y = "y"
-crs = "{CRS}"
-id = "id"
-[blocks]
-path = "blocks.geojson"
-min_area_m2 = 0
-[coverage]
-[[coverage.boundaries]]
-level = "dong"
-path = "dong.geojson"
-name = "name"
-id = "code"
-population = "pop"
-"""
-        cfg = parse_config(tomllib.loads(text), base=tmp_path, source=tmp_path / "s.toml")
+        cfg = hand_study(tmp_path, layer_toml("bike", "b.csv", name=False),
+                         blocks="min_area_m2 = 0", study=f'area = "area.geojson"\n{beyond}')
         return run_study(cfg, network=net, cache=False)
 
     plain, near, far = run(""), run("spaces_beyond_m = 50"), run("spaces_beyond_m = 150")
