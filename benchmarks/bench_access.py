@@ -69,6 +69,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def write_json(path: Path | None, figures: Any) -> None:
+    """Write a benchmark's figures to `path` (its ``--json``) as UTF-8 JSON and say so."""
+    if path is None:
+        return
+    path.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"wrote {path}")
+
+
 def machine() -> str:
     model = "unknown"
     try:
@@ -434,9 +442,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:  # noqa: C901, PLR091
                 "ratio_nearest_vs_networkx", "ratio_nearest_vs_scipy",
                 "ratio_isochrones_vs_geos"):
         print(f"  {key:<28} {out[key]}")
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}")
+    write_json(args.json, out)
     ok = all(agree.values()) and out["max_abs_diff_m"] < 1e-6 and out["isochrones_valid"]
     if not ok:
         print("METHODS DISAGREE", file=sys.stderr)

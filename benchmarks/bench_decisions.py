@@ -48,7 +48,7 @@ import geopandas as gpd
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_access import CATEGORY_SIZES, machine
+from bench_access import CATEGORY_SIZES, machine, write_json
 from bench_run import write_study
 
 HERE = Path(__file__).resolve().parent
@@ -216,10 +216,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.small:
         print("(a 60 x 60 grid: the targets are for the Seoul-size study; this run only "
               "shows that the benchmark works)")
-    if args.json:
-        args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n",
-                             encoding="utf-8")
-        print(f"wrote {args.json}")
+    write_json(args.json, res)
     return res
 
 

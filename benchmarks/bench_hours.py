@@ -40,7 +40,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_access import CATEGORY_SIZES, machine
+from bench_access import CATEGORY_SIZES, machine, write_json
 from bench_run import write_study
 
 #: the ten real 운영시간 values of the Dongdaemun-gu and Seongbuk-gu tool-library files,
@@ -170,10 +170,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"plain with hours / no hours = {res['ratio_plain_vs_no_hours']:.3f}")
     if side < 560:
         print(f"(a {side} x {side} grid: the target is for the Seoul-size 560 x 560 one)")
-    if args.json:
-        args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n",
-                             encoding="utf-8")
-        print(f"wrote {args.json}")
+    write_json(args.json, res)
     return res
 
 

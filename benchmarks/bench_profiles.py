@@ -32,7 +32,6 @@ Run::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import sys
@@ -47,7 +46,7 @@ import pandas as pd
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_access import CATEGORY_SIZES, CRS, grid_network, machine, place_spaces
+from bench_access import CATEGORY_SIZES, CRS, grid_network, machine, place_spaces, write_json
 from bench_run import WGS84, boundaries, study_area
 
 from sharemap.network import WalkNetwork
@@ -239,9 +238,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
           f"derived, {res['extra_warm_s']:+.2f} s cached; CPU: {res['extra_cold_cpu_s']:+.2f} s "
           f"derived, {res['extra_warm_cpu_s']:+.2f} s cached (target: under 5 s: "
           f"{'met' if res['target_met'] else 'NOT met'})")
-    if args.json:
-        args.json.write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.json}")
+    write_json(args.json, res)
     return res
 
 

@@ -56,7 +56,7 @@ import pandas as pd
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_access import CATEGORY_SIZES, CRS, grid_network, machine, place_spaces
+from bench_access import CATEGORY_SIZES, CRS, grid_network, machine, place_spaces, write_json
 
 from sharemap.network import WalkNetwork
 
@@ -402,10 +402,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if side < 560:
         print(f"(a {side} x {side} grid: the targets are for the Seoul-size 560 x 560 one; "
               "this run only shows that the benchmark works)")
-    if args.json:
-        args.json.write_text(json.dumps(res, indent=2, ensure_ascii=False) + "\n",
-                             encoding="utf-8")
-        print(f"wrote {args.json}")
+    write_json(args.json, res)
     return res
 
 

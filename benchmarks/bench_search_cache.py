@@ -24,7 +24,6 @@ overhead) and (a)/(c) (the second run's saving). Run::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import tempfile
@@ -37,7 +36,15 @@ import numpy as np
 import shapely
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_access import CATEGORY_SIZES, CRS, LIMITS_M, grid_network, machine, place_spaces
+from bench_access import (
+    CATEGORY_SIZES,
+    CRS,
+    LIMITS_M,
+    grid_network,
+    machine,
+    place_spaces,
+    write_json,
+)
 
 from sharemap.access import counts_within, nearest_distance, pairs_within, prepare_points
 
@@ -116,10 +123,8 @@ def main() -> int:
     print(f"(b)/(a) first run's overhead: {best['first'] / best['plain']:.3f}x")
     print(f"(a)/(c) second run's saving:  {best['plain'] / best['second']:.1f}x")
     print(f"cache entries: {kept / 1e6:.1f} MB; results identical: {same}")
-    if args.json:
-        args.json.write_text(json.dumps({"runs_s": runs, "best_s": best, "kept_mb": kept / 1e6,
-                                         "identical": bool(same)}, indent=1) + "\n",
-                             encoding="utf-8")
+    write_json(args.json, {"runs_s": runs, "best_s": best, "kept_mb": kept / 1e6,
+                           "identical": bool(same)})
     return 0 if same else 1
 
 

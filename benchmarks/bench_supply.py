@@ -23,7 +23,6 @@ Every block's value is checked against PySAL's. Run::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 import warnings
@@ -34,7 +33,15 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from bench_access import CATEGORY_SIZES, CRS, grid_network, machine, peak_rss_mb, place_spaces
+from bench_access import (
+    CATEGORY_SIZES,
+    CRS,
+    grid_network,
+    machine,
+    peak_rss_mb,
+    place_spaces,
+    write_json,
+)
 from scipy.sparse.csgraph import dijkstra
 
 from sharemap import _engine
@@ -200,8 +207,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print(f"  PySAL access E2SFCA on the cost table ({len(cost):,} pairs): "
               f"{out['pysal_s']:.1f} s; max difference {diff:.2e}; usual recipe "
               f"{out['usual_recipe_s']:.1f} s = {out['ratio_vs_usual_recipe']}x sharemap")
-    if args.json:
-        args.json.write_text(json.dumps(out, indent=1) + "\n", encoding="utf-8")
+    write_json(args.json, out)
     return out
 
 
