@@ -53,7 +53,10 @@ ENTRIES_KEPT = {"searches": 256}
 #: The bytes a kind's folder keeps at most (the most recently used entries first).
 BYTES_KEPT = {"searches": 1 << 30}
 
-_FINGERPRINTS: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+#: id(owner) -> (a weak reference to it, its fingerprint): each object's fingerprint is
+#: computed once while it lives. By id, as a sparse matrix is not hashable; the reference
+#: tells a live owner from a later object given the same id.
+_FINGERPRINTS: dict[int, tuple[weakref.ref[Any], str]] = {}
 
 #: What reading a damaged ``.npz`` can raise: a 0-byte file (``EOFError``), a cut or
 #: overwritten one (``BadZipFile``, CRC errors), another layout (``KeyError``), ...
@@ -127,9 +130,21 @@ def network_fingerprint(network: _Network) -> str:
     bridge, tunnel, wheelchair, incline); computed once per network object (about
     0.1 s at city size).
     """
-    known = _FINGERPRINTS.get(network)
-    if known is not None:
-        return known
+    return _once_per_object(network, lambda: _network_digest(network))
+
+
+def _once_per_object(owner: Any, compute: Callable[[], str]) -> str:
+    """Return `compute()`, computed once per live `owner` (see ``_FINGERPRINTS``)."""
+    key = id(owner)
+    known = _FINGERPRINTS.get(key)
+    if known is not None and known[0]() is owner:
+        return known[1]
+    out = compute()
+    _FINGERPRINTS[key] = (weakref.ref(owner, lambda _ref: _FINGERPRINTS.pop(key, None)), out)
+    return out
+
+
+def _network_digest(network: _Network) -> str:
     h = hashlib.blake2b(digest_size=16)
     _hash_update(h, network.crs.to_wkt())
     _hash_update(h, shapely.get_coordinates(network.nodes.geometry.to_numpy()))
@@ -142,9 +157,7 @@ def network_fingerprint(network: _Network) -> str:
     for col in EDGE_TAGS:
         if col in network.edges:
             _hash_update(h, network.edges[col].to_numpy(dtype=object))
-    out = h.hexdigest()
-    _FINGERPRINTS[network] = out
-    return out
+    return h.hexdigest()
 
 
 def _versions() -> dict[str, str]:
@@ -366,10 +379,6 @@ FRAME_CODEC: Codec[pd.DataFrame] = Codec(frame_arrays, frame_from_arrays)
 #: An array entry bigger than this is not kept (a city's pair list: searched again).
 MAX_ARRAY_BYTES = 64 << 20
 
-#: id(owner) -> (a weak reference to it, its fingerprint); by id, as a sparse matrix is
-#: not hashable; the reference tells a live owner from a later object given the same id.
-_ARRAY_FINGERPRINTS: dict[int, tuple[weakref.ref[Any], str]] = {}
-
 
 def array_fingerprint(owner: Any, *arrays: np.ndarray) -> str:
     """Return a hash of `arrays`, computed once per `owner` object (held weakly).
@@ -378,17 +387,13 @@ def array_fingerprint(owner: Any, *arrays: np.ndarray) -> str:
     CSR matrix), hashed once however many searches it serves (about 30 ms for a
     city's graph).
     """
-    known = _ARRAY_FINGERPRINTS.get(id(owner))
-    if known is not None and known[0]() is owner:
-        return known[1]
-    h = hashlib.blake2b(digest_size=16)
-    for arr in arrays:
-        _hash_update(h, np.asarray(arr))
-    out = h.hexdigest()
-    key = id(owner)
-    _ARRAY_FINGERPRINTS[key] = (
-        weakref.ref(owner, lambda _ref: _ARRAY_FINGERPRINTS.pop(key, None)), out)
-    return out
+    def digest() -> str:
+        h = hashlib.blake2b(digest_size=16)
+        for arr in arrays:
+            _hash_update(h, np.asarray(arr))
+        return h.hexdigest()
+
+    return _once_per_object(owner, digest)
 
 
 def _small_arrays(arrays: dict[str, np.ndarray]) -> dict[str, Any] | None:
