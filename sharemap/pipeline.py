@@ -854,9 +854,10 @@ def _supply(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
     if "population" not in blocks or not cats:
         return None
     measure = [c for c in cats if categories is None or c in categories]
-    capacity = spaces["capacity"].to_numpy(dtype=np.float64)
-    if "beyond_area_m" in spaces:  # walked to, but not shared out among the study's residents
-        capacity = np.where(spaces["beyond_area_m"].to_numpy() > 0, 0.0, capacity)
+    # spaces beyond the border (spaces_beyond_m): walked to, but not shared out here
+    beyond = (spaces["beyond_area_m"].to_numpy() > 0 if "beyond_area_m" in spaces
+              else np.zeros(len(spaces), dtype=bool))
+    capacity = np.where(beyond, 0.0, spaces["capacity"].to_numpy(dtype=np.float64))
     if measure:
         per_block = supply_per_block(
             points, population=blocks["population"].to_numpy(dtype=np.float64, na_value=np.nan),
@@ -868,8 +869,7 @@ def _supply(config: StudyConfig, blocks: gpd.GeoDataFrame, spaces: gpd.GeoDataFr
         for cat in measure:
             blocks[supply_col(cat)] = per_block[supply_col(cat)].to_numpy()
     levels = [b.level for b in config.coverage.boundaries]
-    inside = (spaces if "beyond_area_m" not in spaces
-              else spaces[spaces["beyond_area_m"].to_numpy() <= 0])
+    inside = spaces[~beyond]
     where = {lv: assign_units(inside.geometry, units[lv]) for lv in levels}
     return supply_table(blocks, inside, categories=cats, levels=levels, city_name=config.name,
                         space_units=where)
