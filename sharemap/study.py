@@ -1408,10 +1408,7 @@ def group_origin_minutes(result: StudyResult, group: Any, category: str, *,
     g = None if group is None else find_group(result, group)
     own = g is not None and get_profile(g.profile).filters
     origins = result.study_origins()
-    if category not in result.config.categories:
-        msg = (f"category {category!r} is not in the study; its categories are "
-               f"{', '.join(result.config.categories)}")
-        raise InputDataError(msg)
+    check_categories([category], result.config)
     col = group_walk_col(category, g.slug) if g is not None and own else walk_col(category)
     if spaces is None and col in origins:
         minutes = origins[col].to_numpy(np.float64, na_value=np.nan)
