@@ -504,6 +504,12 @@ def _gap_tables(a: _Audit, cat: str) -> str:
                + _table(bhead, brows) if brows else "") + "</div>")
 
 
+def _at_time_cell(table: pd.DataFrame, at: str, cat: str, col: str) -> Any:
+    """`col` of `table`'s row at time `at` and category `cat` (NaN: none)."""
+    hit = table[(table["at"] == at) & (table["category"] == cat)]
+    return hit[col].iloc[0] if len(hit) else np.nan
+
+
 def _groups_by_time_table(a: _Audit, groups_by_time: pd.DataFrame) -> str:
     """Each population group's share within the audit time at each time of week."""
     t = a.minutes
@@ -518,8 +524,7 @@ def _groups_by_time_table(a: _Audit, groups_by_time: pd.DataFrame) -> str:
             row = [_td(f"{_esc(group)} ({speed:g} km/h)", cls="name"),
                    _td(_esc(cat) if cat != "all" else "all categories", cls="name")]
             for at in times:
-                hit = part[(part["at"] == at) & (part["category"] == cat)]
-                share = hit["share_population"].iloc[0] if len(hit) else np.nan
+                share = _at_time_cell(part, at, cat, "share_population")
                 row.append(_td(_pct(share), cls="sep", style=_heat(share)))
             rows.append(row)
     return ("<h3>Each population group</h3><p class=\"note\">The share of each group's "
@@ -538,8 +543,7 @@ def _times_section(a: _Audit, by_time: pd.DataFrame,
     cats = [*a.categories, "all"]
 
     def cell(at: str, cat: str, col: str) -> Any:
-        hit = city[(city["at"] == at) & (city["category"] == cat)]
-        return hit[col].iloc[0] if len(hit) else np.nan
+        return _at_time_cell(city, at, cat, col)
 
     head = ['<th class="name">category</th>',
             *(f'<th class="sep">{_esc(at)}</th><th>spaces open / closed / unknown</th>'
