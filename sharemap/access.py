@@ -69,8 +69,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The source files whose text keys a cached search (changing the algorithm misses).
-_SEARCH_CODE = (Path(__file__), Path(__file__).with_name("_engine.py"),
-                Path(__file__).with_name("gaps.py"))
+_SEARCH_CODE = (Path(__file__), Path(__file__).with_name("_engine.py"))
 
 DEFAULT_SPEED_KMH = 4.8
 #: Points farther than this from every street are off the network (SPEC ``max_snap_m``).
@@ -215,18 +214,20 @@ class JoinedPoints:
     searches: Counter[str] = field(default_factory=Counter, repr=False)
 
     def memo(self, search: str, parts: tuple[Any, ...],
-             derive: Callable[[], dict[str, npt.NDArray[Any]]]) -> dict[str, npt.NDArray[Any]]:
+             derive: Callable[[], dict[str, npt.NDArray[Any]]], *,
+             code: tuple[Path, ...] = ()) -> dict[str, npt.NDArray[Any]]:
         """Return `derive()`, from the disk cache when :attr:`cache` is set.
 
         `search` names the search; `parts` are everything besides the graph that its
         result depends on (the nodes and offsets searched, limits). The key also holds
-        this module's and the engine's source text.
+        this module's and the engine's source text, and that of the files in `code`
+        (the caller's, when `derive` does more than call the engine).
         """
         if not self.cache:
             return derive()
         graph = _cache.array_fingerprint(self.csr, self.csr.indptr, self.csr.indices,
                                          self.csr.data, np.asarray(self.csr.shape))
-        key = _cache.cache_key(search, graph, *parts, code=_SEARCH_CODE)
+        key = _cache.cache_key(search, graph, *parts, code=(*_SEARCH_CODE, *code))
         found, status = _cache.cached_arrays("searches", key, derive,
                                              what=f"the {search} search")
         self.searches[status] += 1

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
@@ -167,7 +168,8 @@ def _closest_nodes(joined: JoinedPoints, origin: npt.NDArray[np.int64],
     order them either way). Kept in the disk cache with ``joined.cache``.
     """
     found = joined.memo("closest_nodes", (origin, nodes, weight, limit),
-                        lambda: _search_closest(joined.csr, origin, nodes, weight, limit))
+                        lambda: _search_closest(joined.csr, origin, nodes, weight, limit),
+                        code=(Path(__file__),))
     return None if found["tie"].any() else found["best"]
 
 
