@@ -34,7 +34,6 @@ The targets (issue 15): (a) under 60 s with the bound reported; (b) under 3 s;
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -49,7 +48,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_access import CATEGORY_SIZES, machine, write_json
-from bench_run import write_study
+from bench_run import kept_or_written_study
 
 HERE = Path(__file__).resolve().parent
 
@@ -178,14 +177,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     os.environ["SHAREMAP_CACHE_DIR"] = str(tmp / "cache")
     try:
         folder = args.keep or tmp / "study"
-        if (folder / "meta.json").is_file() and (folder / "study.toml").is_file():
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-            print(f"reusing the study in {folder}")
-        else:
-            print(f"writing the study ({side} x {side} grid) to {folder}")
-            meta = write_study(folder, side, sizes, dong_side=6 if args.small else 20,
-                               gu_side=2 if args.small else 5)
-        res["study"] = meta
+        res["study"] = kept_or_written_study(folder, side, sizes,
+                                             dong_side=6 if args.small else 20,
+                                             gu_side=2 if args.small else 5)
         result, times = _warm_result(folder / "study.toml")
         res.update(times)
         res["blocks"] = len(result.blocks)

@@ -163,6 +163,16 @@ def boundaries(area: shapely.Polygon, *, dong_side: int, gu_side: int,
     return gu, dong
 
 
+def kept_or_written_study(folder: Path, side: int, sizes: dict[str, int], *, dong_side: int,
+                          gu_side: int) -> dict[str, Any]:
+    """Reuse the study in `folder` (``--keep``) when one is there, else write it; its meta."""
+    if (folder / "meta.json").is_file() and (folder / "study.toml").is_file():
+        print(f"reusing the study in {folder}")
+        return json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    print(f"writing the study ({side} x {side} grid) to {folder}")
+    return write_study(folder, side, sizes, dong_side=dong_side, gu_side=gu_side)
+
+
 def write_study(folder: Path, side: int, sizes: dict[str, int], *, dong_side: int,
                 gu_side: int) -> dict[str, Any]:
     """Write the GraphML network, layers, boundaries and ``study.toml`` into `folder`."""
@@ -365,12 +375,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     tmp = Path(tempfile.mkdtemp(prefix="sharemap-bench-run-"))
     try:
         folder = args.keep or tmp / "study"
-        if (folder / "meta.json").is_file() and (folder / "study.toml").is_file():
-            meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
-            print(f"reusing the study in {folder}")
-        else:
-            print(f"writing the study ({side} x {side} grid) to {folder}")
-            meta = write_study(folder, side, sizes, dong_side=dong_side, gu_side=gu_side)
+        meta = kept_or_written_study(folder, side, sizes, dong_side=dong_side, gu_side=gu_side)
         res["study"] = meta
         print(f"  {meta['nodes']:,} nodes, {meta['directed_edges']:,} directed edges, "
               f"GraphML {meta['graphml_mb']} MB; {meta['spaces_written']:,} spaces; "
